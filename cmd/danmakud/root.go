@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes (documented in the README; cron and scripts rely on them).
+const (
+	exitOK       = 0 // finished normally (including a signalled stop)
+	exitFailure  = 1 // a runtime failure: I/O, database, network setup
+	exitUsage    = 2 // bad flags or arguments
+	exitBadInput = 3 // decode: some input was undecodable (the rest was decoded)
+	exitLocked   = 4 // collect: another collect holds the database
+)
+
+// exitError carries an exit code through cobra's error return.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// version is set by -ldflags at release time.
+var version = "dev"
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "danmakud",
+		Short:         "Collect Bilibili live-room events into SQLite",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newDecodeCmd())
+	root.AddCommand(newDemoCmd())
+	return root
+}
+
+// run executes the CLI and maps errors to exit codes.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "danmakud:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "danmakud:", err)
+	// cobra's own flag and argument errors are usage errors.
+	return exitUsage
+}

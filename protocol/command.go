@@ -1,0 +1,590 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/valyala/fastjson"
+)
+
+// ErrNotCommand reports an op-5 body that is not a JSON object with a
+// string "cmd". The body is kept in *CommandError for the caller to store.
+var ErrNotCommand = errors.New("body is not a JSON command object")
+
+// CommandError is returned by CommandDecoder.Decode for bodies that cannot
+// be turned into any event, not even KindOther.
+type CommandError struct {
+	Reason error  // ErrNotCommand
+	Detail string // parser message
+	Body   []byte // a copy of the offending body
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("protocol: %v: %s", e.Reason, e.Detail)
+}
+
+func (e *CommandError) Unwrap() error { return e.Reason }
+
+// CommandDecoder decodes op-5 command JSON into typed events. It reuses its
+// parsers across calls, so it is not safe for concurrent use: one per
+// connection or goroutine. The zero value is ready to use.
+type CommandDecoder struct {
+	p     fastjson.Parser // the command
+	px    fastjson.Parser // DANMU_MSG extra (a JSON string inside the JSON)
+	pb    []byte          // base64-decoded protobuf scratch
+	extra []byte
+	// slowOnly disables the DANMU_MSG fast path (tests compare the two).
+	slowOnly bool
+}
+
+// looksLikeDanmaku is a cheap pre-check for the fast path: the body
+// names a DANMU_MSG command near its start.
+func looksLikeDanmaku(body []byte) bool {
+	return bytes.Contains(body[:min(len(body), 64)], []byte(`"DANMU_MSG`))
+}
+
+// Decode appends the events of one command body to dst. roomID, when not
+// 0, is the room the connection belongs to and wins over ids inside the
+// message (the connection knows its room; messages do not always say).
+//
+// Every command yields at least one event: unknown commands and known
+// commands of an unexpected shape become *Other with the raw object. Only
+// a body that is not a JSON object with a string cmd returns an error
+// (a *CommandError carrying a copy of the body).
+func (d *CommandDecoder) Decode(dst []Event, body []byte, roomID int64) ([]Event, error) {
+	if !d.slowOnly && looksLikeDanmaku(body) {
+		if e, ok := d.fastDanmaku(body, roomID); ok {
+			return append(dst, e), nil
+		}
+	}
+	v, err := d.p.ParseBytes(body)
+	if err != nil {
+		return dst, &CommandError{Reason: ErrNotCommand, Detail: err.Error(), Body: bytes.Clone(body)}
+	}
+	cmdv := v.Get("cmd")
+	if v.Type() != fastjson.TypeObject || cmdv == nil || cmdv.Type() != fastjson.TypeString {
+		return dst, &CommandError{Reason: ErrNotCommand, Detail: "no string cmd", Body: bytes.Clone(body)}
+	}
+	full := cmdv.GetStringBytes()
+	base := full
+	if i := bytes.IndexByte(base, ':'); i >= 0 {
+		base = base[:i]
+	}
+	c := cmdCtx{d: d, v: v, body: body, room: roomID}
+	c.b.Cmd = internCmd(base)
+	if c.room == 0 {
+		c.room = roomIDOf(v)
+	}
+	c.b.RoomID = c.room
+	c.b.TsMs = i64(v.Get("send_time"))
+
+	n := len(dst)
+	dst, err = c.decode(dst)
+	if err != nil {
+		dst = dst[:n]
+		dst = append(dst, c.other(err.Error()))
+	}
+	return dst, nil
+}
+
+// cmdCtx carries one command through its decoder.
+type cmdCtx struct {
+	d    *CommandDecoder
+	v    *fastjson.Value
+	body []byte
+	room int64
+	b    Base
+}
+
+func (c *cmdCtx) base(k Kind) Base { b := c.b; b.Kind = k; return b }
+
+// raw returns the original object for Raw fields. A body that only a
+// lenient parser accepts (leading zeros, invalid UTF-8) would make the
+// canonical JSON invalid, so it is kept as a JSON string instead.
+func (c *cmdCtx) raw() json.RawMessage {
+	if json.Valid(c.body) {
+		return json.RawMessage(bytes.Clone(c.body))
+	}
+	q, _ := json.Marshal(string(c.body))
+	return q
+}
+
+func (c *cmdCtx) other(why string) *Other {
+	return &Other{Base: c.base(KindOther), DecodeError: why, Raw: c.raw()}
+}
+
+// errShape marks a known command whose JSON did not have the expected
+// shape; the command is kept as KindOther with this message.
+type errShape string
+
+func (e errShape) Error() string { return string(e) }
+
+func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
+	v := c.v
+	switch c.b.Cmd {
+	case "DANMU_MSG", "DANMU_MSG_MIRROR":
+		e, err := c.danmaku()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, e), nil
+	case "SEND_GIFT":
+		e, err := c.gift(v.Get("data"))
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, e), nil
+	case "SEND_GIFT_V2":
+		return c.giftV2(dst)
+	case "COMBO_SEND":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, &Combo{
+			Base: c.base(KindCombo), UID: i64(data.Get("uid")), Uname: str(data.Get("uname")),
+			GiftID: i64(data.Get("gift_id")), GiftName: str(data.Get("gift_name")),
+			ComboNum: i64(data.Get("combo_num")), TotalNum: i64(data.Get("total_num")),
+			ComboTotalCoin: i64(data.Get("combo_total_coin")),
+			ComboID:        str(data.Get("combo_id")), BatchComboID: str(data.Get("batch_combo_id")),
+		}), nil
+	case "SUPER_CHAT_MESSAGE", "SUPER_CHAT_MESSAGE_JPN":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		ui := data.Get("user_info")
+		mi := data.Get("medal_info")
+		e := &SuperChat{
+			Base: c.base(KindSuperChat), ID: i64(data.Get("id")), UID: i64(data.Get("uid")),
+			Uname: str(ui.Get("uname")), Price: i64(data.Get("price")), Message: str(data.Get("message")),
+			MessageTrans: str(data.Get("message_trans")), DurationS: i64(data.Get("time")),
+			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")),
+			GuardLevel: i64(ui.Get("guard_level")), UserLevel: i64(ui.Get("user_level")),
+			MedalLevel: i64(mi.Get("medal_level")), MedalName: str(mi.Get("medal_name")),
+		}
+		if e.StartTime != 0 {
+			e.TsMs = e.StartTime * 1000
+		}
+		return append(dst, e), nil
+	case "SUPER_CHAT_MESSAGE_DELETE":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		e := &SuperChatDelete{Base: c.base(KindSuperChatDelete), IDs: []int64{}}
+		for _, id := range data.GetArray("ids") {
+			e.IDs = append(e.IDs, i64(id))
+		}
+		return append(dst, e), nil
+	case "GUARD_BUY", "USER_TOAST_MSG":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		e := &Guard{
+			Base: c.base(KindGuard), UID: i64(data.Get("uid")), Uname: str(data.Get("username")),
+			GuardLevel: i64(data.Get("guard_level")), Num: i64(data.Get("num")), Price: i64(data.Get("price")),
+			Unit: str(data.Get("unit")), GiftID: i64(data.Get("gift_id")),
+			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")),
+			PayflowID: str(data.Get("payflow_id")), Source: i64(data.Get("source")),
+			RoleName: str(data.Get("role_name")),
+		}
+		if e.RoleName == "" {
+			e.RoleName = str(data.Get("gift_name"))
+		}
+		if e.StartTime != 0 {
+			e.TsMs = e.StartTime * 1000
+		}
+		return append(dst, e), nil
+	case "USER_TOAST_MSG_V2":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		su, gi, pi := data.Get("sender_uinfo"), data.Get("guard_info"), data.Get("pay_info")
+		e := &Guard{
+			Base: c.base(KindGuard), UID: i64(su.Get("uid")), Uname: str(su.Get("base", "name")),
+			GuardLevel: i64(gi.Get("guard_level")), Num: i64(pi.Get("num")), Price: i64(pi.Get("price")),
+			Unit: str(pi.Get("unit")), GiftID: i64(data.Get("gift_info", "gift_id")),
+			StartTime: i64(gi.Get("start_time")), EndTime: i64(gi.Get("end_time")),
+			PayflowID: str(pi.Get("payflow_id")), Source: i64(data.Get("option", "source")),
+			RoleName: str(gi.Get("role_name")),
+		}
+		if e.StartTime != 0 {
+			e.TsMs = e.StartTime * 1000
+		}
+		return append(dst, e), nil
+	case "INTERACT_WORD", "LIKE_INFO_V3_CLICK":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		fm := data.Get("fans_medal")
+		e := &Interact{
+			Base: c.base(KindInteract), UID: i64(data.Get("uid")), Uname: str(data.Get("uname")),
+			MsgType: i64(data.Get("msg_type")), TriggerTimeNs: i64(data.Get("trigger_time")),
+			MedalLevel: i64(fm.Get("medal_level")), MedalName: str(fm.Get("medal_name")),
+			MedalAnchor: i64(fm.Get("target_id")), GuardLevel: i64(fm.Get("guard_level")),
+		}
+		if e.Uname == "" {
+			e.Uname = str(data.Get("uinfo", "base", "name"))
+		}
+		if c.b.Cmd == "LIKE_INFO_V3_CLICK" && e.MsgType == 0 {
+			e.MsgType = 6
+		}
+		switch {
+		case e.TriggerTimeNs > 0:
+			e.TsMs = e.TriggerTimeNs / 1e6
+		case i64(data.Get("timestamp")) > 0:
+			e.TsMs = i64(data.Get("timestamp")) * 1000
+		}
+		return append(dst, e), nil
+	case "INTERACT_WORD_V2":
+		return c.interactV2(dst)
+	case "ONLINE_RANK_COUNT":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, c.counter("online_rank_count", i64(data.Get("count"))))
+		if oc := data.Get("online_count"); oc != nil {
+			dst = append(dst, c.counter("online_count", i64(oc)))
+		}
+		return dst, nil
+	case "WATCHED_CHANGE":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, c.counter("watched", i64(data.Get("num")))), nil
+	case "LIKE_INFO_V3_UPDATE":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, c.counter("likes", i64(data.Get("click_count")))), nil
+	case "ROOM_REAL_TIME_MESSAGE_UPDATE":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, c.counter("fans", i64(data.Get("fans")))), nil
+	}
+	if roomCmds[c.b.Cmd] {
+		return append(dst, c.roomEvent()), nil
+	}
+	return append(dst, c.other("")), nil
+}
+
+func (c *cmdCtx) data() (*fastjson.Value, error) {
+	d := c.v.Get("data")
+	if d == nil || d.Type() != fastjson.TypeObject {
+		return nil, errShape(c.b.Cmd + ": data is not an object")
+	}
+	return d, nil
+}
+
+func (c *cmdCtx) counter(name string, v int64) *Counter {
+	return &Counter{Base: c.base(KindCounter), Name: name, Value: v}
+}
+
+// roomCmds are the room-state and moderation commands decoded as KindRoom.
+var roomCmds = map[string]bool{
+	"LIVE": true, "PREPARING": true, "ROOM_CHANGE": true, "CUT_OFF": true, "CUT_OFF_V2": true,
+	"WARNING": true, "ROOM_SILENT_ON": true, "ROOM_SILENT_OFF": true, "ROOM_BLOCK_MSG": true,
+	"RECALL_DANMU_MSG": true, "LOG_IN_NOTICE": true, "ROOM_LOCK": true, "ROOM_ADMINS": true,
+	"ROOM_ADMIN_ENTRANCE": true, "ROOM_ADMIN_REVOKE": true, "ROOM_SKIN_MSG": true,
+	"CHANGE_ROOM_INFO": true, "ROOM_LIMIT": true,
+}
+
+func (c *cmdCtx) roomEvent() *Room {
+	v := c.v
+	data := v.Get("data")
+	e := &Room{Base: c.base(KindRoom), Raw: c.raw()}
+	switch c.b.Cmd {
+	case "LIVE":
+		e.Status = "live"
+		e.LiveKey = str(v.Get("live_key"))
+		e.LivePlatform = str(v.Get("live_platform"))
+		e.LiveTime = i64(v.Get("live_time"))
+		if e.LiveTime != 0 && e.TsMs == 0 {
+			e.TsMs = e.LiveTime * 1000
+		}
+	case "PREPARING":
+		e.Status = "preparing"
+		if i64(v.Get("round")) == 1 {
+			e.Status = "rotation"
+		}
+	case "ROOM_CHANGE":
+		e.Title = str(data.Get("title"))
+		e.AreaID = i64(data.Get("area_id"))
+		e.AreaName = str(data.Get("area_name"))
+		e.ParentAreaID = i64(data.Get("parent_area_id"))
+		e.ParentAreaName = str(data.Get("parent_area_name"))
+		e.LiveKey = str(data.Get("live_key"))
+	case "CUT_OFF", "WARNING", "ROOM_LOCK":
+		e.Message = str(v.Get("msg"))
+	case "CUT_OFF_V2":
+		e.Message = str(data.Get("cut_off_data", "cut_off_title"))
+		for _, m := range data.GetArray("cut_off_data", "cut_off_message_list") {
+			if s := str(m.Get("content")); s != "" {
+				e.Message += "; " + str(m.Get("label")) + ": " + s
+			}
+		}
+		if ts := i64(data.Get("timestamp")); ts != 0 && e.TsMs == 0 {
+			e.TsMs = ts * 1000
+		}
+	case "ROOM_SILENT_ON", "ROOM_SILENT_OFF":
+		e.SilentType = str(data.Get("type"))
+		e.SilentLevel = i64(data.Get("level"))
+		e.SilentUntil = i64(data.Get("second"))
+	case "ROOM_BLOCK_MSG":
+		e.UID = i64(data.Get("uid"))
+		if e.UID == 0 {
+			e.UID = i64(v.Get("uid"))
+		}
+		e.Uname = str(data.Get("uname"))
+		if e.Uname == "" {
+			e.Uname = str(v.Get("uname"))
+		}
+		e.Operator = i64(data.Get("operator"))
+	case "RECALL_DANMU_MSG":
+		e.TargetID = i64(data.Get("target_id"))
+	case "LOG_IN_NOTICE":
+		e.Message = str(data.Get("notice_msg"))
+	}
+	return e
+}
+
+// danmaku decodes the DANMU_MSG family (PROTOCOL.md §5.1).
+func (c *cmdCtx) danmaku() (*Danmaku, error) {
+	info := c.v.GetArray("info")
+	if info == nil {
+		return nil, errShape(c.b.Cmd + ": info is not an array")
+	}
+	a0 := at(info, 0).GetArray()
+	if a0 == nil {
+		return nil, errShape(c.b.Cmd + ": info[0] is not an array")
+	}
+	e := &Danmaku{Base: c.base(KindDanmaku)}
+	if ts := i64(at(a0, 4)); ts != 0 {
+		e.TsMs = ts // else the envelope's send_time, if any
+	}
+	e.Mode = i64(at(a0, 1))
+	e.FontSize = i64(at(a0, 2))
+	e.Color = i64(at(a0, 3))
+	e.Rnd = i64(at(a0, 5))
+	e.MidHash = str(at(a0, 7))
+	e.DmMsgType = i64(at(a0, 9))
+	e.DmType = i64(at(a0, 12))
+	if st := at(a0, 13); st != nil && st.Type() == fastjson.TypeObject {
+		e.Emoticon = str(st.Get("emoticon_unique"))
+	}
+	e.Text = str(at(info, 1))
+	user := at(info, 2).GetArray()
+	e.UID = i64(at(user, 0))
+	e.Uname = str(at(user, 1))
+	e.IsAdmin = i64(at(user, 2)) != 0
+	if medal := at(info, 3).GetArray(); len(medal) > 0 {
+		e.MedalLevel = i64(at(medal, 0))
+		e.MedalName = str(at(medal, 1))
+		e.MedalRoomID = i64(at(medal, 3))
+		e.MedalAnchorUID = i64(at(medal, 12))
+	}
+	e.UserLevel = i64(at(at(info, 4).GetArray(), 0))
+	e.GuardLevel = i64(at(info, 7))
+	e.CheckTs = i64(at(info, 9).Get("ts"))
+	e.WealthLevel = i64(at(at(info, 16).GetArray(), 0))
+	e.IsMirror = c.b.Cmd == "DANMU_MSG_MIRROR"
+
+	// info[0][15].extra is a JSON document inside a JSON string.
+	if mi := at(a0, 15); mi != nil {
+		if xs := mi.Get("extra"); xs != nil && xs.Type() == fastjson.TypeString {
+			c.d.extra = append(c.d.extra[:0], xs.GetStringBytes()...)
+			if x, err := c.d.px.ParseBytes(c.d.extra); err == nil {
+				if id := x.Get("id_str"); id != nil && id.Type() == fastjson.TypeString {
+					e.IDStr = string(id.GetStringBytes())
+				}
+				e.ReplyUID = i64(x.Get("reply_mid"))
+				e.ReplyUname = str(x.Get("reply_uname"))
+				e.UserHash = str(x.Get("user_hash"))
+				e.HitCombo = i64(x.Get("hit_combo"))
+				if e.Emoticon == "" && e.DmType == 1 {
+					e.Emoticon = str(x.Get("emoticon_unique"))
+				}
+				if x.GetBool("is_mirror") {
+					e.IsMirror = true
+				}
+			}
+		}
+		if e.UID == 0 {
+			// The 2024+ user object; 0 again on anonymous connections.
+			e.UID = i64(mi.Get("user", "uid"))
+		}
+		if e.Uname == "" {
+			e.Uname = str(mi.Get("user", "base", "name"))
+		}
+	}
+	return e, nil
+}
+
+// gift decodes one SEND_GIFT data object.
+func (c *cmdCtx) gift(data *fastjson.Value) (*Gift, error) {
+	if data == nil || data.Type() != fastjson.TypeObject {
+		return nil, errShape(c.b.Cmd + ": data is not an object")
+	}
+	mi := data.Get("medal_info")
+	e := &Gift{
+		Base: c.base(KindGift), UID: i64(data.Get("uid")), Uname: str(data.Get("uname")),
+		GiftID: i64(data.Get("giftId")), GiftName: str(data.Get("giftName")),
+		GiftType: i64(data.Get("giftType")), Num: i64(data.Get("num")), Price: i64(data.Get("price")),
+		TotalCoin: i64(data.Get("total_coin")), CoinType: str(data.Get("coin_type")),
+		TID: str(data.Get("tid")), Rnd: str(data.Get("rnd")), Action: str(data.Get("action")),
+		GuardLevel: i64(data.Get("guard_level")), MedalLevel: i64(mi.Get("medal_level")),
+		MedalName: str(mi.Get("medal_name")), MedalAnchor: i64(mi.Get("target_id")),
+		ReceiverUID: i64(data.Get("receive_user_info", "uid")), ComboID: str(data.Get("batch_combo_id")),
+	}
+	if e.GiftID == 0 {
+		e.GiftID = i64(data.Get("gift_id"))
+	}
+	if e.GiftName == "" {
+		e.GiftName = str(data.Get("gift_name"))
+	}
+	if bg := data.Get("blind_gift"); bg != nil && bg.Type() == fastjson.TypeObject {
+		e.BlindGiftName = str(bg.Get("original_gift_name"))
+		e.BlindPrice = i64(bg.Get("original_gift_price"))
+	}
+	if ts := i64(data.Get("timestamp")); ts != 0 {
+		e.TsMs = ts * 1000
+	}
+	return e, nil
+}
+
+// internCmd returns a shared string for common commands so that decoding
+// them does not allocate the name.
+func internCmd(b []byte) string {
+	switch string(b) {
+	case "DANMU_MSG":
+		return "DANMU_MSG"
+	case "DANMU_MSG_MIRROR":
+		return "DANMU_MSG_MIRROR"
+	case "INTERACT_WORD":
+		return "INTERACT_WORD"
+	case "INTERACT_WORD_V2":
+		return "INTERACT_WORD_V2"
+	case "SEND_GIFT":
+		return "SEND_GIFT"
+	case "SEND_GIFT_V2":
+		return "SEND_GIFT_V2"
+	case "ONLINE_RANK_COUNT":
+		return "ONLINE_RANK_COUNT"
+	case "WATCHED_CHANGE":
+		return "WATCHED_CHANGE"
+	case "LIKE_INFO_V3_CLICK":
+		return "LIKE_INFO_V3_CLICK"
+	case "LIKE_INFO_V3_UPDATE":
+		return "LIKE_INFO_V3_UPDATE"
+	case "ENTRY_EFFECT":
+		return "ENTRY_EFFECT"
+	case "STOP_LIVE_ROOM_LIST":
+		return "STOP_LIVE_ROOM_LIST"
+	case "ONLINE_RANK_V3":
+		return "ONLINE_RANK_V3"
+	}
+	return string(b)
+}
+
+// roomIDOf finds the room id a message names about itself: top-level
+// roomid/room_id (LIVE, PREPARING as a string, SC, WARNING, CUT_OFF) or
+// data.roomid (INTERACT_WORD, ROOM_REAL_TIME_MESSAGE_UPDATE).
+func roomIDOf(v *fastjson.Value) int64 {
+	for _, k := range [...]string{"roomid", "room_id"} {
+		if id := i64(v.Get(k)); id > 0 {
+			return id
+		}
+	}
+	if d := v.Get("data"); d != nil && d.Type() == fastjson.TypeObject {
+		if id := i64(d.Get("roomid")); id > 0 {
+			return id
+		}
+	}
+	return 0
+}
+
+// at returns a[i] or nil when out of range.
+func at(a []*fastjson.Value, i int) *fastjson.Value {
+	if i < len(a) {
+		return a[i]
+	}
+	return nil
+}
+
+// i64 reads an integer that may arrive as a JSON number (never through
+// float64 when it is integral: values above 2^53 stay exact), a numeric
+// string, or a boolean. Anything else is 0.
+func i64(v *fastjson.Value) int64 {
+	if v == nil {
+		return 0
+	}
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+		if u, err := v.Uint64(); err == nil {
+			return int64(u) // wraps above 2^63; no such id is known
+		}
+		if f, err := v.Float64(); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return int64(f)
+		}
+	case fastjson.TypeString:
+		b := v.GetStringBytes()
+		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return n
+		}
+		if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return int64(f)
+		}
+	case fastjson.TypeTrue:
+		return 1
+	}
+	return 0
+}
+
+// str reads a string; numbers come back as their exact JSON text, null and
+// missing values as "".
+func str(v *fastjson.Value) string {
+	if v == nil {
+		return ""
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeNumber:
+		return string(v.MarshalTo(nil))
+	}
+	return ""
+}
+
+// b64 decodes a base64 protobuf payload into the decoder's scratch buffer.
+func (c *cmdCtx) b64(v *fastjson.Value) ([]byte, error) {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return nil, errShape(c.b.Cmd + ": pb is not a string")
+	}
+	s := v.GetStringBytes()
+	n := base64.StdEncoding.DecodedLen(len(s))
+	if cap(c.d.pb) < n {
+		c.d.pb = make([]byte, n)
+	}
+	m, err := base64.StdEncoding.Decode(c.d.pb[:n], s)
+	if err != nil {
+		return nil, errShape(c.b.Cmd + ": pb: " + err.Error())
+	}
+	return c.d.pb[:m], nil
+}

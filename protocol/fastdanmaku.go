@@ -1,0 +1,774 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The fast path for DANMU_MSG: most of a busy room's traffic is danmaku,
+// and a full parse of its ~2.5 KB (a user object, a JSON-in-a-string
+// extra) costs more than the brotli inflate. fastDanmaku walks the bytes
+// once, skipping what it does not need, and gives up (ok=false) on
+// anything unexpected so that the general fastjson path decides. A fuzz
+// target checks that both paths agree whenever the fast one succeeds.
+
+// scan is a forward-only JSON scanner over one document.
+type scan struct {
+	b []byte
+	i int
+}
+
+func (s *scan) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *scan) peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scan) eat(c byte) bool {
+	if s.peek() == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// rawString consumes a string and returns its contents still escaped, and
+// whether it contains escapes. It looks at eight bytes at a time for a
+// quote or a backslash (SWAR), which matters for long values such as URLs
+// and the extra document.
+func (s *scan) rawString() (raw []byte, escaped, ok bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		if !s.eat('"') {
+			return nil, false, false
+		}
+	} else {
+		s.i++
+	}
+	b := s.b
+	i := s.i
+	// Short strings (keys, numbers-as-text) end within a few bytes: look
+	// byte by byte first, then eight at a time.
+	for n := min(len(b), i+16); i < n; i++ {
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i++
+			continue
+		case '"':
+			raw = b[s.i:i]
+			s.i = i + 1
+			return raw, escaped, true
+		}
+	}
+	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if hasByte(w, '"')|hasByte(w, '\\') != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return nil, false, false
+		}
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i += 2
+			continue
+		case '"':
+			raw = b[s.i:i]
+			s.i = i + 1
+			return raw, escaped, true
+		}
+		i++
+	}
+}
+
+// hasByte returns a non-zero value when any byte of w equals c.
+func hasByte(w uint64, c byte) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	x := w ^ (lo * uint64(c))
+	return (x - lo) & ^x & hi
+}
+
+// skip consumes one value of any type.
+func (s *scan) skip() bool {
+	switch s.peek() {
+	case '"':
+		_, _, ok := s.rawString()
+		return ok
+	case '{', '[':
+		return s.skipNested()
+	case 0:
+		return false
+	default:
+		_, ok := s.literal()
+		return ok
+	}
+}
+
+// skipNested consumes an object or array, tracking depth and strings.
+// Plain bytes are passed over with one table look-up each.
+func (s *scan) skipNested() bool {
+	depth := 0
+	b := s.b
+	inStr := false
+	for i := s.i; i < len(b); i++ {
+		c := b[i]
+		if structural[c] == 0 {
+			continue
+		}
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.i = i + 1
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// structural marks the bytes skipNested must look at.
+var structural = [256]byte{'"': 1, '\\': 1, '{': 1, '}': 1, '[': 1, ']': 1}
+
+// literal consumes a number, true, false or null and returns its text.
+func (s *scan) literal() ([]byte, bool) {
+	s.ws()
+	start := s.i
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E',
+			c >= 'a' && c <= 'z':
+			s.i++
+			continue
+		}
+		break
+	}
+	if s.i == start {
+		return nil, false
+	}
+	return s.b[start:s.i], true
+}
+
+// value classifies what the next value is without consuming it.
+func (s *scan) kind() byte { return s.peek() }
+
+// num consumes a value and returns it as int64 the way i64 does for the
+// common cases: integer numbers, null → 0, true/false. Anything else
+// (strings, floats, objects) reports ok=false so the slow path decides.
+func (s *scan) num() (int64, bool) {
+	switch s.peek() {
+	case '"', '{', '[', 0:
+		return 0, false
+	}
+	lit, ok := s.literal()
+	if !ok {
+		return 0, false
+	}
+	switch string(lit) {
+	case "null", "false":
+		return 0, true
+	case "true":
+		return 1, true
+	}
+	n, err := strconv.ParseInt(string(lit), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// str consumes a string (or null → "") and returns it unescaped.
+func (s *scan) str() (string, bool) {
+	if s.peek() == 'n' {
+		lit, ok := s.literal()
+		return "", ok && string(lit) == "null"
+	}
+	raw, esc, ok := s.rawString()
+	if !ok {
+		return "", false
+	}
+	if !esc {
+		return string(raw), true
+	}
+	out, ok := unescape(nil, raw)
+	return string(out), ok
+}
+
+// unescapeString consumes a string and appends its unescaped contents to
+// dst in the same pass (used for the extra document, which is mostly
+// escapes).
+func (s *scan) unescapeString(dst []byte) ([]byte, bool) {
+	if !s.eat('"') {
+		return dst, false
+	}
+	b := s.b
+	run := s.i
+	for i := s.i; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			s.i = i + 1
+			return append(dst, b[run:i]...), true
+		case '\\':
+			dst = append(dst, b[run:i]...)
+			if i+1 >= len(b) {
+				return dst, false
+			}
+			c := b[i+1]
+			if c == 'u' {
+				r, n, ok := unescapeU(b[i:])
+				if !ok {
+					return dst, false
+				}
+				dst = utf8.AppendRune(dst, r)
+				i += n - 1
+				run = i + 1
+				continue
+			}
+			if c = unescapeByte[c]; c == 0 {
+				return dst, false
+			}
+			dst = append(dst, c)
+			i++
+			run = i + 1
+		}
+	}
+	return dst, false
+}
+
+// unescapeByte maps the character after a backslash to what it stands
+// for; 0 marks an invalid escape.
+var unescapeByte = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// unescape appends the JSON-unescaped form of raw (string contents without
+// quotes) to dst.
+func unescape(dst, raw []byte) ([]byte, bool) {
+	run := 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		dst = append(dst, raw[run:i]...)
+		if i+1 >= len(raw) {
+			return dst, false
+		}
+		switch c := raw[i+1]; c {
+		case '"', '\\', '/':
+			dst = append(dst, c)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, n, ok := unescapeU(raw[i:])
+			if !ok {
+				return dst, false
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += n - 1
+			run = i + 1
+			continue
+		default:
+			return dst, false
+		}
+		i++
+		run = i + 1
+	}
+	return append(dst, raw[run:]...), true
+}
+
+// unescapeU decodes a \uXXXX escape (and a following low surrogate) at
+// the start of raw, returning the rune and how many bytes it used. A lone
+// surrogate becomes U+FFFD, as encoding/json and fastjson do.
+func unescapeU(raw []byte) (rune, int, bool) {
+	if len(raw) < 6 {
+		return 0, 0, false
+	}
+	r, err := strconv.ParseUint(string(raw[2:6]), 16, 32)
+	if err != nil {
+		return 0, 0, false
+	}
+	rr := rune(r)
+	if !utf16.IsSurrogate(rr) {
+		return rr, 6, true
+	}
+	if len(raw) >= 12 && raw[6] == '\\' && raw[7] == 'u' {
+		if r2, err := strconv.ParseUint(string(raw[8:12]), 16, 32); err == nil {
+			if dec := utf16.DecodeRune(rr, rune(r2)); dec != utf8.RuneError {
+				return dec, 12, true
+			}
+		}
+	}
+	return utf8.RuneError, 6, true
+}
+
+// numOnce reads an integer into *dst the first time a key is seen and
+// skips later duplicates (a general parser's Get returns the first).
+func numOnce(s *scan, seen *bool, dst *int64) bool {
+	if *seen {
+		return s.skip()
+	}
+	*seen = true
+	var ok bool
+	*dst, ok = s.num()
+	return ok
+}
+
+// strOnce is numOnce for strings; a non-string, non-null value gives up.
+func strOnce(s *scan, seen *bool, dst *string) bool {
+	if *seen {
+		return s.skip()
+	}
+	*seen = true
+	if k := s.kind(); k != '"' && k != 'n' {
+		return false
+	}
+	var ok bool
+	*dst, ok = s.str()
+	return ok
+}
+
+// arrayEach calls fn for each element of an array with its index; fn
+// must consume the element (or return false).
+func (s *scan) arrayEach(fn func(i int) bool) bool {
+	if !s.eat('[') {
+		return false
+	}
+	if s.eat(']') {
+		return true
+	}
+	for i := 0; ; i++ {
+		if !fn(i) {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat(']')
+	}
+}
+
+// objectEach calls fn for each member of an object with its raw key;
+// fn must consume the value.
+func (s *scan) objectEach(fn func(key []byte) bool) bool {
+	if !s.eat('{') {
+		return false
+	}
+	if s.eat('}') {
+		return true
+	}
+	for {
+		key, esc, ok := s.rawString()
+		if !ok || esc || !s.eat(':') {
+			return false
+		}
+		if !fn(key) {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat('}')
+	}
+}
+
+// fastDanmaku decodes a DANMU_MSG body in one pass. ok=false means "use
+// the general path", never "the message is bad".
+func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok bool) {
+	s := scan{b: body}
+	e = &Danmaku{Base: Base{Kind: KindDanmaku}}
+	var sawCmd, sawInfo, dup bool
+	var sawSend, sawRoomid, sawRoom_id bool
+	var sendTime, roomid, room_id int64
+	ok = s.objectEach(func(key []byte) bool {
+		switch string(key) {
+		case "cmd":
+			if sawCmd {
+				dup = true
+			}
+			sawCmd = true
+			raw, esc, ok := s.rawString()
+			if !ok || esc {
+				return false
+			}
+			base := raw
+			if i := bytes.IndexByte(base, ':'); i >= 0 {
+				base = base[:i]
+			}
+			switch string(base) {
+			case "DANMU_MSG":
+				e.Cmd = "DANMU_MSG"
+			case "DANMU_MSG_MIRROR":
+				e.Cmd = "DANMU_MSG_MIRROR"
+			default:
+				return false
+			}
+			return true
+		case "info":
+			if sawInfo {
+				dup = true
+			}
+			sawInfo = true
+			return d.fastInfo(&s, e)
+		case "send_time":
+			return numOnce(&s, &sawSend, &sendTime)
+		case "roomid":
+			return numOnce(&s, &sawRoomid, &roomid)
+		case "room_id":
+			return numOnce(&s, &sawRoom_id, &room_id)
+		case "data":
+			return false // data.roomid would matter: let the slow path decide
+		}
+		return s.skip()
+	})
+	if !ok || dup || !sawCmd || !sawInfo || s.peek() != 0 {
+		return nil, false
+	}
+	e.RoomID = roomID
+	if roomID == 0 {
+		switch {
+		case roomid > 0:
+			e.RoomID = roomid
+		case room_id > 0:
+			e.RoomID = room_id
+		}
+	}
+	if e.TsMs == 0 {
+		e.TsMs = sendTime
+	}
+	e.IsMirror = e.IsMirror || e.Cmd == "DANMU_MSG_MIRROR"
+	return e, true
+}
+
+// fastInfo fills e from the info array.
+func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
+	var userRaw []byte
+	haveA0 := false
+	ok := s.arrayEach(func(i int) bool {
+		var ok bool
+		switch i {
+		case 0:
+			if s.kind() != '[' {
+				return false
+			}
+			haveA0 = true
+			return d.fastA0(s, e, &userRaw)
+		case 1:
+			if s.kind() != '"' {
+				return false
+			}
+			e.Text, ok = s.str()
+			return ok
+		case 2:
+			if s.kind() != '[' {
+				return s.skip()
+			}
+			return s.arrayEach(func(j int) bool {
+				var ok bool
+				switch j {
+				case 0:
+					e.UID, ok = s.num()
+				case 1:
+					e.Uname, ok = s.str()
+				case 2:
+					var n int64
+					n, ok = s.num()
+					e.IsAdmin = n != 0
+				default:
+					ok = s.skip()
+				}
+				return ok
+			})
+		case 3:
+			if s.kind() != '[' {
+				return s.skip()
+			}
+			return s.arrayEach(func(j int) bool {
+				var ok bool
+				switch j {
+				case 0:
+					e.MedalLevel, ok = s.num()
+				case 1:
+					e.MedalName, ok = s.str()
+				case 3:
+					e.MedalRoomID, ok = s.num()
+				case 12:
+					e.MedalAnchorUID, ok = s.num()
+				default:
+					ok = s.skip()
+				}
+				return ok
+			})
+		case 4, 16:
+			if s.kind() != '[' {
+				return s.skip()
+			}
+			return s.arrayEach(func(j int) bool {
+				if j == 0 {
+					var ok bool
+					if i == 4 {
+						e.UserLevel, ok = s.num()
+					} else {
+						e.WealthLevel, ok = s.num()
+					}
+					return ok
+				}
+				return s.skip()
+			})
+		case 7:
+			e.GuardLevel, ok = s.num()
+			return ok
+		case 9:
+			if s.kind() != '{' {
+				return s.skip()
+			}
+			var seen bool
+			return s.objectEach(func(k []byte) bool {
+				if string(k) == "ts" {
+					return numOnce(s, &seen, &e.CheckTs)
+				}
+				return s.skip()
+			})
+		}
+		return s.skip()
+	})
+	if !ok || !haveA0 {
+		return false
+	}
+	if (e.UID == 0 || e.Uname == "") && userRaw != nil {
+		uid, name, ok := userIdentity(userRaw)
+		if !ok {
+			return false
+		}
+		if e.UID == 0 {
+			e.UID = uid
+		}
+		if e.Uname == "" {
+			e.Uname = name
+		}
+	}
+	return true
+}
+
+// userIdentity reads uid and base.name from info[0][15].user.
+func userIdentity(raw []byte) (uid int64, name string, ok bool) {
+	s := scan{b: raw}
+	if s.kind() != '{' {
+		return 0, "", true // not an object: nothing to read
+	}
+	var seenUID, seenBase bool
+	ok = s.objectEach(func(k []byte) bool {
+		switch string(k) {
+		case "uid":
+			return numOnce(&s, &seenUID, &uid)
+		case "base":
+			if seenBase {
+				return s.skip()
+			}
+			seenBase = true
+			if s.kind() != '{' {
+				return s.skip()
+			}
+			var seenName bool
+			return s.objectEach(func(k []byte) bool {
+				if string(k) == "name" {
+					return strOnce(&s, &seenName, &name)
+				}
+				return s.skip()
+			})
+		}
+		return s.skip()
+	})
+	return uid, name, ok
+}
+
+// fastA0 fills e from info[0].
+func (d *CommandDecoder) fastA0(s *scan, e *Danmaku, userRaw *[]byte) bool {
+	var extraEmoticon string
+	ok := s.arrayEach(func(i int) bool {
+		var ok bool
+		switch i {
+		case 1:
+			e.Mode, ok = s.num()
+		case 2:
+			e.FontSize, ok = s.num()
+		case 3:
+			e.Color, ok = s.num()
+		case 4:
+			e.TsMs, ok = s.num()
+		case 5:
+			e.Rnd, ok = s.num()
+		case 7:
+			if s.kind() != '"' {
+				return false
+			}
+			e.MidHash, ok = s.str()
+		case 9:
+			e.DmMsgType, ok = s.num()
+		case 12:
+			e.DmType, ok = s.num()
+		case 13:
+			if s.kind() != '{' {
+				return s.skip()
+			}
+			var seen bool
+			return s.objectEach(func(k []byte) bool {
+				if string(k) == "emoticon_unique" {
+					return strOnce(s, &seen, &e.Emoticon)
+				}
+				return s.skip()
+			})
+		case 15:
+			if s.kind() != '{' {
+				return s.skip()
+			}
+			var seenExtra, seenUser bool
+			return s.objectEach(func(k []byte) bool {
+				switch string(k) {
+				case "extra":
+					if seenExtra {
+						return s.skip()
+					}
+					seenExtra = true
+					if s.kind() != '"' {
+						return s.skip()
+					}
+					var ok bool
+					d.extra, ok = s.unescapeString(d.extra[:0])
+					if !ok {
+						return false
+					}
+					return d.fastExtra(e, &extraEmoticon)
+				case "user":
+					if seenUser {
+						return s.skip()
+					}
+					seenUser = true
+					// Only needed when info[2] lacks the uid or name, which
+					// is known later: keep the bytes, parse on demand.
+					s.ws()
+					start := s.i
+					if !s.skip() {
+						return false
+					}
+					*userRaw = s.b[start:s.i]
+					return true
+				}
+				return s.skip()
+			})
+		default:
+			return s.skip()
+		}
+		return ok
+	})
+	if !ok {
+		return false
+	}
+	if e.Emoticon == "" && e.DmType == 1 {
+		e.Emoticon = extraEmoticon
+	}
+	return true
+}
+
+// fastExtra reads the fields we keep from the unescaped extra document in
+// d.extra. An extra that does not parse is not an error: the danmaku
+// still decodes, without its id (same as the general path).
+func (d *CommandDecoder) fastExtra(e *Danmaku, emoticon *string) bool {
+	x := scan{b: d.extra}
+	var f Danmaku
+	var emo string
+	var seen [7]bool
+	ok := x.eat('{')
+	for ok && !x.eat('}') {
+		key, esc, kok := x.rawString()
+		if !kok || esc || !x.eat(':') {
+			ok = false
+			break
+		}
+		switch string(key) {
+		case "id_str":
+			if seen[0] || x.kind() != '"' {
+				seen[0] = true
+				ok = x.skip() // a non-string id is no id
+			} else {
+				ok = strOnce(&x, &seen[0], &f.IDStr)
+			}
+		case "reply_mid":
+			ok = numOnce(&x, &seen[1], &f.ReplyUID)
+		case "reply_uname":
+			ok = strOnce(&x, &seen[2], &f.ReplyUname)
+		case "user_hash":
+			ok = strOnce(&x, &seen[3], &f.UserHash)
+		case "hit_combo":
+			ok = numOnce(&x, &seen[4], &f.HitCombo)
+		case "emoticon_unique":
+			ok = strOnce(&x, &seen[5], &emo)
+		case "is_mirror":
+			if seen[6] {
+				ok = x.skip()
+			} else {
+				seen[6] = true
+				lit, lok := x.literal()
+				f.IsMirror = string(lit) == "true"
+				ok = lok
+			}
+		default:
+			ok = x.skip()
+		}
+		if ok && !x.eat(',') {
+			ok = x.eat('}')
+			break
+		}
+	}
+	if !ok || x.peek() != 0 {
+		// Malformed or unexpected extra: only a full parser can say what
+		// a general decoder would make of it.
+		return false
+	}
+	e.IDStr, e.ReplyUID, e.ReplyUname = f.IDStr, f.ReplyUID, f.ReplyUname
+	e.UserHash, e.HitCombo, e.IsMirror = f.UserHash, f.HitCombo, f.IsMirror
+	*emoticon = emo
+	return true
+}

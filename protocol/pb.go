@@ -1,0 +1,249 @@
+package protocol
+
+import (
+	"errors"
+	"strconv"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Field numbers of the protobuf-in-JSON commands (PROTOCOL.md §5.2, §5.4).
+const (
+	// bilibili.live.gift.v1.SendGiftBroadcast (SEND_GIFT_V2 data.pb)
+	sgUID, sgUname, sgGuardLevel, sgMedal, sgBlind, sgGiftList = 1, 2, 5, 8, 9, 10
+	// medal_info
+	sgMedalTarget, sgMedalRoom, sgMedalLevel, sgMedalName = 1, 4, 5, 6
+	// blind_gift
+	sgBlindName, sgBlindPrice = 3, 6
+	// gift_list item
+	giID, giName, giNum, giType, giPrice, giTotalCoin, giCoinType, giTID, giTimestamp, giRnd, giAction = 1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 18
+
+	// INTERACT_WORD_V2 data.pb
+	iwUID, iwUname, iwMsgType, iwRoomID, iwTimestamp, iwMedal, iwTrigger, iwUinfo = 1, 2, 5, 6, 7, 9, 15, 22
+	// fans_medal
+	iwMedalTarget, iwMedalLevel, iwMedalName, iwMedalGuard = 1, 2, 3, 9
+	// uinfo{2 base{1 name}}
+	uiBase, uiBaseName = 2, 1
+)
+
+var errProto = errors.New("malformed protobuf")
+
+// pbField is one field of a protobuf message: its number and either a
+// varint/fixed value or a length-delimited byte string.
+type pbField struct {
+	num   protowire.Number
+	typ   protowire.Type
+	u     uint64
+	bytes []byte
+}
+
+// pbWalk calls fn for every field of the message in b, in order. Unknown
+// fields and wire types are skipped; a truncated message is an error.
+func pbWalk(b []byte, fn func(f pbField)) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errProto
+		}
+		b = b[n:]
+		f := pbField{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.u, n = protowire.ConsumeVarint(b)
+		case protowire.Fixed32Type:
+			var v uint32
+			v, n = protowire.ConsumeFixed32(b)
+			f.u = uint64(v)
+		case protowire.Fixed64Type:
+			f.u, n = protowire.ConsumeFixed64(b)
+		case protowire.BytesType:
+			f.bytes, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return errProto
+		}
+		b = b[n:]
+		fn(f)
+	}
+	return nil
+}
+
+// int64 reads a varint field as a signed integer (int64 wire semantics).
+func (f pbField) int64() int64 {
+	if f.typ == protowire.BytesType {
+		n, _ := strconv.ParseInt(string(f.bytes), 10, 64)
+		return n
+	}
+	return int64(f.u)
+}
+
+// string reads a string field; a varint comes back in decimal (ids are
+// strings in JSON and may be numbers in protobuf).
+func (f pbField) string() string {
+	if f.typ == protowire.BytesType {
+		return string(f.bytes)
+	}
+	return strconv.FormatUint(f.u, 10)
+}
+
+// giftV2 decodes SEND_GIFT_V2: one Gift per gift_list item.
+func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	pbv := data.Get("pb")
+	if pbv == nil {
+		pbv = data.Get("data", "pb") // some copies nest it once more
+	}
+	b, err := c.b64(pbv)
+	if err != nil {
+		return dst, err
+	}
+	proto := Gift{Base: c.base(KindGift)}
+	var items [][]byte
+	err = pbWalk(b, func(f pbField) {
+		switch f.num {
+		case sgUID:
+			proto.UID = f.int64()
+		case sgUname:
+			proto.Uname = f.string()
+		case sgGuardLevel:
+			proto.GuardLevel = f.int64()
+		case sgMedal:
+			_ = pbWalk(f.bytes, func(m pbField) {
+				switch m.num {
+				case sgMedalTarget:
+					proto.MedalAnchor = m.int64()
+				case sgMedalLevel:
+					proto.MedalLevel = m.int64()
+				case sgMedalName:
+					proto.MedalName = m.string()
+				}
+			})
+		case sgBlind:
+			_ = pbWalk(f.bytes, func(m pbField) {
+				switch m.num {
+				case sgBlindName:
+					proto.BlindGiftName = m.string()
+				case sgBlindPrice:
+					proto.BlindPrice = m.int64()
+				}
+			})
+		case sgGiftList:
+			if f.typ == protowire.BytesType {
+				items = append(items, f.bytes)
+			}
+		}
+	})
+	if err != nil {
+		return dst, errShape("SEND_GIFT_V2: " + err.Error())
+	}
+	if len(items) == 0 {
+		return dst, errShape("SEND_GIFT_V2: empty gift_list")
+	}
+	for _, it := range items {
+		g := proto
+		if err := pbWalk(it, func(f pbField) {
+			switch f.num {
+			case giID:
+				g.GiftID = f.int64()
+			case giName:
+				g.GiftName = f.string()
+			case giNum:
+				g.Num = f.int64()
+			case giType:
+				g.GiftType = f.int64()
+			case giPrice:
+				g.Price = f.int64()
+			case giTotalCoin:
+				g.TotalCoin = f.int64()
+			case giCoinType:
+				g.CoinType = f.string()
+			case giTID:
+				g.TID = f.string()
+			case giTimestamp:
+				g.TsMs = f.int64() * 1000
+			case giRnd:
+				g.Rnd = f.string()
+			case giAction:
+				g.Action = f.string()
+			}
+		}); err != nil {
+			return dst, errShape("SEND_GIFT_V2 gift_list: " + err.Error())
+		}
+		dst = append(dst, &g)
+	}
+	return dst, nil
+}
+
+// interactV2 decodes INTERACT_WORD_V2.
+func (c *cmdCtx) interactV2(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	b, err := c.b64(data.Get("pb"))
+	if err != nil {
+		return dst, err
+	}
+	e := &Interact{Base: c.base(KindInteract)}
+	var ts, room int64
+	err = pbWalk(b, func(f pbField) {
+		switch f.num {
+		case iwUID:
+			e.UID = f.int64()
+		case iwUname:
+			e.Uname = f.string()
+		case iwMsgType:
+			e.MsgType = f.int64()
+		case iwRoomID:
+			room = f.int64()
+		case iwTimestamp:
+			ts = f.int64()
+		case iwTrigger:
+			e.TriggerTimeNs = f.int64()
+		case iwMedal:
+			_ = pbWalk(f.bytes, func(m pbField) {
+				switch m.num {
+				case iwMedalTarget:
+					e.MedalAnchor = m.int64()
+				case iwMedalLevel:
+					e.MedalLevel = m.int64()
+				case iwMedalName:
+					e.MedalName = m.string()
+				case iwMedalGuard:
+					e.GuardLevel = m.int64()
+				}
+			})
+		case iwUinfo:
+			if e.Uname != "" {
+				return
+			}
+			_ = pbWalk(f.bytes, func(u pbField) {
+				if u.num == uiBase {
+					_ = pbWalk(u.bytes, func(bf pbField) {
+						if bf.num == uiBaseName && e.Uname == "" {
+							e.Uname = bf.string()
+						}
+					})
+				}
+			})
+		}
+	})
+	if err != nil {
+		return dst, errShape("INTERACT_WORD_V2: " + err.Error())
+	}
+	if e.RoomID == 0 {
+		e.RoomID = room
+	}
+	switch {
+	case e.TriggerTimeNs > 0:
+		e.TsMs = e.TriggerTimeNs / 1e6
+	case ts > 0:
+		e.TsMs = ts * 1000
+	}
+	return append(dst, e), nil
+}
