@@ -7,15 +7,16 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 6
 FUZZTIME  ?= 20s
 
-.PHONY: all build test fmt-check vet unit bench fuzz demo clean
+.PHONY: all build test fmt-check vet unit interop bench fuzz demo clean
 
 all: build
 
 build:
 	$(GO) build -o bin/danmakud ./cmd/danmakud
 
-# test: formatting, vet, then every test with the race detector.
-test: fmt-check vet unit
+# test: formatting, vet, every test with the race detector, and the
+# simulator checked by a real third-party client (needs node and npm).
+test: fmt-check vet unit interop
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -26,6 +27,10 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+
+# interop: bilibili-live-ws (pinned, from the npm registry) against the sim.
+interop:
+	internal/livesim/interop/run.sh
 
 # bench: each benchmark BENCH_COUNT times; benchstat prints the median and
 # its spread. Raw results stay in bench.txt.

@@ -400,6 +400,7 @@ func (c *cmdCtx) danmaku() (*Danmaku, error) {
 	e.UserLevel = i64(at(at(info, 4).GetArray(), 0))
 	e.GuardLevel = i64(at(info, 7))
 	e.CheckTs = i64(at(info, 9).Get("ts"))
+	e.CheckCt = str(at(info, 9).Get("ct"))
 	e.WealthLevel = i64(at(at(info, 16).GetArray(), 0))
 	e.IsMirror = c.b.Cmd == "DANMU_MSG_MIRROR"
 

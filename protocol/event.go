@@ -81,6 +81,7 @@ type Danmaku struct {
 	UserHash       string `json:"user_hash"`    // extra.user_hash
 	HitCombo       int64  `json:"hit_combo"`    // extra.hit_combo
 	CheckTs        int64  `json:"check_ts"`     // info[9].ts, unix s
+	CheckCt        string `json:"check_ct"`     // info[9].ct; with check_ts it matches dM/gethistory check_info
 	Medal          *Medal `json:"medal,omitempty"`
 }
 

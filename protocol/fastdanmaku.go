@@ -564,10 +564,13 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 			if s.kind() != '{' {
 				return s.skip()
 			}
-			var seen bool
+			var seenTs, seenCt bool
 			return s.objectEach(func(k []byte) bool {
-				if string(k) == "ts" {
-					return numOnce(s, &seen, &e.CheckTs)
+				switch string(k) {
+				case "ts":
+					return numOnce(s, &seenTs, &e.CheckTs)
+				case "ct":
+					return strOnce(s, &seenCt, &e.CheckCt)
 				}
 				return s.skip()
 			})

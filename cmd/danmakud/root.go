@@ -42,6 +42,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newDecodeCmd())
 	root.AddCommand(newDemoCmd())
+	root.AddCommand(newSimCmd())
 	return root
 }
 

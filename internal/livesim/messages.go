@@ -39,7 +39,8 @@ type Danmaku struct {
 	ReplyName  string
 	Mirror     bool // DANMU_MSG_MIRROR with extra.is_mirror
 	Suffix     string
-	Masked     bool // anonymous receiver: uid 0, name first char + ***
+	Masked     bool   // anonymous receiver: uid 0, name first char + ***
+	Ct         string // info[9].ct, 8 hex chars; gethistory's check_info.ct
 }
 
 // maskName masks a user name the way anonymous connections see it.
@@ -175,7 +176,9 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	dst = appendInt(dst, ul)
 	dst = append(dst, `,0,9868950,">50000",0],["",""],0,`...)
 	dst = appendInt(dst, u.GuardLevel)
-	dst = append(dst, `,null,{"ct":"5513C433","ts":`...)
+	dst = append(dst, `,null,{"ct":"`...)
+	dst = append(dst, d.Ct...)
+	dst = append(dst, `","ts":`...)
 	dst = appendInt(dst, d.TsMs/1000)
 	dst = append(dst, `},0,0,null,null,0,104,[`...)
 	dst = appendInt(dst, u.Wealth)

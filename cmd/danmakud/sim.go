@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/spf13/cobra"
+)
+
+type simOptions struct {
+	opts     livesim.Options
+	truth    string
+	addrFile string
+	stats    time.Duration
+}
+
+func newSimCmd() *cobra.Command {
+	var o simOptions
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the built-in Bilibili live simulator (HTTP APIs and WebSocket)",
+		Long: `Sim serves a faithful fake of Bilibili's live HTTP APIs and danmaku WebSocket
+on one listener. It prints its base URL (and writes it to --addr-file once
+listening); point collect at it with --api-base. On SIGINT/SIGTERM it writes
+the ground truth (--truth) and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx, cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.opts.Listen, "listen", "127.0.0.1:0", "address to listen on")
+	f.IntVar(&o.opts.Rooms, "rooms", 20, "number of rooms")
+	f.Float64Var(&o.opts.Rate, "rate", 200, "messages per second summed over live rooms (Zipf-distributed)")
+	f.Uint64Var(&o.opts.Seed, "seed", 0, "random seed (0 = random)")
+	f.DurationVar(&o.opts.DropEvery, "drop-every", 0, "close each connection after about this long (TCP close, no close frame)")
+	f.DurationVar(&o.opts.StallEvery, "stall-every", 0, "stall each connection after about this long")
+	f.Float64Var(&o.opts.Corrupt, "corrupt", 0, "fraction of frames made undecodable")
+	f.Float64Var(&o.opts.AuthReject, "auth-reject", 0, "fraction of auths refused")
+	f.Float64Var(&o.opts.Throttle, "throttle", 0, "fraction of connections silently given only part of their room's messages")
+	f.Float64Var(&o.opts.HTTP412, "http-412", 0, "fraction of HTTP requests answered 412")
+	f.DurationVar(&o.opts.RotateKeys, "rotate-keys", 0, "rotate WBI keys every this long (stale signatures get -352)")
+	f.DurationVar(&o.opts.TrafficFor, "traffic-for", 0, "stop generating messages after this long (connections stay up)")
+	f.DurationVar(&o.opts.HeartbeatTimeout, "heartbeat-timeout", 70*time.Second, "close connections that send no heartbeat for this long")
+	f.Float64Var(&o.opts.HTTPRate, "http-budget", 20, "per-client HTTP requests per second before 412")
+	f.DurationVar(&o.opts.BanFor, "ban-for", time.Minute, "how long a client over budget gets 412")
+	f.DurationVar(&o.opts.LiveFor, "live-for", 0, "mean length of a live spell (0 = rooms stay live)")
+	f.DurationVar(&o.opts.OfflineFor, "offline-for", 10*time.Minute, "mean length of an offline spell")
+	f.StringVar(&o.truth, "truth", "", "write the ground truth JSON here on exit")
+	f.StringVar(&o.addrFile, "addr-file", "", "write the base URL here once listening")
+	f.DurationVar(&o.stats, "stats-every", 0, "print running totals to stderr this often (0 = never)")
+	return cmd
+}
+
+func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
+	s, err := livesim.New(o.opts)
+	if err != nil {
+		return &exitError{exitFailure, err}
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), s.URL())
+	if o.addrFile != "" {
+		if err := writeFileAtomic(o.addrFile, []byte(s.URL()+"\n")); err != nil {
+			s.Close()
+			return &exitError{exitFailure, err}
+		}
+	}
+	var tick <-chan time.Time
+	if o.stats > 0 {
+		t := time.NewTicker(o.stats)
+		defer t.Stop()
+		tick = t.C
+	}
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick:
+			st := s.Stats()
+			fmt.Fprintf(cmd.ErrOrStderr(), "sim: conns=%d generated=%d frames=%d msgs=%d dropped=%d corrupt=%d http=%d 412=%d\n",
+				st.ConnsOpen, st.Generated, st.FramesWritten, st.MsgsWritten, st.FramesDropped, st.FramesCorrupt, st.HTTPRequests, st.HTTP412)
+		}
+	}
+	err = s.Close()
+	if o.truth != "" {
+		if werr := s.WriteTruth(o.truth); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return &exitError{exitFailure, err}
+	}
+	return nil
+}
+
+// writeFileAtomic writes b to path via a temporary file and a rename, so
+// a reader never sees a partial file.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

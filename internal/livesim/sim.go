@@ -1,0 +1,398 @@
+package livesim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danmakud/danmakud/protocol"
+)
+
+// Options configure a simulator. The zero value of every field means its
+// documented default. Fault probabilities are in [0,1]; fault durations
+// are mean intervals (exponentially distributed); every fault is off by
+// default.
+type Options struct {
+	Listen string  // address to listen on; default "127.0.0.1:0"
+	Rooms  int     // number of rooms; default 20
+	Rate   float64 // messages/s summed over live rooms; default 200
+	Seed   uint64  // randomness; 0 = random
+	// Tick is how often each room's messages are batched into one frame
+	// per connection; default 200ms.
+	Tick time.Duration
+	// ZipfS is the exponent of the room rate distribution; default 1.1.
+	ZipfS float64
+
+	DropEvery  time.Duration // each connection closed (TCP, no WS close frame) after ~this
+	StallEvery time.Duration // each connection stalls after ~this
+	Corrupt    float64       // fraction of frames made undecodable
+	AuthReject float64       // fraction of auths refused (TCP close)
+	Throttle   float64       // fraction of connections that get only part of the traffic
+	HTTP412    float64       // fraction of HTTP requests answered 412
+	RotateKeys time.Duration // WBI keys change every this; 0 = never
+
+	// ThrottleKeep is the fraction of frames a throttled connection still
+	// gets; default 0.3.
+	ThrottleKeep float64
+	// TrafficFor stops message generation after this long (connections
+	// stay up, heartbeats are answered); 0 = never.
+	TrafficFor time.Duration
+	// AuthTimeout: the auth packet must arrive within this; default 5s.
+	AuthTimeout time.Duration
+	// HeartbeatTimeout: no heartbeat for this long closes the connection;
+	// default 70s.
+	HeartbeatTimeout time.Duration
+	// HTTPRate and HTTPBurst are the per-client (per IP) request budget;
+	// above it the client is answered 412 for BanFor. Defaults 20/s, 60,
+	// 60s.
+	HTTPRate  float64
+	HTTPBurst int
+	BanFor    time.Duration
+	// LiveFor and OfflineFor are the mean durations of a room's live and
+	// offline spells; 0 = rooms never change state (all start live).
+	LiveFor, OfflineFor time.Duration
+	// WtsSkew is how far wts may be from now; default 5 minutes.
+	WtsSkew time.Duration
+	// BrotliQuality for ver-3 bundles; default 1 (cheap; decoders do not
+	// care). ZlibLevel likewise for ver 2; default 1.
+	BrotliQuality int
+	ZlibLevel     int
+	// AllowAnyUA turns off the browser User-Agent check on WBI endpoints.
+	AllowAnyUA bool
+	// Logger receives connection-level events; nil discards.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	if o.Rooms <= 0 {
+		o.Rooms = 20
+	}
+	if o.Rate <= 0 {
+		o.Rate = 200
+	}
+	if o.Tick <= 0 {
+		o.Tick = 200 * time.Millisecond
+	}
+	if o.ZipfS <= 0 {
+		o.ZipfS = 1.1
+	}
+	if o.ThrottleKeep <= 0 {
+		o.ThrottleKeep = 0.3
+	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = 5 * time.Second
+	}
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = 70 * time.Second
+	}
+	if o.HTTPRate <= 0 {
+		o.HTTPRate = 20
+	}
+	if o.HTTPBurst <= 0 {
+		o.HTTPBurst = 60
+	}
+	if o.BanFor <= 0 {
+		o.BanFor = time.Minute
+	}
+	if o.WtsSkew <= 0 {
+		o.WtsSkew = 5 * time.Minute
+	}
+	if o.BrotliQuality <= 0 {
+		o.BrotliQuality = 1
+	}
+	if o.ZlibLevel <= 0 {
+		o.ZlibLevel = 1
+	}
+	if o.Seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		for _, c := range b {
+			o.Seed = o.Seed<<8 | uint64(c)
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Sim is a running simulator: one listener serving every HTTP path and the
+// WebSocket endpoint /sub. Create with New, stop with Close. All methods
+// are safe for concurrent use.
+type Sim struct {
+	opts   Options
+	ln     net.Listener
+	srv    *http.Server
+	base   string
+	start  time.Time
+	secret []byte
+
+	rooms   []*room
+	byID    map[int64]*room // real and short ids
+	keys    atomic.Pointer[wbiKeys]
+	buvids  sync.Map // issued buvid3 values
+	session sync.Map // SESSDATA → mid
+	clients sync.Map // client IP → *budget
+
+	ctx           context.Context
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	conns         sync.Map // *conn → struct{}
+	scID          atomic.Int64
+	nShards       int
+	shardsStopped atomic.Int32
+	rngMu         sync.Mutex
+	rng           *mrand.Rand
+	// loginNotice is LOG_IN_NOTICE pre-encoded as a zlib [0] and a brotli
+	// [1] bundle, sent to anonymous connections right after the auth reply.
+	loginNotice [2][]byte
+
+	stats Stats
+}
+
+// Stats are running totals, read with Sim.Stats.
+type Stats struct {
+	Generated      atomic.Int64 // messages generated (all rooms)
+	FramesWritten  atomic.Int64 // op-5 frames written to connections
+	MsgsWritten    atomic.Int64 // messages inside those frames
+	FramesDropped  atomic.Int64 // frames not written: queue full, stall, throttle
+	FramesCorrupt  atomic.Int64
+	ConnsOpen      atomic.Int64
+	AuthOK         atomic.Int64
+	AuthRejected   atomic.Int64
+	Drops          atomic.Int64 // drop-every closes
+	Stalls         atomic.Int64
+	HTTPRequests   atomic.Int64
+	HTTP412        atomic.Int64
+	HTTP352        atomic.Int64
+	HeartbeatsSeen atomic.Int64
+}
+
+// StatsSnapshot is a plain copy of Stats.
+type StatsSnapshot struct {
+	Generated, FramesWritten, MsgsWritten, FramesDropped, FramesCorrupt int64
+	ConnsOpen, AuthOK, AuthRejected, Drops, Stalls                      int64
+	HTTPRequests, HTTP412, HTTP352, HeartbeatsSeen                      int64
+}
+
+// Stats returns the running totals.
+func (s *Sim) Stats() StatsSnapshot {
+	st := &s.stats
+	return StatsSnapshot{
+		Generated: st.Generated.Load(), FramesWritten: st.FramesWritten.Load(), MsgsWritten: st.MsgsWritten.Load(),
+		FramesDropped: st.FramesDropped.Load(), FramesCorrupt: st.FramesCorrupt.Load(),
+		ConnsOpen: st.ConnsOpen.Load(), AuthOK: st.AuthOK.Load(), AuthRejected: st.AuthRejected.Load(),
+		Drops: st.Drops.Load(), Stalls: st.Stalls.Load(), HTTPRequests: st.HTTPRequests.Load(),
+		HTTP412: st.HTTP412.Load(), HTTP352: st.HTTP352.Load(), HeartbeatsSeen: st.HeartbeatsSeen.Load(),
+	}
+}
+
+type wbiKeys struct {
+	img, sub, mixin string
+}
+
+// New starts a simulator listening on opts.Listen. It returns once the
+// listener is up; traffic starts at once.
+func New(opts Options) (*Sim, error) {
+	opts.setDefaults()
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("livesim: listen: %w", err)
+	}
+	s := &Sim{opts: opts, ln: ln, start: time.Now(), byID: map[int64]*room{}}
+	s.base = "http://" + ln.Addr().String()
+	s.secret = randBytes(32)
+	s.rng = mrand.New(mrand.NewPCG(opts.Seed, 7))
+	s.rotateKeys()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.buildRooms()
+	enc := newShard(s, 0)
+	inner := protocol.EncodePacket(protocol.VerJSON, protocol.OpMessage, 0, AppendLogInNotice(nil))
+	s.loginNotice[0] = enc.encode(&batch{}, inner, protocol.VerZlib).raw
+	s.loginNotice[1] = enc.encode(&batch{}, inner, protocol.VerBrotli).raw
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.srv.Serve(ln)
+	}()
+	s.startTraffic()
+	if opts.RotateKeys > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			t := time.NewTicker(opts.RotateKeys)
+			defer t.Stop()
+			for {
+				select {
+				case <-s.ctx.Done():
+					return
+				case <-t.C:
+					s.rotateKeys()
+				}
+			}
+		}()
+	}
+	return s, nil
+}
+
+// TrafficStopped reports whether TrafficFor has passed and every
+// generated frame has been queued to its connections.
+func (s *Sim) TrafficStopped() bool {
+	return s.opts.TrafficFor > 0 && int(s.shardsStopped.Load()) == s.nShards
+}
+
+// Idle reports whether traffic has stopped and every queued frame has been
+// written (or dropped). After Idle, a heartbeat reply a client receives
+// comes after every frame the simulator wrote to it.
+func (s *Sim) Idle() bool {
+	if !s.TrafficStopped() {
+		return false
+	}
+	idle := true
+	s.conns.Range(func(k, _ any) bool {
+		if k.(*conn).queued.Load() != 0 {
+			idle = false
+		}
+		return idle
+	})
+	return idle
+}
+
+// URL is the base URL of every HTTP path, e.g. "http://127.0.0.1:41234".
+func (s *Sim) URL() string { return s.base }
+
+// Addr is the listener's address (host:port); the WebSocket is at /sub.
+func (s *Sim) Addr() string { return s.ln.Addr().String() }
+
+// RoomIDs returns the real ids of all rooms, busiest first.
+func (s *Sim) RoomIDs() []int64 {
+	ids := make([]int64, len(s.rooms))
+	for i, r := range s.rooms {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+// ShortIDs maps the rooms that have a short id to their real id.
+func (s *Sim) ShortIDs() map[int64]int64 {
+	m := map[int64]int64{}
+	for _, r := range s.rooms {
+		if r.short != 0 {
+			m[r.short] = r.id
+		}
+	}
+	return m
+}
+
+// NewSession issues a SESSDATA cookie value for a logged-in account with
+// the given mid, as if the user had logged in with a browser.
+func (s *Sim) NewSession(mid int64) string {
+	v := hex.EncodeToString(randBytes(16)) + "%2C" + strconv.FormatInt(time.Now().Add(180*24*time.Hour).Unix(), 10)
+	s.session.Store(v, mid)
+	return v
+}
+
+// Close stops traffic, closes every connection (TCP close) and the
+// listener, and waits for all goroutines. Truth stays readable.
+func (s *Sim) Close() error {
+	s.cancel()
+	err := s.srv.Close()
+	s.conns.Range(func(k, _ any) bool {
+		k.(*conn).kill()
+		return true
+	})
+	s.wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Truth is the ground truth: per room, per kind, the number of distinct
+// events delivered at least once to an authenticated connection.
+type Truth struct {
+	Rooms map[string]map[string]int64 `json:"rooms"`
+}
+
+// TruthKinds are the kinds counted in Truth, in a fixed order.
+var TruthKinds = [...]string{"danmaku", "gift", "super_chat", "guard", "interact"}
+
+// Truth returns the delivered-event counts so far. Rooms with nothing
+// delivered are left out; present rooms list all five kinds.
+func (s *Sim) Truth() Truth {
+	t := Truth{Rooms: map[string]map[string]int64{}}
+	for _, r := range s.rooms {
+		counts := r.truth.counts()
+		var total int64
+		for _, c := range counts {
+			total += c
+		}
+		if total == 0 {
+			continue
+		}
+		m := map[string]int64{}
+		for k, name := range TruthKinds {
+			m[name] = counts[k]
+		}
+		t.Rooms[strconv.FormatInt(r.id, 10)] = m
+	}
+	return t
+}
+
+// WriteTruth writes Truth as JSON to path (atomically: temp file, rename).
+func (s *Sim) WriteTruth(path string) error {
+	b, err := json.MarshalIndent(s.Truth(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// roomsSorted returns live rooms ordered by the lists' popularity figure.
+func (s *Sim) roomsSorted(filter func(*room) bool) []*room {
+	var out []*room
+	for _, r := range s.rooms {
+		if r.isLive() && (filter == nil || filter(r)) {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].online() > out[j].online() })
+	return out
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func (s *Sim) rotateKeys() {
+	k := &wbiKeys{img: hex.EncodeToString(randBytes(16)), sub: hex.EncodeToString(randBytes(16))}
+	k.mixin = mustMixin(k.img, k.sub)
+	s.keys.Store(k)
+}
+
+// shards is how many goroutines generate traffic.
+func shards() int { return max(1, min(4, runtime.GOMAXPROCS(0))) }

@@ -1,0 +1,703 @@
+package livesim
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/danmakud/danmakud/internal/wbi"
+	"github.com/danmakud/danmakud/protocol"
+	"github.com/gorilla/websocket"
+)
+
+// Truth kinds, indexes into truthSet arrays (same order as TruthKinds).
+const (
+	tDanmaku = iota
+	tGift
+	tSuperChat
+	tGuard
+	tInteract
+	nTruth
+)
+
+// truthRef names one logical event: its kind and its per-room sequence.
+type truthRef struct {
+	kind uint8
+	seq  uint32
+}
+
+// truthSet records which logical events of a room were delivered at least
+// once, as one bitset per kind.
+type truthSet struct {
+	mu   sync.Mutex
+	next [nTruth]uint32
+	bits [nTruth][]uint64
+	n    [nTruth]int64
+}
+
+func (t *truthSet) newRef(kind int) truthRef {
+	t.mu.Lock()
+	seq := t.next[kind]
+	t.next[kind]++
+	t.mu.Unlock()
+	return truthRef{kind: uint8(kind), seq: seq}
+}
+
+func (t *truthSet) deliver(refs []truthRef) {
+	t.mu.Lock()
+	for _, r := range refs {
+		w := int(r.seq / 64)
+		b := &t.bits[r.kind]
+		for len(*b) <= w {
+			*b = append(*b, 0)
+		}
+		m := uint64(1) << (r.seq % 64)
+		if (*b)[w]&m == 0 {
+			(*b)[w] |= m
+			t.n[r.kind]++
+		}
+	}
+	t.mu.Unlock()
+}
+
+func (t *truthSet) counts() [nTruth]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
+// batch is one tick's messages of a room. Every variant (masked or not,
+// brotli or zlib) carries the same logical events, so the first successful
+// write of any variant marks them delivered.
+type batch struct {
+	room      *room
+	refs      []truthRef
+	msgs      int
+	delivered atomic.Bool
+}
+
+func (b *batch) markDelivered() {
+	if len(b.refs) > 0 && b.delivered.CompareAndSwap(false, true) {
+		b.room.truth.deliver(b.refs)
+	}
+}
+
+// frame is one encoded WebSocket message of a batch.
+type frame struct {
+	b   *batch
+	raw []byte // the outer packet
+	pm  *websocket.PreparedMessage
+}
+
+type area struct {
+	id, parentID     int64
+	name, parentName string
+}
+
+var areas = []area{
+	{371, 9, "虚拟主播", "虚拟主播"}, {86, 2, "英雄联盟", "网游"}, {35, 3, "王者荣耀", "手游"},
+	{216, 6, "我的世界", "单机游戏"}, {21, 1, "视频唱见", "娱乐"}, {207, 1, "舞见", "娱乐"},
+	{190, 5, "唱见电台", "电台"}, {236, 6, "主机游戏", "单机游戏"},
+}
+
+// histItem is one danmaku as dM/gethistory reports it.
+type histItem struct {
+	text, name, idStr, ct string
+	uid, ts, rnd          int64
+	medal                 User
+}
+
+const histSize = 10
+
+// room is one simulated live room.
+type room struct {
+	sim      *Sim
+	id       int64
+	short    int64
+	anchor   User
+	title    string
+	area     area
+	rate     float64
+	v2Inter  bool // INTERACT_WORD_V2 instead of INTERACT_WORD
+	v2Gift   bool // SEND_GIFT_V2 alongside SEND_GIFT
+	mirror   bool // receives DANMU_MSG_MIRROR
+	toastV2  bool // USER_TOAST_MSG_V2 alongside
+	users    []User
+	truth    truthSet
+	baseOnl  int64
+	onlineAt atomic.Int64
+
+	mu       sync.Mutex
+	live     bool
+	flipAt   time.Time
+	liveKey  string
+	liveTime int64
+	subs     map[*conn]struct{}
+	acc      float64
+	watched  int64
+	likes    int64
+	fans     int64
+	lastTrig int64
+	seq      int64
+	hist     [histSize]histItem
+	histN    int
+	lastSC   []int64
+	guards   map[string]bool
+	pending  [][]byte // state-change commands for the next tick
+}
+
+func (r *room) isLive() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live
+}
+
+func (r *room) online() int64 { return r.onlineAt.Load() }
+
+var nameParts = []string{"星", "月", "雪", "风", "糖", "鱼", "猫", "橘子", "白", "夜", "冷", "残", "光", "影", "小", "大", "甜", "苦", "海", "山"}
+var texts = []string{
+	"哈哈哈哈哈", "主播好厉害", "来了来了", "？？？", "草", "awsl", "这波可以", "晚上好", "1111111", "好耶",
+	"主播唱一首吧[热]", "还不睡吗", "[dog][dog]", "笑死", "下次一定", "打call", "前方高能", "好听！", "签到",
+	"这是什么操作", "泪目", "hhhhhhhh", "冲冲冲", "晚安", "别急", `引号"和\反斜杠`, "emoji 🎉🎉", "gg",
+}
+var giftNames = []struct {
+	id    int64
+	name  string
+	price int64
+	coin  string
+}{
+	{31036, "小花花", 100, "gold"}, {31039, "牛哇牛哇", 100, "gold"}, {31738, "粉丝团灯牌", 1000, "gold"},
+	{33987, "人气票", 0, "silver"}, {31164, "打call", 500, "gold"}, {32251, "小蛋糕", 5200, "gold"},
+	{34919, "小丑气球", 9000, "gold"}, {31250, "这个好诶", 1000, "gold"},
+}
+
+// buildRooms creates the rooms with Zipf-distributed rates.
+func (s *Sim) buildRooms() {
+	rng := rand.New(rand.NewPCG(s.opts.Seed, 1))
+	var wsum float64
+	w := make([]float64, s.opts.Rooms)
+	for i := range w {
+		w[i] = 1 / math.Pow(float64(i+1), s.opts.ZipfS)
+		wsum += w[i]
+	}
+	now := time.Now()
+	shortIDs := []int64{1, 76, 510, 545, 3, 6, 7, 21}
+	for i := 0; i < s.opts.Rooms; i++ {
+		r := &room{
+			sim:     s,
+			id:      21000000 + int64(i)*7919 + rng.Int64N(7000),
+			rate:    s.opts.Rate * w[i] / wsum,
+			area:    areas[rng.IntN(len(areas))],
+			v2Inter: rng.Float64() < 0.7,
+			v2Gift:  rng.Float64() < 0.3,
+			mirror:  rng.Float64() < 0.15,
+			toastV2: rng.Float64() < 0.2,
+			subs:    map[*conn]struct{}{},
+			guards:  map[string]bool{},
+			live:    true,
+			watched: 1000 + rng.Int64N(100000),
+			likes:   rng.Int64N(50000),
+			fans:    1000 + rng.Int64N(500000),
+		}
+		if i%5 == 0 && i/5 < len(shortIDs) {
+			r.short = shortIDs[i/5]
+		}
+		r.anchor = User{UID: 1000000 + rng.Int64N(3e15), Name: fmt.Sprintf("主播%s%d", nameParts[rng.IntN(len(nameParts))], i)}
+		r.title = fmt.Sprintf("%s的直播间 #%d", r.anchor.Name, i)
+		r.baseOnl = int64(r.rate*5000) + rng.Int64N(1000) + 100
+		r.onlineAt.Store(r.baseOnl)
+		r.users = make([]User, 300)
+		for j := range r.users {
+			u := User{UID: 10000 + rng.Int64N(4e15), UserLevel: rng.Int64N(60), Wealth: rng.Int64N(40)}
+			u.Name = nameParts[rng.IntN(len(nameParts))] + nameParts[rng.IntN(len(nameParts))] + strconv.Itoa(rng.IntN(100000))
+			if rng.Float64() < 0.4 {
+				u.MedalLevel = 1 + rng.Int64N(40)
+				u.MedalName = "粉" + strconv.Itoa(i)
+				u.MedalOwner, u.MedalRoom, u.MedalRUID = r.anchor.Name, r.id, r.anchor.UID
+				if rng.Float64() < 0.15 {
+					u.GuardLevel = 1 + rng.Int64N(3)
+				}
+			}
+			r.users[j] = u
+		}
+		if o := s.opts; o.LiveFor > 0 {
+			off := max(o.OfflineFor, time.Second)
+			r.live = rng.Float64() < float64(o.LiveFor)/float64(o.LiveFor+off)
+			r.flipAt = now.Add(expDur(rng, map[bool]time.Duration{true: o.LiveFor, false: off}[r.live]))
+		}
+		if r.live {
+			r.liveTime = now.Add(-time.Duration(rng.Int64N(int64(3 * time.Hour)))).Unix()
+			r.liveKey = strconv.FormatInt(rng.Int64N(9e17)+1e17, 10)
+		}
+		s.rooms = append(s.rooms, r)
+		s.byID[r.id] = r
+		if r.short != 0 {
+			s.byID[r.short] = r
+		}
+	}
+}
+
+func expDur(rng *rand.Rand, mean time.Duration) time.Duration {
+	return time.Duration(rng.ExpFloat64() * float64(mean))
+}
+
+// shard generates the traffic of a subset of rooms.
+type shard struct {
+	s       *Sim
+	rooms   []*room
+	rng     *rand.Rand
+	br      *brotli.Writer
+	zw      *zlib.Writer
+	zbuf    bytes.Buffer
+	full    []byte // inner packets, unmasked
+	anon    []byte // inner packets, masked for anonymous connections
+	subs    []*conn
+	stopped bool // TrafficFor has passed and the last batch is queued
+}
+
+func newShard(s *Sim, i int) *shard {
+	zw, err := zlib.NewWriterLevel(nil, s.opts.ZlibLevel)
+	if err != nil {
+		zw = zlib.NewWriter(nil)
+	}
+	return &shard{s: s, rng: rand.New(rand.NewPCG(s.opts.Seed, uint64(i)+100)),
+		br: brotli.NewWriterLevel(nil, s.opts.BrotliQuality), zw: zw}
+}
+
+func (s *Sim) startTraffic() {
+	n := shards()
+	s.nShards = n
+	sh := make([]*shard, n)
+	for i := range sh {
+		sh[i] = newShard(s, i)
+	}
+	for i, r := range s.rooms {
+		sh[i%n].rooms = append(sh[i%n].rooms, r)
+	}
+	for _, x := range sh {
+		s.wg.Add(1)
+		go func(x *shard) {
+			defer s.wg.Done()
+			x.run()
+		}(x)
+	}
+}
+
+func (x *shard) run() {
+	t := time.NewTicker(x.s.opts.Tick)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-x.s.ctx.Done():
+			return
+		case now := <-t.C:
+			dt := now.Sub(last).Seconds()
+			last = now
+			traffic := x.s.opts.TrafficFor <= 0 || now.Sub(x.s.start) < x.s.opts.TrafficFor
+			for _, r := range x.rooms {
+				x.tick(r, now, dt, traffic)
+			}
+			if !traffic && !x.stopped {
+				// This tick sent nothing: every frame of this shard is
+				// already queued to its connections.
+				x.stopped = true
+				x.s.shardsStopped.Add(1)
+			}
+		}
+	}
+}
+
+// tick generates one batch for r and hands it to r's subscribers.
+func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
+	r.mu.Lock()
+	if traffic {
+		x.churn(r, now)
+	}
+	n := 0
+	if traffic && r.live {
+		r.acc += r.rate * dt
+		n = int(r.acc)
+		r.acc -= float64(n)
+	}
+	if n == 0 && len(r.pending) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	// Which variants do subscribers need?
+	x.subs = x.subs[:0]
+	var needFull, needAnon bool
+	for c := range r.subs {
+		x.subs = append(x.subs, c)
+		if c.anon {
+			needAnon = true
+		} else {
+			needFull = true
+		}
+	}
+	b := &batch{room: r}
+	x.full, x.anon = x.full[:0], x.anon[:0]
+	for _, p := range r.pending {
+		x.full = protocol.AppendPacket(x.full, protocol.VerJSON, protocol.OpMessage, 0, p)
+		x.anon = protocol.AppendPacket(x.anon, protocol.VerJSON, protocol.OpMessage, 0, p)
+		b.msgs++
+	}
+	r.pending = r.pending[:0]
+	for i := 0; i < n; i++ {
+		b.msgs += x.gen(r, b, now, needFull, needAnon)
+	}
+	online := r.baseOnl + int64(float64(r.baseOnl)*0.1*(x.rng.Float64()-0.5))
+	r.onlineAt.Store(online)
+	r.mu.Unlock()
+	x.s.stats.Generated.Add(int64(b.msgs))
+	if len(x.subs) == 0 {
+		return
+	}
+	var frames [2][4]*frame // [anon][protover]
+	for _, c := range x.subs {
+		v := 0
+		if c.anon {
+			v = 1
+		}
+		pv := c.protover
+		if pv != 2 && pv != 3 {
+			pv = 3
+		}
+		f := frames[v][pv]
+		if f == nil {
+			inner := x.full
+			if c.anon {
+				inner = x.anon
+			}
+			f = x.encode(b, inner, uint16(pv))
+			frames[v][pv] = f
+		}
+		c.send(f)
+	}
+}
+
+// churn flips r between live and offline and queues LIVE / PREPARING.
+func (x *shard) churn(r *room, now time.Time) {
+	o := &x.s.opts
+	if o.LiveFor <= 0 || now.Before(r.flipAt) {
+		return
+	}
+	r.live = !r.live
+	if r.live {
+		r.liveTime = now.Unix()
+		r.liveKey = strconv.FormatInt(x.rng.Int64N(9e17)+1e17, 10)
+		r.pending = append(r.pending, AppendLive(nil, r.id, r.liveKey, r.liveTime, true))
+		r.pending = append(r.pending, AppendLive(nil, r.id, r.liveKey, r.liveTime, false))
+		r.flipAt = now.Add(expDur(x.rng, o.LiveFor))
+	} else {
+		r.pending = append(r.pending, AppendPreparing(nil, r.id, now.UnixMilli()))
+		r.flipAt = now.Add(expDur(x.rng, max(o.OfflineFor, time.Second)))
+	}
+}
+
+// encode compresses one variant of a batch into a frame.
+func (x *shard) encode(b *batch, inner []byte, ver uint16) *frame {
+	x.zbuf.Reset()
+	var err error
+	if ver == protocol.VerBrotli {
+		x.br.Reset(&x.zbuf)
+		_, err = x.br.Write(inner)
+		if err == nil {
+			err = x.br.Close()
+		}
+	} else {
+		x.zw.Reset(&x.zbuf)
+		_, err = x.zw.Write(inner)
+		if err == nil {
+			err = x.zw.Close()
+		}
+	}
+	if err != nil {
+		panic("livesim: compress to memory: " + err.Error())
+	}
+	raw := protocol.EncodePacket(ver, protocol.OpMessage, 0, x.zbuf.Bytes())
+	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, raw)
+	if err != nil {
+		panic("livesim: prepare message: " + err.Error())
+	}
+	return &frame{b: b, raw: raw, pm: pm}
+}
+
+// put appends one command to the variants that are needed. masked, when
+// not nil, is the anonymous variant; otherwise both get body.
+func (x *shard) put(full, anon bool, body, masked []byte) {
+	if full {
+		x.full = protocol.AppendPacket(x.full, protocol.VerJSON, protocol.OpMessage, 0, body)
+	}
+	if anon {
+		if masked == nil {
+			masked = body
+		}
+		x.anon = protocol.AppendPacket(x.anon, protocol.VerJSON, protocol.OpMessage, 0, masked)
+	}
+}
+
+func (x *shard) user(r *room) *User { return &r.users[x.rng.IntN(len(r.users))] }
+
+func (x *shard) hex(n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = digits[x.rng.IntN(16)]
+	}
+	return string(b)
+}
+
+// gen appends one logical event (one or more commands) of r to the batch
+// and returns how many commands it wrote. Called with r.mu held.
+func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
+	rng := x.rng
+	p := rng.Float64() * 100
+	r.seq++
+	switch {
+	case p < 45: // danmaku
+		u := x.user(r)
+		d := Danmaku{User: *u, Text: texts[rng.IntN(len(texts))], TsMs: now.UnixMilli(), Rnd: rng.Int64N(1 << 31),
+			Color: 16777215, Ct: fmt.Sprintf("%08X", rng.Uint32())}
+		d.IDStr = x.hex(32) + strconv.FormatInt(r.seq%10000+1000, 16)
+		if u.GuardLevel > 0 {
+			d.Color = 14893055
+		}
+		if rng.Float64() < 0.1 {
+			d.Sticker = "upower_[" + d.Text + "]"
+			d.StickerURL = "http://i0.hdslb.com/bfs/emote/4d066e650678fd68ba402d61c0db16c2656f9ab1.png"
+		}
+		if rng.Float64() < 0.05 {
+			o := x.user(r)
+			d.ReplyUID, d.ReplyName = o.UID, o.Name
+		}
+		if rng.Float64() < 0.05 {
+			d.Suffix = ":4:0:2:2:2:0"
+		}
+		b.refs = append(b.refs, r.truth.newRef(tDanmaku))
+		r.hist[r.histN%histSize] = histItem{text: d.Text, name: u.Name, idStr: d.IDStr, ct: d.Ct, uid: u.UID, ts: now.Unix(), rnd: d.Rnd, medal: *u}
+		r.histN++
+		cmds := 1
+		if r.mirror && rng.Float64() < 0.08 {
+			// A mirrored danmaku; the same one (same id_str) sometimes
+			// also arrives as a plain DANMU_MSG.
+			if rng.Float64() < 0.3 {
+				x.putDanmaku(&d, full, anon)
+				cmds++
+			}
+			d.Mirror = true
+		}
+		x.putDanmaku(&d, full, anon)
+		return cmds
+	case p < 70: // enter / follow / share
+		e := Interact{User: *x.user(r), MsgType: 1, RoomID: r.id, TriggerTime: r.trigger(now)}
+		if q := rng.Float64(); q < 0.12 {
+			e.MsgType = 2
+		} else if q < 0.15 {
+			e.MsgType = 3
+		}
+		b.refs = append(b.refs, r.truth.newRef(tInteract))
+		app := AppendInteractWord
+		if r.v2Inter {
+			app = AppendInteractWordV2
+		}
+		var fb, ab []byte
+		if full {
+			fb = app(nil, &e)
+		}
+		if anon {
+			e.Masked = true
+			ab = app(nil, &e)
+		}
+		x.put(full, anon, fb, ab)
+		return 1
+	case p < 76: // like click
+		u := x.user(r)
+		b.refs = append(b.refs, r.truth.newRef(tInteract))
+		var fb, ab []byte
+		if full {
+			fb = AppendLikeClick(nil, u, false)
+		}
+		if anon {
+			ab = AppendLikeClick(nil, u, true)
+		}
+		x.put(full, anon, fb, ab)
+		r.likes++
+		return 1
+	case p < 85: // gift
+		u := x.user(r)
+		g := giftNames[rng.IntN(len(giftNames))]
+		items := 1
+		var blind Gift
+		if rng.Float64() < 0.1 {
+			items = 1 + rng.IntN(3)
+			blind = Gift{BlindName: "心动盲盒", BlindID: 32368, BlindCost: 15000}
+		}
+		gifts := make([]Gift, items)
+		for i := range gifts {
+			if blind.BlindName != "" {
+				g = giftNames[rng.IntN(len(giftNames))]
+			}
+			gifts[i] = Gift{User: *u, ID: g.id, Name: g.name, Num: 1 + rng.Int64N(3)*rng.Int64N(2), Price: g.price,
+				CoinType: g.coin, Timestamp: now.Unix(), Anchor: r.anchor,
+				BlindName: blind.BlindName, BlindID: blind.BlindID, BlindCost: blind.BlindCost}
+			gifts[i].TID = strconv.FormatInt(now.Unix(), 10) + fmt.Sprintf("%09d", r.seq%1e9)
+			r.seq++
+			b.refs = append(b.refs, r.truth.newRef(tGift))
+		}
+		cmds := 0
+		if full || anon {
+			for i := range gifts {
+				body := AppendSendGift(nil, &gifts[i])
+				x.put(full, anon, body, nil)
+				cmds++
+			}
+			if r.v2Gift {
+				x.put(full, anon, AppendSendGiftV2(nil, gifts), nil)
+				cmds++
+			}
+		}
+		return max(cmds, 1)
+	case p < 86.5:
+		g := giftNames[rng.IntN(len(giftNames))]
+		gift := Gift{User: *x.user(r), ID: g.id, Name: g.name, Price: g.price, Anchor: r.anchor}
+		x.put(full, anon, AppendCombo(nil, &gift, 2+rng.Int64N(20)), nil)
+		return 1
+	case p < 88.5:
+		x.put(full, anon, AppendEntryEffect(nil, x.user(r), r.anchor.UID, r.trigger(now)), nil)
+		return 1
+	case p < 91.5:
+		onl := r.online()
+		x.put(full, anon, AppendOnlineRankCount(nil, onl/20+1, onl/4+1), nil)
+		return 1
+	case p < 93:
+		r.watched += 1 + rng.Int64N(20)
+		x.put(full, anon, AppendWatched(nil, r.watched), nil)
+		return 1
+	case p < 95:
+		x.put(full, anon, AppendLikeUpdate(nil, r.likes), nil)
+		return 1
+	case p < 96:
+		top := []User{*x.user(r), *x.user(r), *x.user(r)}
+		x.put(full, anon, AppendOnlineRankV3(nil, top), nil)
+		return 1
+	case p < 96.5: // super chat
+		sc := SuperChat{User: *x.user(r), ID: x.s.nextSCID(), Price: []int64{30, 50, 100, 500, 1000}[rng.IntN(5)],
+			Message: texts[rng.IntN(len(texts))], Start: now.Unix(), Duration: 60, RoomID: r.id,
+			JPN: rng.Float64() < 0.2, SendTimeM: now.UnixMilli()}
+		b.refs = append(b.refs, r.truth.newRef(tSuperChat))
+		r.lastSC = append(r.lastSC[max(0, len(r.lastSC)-4):], sc.ID)
+		x.put(full, anon, AppendSuperChat(nil, &sc), nil)
+		return 1
+	case p < 96.55:
+		if len(r.lastSC) > 0 {
+			x.put(full, anon, AppendSuperChatDelete(nil, r.id, r.lastSC[0]), nil)
+			r.lastSC = r.lastSC[1:]
+			return 1
+		}
+		x.put(full, anon, AppendRealTime(nil, r.id, r.fans), nil)
+		return 1
+	case p < 96.85: // guard purchase: GUARD_BUY + USER_TOAST_MSG (+ V2)
+		g := Guard{User: *x.user(r), Level: 1 + rng.Int64N(3), Num: 1, Start: now.Unix(), Anchor: r.anchor}
+		g.Price = []int64{0, 19998000, 1998000, 138000}[g.Level]
+		for r.guards[guardKey(&g)] { // one purchase per (uid, level, second)
+			g.User = *x.user(r)
+		}
+		r.guards[guardKey(&g)] = true
+		g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
+		b.refs = append(b.refs, r.truth.newRef(tGuard))
+		x.put(full, anon, AppendGuardBuy(nil, &g), nil)
+		x.put(full, anon, AppendUserToast(nil, &g), nil)
+		if r.toastV2 {
+			x.put(full, anon, AppendUserToastV2(nil, &g, 0), nil)
+			return 3
+		}
+		return 2
+	case p < 97.35:
+		r.fans += rng.Int64N(5)
+		x.put(full, anon, AppendRealTime(nil, r.id, r.fans), nil)
+		return 1
+	case p < 97.65:
+		x.put(full, anon, AppendNotice(nil, r.id, r.anchor.Name), nil)
+		return 1
+	case p < 97.85:
+		ids := []int64{x.s.rooms[rng.IntN(len(x.s.rooms))].id, 24380902, 22735090}
+		x.put(full, anon, AppendStopLiveRoomList(nil, ids), nil)
+		return 1
+	case p < 98.05:
+		x.put(full, anon, AppendUnknown(nil, r.seq), nil)
+		return 1
+	case p < 98.2:
+		switch rng.IntN(4) {
+		case 0:
+			x.put(full, anon, AppendWarning(nil, r.id, "图片内容不适宜，请立即调整"), nil)
+		case 1:
+			x.put(full, anon, AppendSilent(nil, rng.IntN(2) == 0, now.Add(10*time.Minute).Unix()), nil)
+		case 2:
+			x.put(full, anon, AppendRecall(nil, rng.Int64N(1e9)), nil)
+		default:
+			x.put(full, anon, AppendBlock(nil, x.user(r)), nil)
+		}
+		return 1
+	default: // the last 1.8%: follows
+		e := Interact{User: *x.user(r), MsgType: 2, RoomID: r.id, TriggerTime: r.trigger(now)}
+		b.refs = append(b.refs, r.truth.newRef(tInteract))
+		var fb, ab []byte
+		if full {
+			fb = AppendInteractWord(nil, &e)
+		}
+		if anon {
+			e.Masked = true
+			ab = AppendInteractWord(nil, &e)
+		}
+		x.put(full, anon, fb, ab)
+		return 1
+	}
+}
+
+func (x *shard) putDanmaku(d *Danmaku, full, anon bool) {
+	var fb, ab []byte
+	if full {
+		d.Masked = false
+		fb = AppendDanmaku(nil, d)
+	}
+	if anon {
+		d.Masked = true
+		ab = AppendDanmaku(nil, d)
+	}
+	x.put(full, anon, fb, ab)
+}
+
+// guardKey is the identity of a guard purchase: the same in GUARD_BUY
+// and USER_TOAST_MSG(_V2), which carry no shared id.
+func guardKey(g *Guard) string {
+	return strconv.FormatInt(g.User.UID, 10) + ":" + strconv.FormatInt(g.Level, 10) + ":" + strconv.FormatInt(g.Start, 10)
+}
+
+// trigger returns a strictly increasing nanosecond timestamp: the unique
+// trigger_time of an INTERACT_WORD in this room.
+func (r *room) trigger(now time.Time) int64 {
+	t := now.UnixNano()
+	if t <= r.lastTrig {
+		t = r.lastTrig + 1
+	}
+	r.lastTrig = t
+	return t
+}
+
+func (s *Sim) nextSCID() int64 { return 12000000 + s.scID.Add(1) }
+
+func mustMixin(img, sub string) string {
+	k, err := wbi.MixinKey(img, sub)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
