@@ -43,6 +43,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newDecodeCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newSimCmd())
+	root.AddCommand(newSimLoadCmd())
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ type simOptions struct {
 	truth    string
 	addrFile string
 	stats    time.Duration
+	cpuProf  string
 }
 
 func newSimCmd() *cobra.Command {
@@ -56,10 +58,23 @@ the ground truth (--truth) and exits.`,
 	f.StringVar(&o.truth, "truth", "", "write the ground truth JSON here on exit")
 	f.StringVar(&o.addrFile, "addr-file", "", "write the base URL here once listening")
 	f.DurationVar(&o.stats, "stats-every", 0, "print running totals to stderr this often (0 = never)")
+	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the simulator here")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
 func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return &exitError{exitFailure, err}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return &exitError{exitFailure, err}
+		}
+		defer pprof.StopCPUProfile()
+	}
 	s, err := livesim.New(o.opts)
 	if err != nil {
 		return &exitError{exitFailure, err}

@@ -2,39 +2,29 @@ package livesim
 
 import (
 	"strconv"
-	"unicode/utf8"
+	"unsafe"
 )
 
 // appendJSONString appends s as a JSON string literal. Like Bilibili's
 // servers it leaves non-ASCII text unescaped and escapes only what JSON
-// requires.
+// requires. s must be valid UTF-8 (all simulator text is).
 func appendJSONString(dst []byte, s string) []byte {
+	return appendJSONBytes(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// appendJSONBytes is appendJSONString for a byte slice.
+func appendJSONBytes(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
+		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
 		switch c {
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\\':
-			dst = append(dst, '\\', '\\')
+		case '"', '\\':
+			dst = append(dst, '\\', c)
 		case '\n':
 			dst = append(dst, '\\', 'n')
 		case '\r':
@@ -42,15 +32,15 @@ func appendJSONString(dst []byte, s string) []byte {
 		case '\t':
 			dst = append(dst, '\\', 't')
 		default:
-			dst = append(dst, `\u00`...)
-			dst = append(dst, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
-		i++
-		start = i
+		start = i + 1
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+const hexDigits = "0123456789abcdef"
 
 // appendInt appends a decimal integer.
 func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }

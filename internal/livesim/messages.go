@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"sync"
 )
 
 // User is a simulated viewer.
@@ -70,7 +71,10 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 		cmd = "DANMU_MSG_MIRROR"
 	}
 	// extra: a JSON document carried as a string.
-	var x []byte
+	xp := extraPool.Get().(*[]byte)
+	defer extraPool.Put(xp)
+	x := (*xp)[:0]
+	defer func() { *xp = x[:0] }()
 	x = append(x, `{"send_from_me":false,"master_player_hidden":false,"mode":0,"color":`...)
 	x = appendInt(x, d.Color)
 	x = append(x, `,"dm_type":`...)
@@ -124,7 +128,7 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 		dst = append(dst, `"{}"`...)
 	}
 	dst = append(dst, `,"{}",{"extra":`...)
-	dst = appendJSONString(dst, string(x))
+	dst = appendJSONBytes(dst, x)
 	dst = append(dst, `,"mode":0,"show_player_type":0,"user":{"base":{"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg","is_mystery":false,"name":`...)
 	dst = appendJSONString(dst, name)
 	dst = append(dst, `,"name_color":0,"name_color_str":"","official_info":{"desc":"","role":0,"title":"","type":-1},"origin_info":{"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg","name":`...)
@@ -185,6 +189,8 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	dst = append(dst, "],null]}"...)
 	return dst
 }
+
+var extraPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // guardColor is info[2][7]: the name colour of guard members.
 func guardColor(level int64) string {

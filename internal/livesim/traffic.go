@@ -3,6 +3,7 @@ package livesim
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -145,6 +146,8 @@ type room struct {
 	likes    int64
 	fans     int64
 	lastTrig int64
+	lastTick time.Time     // when this room last generated (shard goroutine only)
+	interval time.Duration // how often this room's batches go out
 	seq      int64
 	hist     [histSize]histItem
 	histN    int
@@ -212,8 +215,12 @@ func (s *Sim) buildRooms() {
 		r.anchor = User{UID: 1000000 + rng.Int64N(3e15), Name: fmt.Sprintf("主播%s%d", nameParts[rng.IntN(len(nameParts))], i)}
 		r.title = fmt.Sprintf("%s的直播间 #%d", r.anchor.Name, i)
 		r.baseOnl = int64(r.rate*5000) + rng.Int64N(1000) + 100
+		r.interval = s.opts.Tick
+		if r.rate > 0 {
+			r.interval = min(time.Second, max(s.opts.Tick, time.Duration(2/r.rate*float64(time.Second))))
+		}
 		r.onlineAt.Store(r.baseOnl)
-		r.users = make([]User, 300)
+		r.users = make([]User, 64)
 		for j := range r.users {
 			u := User{UID: 10000 + rng.Int64N(4e15), UserLevel: rng.Int64N(60), Wealth: rng.Int64N(40)}
 			u.Name = nameParts[rng.IntN(len(nameParts))] + nameParts[rng.IntN(len(nameParts))] + strconv.Itoa(rng.IntN(100000))
@@ -303,7 +310,17 @@ func (x *shard) run() {
 			last = now
 			traffic := x.s.opts.TrafficFor <= 0 || now.Sub(x.s.start) < x.s.opts.TrafficFor
 			for _, r := range x.rooms {
-				x.tick(r, now, dt, traffic)
+				// Quiet rooms batch over a longer interval (up to 1 s) so
+				// a frame carries about two messages, as on the real
+				// service; busy rooms go out every tick.
+				if traffic && now.Sub(r.lastTick) < r.interval {
+					continue
+				}
+				if r.lastTick.IsZero() {
+					r.lastTick = now.Add(-time.Duration(dt * float64(time.Second)))
+				}
+				x.tick(r, now, now.Sub(r.lastTick).Seconds(), traffic)
+				r.lastTick = now
 			}
 			if !traffic && !x.stopped {
 				// This tick sent nothing: every frame of this shard is
@@ -430,18 +447,29 @@ func (x *shard) encode(b *batch, inner []byte, ver uint16) *frame {
 	return &frame{b: b, raw: raw, pm: pm}
 }
 
-// put appends one command to the variants that are needed. masked, when
-// not nil, is the anonymous variant; otherwise both get body.
-func (x *shard) put(full, anon bool, body, masked []byte) {
+// put appends one command to the variants that are needed. enc writes
+// the command; masked, when not nil, writes the anonymous variant.
+// Commands are written straight into the bundles: no per-message copies.
+func (x *shard) put(full, anon bool, enc, masked func([]byte) []byte) {
 	if full {
-		x.full = protocol.AppendPacket(x.full, protocol.VerJSON, protocol.OpMessage, 0, body)
+		x.full = appendCmd(x.full, enc)
 	}
 	if anon {
 		if masked == nil {
-			masked = body
+			masked = enc
 		}
-		x.anon = protocol.AppendPacket(x.anon, protocol.VerJSON, protocol.OpMessage, 0, masked)
+		x.anon = appendCmd(x.anon, masked)
 	}
+}
+
+// appendCmd appends an inner packet (ver 0, op 5, seq 0) whose body enc
+// writes in place; the header's length is patched afterwards.
+func appendCmd(dst []byte, enc func([]byte) []byte) []byte {
+	start := len(dst)
+	dst = protocol.AppendPacket(dst, protocol.VerJSON, protocol.OpMessage, 0, nil)
+	dst = enc(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start))
+	return dst
 }
 
 func (x *shard) user(r *room) *User { return &r.users[x.rng.IntN(len(r.users))] }
@@ -508,27 +536,15 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		if r.v2Inter {
 			app = AppendInteractWordV2
 		}
-		var fb, ab []byte
-		if full {
-			fb = app(nil, &e)
-		}
-		if anon {
-			e.Masked = true
-			ab = app(nil, &e)
-		}
-		x.put(full, anon, fb, ab)
+		m := e
+		m.Masked = true
+		x.put(full, anon, func(b []byte) []byte { return app(b, &e) }, func(b []byte) []byte { return app(b, &m) })
 		return 1
 	case p < 76: // like click
 		u := x.user(r)
 		b.refs = append(b.refs, r.truth.newRef(tInteract))
-		var fb, ab []byte
-		if full {
-			fb = AppendLikeClick(nil, u, false)
-		}
-		if anon {
-			ab = AppendLikeClick(nil, u, true)
-		}
-		x.put(full, anon, fb, ab)
+		x.put(full, anon, func(b []byte) []byte { return AppendLikeClick(b, u, false) },
+			func(b []byte) []byte { return AppendLikeClick(b, u, true) })
 		r.likes++
 		return 1
 	case p < 85: // gift
@@ -555,12 +571,11 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		cmds := 0
 		if full || anon {
 			for i := range gifts {
-				body := AppendSendGift(nil, &gifts[i])
-				x.put(full, anon, body, nil)
+				x.put(full, anon, func(b []byte) []byte { return AppendSendGift(b, &gifts[i]) }, nil)
 				cmds++
 			}
 			if r.v2Gift {
-				x.put(full, anon, AppendSendGiftV2(nil, gifts), nil)
+				x.put(full, anon, func(b []byte) []byte { return AppendSendGiftV2(b, gifts) }, nil)
 				cmds++
 			}
 		}
@@ -568,25 +583,27 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 	case p < 86.5:
 		g := giftNames[rng.IntN(len(giftNames))]
 		gift := Gift{User: *x.user(r), ID: g.id, Name: g.name, Price: g.price, Anchor: r.anchor}
-		x.put(full, anon, AppendCombo(nil, &gift, 2+rng.Int64N(20)), nil)
+		combo := 2 + rng.Int64N(20)
+		x.put(full, anon, func(b []byte) []byte { return AppendCombo(b, &gift, combo) }, nil)
 		return 1
 	case p < 88.5:
-		x.put(full, anon, AppendEntryEffect(nil, x.user(r), r.anchor.UID, r.trigger(now)), nil)
+		u, trig := x.user(r), r.trigger(now)
+		x.put(full, anon, func(b []byte) []byte { return AppendEntryEffect(b, u, r.anchor.UID, trig) }, nil)
 		return 1
 	case p < 91.5:
 		onl := r.online()
-		x.put(full, anon, AppendOnlineRankCount(nil, onl/20+1, onl/4+1), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendOnlineRankCount(b, onl/20+1, onl/4+1) }, nil)
 		return 1
 	case p < 93:
 		r.watched += 1 + rng.Int64N(20)
-		x.put(full, anon, AppendWatched(nil, r.watched), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendWatched(b, r.watched) }, nil)
 		return 1
 	case p < 95:
-		x.put(full, anon, AppendLikeUpdate(nil, r.likes), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendLikeUpdate(b, r.likes) }, nil)
 		return 1
 	case p < 96:
 		top := []User{*x.user(r), *x.user(r), *x.user(r)}
-		x.put(full, anon, AppendOnlineRankV3(nil, top), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendOnlineRankV3(b, top) }, nil)
 		return 1
 	case p < 96.5: // super chat
 		sc := SuperChat{User: *x.user(r), ID: x.s.nextSCID(), Price: []int64{30, 50, 100, 500, 1000}[rng.IntN(5)],
@@ -594,15 +611,15 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 			JPN: rng.Float64() < 0.2, SendTimeM: now.UnixMilli()}
 		b.refs = append(b.refs, r.truth.newRef(tSuperChat))
 		r.lastSC = append(r.lastSC[max(0, len(r.lastSC)-4):], sc.ID)
-		x.put(full, anon, AppendSuperChat(nil, &sc), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendSuperChat(b, &sc) }, nil)
 		return 1
 	case p < 96.55:
 		if len(r.lastSC) > 0 {
-			x.put(full, anon, AppendSuperChatDelete(nil, r.id, r.lastSC[0]), nil)
+			x.put(full, anon, func(b []byte) []byte { return AppendSuperChatDelete(b, r.id, r.lastSC[0]) }, nil)
 			r.lastSC = r.lastSC[1:]
 			return 1
 		}
-		x.put(full, anon, AppendRealTime(nil, r.id, r.fans), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendRealTime(b, r.id, r.fans) }, nil)
 		return 1
 	case p < 96.85: // guard purchase: GUARD_BUY + USER_TOAST_MSG (+ V2)
 		g := Guard{User: *x.user(r), Level: 1 + rng.Int64N(3), Num: 1, Start: now.Unix(), Anchor: r.anchor}
@@ -613,66 +630,58 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		r.guards[guardKey(&g)] = true
 		g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
 		b.refs = append(b.refs, r.truth.newRef(tGuard))
-		x.put(full, anon, AppendGuardBuy(nil, &g), nil)
-		x.put(full, anon, AppendUserToast(nil, &g), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendGuardBuy(b, &g) }, nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendUserToast(b, &g) }, nil)
 		if r.toastV2 {
-			x.put(full, anon, AppendUserToastV2(nil, &g, 0), nil)
+			x.put(full, anon, func(b []byte) []byte { return AppendUserToastV2(b, &g, 0) }, nil)
 			return 3
 		}
 		return 2
 	case p < 97.35:
 		r.fans += rng.Int64N(5)
-		x.put(full, anon, AppendRealTime(nil, r.id, r.fans), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendRealTime(b, r.id, r.fans) }, nil)
 		return 1
 	case p < 97.65:
-		x.put(full, anon, AppendNotice(nil, r.id, r.anchor.Name), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendNotice(b, r.id, r.anchor.Name) }, nil)
 		return 1
 	case p < 97.85:
 		ids := []int64{x.s.rooms[rng.IntN(len(x.s.rooms))].id, 24380902, 22735090}
-		x.put(full, anon, AppendStopLiveRoomList(nil, ids), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendStopLiveRoomList(b, ids) }, nil)
 		return 1
 	case p < 98.05:
-		x.put(full, anon, AppendUnknown(nil, r.seq), nil)
+		x.put(full, anon, func(b []byte) []byte { return AppendUnknown(b, r.seq) }, nil)
 		return 1
 	case p < 98.2:
 		switch rng.IntN(4) {
 		case 0:
-			x.put(full, anon, AppendWarning(nil, r.id, "图片内容不适宜，请立即调整"), nil)
+			x.put(full, anon, func(b []byte) []byte { return AppendWarning(b, r.id, "图片内容不适宜，请立即调整") }, nil)
 		case 1:
-			x.put(full, anon, AppendSilent(nil, rng.IntN(2) == 0, now.Add(10*time.Minute).Unix()), nil)
+			on := rng.IntN(2) == 0
+			x.put(full, anon, func(b []byte) []byte { return AppendSilent(b, on, now.Add(10*time.Minute).Unix()) }, nil)
 		case 2:
-			x.put(full, anon, AppendRecall(nil, rng.Int64N(1e9)), nil)
+			target := rng.Int64N(1e9)
+			x.put(full, anon, func(b []byte) []byte { return AppendRecall(b, target) }, nil)
 		default:
-			x.put(full, anon, AppendBlock(nil, x.user(r)), nil)
+			u := x.user(r)
+			x.put(full, anon, func(b []byte) []byte { return AppendBlock(b, u) }, nil)
 		}
 		return 1
 	default: // the last 1.8%: follows
 		e := Interact{User: *x.user(r), MsgType: 2, RoomID: r.id, TriggerTime: r.trigger(now)}
 		b.refs = append(b.refs, r.truth.newRef(tInteract))
-		var fb, ab []byte
-		if full {
-			fb = AppendInteractWord(nil, &e)
-		}
-		if anon {
-			e.Masked = true
-			ab = AppendInteractWord(nil, &e)
-		}
-		x.put(full, anon, fb, ab)
+		m := e
+		m.Masked = true
+		x.put(full, anon, func(b []byte) []byte { return AppendInteractWord(b, &e) },
+			func(b []byte) []byte { return AppendInteractWord(b, &m) })
 		return 1
 	}
 }
 
 func (x *shard) putDanmaku(d *Danmaku, full, anon bool) {
-	var fb, ab []byte
-	if full {
-		d.Masked = false
-		fb = AppendDanmaku(nil, d)
-	}
-	if anon {
-		d.Masked = true
-		ab = AppendDanmaku(nil, d)
-	}
-	x.put(full, anon, fb, ab)
+	m := *d
+	m.Masked = true
+	d.Masked = false
+	x.put(full, anon, func(b []byte) []byte { return AppendDanmaku(b, d) }, func(b []byte) []byte { return AppendDanmaku(b, &m) })
 }
 
 // guardKey is the identity of a guard purchase: the same in GUARD_BUY

@@ -1,0 +1,596 @@
+package roomsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danmakud/danmakud/internal/wbi"
+	"golang.org/x/time/rate"
+)
+
+// DefaultUserAgent is a current desktop browser's. Bilibili answers -352
+// to script-like or stale User-Agents (PROTOCOL.md §3).
+const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36"
+
+// The real hosts; Config.APIBase replaces all three.
+const (
+	wwwHost     = "https://www.bilibili.com"
+	apiHost     = "https://api.bilibili.com"
+	liveAPIHost = "https://api.live.bilibili.com"
+)
+
+// Errors to branch on (errors.Is).
+var (
+	// ErrRateLimited: HTTP 412 or code -412; the breaker opens.
+	ErrRateLimited = errors.New("rate limited by bilibili (412)")
+	// ErrBreakerOpen: a request was not sent because the breaker is open.
+	ErrBreakerOpen = errors.New("circuit breaker open after 412; not sending")
+	// ErrRiskControl: code -352 (signature, cookie or User-Agent refused).
+	ErrRiskControl = errors.New("risk control refused the request (-352)")
+	// ErrRoomNotFound: the room id does not exist.
+	ErrRoomNotFound = errors.New("room not found")
+)
+
+// APIError is a non-zero code in a Bilibili JSON envelope, or a bad HTTP
+// status. It wraps one of the sentinels above when one applies.
+type APIError struct {
+	Endpoint string
+	Status   int // HTTP status
+	Code     int // envelope code
+	Message  string
+	kind     error
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("roomsource: %s: HTTP %d, code %d: %s", e.Endpoint, e.Status, e.Code, e.Message)
+}
+
+func (e *APIError) Unwrap() error { return e.kind }
+
+// Config configures a Client. Zero values mean the documented defaults.
+type Config struct {
+	// APIBase, when set (e.g. "http://127.0.0.1:8080"), replaces every
+	// Bilibili host, so the same binary runs against the simulator.
+	APIBase   string
+	UserAgent string        // default DefaultUserAgent
+	Rate      float64       // requests per second, all endpoints together; default 2
+	Burst     int           // default 4
+	Timeout   time.Duration // per request; default 10s
+	// BreakerPause is how long all requests stop after a 412; it doubles
+	// on each failed probe up to BreakerMax. Defaults 2 min and 30 min.
+	BreakerPause, BreakerMax time.Duration
+	// SESSDATA is the login cookie (optional). It is a secret: never
+	// logged, never stored.
+	SESSDATA   string
+	HTTPClient *http.Client // default: a plain client (cookies are managed here)
+	Logger     *slog.Logger // nil discards
+}
+
+// Client is the single way to Bilibili's HTTP APIs: one rate limiter and
+// one 412 circuit breaker for every call, buvid3 and WBI keys fetched
+// once and cached (WBI keys dropped and refetched on -352). Safe for
+// concurrent use.
+type Client struct {
+	cfg  Config
+	hc   *http.Client
+	lim  *rate.Limiter
+	log  *slog.Logger
+	base struct{ www, api, live string }
+
+	mu        sync.Mutex
+	buvid     string
+	mixin     string
+	mid       int64
+	booted    bool
+	openUntil time.Time // breaker
+	pause     time.Duration
+	probing   bool
+
+	stats Stats
+}
+
+// Stats counts what the client did.
+type Stats struct {
+	mu                                    sync.Mutex
+	Requests, RateLimited, Refused, Fails int64
+}
+
+// New returns a Client. It makes no request yet.
+func New(cfg Config) (*Client, error) {
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 2
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 4
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.BreakerPause <= 0 {
+		cfg.BreakerPause = 2 * time.Minute
+	}
+	if cfg.BreakerMax <= 0 {
+		cfg.BreakerMax = 30 * time.Minute
+	}
+	c := &Client{cfg: cfg, lim: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), log: cfg.Logger}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.hc = cfg.HTTPClient
+	if c.hc == nil {
+		c.hc = &http.Client{}
+	}
+	c.base.www, c.base.api, c.base.live = wwwHost, apiHost, liveAPIHost
+	if b := strings.TrimRight(cfg.APIBase, "/"); b != "" {
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("roomsource: bad API base %q: want http(s)://host[:port]", cfg.APIBase)
+		}
+		c.base.www, c.base.api, c.base.live = b, b, b
+	}
+	return c, nil
+}
+
+// Snapshot returns the request counters.
+func (c *Client) Snapshot() (requests, rateLimited, refused, fails int64) {
+	c.stats.mu.Lock()
+	defer c.stats.mu.Unlock()
+	return c.stats.Requests, c.stats.RateLimited, c.stats.Refused, c.stats.Fails
+}
+
+// breakerAllow decides whether a request may be sent now. While open it
+// refuses; when the pause has passed it lets exactly one probe through.
+func (c *Client) breakerAllow() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.openUntil.IsZero() {
+		return nil
+	}
+	if time.Now().Before(c.openUntil) || c.probing {
+		return ErrBreakerOpen
+	}
+	c.probing = true
+	return nil
+}
+
+// breakerResult records the outcome of a request for the breaker.
+func (c *Client) breakerResult(limited bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wasOpen := !c.openUntil.IsZero()
+	c.probing = false
+	if limited {
+		if c.pause == 0 {
+			c.pause = c.cfg.BreakerPause
+		} else if wasOpen {
+			c.pause = min(2*c.pause, c.cfg.BreakerMax)
+		}
+		c.openUntil = time.Now().Add(c.pause)
+		c.log.Warn("bilibili answered 412; pausing every HTTP request", "for", c.pause)
+		return
+	}
+	if wasOpen {
+		c.log.Info("HTTP requests recovered after 412 pause")
+	}
+	c.openUntil, c.pause = time.Time{}, 0
+}
+
+type envelope struct {
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Msg     string          `json:"msg"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// get performs one GET through the limiter and the breaker and decodes
+// the envelope. A non-zero code is returned as *APIError.
+func (c *Client) get(ctx context.Context, endpoint, rawURL string) (*envelope, *http.Response, error) {
+	if err := c.breakerAllow(); err != nil {
+		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
+	}
+	if err := c.lim.Wait(ctx); err != nil {
+		c.breakerRelease()
+		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		c.breakerRelease()
+		return nil, nil, err
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Referer", "https://live.bilibili.com/")
+	req.Header.Set("Origin", "https://live.bilibili.com")
+	req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
+	// One Cookie line: net/http's cookie handling keeps only the first.
+	var cookies []string
+	c.mu.Lock()
+	if c.buvid != "" {
+		cookies = append(cookies, "buvid3="+c.buvid)
+	}
+	c.mu.Unlock()
+	if c.cfg.SESSDATA != "" {
+		cookies = append(cookies, "SESSDATA="+c.cfg.SESSDATA)
+	}
+	if len(cookies) > 0 {
+		req.Header.Set("Cookie", strings.Join(cookies, "; "))
+	}
+	c.count(func(s *Stats) { s.Requests++ })
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.breakerResult(false)
+		c.count(func(s *Stats) { s.Fails++ })
+		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, redact(err))
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if err != nil {
+		c.breakerResult(false)
+		c.count(func(s *Stats) { s.Fails++ })
+		return nil, res, fmt.Errorf("roomsource: %s: read body: %w", endpoint, err)
+	}
+	var env envelope
+	jerr := json.Unmarshal(body, &env)
+	limited := res.StatusCode == http.StatusPreconditionFailed || (jerr == nil && env.Code == -412)
+	c.breakerResult(limited)
+	if limited {
+		c.count(func(s *Stats) { s.RateLimited++ })
+		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: env.Message, kind: ErrRateLimited}
+	}
+	if res.StatusCode != http.StatusOK {
+		c.count(func(s *Stats) { s.Fails++ })
+		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: http.StatusText(res.StatusCode)}
+	}
+	if jerr != nil {
+		if strings.Contains(res.Header.Get("Content-Type"), "html") {
+			return &envelope{}, res, nil // the home page
+		}
+		c.count(func(s *Stats) { s.Fails++ })
+		return nil, res, fmt.Errorf("roomsource: %s: bad JSON: %w", endpoint, jerr)
+	}
+	return &env, res, nil
+}
+
+func (c *Client) breakerRelease() {
+	c.mu.Lock()
+	c.probing = false
+	c.mu.Unlock()
+}
+
+func (c *Client) count(f func(*Stats)) {
+	c.stats.mu.Lock()
+	f(&c.stats)
+	c.stats.mu.Unlock()
+}
+
+// redact strips query strings (they may carry tokens or signatures) from
+// URL errors.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery = ""
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}
+
+// codeErr turns a non-zero envelope code into an *APIError.
+func codeErr(endpoint string, env *envelope, notFound ...int) error {
+	if env.Code == 0 {
+		return nil
+	}
+	e := &APIError{Endpoint: endpoint, Status: 200, Code: env.Code, Message: env.Message}
+	if e.Message == "" {
+		e.Message = env.Msg
+	}
+	if env.Code == -352 {
+		e.kind = ErrRiskControl
+	}
+	for _, n := range notFound {
+		if env.Code == n {
+			e.kind = ErrRoomNotFound
+		}
+	}
+	return e
+}
+
+// Bootstrap gets a buvid3 cookie (from the home page, falling back to
+// finger/spi) and the WBI keys and login state from nav. It runs once;
+// later calls return at once unless Reset was called.
+func (c *Client) Bootstrap(ctx context.Context) error {
+	c.mu.Lock()
+	booted := c.booted
+	c.mu.Unlock()
+	if booted {
+		return nil
+	}
+	if err := c.fetchBuvid(ctx); err != nil {
+		return err
+	}
+	if err := c.fetchNav(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.booted = true
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Client) fetchBuvid(ctx context.Context) error {
+	_, res, err := c.get(ctx, "home", c.base.www+"/")
+	if err == nil {
+		for _, ck := range res.Cookies() {
+			if ck.Name == "buvid3" && ck.Value != "" {
+				c.mu.Lock()
+				c.buvid = ck.Value
+				c.mu.Unlock()
+				return nil
+			}
+		}
+	}
+	if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrBreakerOpen) {
+		return err
+	}
+	env, _, err := c.get(ctx, "finger/spi", c.base.api+"/x/frontend/finger/spi")
+	if err != nil {
+		return err
+	}
+	var d struct {
+		B3 string `json:"b_3"`
+	}
+	if err := json.Unmarshal(env.Data, &d); err != nil || d.B3 == "" {
+		return fmt.Errorf("roomsource: no buvid3 from the home page or finger/spi")
+	}
+	c.mu.Lock()
+	c.buvid = d.B3
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Client) fetchNav(ctx context.Context) error {
+	env, _, err := c.get(ctx, "nav", c.base.api+"/x/web-interface/nav")
+	if err != nil {
+		return err
+	}
+	var d struct {
+		IsLogin bool  `json:"isLogin"`
+		Mid     int64 `json:"mid"`
+		WbiImg  struct {
+			ImgURL string `json:"img_url"`
+			SubURL string `json:"sub_url"`
+		} `json:"wbi_img"`
+	}
+	if err := json.Unmarshal(env.Data, &d); err != nil {
+		return fmt.Errorf("roomsource: nav: %w", err)
+	}
+	mixin, err := wbi.MixinKey(wbi.KeyFromURL(d.WbiImg.ImgURL), wbi.KeyFromURL(d.WbiImg.SubURL))
+	if err != nil {
+		return fmt.Errorf("roomsource: nav: %w", err)
+	}
+	c.mu.Lock()
+	c.mixin = mixin
+	if d.IsLogin {
+		c.mid = d.Mid
+	}
+	c.mu.Unlock()
+	if c.cfg.SESSDATA != "" && !d.IsLogin {
+		c.log.Warn("the login cookie was not accepted (nav says not logged in); continuing anonymously")
+	}
+	return nil
+}
+
+// Identity returns the buvid3 and the logged-in mid (0 when anonymous),
+// which the WebSocket auth packet must carry.
+func (c *Client) Identity() (buvid string, mid int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buvid, c.mid
+}
+
+// signedGet signs params with the cached WBI key; on -352 it drops the
+// keys, fetches nav again and retries once.
+func (c *Client) signedGet(ctx context.Context, endpoint, base, path string, params url.Values, notFound ...int) (*envelope, error) {
+	if err := c.Bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		p := url.Values{}
+		for k, v := range params {
+			p[k] = v
+		}
+		c.mu.Lock()
+		mixin := c.mixin
+		c.mu.Unlock()
+		wbi.Sign(p, mixin, time.Now())
+		env, _, err := c.get(ctx, endpoint, base+path+"?"+p.Encode())
+		if err != nil {
+			return nil, err
+		}
+		err = codeErr(endpoint, env, notFound...)
+		if errors.Is(err, ErrRiskControl) && attempt == 0 {
+			c.log.Info("-352: refreshing WBI keys", "endpoint", endpoint)
+			if nerr := c.fetchNav(ctx); nerr != nil {
+				return nil, nerr
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return env, nil
+	}
+}
+
+// Host is one WebSocket server from getDanmuInfo.
+type Host struct {
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	WssPort int    `json:"wss_port"`
+	WsPort  int    `json:"ws_port"`
+}
+
+// DanmuInfo is a fresh token (bound to the room and account) and the
+// servers to try.
+type DanmuInfo struct {
+	Token string
+	Hosts []Host
+}
+
+// URL returns the WebSocket URL for host i (mod len): ws://host:ws_port/sub
+// when the API base is plain http (the simulator), else
+// wss://host:wss_port/sub.
+func (c *Client) URL(d DanmuInfo, i int) string {
+	if len(d.Hosts) == 0 {
+		return "wss://broadcastlv.chat.bilibili.com:443/sub"
+	}
+	h := d.Hosts[i%len(d.Hosts)]
+	if strings.HasPrefix(c.cfg.APIBase, "http://") {
+		return "ws://" + h.Host + ":" + strconv.Itoa(h.WsPort) + "/sub"
+	}
+	return "wss://" + h.Host + ":" + strconv.Itoa(h.WssPort) + "/sub"
+}
+
+// DanmuInfo fetches a token and host list for a real room id (WBI-signed,
+// with buvid3 and, when logged in, the account's cookie).
+func (c *Client) DanmuInfo(ctx context.Context, roomID int64) (DanmuInfo, error) {
+	env, err := c.signedGet(ctx, "getDanmuInfo", c.base.live, "/xlive/web-room/v1/index/getDanmuInfo",
+		url.Values{"id": {strconv.FormatInt(roomID, 10)}, "type": {"0"}, "web_location": {"444.8"}}, 1002002, 60004)
+	if err != nil {
+		return DanmuInfo{}, err
+	}
+	var d struct {
+		Token    string `json:"token"`
+		HostList []Host `json:"host_list"`
+	}
+	if err := json.Unmarshal(env.Data, &d); err != nil || d.Token == "" {
+		return DanmuInfo{}, fmt.Errorf("roomsource: getDanmuInfo: no token in the answer")
+	}
+	return DanmuInfo{Token: d.Token, Hosts: d.HostList}, nil
+}
+
+// RoomInfo is what room_init says about a room.
+type RoomInfo struct {
+	RoomID     int64 `json:"room_id"`
+	ShortID    int64 `json:"short_id"`
+	UID        int64 `json:"uid"`
+	LiveStatus int   `json:"live_status"`
+}
+
+// RoomInit resolves a short or long room id to the real one.
+func (c *Client) RoomInit(ctx context.Context, id int64) (RoomInfo, error) {
+	if id <= 0 {
+		return RoomInfo{}, fmt.Errorf("roomsource: bad room id %d: %w", id, ErrRoomNotFound)
+	}
+	env, _, err := c.get(ctx, "room_init", c.base.live+"/room/v1/Room/room_init?id="+strconv.FormatInt(id, 10))
+	if err != nil {
+		return RoomInfo{}, err
+	}
+	if err := codeErr("room_init", env, 60004, 1); err != nil {
+		return RoomInfo{}, fmt.Errorf("room %d: %w", id, err)
+	}
+	var ri RoomInfo
+	if err := json.Unmarshal(env.Data, &ri); err != nil || ri.RoomID == 0 {
+		return RoomInfo{}, fmt.Errorf("roomsource: room_init %d: no room_id", id)
+	}
+	return ri, nil
+}
+
+// Room is one entry of a room list (field names as the API has them).
+type Room struct {
+	RoomID     int64  `json:"roomid"`
+	UID        int64  `json:"uid"`
+	Uname      string `json:"uname"`
+	Title      string `json:"title"`
+	Online     int64  `json:"online"`
+	AreaID     int64  `json:"area_id"`
+	AreaName   string `json:"area_name"`
+	ParentID   int64  `json:"parent_id"`
+	ParentName string `json:"parent_name"`
+}
+
+// pageSize is what current clients ask of getListByAreaID.
+const pageSize = 30
+
+// maxPages bounds one listing (3,000 rooms).
+const maxPages = 100
+
+// TopRooms pages through getListByAreaID (sort=online; area 0 = all) until
+// it has n rooms or the list ends. Any failed page fails the whole call:
+// callers must never act on a partial list.
+func (c *Client) TopRooms(ctx context.Context, n int, area int64) ([]Room, error) {
+	var out []Room
+	seen := map[int64]bool{}
+	for page := 1; len(out) < n && page <= maxPages; page++ {
+		u := fmt.Sprintf("%s/room/v1/Area/getListByAreaID?areaId=%d&sort=online&pageSize=%d&page=%d", c.base.live, area, pageSize, page)
+		env, _, err := c.get(ctx, "getListByAreaID", u)
+		if err != nil {
+			return nil, fmt.Errorf("page %d: %w", page, err)
+		}
+		if err := codeErr("getListByAreaID", env); err != nil {
+			return nil, fmt.Errorf("page %d: %w", page, err)
+		}
+		var rooms []Room
+		if err := json.Unmarshal(env.Data, &rooms); err != nil {
+			return nil, fmt.Errorf("roomsource: getListByAreaID page %d: data is not a room array: %w", page, err)
+		}
+		if len(rooms) == 0 {
+			break
+		}
+		for _, r := range rooms {
+			if r.RoomID > 0 && !seen[r.RoomID] && len(out) < n {
+				seen[r.RoomID] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// HistoryItem is one recent danmaku of dM/gethistory.
+type HistoryItem struct {
+	Text      string `json:"text"`
+	UID       int64  `json:"uid"`
+	IDStr     string `json:"id_str"`
+	CheckInfo struct {
+		Ts int64  `json:"ts"`
+		Ct string `json:"ct"`
+	} `json:"check_info"`
+}
+
+// Key identifies the item the way a received danmaku can be matched:
+// check_info (ts, ct) equals DANMU_MSG info[9].
+func (h HistoryItem) Key() string { return strconv.FormatInt(h.CheckInfo.Ts, 10) + ":" + h.CheckInfo.Ct }
+
+// History returns a room's recent danmaku, oldest first.
+func (c *Client) History(ctx context.Context, roomID int64) ([]HistoryItem, error) {
+	env, _, err := c.get(ctx, "gethistory", fmt.Sprintf("%s/xlive/web-room/v1/dM/gethistory?roomid=%d&room_type=0", c.base.live, roomID))
+	if err != nil {
+		return nil, err
+	}
+	if err := codeErr("gethistory", env, 1); err != nil {
+		return nil, err
+	}
+	var d struct {
+		Room []HistoryItem `json:"room"`
+	}
+	if err := json.Unmarshal(env.Data, &d); err != nil {
+		return nil, fmt.Errorf("roomsource: gethistory: %w", err)
+	}
+	return d.Room, nil
+}

@@ -1,0 +1,146 @@
+package roomsource
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"time"
+)
+
+// Target is one room the collector should watch.
+type Target struct {
+	RoomID int64
+	Fixed  bool // given with --room: never leaves
+	Rank   int  // 1-based rank in this round's list; 0 when not listed
+	Room   Room // the list entry (zero for unlisted fixed rooms)
+	Absent int  // rounds in a row this room was not in the top N
+}
+
+// Round is one discovery result: the full desired set (never partial) and
+// what the list said, for room snapshots.
+type Round struct {
+	N      int // 1-based round number
+	At     time.Time
+	Rooms  []Target // desired set, sorted by room id
+	Listed []Room   // the list as fetched, in rank order
+}
+
+// Lister fetches the top n rooms of an area; *Client implements it.
+type Lister interface {
+	TopRooms(ctx context.Context, n int, area int64) ([]Room, error)
+}
+
+// Discovery produces the desired room set every Refresh. It follows the
+// rule of Prometheus' service discovery: a round with any failed page
+// sends nothing, and the last good set stays in force.
+type Discovery struct {
+	Lister  Lister
+	Top     int     // rooms to take from the list; 0 = only Fixed
+	Area    int64   // 0 = all areas
+	Fixed   []int64 // real room ids that are always watched
+	Refresh time.Duration
+	// Hysteresis is how many rounds in a row a room must be missing from
+	// the top N before it leaves; default 3.
+	Hysteresis int
+	Logger     *slog.Logger
+
+	absent  map[int64]int
+	current map[int64]Target
+	round   int
+	fails   int
+}
+
+// Run sends a Round on out after every successful refresh until ctx ends.
+// The first refresh happens at once. Run does not close out; the caller
+// owns it. Every send also watches ctx.
+func (d *Discovery) Run(ctx context.Context, out chan<- Round) {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	refresh := d.Refresh
+	if refresh <= 0 {
+		refresh = 5 * time.Minute
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r, err := d.Refresh1(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			d.fails++
+			if d.fails == 1 || d.fails%10 == 0 {
+				log.Warn("discovery failed; keeping the last good room set", "err", err, "failures", d.fails)
+			}
+		default:
+			if d.fails > 0 {
+				log.Info("discovery recovered", "after_failures", d.fails)
+			}
+			d.fails = 0
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+		t.Reset(refresh)
+	}
+}
+
+// Refresh1 runs one discovery round: it fetches the list and applies
+// hysteresis. On error the state is unchanged.
+func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
+	h := d.Hysteresis
+	if h <= 0 {
+		h = 3
+	}
+	var listed []Room
+	if d.Top > 0 {
+		var err error
+		listed, err = d.Lister.TopRooms(ctx, d.Top, d.Area)
+		if err != nil {
+			return Round{}, err
+		}
+	}
+	if d.absent == nil {
+		d.absent, d.current = map[int64]int{}, map[int64]Target{}
+	}
+	next := map[int64]Target{}
+	for i, r := range listed {
+		next[r.RoomID] = Target{RoomID: r.RoomID, Rank: i + 1, Room: r}
+		delete(d.absent, r.RoomID)
+	}
+	for _, id := range d.Fixed {
+		t := next[id]
+		t.RoomID, t.Fixed = id, true
+		next[id] = t
+	}
+	// Rooms that dropped out stay until they have been absent h rounds.
+	for id, t := range d.current {
+		if _, ok := next[id]; ok {
+			continue
+		}
+		d.absent[id]++
+		if d.absent[id] < h {
+			t.Rank, t.Absent = 0, d.absent[id]
+			next[id] = t
+		} else {
+			delete(d.absent, id)
+		}
+	}
+	d.current = next
+	d.round++
+	r := Round{N: d.round, At: time.Now(), Listed: listed}
+	for _, t := range next {
+		r.Rooms = append(r.Rooms, t)
+	}
+	sort.Slice(r.Rooms, func(i, j int) bool { return r.Rooms[i].RoomID < r.Rooms[j].RoomID })
+	return r, nil
+}

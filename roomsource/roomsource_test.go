@@ -1,0 +1,271 @@
+package roomsource_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/roomsource"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newSim(t *testing.T, o livesim.Options) *livesim.Sim {
+	t.Helper()
+	o.Seed = 7
+	s, err := livesim.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newClient(t *testing.T, base string, cfg roomsource.Config) *roomsource.Client {
+	t.Helper()
+	cfg.APIBase = base
+	if cfg.Rate == 0 {
+		cfg.Rate = 100
+		cfg.Burst = 100
+	}
+	c, err := roomsource.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestBootstrapAndDanmuInfo(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 3})
+	c := newClient(t, s.URL(), roomsource.Config{})
+	ctx := context.Background()
+	room := s.RoomIDs()[0]
+	d, err := c.DanmuInfo(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Token) < 100 || len(d.Hosts) == 0 {
+		t.Fatalf("danmu info %+v", d)
+	}
+	if u := c.URL(d, 0); u != "ws://127.0.0.1:"+fmt.Sprint(d.Hosts[0].WsPort)+"/sub" {
+		t.Errorf("URL = %s", u)
+	}
+	if u := c.URL(d, 1); u == c.URL(d, 0) {
+		t.Errorf("hosts do not rotate: %s", u)
+	}
+	buvid, mid := c.Identity()
+	if buvid == "" || mid != 0 {
+		t.Errorf("identity %q %d", buvid, mid)
+	}
+	if _, err := c.DanmuInfo(ctx, 12345); !errors.Is(err, roomsource.ErrRoomNotFound) {
+		t.Errorf("unknown room: %v", err)
+	}
+}
+
+func TestLoggedIn(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 1})
+	c := newClient(t, s.URL(), roomsource.Config{SESSDATA: s.NewSession(31337)})
+	if err := c.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, mid := c.Identity(); mid != 31337 {
+		t.Errorf("mid %d", mid)
+	}
+}
+
+func TestKeysRefetchedOn352(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 2, RotateKeys: 30 * time.Millisecond, HTTPRate: 1000, HTTPBurst: 1000})
+	c := newClient(t, s.URL(), roomsource.Config{})
+	ctx := context.Background()
+	if _, err := c.DanmuInfo(ctx, s.RoomIDs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().HTTP352
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().HTTP352 == before { // until a stale signature was refused…
+		if time.Now().After(deadline) {
+			t.Fatal("keys never went stale")
+		}
+		if _, err := c.DanmuInfo(ctx, s.RoomIDs()[0]); err != nil {
+			t.Fatalf("DanmuInfo after rotation: %v", err) // …and every call still succeeded
+		}
+	}
+}
+
+func TestRoomInitResolvesShortIDs(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 6})
+	c := newClient(t, s.URL(), roomsource.Config{})
+	for short, real := range s.ShortIDs() {
+		ri, err := c.RoomInit(context.Background(), short)
+		if err != nil || ri.RoomID != real || ri.ShortID != short {
+			t.Errorf("RoomInit(%d) = %+v, %v; want %d", short, ri, err, real)
+		}
+	}
+	for _, id := range []int64{0, -5, 424242} {
+		if _, err := c.RoomInit(context.Background(), id); !errors.Is(err, roomsource.ErrRoomNotFound) {
+			t.Errorf("RoomInit(%d): %v", id, err)
+		}
+	}
+}
+
+func TestTopRoomsPages(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 80})
+	c := newClient(t, s.URL(), roomsource.Config{})
+	rooms, err := c.TopRooms(context.Background(), 45, 0)
+	if err != nil || len(rooms) != 45 {
+		t.Fatalf("TopRooms: %d, %v", len(rooms), err)
+	}
+	for i := 1; i < len(rooms); i++ {
+		if rooms[i].Online > rooms[i-1].Online*2 {
+			t.Errorf("not sorted by online at %d", i)
+		}
+	}
+	all, err := c.TopRooms(context.Background(), 500, 0)
+	if err != nil || len(all) != 80 {
+		t.Errorf("list end: %d rooms, %v", len(all), err)
+	}
+}
+
+// pagedServer serves a room list whose page 2 fails while fail is set.
+func pagedServer(t *testing.T, fail *atomic.Bool, total int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := r.URL.Query().Get("page")
+		if page == "2" && fail.Load() {
+			http.Error(w, "upstream timeout", http.StatusGatewayTimeout)
+			return
+		}
+		var p int
+		fmt.Sscan(page, &p)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"code":0,"data":[`)
+		for i := 0; i < 30; i++ {
+			id := (p-1)*30 + i
+			if id >= total {
+				break
+			}
+			if i > 0 {
+				fmt.Fprint(w, ",")
+			}
+			fmt.Fprintf(w, `{"roomid":%d,"online":%d,"uname":"u","title":"t"}`, 1000+id, 100000-id)
+		}
+		fmt.Fprint(w, `]}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestPartialDiscoveryFailureSendsNothing(t *testing.T) {
+	var fail atomic.Bool
+	srv := pagedServer(t, &fail, 100)
+	c := newClient(t, srv.URL, roomsource.Config{})
+	d := &roomsource.Discovery{Lister: c, Top: 50}
+	r, err := d.Refresh1(context.Background())
+	if err != nil || len(r.Rooms) != 50 {
+		t.Fatalf("good round: %d rooms, %v", len(r.Rooms), err)
+	}
+	fail.Store(true)
+	if _, err := d.Refresh1(context.Background()); err == nil {
+		t.Fatal("a failed page 2 did not fail the round")
+	}
+	// Run sends nothing for failed rounds.
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan roomsource.Round, 4)
+	d2 := &roomsource.Discovery{Lister: c, Top: 50, Refresh: time.Millisecond}
+	done := make(chan struct{})
+	go func() { d2.Run(ctx, out); close(done) }()
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-out:
+			t.Fatalf("a round was sent while page 2 failed: %d rooms", len(r.Rooms))
+		default:
+		}
+		runtimeGosched()
+	}
+	fail.Store(false)
+	select {
+	case r := <-out:
+		if len(r.Rooms) != 50 {
+			t.Errorf("recovered round has %d rooms", len(r.Rooms))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no round after recovery")
+	}
+	cancel()
+	<-done
+}
+
+type fakeLister struct{ lists [][]int64 }
+
+func (f *fakeLister) TopRooms(_ context.Context, n int, _ int64) ([]roomsource.Room, error) {
+	ids := f.lists[0]
+	if len(f.lists) > 1 {
+		f.lists = f.lists[1:]
+	}
+	var out []roomsource.Room
+	for _, id := range ids {
+		out = append(out, roomsource.Room{RoomID: id})
+	}
+	return out, nil
+}
+
+func ids(r roomsource.Round) []int64 {
+	var out []int64
+	for _, t := range r.Rooms {
+		out = append(out, t.RoomID)
+	}
+	return out
+}
+
+func TestHysteresis(t *testing.T) {
+	f := &fakeLister{lists: [][]int64{{1, 2, 3}, {1, 2, 4}, {1, 2, 4}, {1, 2, 4}, {1, 2, 4}}}
+	d := &roomsource.Discovery{Lister: f, Top: 3, Hysteresis: 3, Fixed: []int64{9}}
+	want := [][]int64{{1, 2, 3, 9}, {1, 2, 3, 4, 9}, {1, 2, 3, 4, 9}, {1, 2, 4, 9}, {1, 2, 4, 9}}
+	for i, w := range want {
+		r, err := d.Refresh1(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(ids(r)) != fmt.Sprint(w) {
+			t.Errorf("round %d: %v, want %v", i+1, ids(r), w)
+		}
+	}
+}
+
+func TestBreakerOn412Storm(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 1, HTTP412: 1})
+	c := newClient(t, s.URL(), roomsource.Config{Rate: 20, Burst: 2, BreakerPause: 100 * time.Millisecond, BreakerMax: 100 * time.Millisecond})
+	ctx := context.Background()
+	start := time.Now()
+	var limited, open int
+	for time.Since(start) < time.Second {
+		_, err := c.RoomInit(ctx, 1)
+		switch {
+		case errors.Is(err, roomsource.ErrRateLimited):
+			limited++
+		case errors.Is(err, roomsource.ErrBreakerOpen):
+			open++
+			time.Sleep(5 * time.Millisecond) // a caller backing off, as the discovery loop does
+		default:
+			t.Fatalf("unexpected %v", err)
+		}
+	}
+	sent := s.Stats().HTTPRequests
+	// The limiter alone would allow ~22 requests in a second; the breaker
+	// lets one probe through per 100 ms pause.
+	if sent > 12 || sent < 2 {
+		t.Errorf("%d requests reached the server during a 1 s 412 storm (limited %d, refused locally %d)", sent, limited, open)
+	}
+	if open == 0 {
+		t.Error("the breaker never refused locally")
+	}
+}
+
+func runtimeGosched() { time.Sleep(time.Millisecond) }
