@@ -575,7 +575,9 @@ type HistoryItem struct {
 
 // Key identifies the item the way a received danmaku can be matched:
 // check_info (ts, ct) equals DANMU_MSG info[9].
-func (h HistoryItem) Key() string { return strconv.FormatInt(h.CheckInfo.Ts, 10) + ":" + h.CheckInfo.Ct }
+func (h HistoryItem) Key() string {
+	return strconv.FormatInt(h.CheckInfo.Ts, 10) + ":" + h.CheckInfo.Ct
+}
 
 // History returns a room's recent danmaku, oldest first.
 func (c *Client) History(ctx context.Context, roomID int64) ([]HistoryItem, error) {
