@@ -15,6 +15,9 @@ const (
 	exitUsage    = 2 // bad flags or arguments
 	exitBadInput = 3 // decode: some input was undecodable (the rest was decoded)
 	exitLocked   = 4 // collect: another collect holds the database
+	// exitInterrupted: a second SIGINT/SIGTERM ended collect without the
+	// final flush (128 + SIGINT, as shells report it).
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code through cobra's error return.
@@ -44,6 +47,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newSimCmd())
 	root.AddCommand(newSimLoadCmd())
+	root.AddCommand(newCollectCmd())
+	root.AddCommand(newStatsCmd())
 	return root
 }
 
