@@ -50,6 +50,9 @@ type Config struct {
 	// WatchEvery is how often the starvation watchdog compares the room's
 	// history with what arrived; default 60s; negative disables it.
 	WatchEvery time.Duration
+	// RateLimitWait is the least a worker waits after a 412 (the client's
+	// breaker pauses every request meanwhile); default 30s.
+	RateLimitWait time.Duration
 	// StarveRatio: more than this fraction of the history missing means a
 	// starved connection; default 0.5.
 	StarveRatio float64
@@ -83,6 +86,9 @@ func (c *Config) defaults() {
 	}
 	if c.WatchEvery == 0 {
 		c.WatchEvery = time.Minute
+	}
+	if c.RateLimitWait <= 0 {
+		c.RateLimitWait = 30 * time.Second
 	}
 	if c.StarveRatio <= 0 {
 		c.StarveRatio = 0.5
@@ -205,7 +211,7 @@ func (w *worker) Run(ctx context.Context) {
 	if !sleep(ctx, spreadOffset(w.t.RoomID, cfg.Spread)) {
 		return
 	}
-	backoff := cfg.BackoffMin
+	bo := newBackoff(cfg, w.rng)
 	failures := 0
 	for host := 0; ; host++ {
 		healthy, err := w.session(ctx, host)
@@ -217,9 +223,10 @@ func (w *worker) Run(ctx context.Context) {
 			if failures > 0 {
 				w.log.Info("room recovered", "after_failures", failures)
 			}
-			backoff, failures = cfg.BackoffMin, 0
+			bo.reset()
+			failures = 0
 		}
-		wait := w.waitFor(err, &backoff)
+		wait := bo.next(err)
 		failures++
 		if failures == 1 || failures%20 == 0 {
 			w.log.Warn("session ended", "err", err, "retry_in", wait.Round(time.Millisecond), "failures", failures)
@@ -230,24 +237,38 @@ func (w *worker) Run(ctx context.Context) {
 	}
 }
 
-// waitFor picks the wait before the next attempt from the error:
-// exponential, jittered, capped; longer for 412 and missing rooms; short
-// for a recycled (starved) connection.
-func (w *worker) waitFor(err error, backoff *time.Duration) time.Duration {
-	cfg := &w.c.cfg
-	b := *backoff
-	*backoff = min(2*b, cfg.BackoffMax)
-	jitter := func(d time.Duration) time.Duration { return d/2 + time.Duration(w.rng.Int64N(int64(d/2)+1)) }
+// backoff picks the wait before a worker's next attempt: exponential,
+// jittered (uniform in [d/2, d]), capped, reset after a healthy session;
+// the error decides: at least RateLimitWait after a 412, the cap for a
+// missing room, the minimum (without growing) after a starvation recycle.
+type backoff struct {
+	min, max, rateLimit time.Duration
+	cur                 time.Duration
+	rng                 *rand.Rand
+}
+
+func newBackoff(cfg *Config, rng *rand.Rand) *backoff {
+	return &backoff{min: cfg.BackoffMin, max: cfg.BackoffMax, rateLimit: cfg.RateLimitWait, cur: cfg.BackoffMin, rng: rng}
+}
+
+func (b *backoff) reset() { b.cur = b.min }
+
+func (b *backoff) jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(b.rng.Int64N(int64(d/2)+1))
+}
+
+func (b *backoff) next(err error) time.Duration {
+	d := b.cur
 	switch {
 	case errors.Is(err, errStarved):
-		*backoff = b // not the room's fault
-		return jitter(cfg.BackoffMin)
+		return b.jitter(b.min) // not the room's fault: no growth
 	case errors.Is(err, roomsource.ErrRateLimited), errors.Is(err, roomsource.ErrBreakerOpen):
-		return jitter(max(b, 30*time.Second))
+		d = max(d, b.rateLimit)
 	case errors.Is(err, roomsource.ErrRoomNotFound):
-		return jitter(cfg.BackoffMax)
+		d = b.max
 	}
-	return jitter(b)
+	b.cur = min(2*b.cur, b.max)
+	return b.jitter(d)
 }
 
 // session runs one connection and reports whether it was healthy (up for

@@ -43,6 +43,8 @@ type collectOptions struct {
 	hysteresis     int
 	spread         time.Duration
 	backoffMin     time.Duration
+	backoffMax     time.Duration
+	healthyAfter   time.Duration
 	breakerPause   time.Duration
 }
 
@@ -226,6 +228,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	col := collector.New(collector.Config{
 		API: api, Out: records, Hard: hardCtx, UserAgent: roomsource.DefaultUserAgent, Logger: log,
 		HeartbeatInterval: o.heartbeat, WatchEvery: watchEvery(o.watchdog), Spread: o.spread, BackoffMin: o.backoffMin,
+		BackoffMax: o.backoffMax, HealthyAfter: o.healthyAfter, RateLimitWait: o.breakerPause,
 	})
 	runCtx := ctx
 	if o.duration > 0 {

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/storage"
+	"go.uber.org/goleak"
+)
+
+// testCollect returns collect options tuned for tests: fast heartbeats,
+// short waits, output to the test log.
+func testCollect(t *testing.T, base, db string) collectOptions {
+	return collectOptions{top: 10, db: db, flushInterval: 500 * time.Millisecond, refresh: time.Second,
+		apiBase: base, quiet: true, httpRate: 50, heartbeat: 500 * time.Millisecond, watchdog: 2 * time.Second,
+		finalFlush: 30 * time.Second, stdout: io.Discard, stderr: io.Discard, spread: 200 * time.Millisecond,
+		backoffMin: 50 * time.Millisecond, backoffMax: 500 * time.Millisecond, healthyAfter: time.Second,
+		breakerPause: 200 * time.Millisecond}
+}
+
+func statsJSON(t *testing.T, db string) storage.Summary {
+	t.Helper()
+	code, out, errs := runCLI(t, "", "stats", "--db", db, "--json")
+	if code != 0 {
+		t.Fatalf("stats: exit %d: %s", code, errs)
+	}
+	var s storage.Summary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("stats --json: %v\n%s", err, out)
+	}
+	return s
+}
+
+// TestEndToEndEqualsTruth runs the simulator with every fault on, lets
+// its traffic stop, ends collect by --duration, and checks that what was
+// stored equals what the simulator delivered, for every room and kind.
+func TestEndToEndEqualsTruth(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	sim, err := livesim.New(livesim.Options{
+		Rooms: 10, Rate: 400, Seed: 99, Tick: 50 * time.Millisecond, TrafficFor: 10 * time.Second,
+		DropEvery: 3 * time.Second, StallEvery: 6 * time.Second, Corrupt: 0.03, AuthReject: 0.15,
+		HTTP412: 0.03, Throttle: 0.3, ThrottleKeep: 0.3, HTTPRate: 1000, HTTPBurst: 1000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "e2e.db")
+	o := testCollect(t, sim.URL(), db)
+	o.duration = 16 * time.Second
+	if err := o.run(context.Background(), "e2e"); err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	if !sim.Idle() {
+		t.Fatal("the simulator still had traffic queued when collect ended")
+	}
+	st := sim.Stats()
+	sim.Close()
+	truth := sim.Truth()
+	t.Logf("sim: %+v", st)
+	if st.Drops == 0 || st.Stalls == 0 || st.FramesCorrupt == 0 || st.AuthRejected == 0 || st.HTTP412 == 0 {
+		t.Errorf("not every fault fired: %+v", st)
+	}
+	got := statsJSON(t, db)
+	if len(truth.Rooms) != 10 {
+		t.Errorf("truth has %d rooms", len(truth.Rooms))
+	}
+	for room, kinds := range truth.Rooms {
+		for k, n := range kinds {
+			if got.Rooms[room][k] != n {
+				t.Errorf("room %s %s: stored %d, simulator delivered %d", room, k, got.Rooms[room][k], n)
+			}
+		}
+	}
+	for room := range got.Rooms {
+		if truth.Rooms[room] == nil {
+			t.Errorf("room %s stored but not in the truth", room)
+		}
+	}
+	var starved, stalled, bad int64
+	for _, c := range got.Coverage {
+		starved += c.Starved
+		stalled += c.Stalled
+		bad += c.BadFrames
+	}
+	t.Logf("collector: reconnects %d, starved %d, stalled %d, bad frames %d, malformed rows %d", got.Reconnects, starved, stalled, bad, got.Malformed)
+	if stalled == 0 || bad == 0 || got.Reconnects == 0 {
+		t.Errorf("faults not seen by the collector: stalled %d, bad frames %d, reconnects %d", stalled, bad, got.Reconnects)
+	}
+}
+
+func TestCollectRefusesSecondInstance(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "locked.db")
+	first, err := storage.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	code, _, errs := runCLI(t, "", "collect", "--db", db, "--api-base", "http://127.0.0.1:1", "--duration", "1s")
+	if code != exitLocked || !strings.Contains(errs, "in use by another collect") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestCollectBadInput(t *testing.T) {
+	sim, err := livesim.New(livesim.Options{Rooms: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := t.TempDir()
+	code, _, errs := runCLI(t, "", "collect", "--db", filepath.Join(dir, "a.db"), "--api-base", sim.URL(), "--top", "0", "--room", "424242", "--duration", "1s")
+	if code != exitUsage || !strings.Contains(errs, "no such room") {
+		t.Errorf("bad room: exit %d, stderr %q", code, errs)
+	}
+	cookie := filepath.Join(dir, "cookie")
+	os.WriteFile(cookie, []byte("SESSDATA=secret-value"), 0o644)
+	code, _, errs = runCLI(t, "", "collect", "--db", filepath.Join(dir, "b.db"), "--api-base", sim.URL(), "--cookie-file", cookie, "--duration", "1s")
+	if code != exitUsage || !strings.Contains(errs, "chmod 600") || strings.Contains(errs, "secret-value") {
+		t.Errorf("loose cookie file: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = runCLI(t, "", "collect", "--db", filepath.Join(dir, "c.db"), "--top", "-1")
+	if code != exitUsage {
+		t.Errorf("--top -1: exit %d, %q", code, errs)
+	}
+}
+
+// TestSIGTERMFinalFlush: a signal stops collect cleanly and the events
+// received before it are in the database although no periodic flush ran.
+func TestSIGTERMFinalFlush(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	sim, err := livesim.New(livesim.Options{Rooms: 3, Rate: 300, Tick: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	db := filepath.Join(t.TempDir(), "sig.db")
+	o := testCollect(t, sim.URL(), db)
+	o.flushInterval = time.Hour // only the final flush can write events
+	ctx, hard := signalContexts(context.Background())
+	defer hard()
+	done := make(chan error, 1)
+	go func() { done <- o.run(ctx, "sigterm") }()
+	deadline := time.Now().Add(20 * time.Second)
+	for sim.Stats().FramesWritten < 30 {
+		if time.Now().After(deadline) {
+			t.Fatal("no traffic reached collect")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscallKill(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("collect after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("collect did not stop after SIGTERM")
+	}
+	s := statsJSON(t, db)
+	if s.Rows["danmaku"] == 0 || s.Rows["connections"] == 0 {
+		t.Errorf("final flush lost data: %v", s.Rows)
+	}
+	if s.Runs != 1 {
+		t.Errorf("runs %d", s.Runs)
+	}
+}
