@@ -140,7 +140,7 @@ func (c *Collector) recordRound(r roomsource.Round) {
 	at := r.At.UnixMilli()
 	for _, t := range r.Rooms {
 		c.send(storage.Snapshot{Round: r.N, AtMs: at, RoomID: t.RoomID, Rank: t.Rank, Online: t.Room.Online,
-			Desired: true, Fixed: t.Fixed, Absent: t.Absent})
+			Watched: t.Room.Watched.Num, Desired: true, Fixed: t.Fixed, Absent: t.Absent})
 		if t.Room.RoomID != 0 {
 			m := t.Room
 			c.send(storage.RoomMeta{RoomID: m.RoomID, AnchorUID: m.UID, AnchorName: m.Uname, Title: m.Title, AreaID: m.AreaID,

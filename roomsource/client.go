@@ -522,6 +522,9 @@ type Room struct {
 	AreaName   string `json:"area_name"`
 	ParentID   int64  `json:"parent_id"`
 	ParentName string `json:"parent_name"`
+	Watched    struct {
+		Num int64 `json:"num"`
+	} `json:"watched_show"`
 }
 
 // pageSize is what current clients ask of getListByAreaID.
