@@ -55,7 +55,9 @@ func targets(ids ...int64) []roomsource.Target {
 
 func TestReconcile(t *testing.T) {
 	log := &eventLog{}
-	s := NewSupervisor(func(t roomsource.Target) Runner { return &fakeRunner{id: t.RoomID, log: log, exit: 20 * time.Millisecond} }, nil)
+	s := NewSupervisor(func(t roomsource.Target) Runner {
+		return &fakeRunner{id: t.RoomID, log: log, exit: 20 * time.Millisecond}
+	}, nil)
 	ctx := context.Background()
 	if st, sp := s.Reconcile(ctx, targets(1, 2, 3)); st != 3 || sp != 0 {
 		t.Fatalf("first: started %d stopped %d", st, sp)
