@@ -236,9 +236,12 @@ func (s *Sim) handleDanmuInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	_, portStr, _ := net.SplitHostPort(s.Addr())
 	port, _ := strconv.Atoi(portStr)
+	_, tcpStr, _ := net.SplitHostPort(s.TCPAddr())
+	tcpPort, _ := strconv.Atoi(tcpStr)
+	// wss_port is the plain WebSocket port too: the simulator has no TLS.
 	hosts := []map[string]any{}
 	for _, h := range []string{"127.0.0.1", "localhost"} {
-		hosts = append(hosts, map[string]any{"host": h, "port": port, "wss_port": port, "ws_port": port})
+		hosts = append(hosts, map[string]any{"host": h, "port": tcpPort, "wss_port": port, "ws_port": port})
 	}
 	writeJSON(w, map[string]any{"code": 0, "message": "0", "ttl": 1, "data": map[string]any{
 		"group": "live", "business_id": 0, "refresh_row_factor": 0.125, "refresh_rate": 100, "max_delay": 5000,

@@ -139,6 +139,7 @@ func (o *Options) setDefaults() {
 type Sim struct {
 	opts   Options
 	ln     net.Listener
+	tcp    net.Listener // raw TCP danmaku port
 	srv    *http.Server
 	base   string
 	start  time.Time
@@ -216,7 +217,13 @@ func New(opts Options) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("livesim: listen: %w", err)
 	}
-	s := &Sim{opts: opts, ln: ln, start: time.Now(), byID: map[int64]*room{}}
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	tcp, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("livesim: listen tcp: %w", err)
+	}
+	s := &Sim{opts: opts, ln: ln, tcp: tcp, start: time.Now(), byID: map[int64]*room{}}
 	s.base = "http://" + ln.Addr().String()
 	s.secret = randBytes(32)
 	s.rng = mrand.New(mrand.NewPCG(opts.Seed, 7))
@@ -232,6 +239,11 @@ func New(opts Options) (*Sim, error) {
 	go func() {
 		defer s.wg.Done()
 		_ = s.srv.Serve(ln)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.serveTCP(tcp)
 	}()
 	s.startTraffic()
 	if opts.RotateKeys > 0 {
@@ -282,6 +294,9 @@ func (s *Sim) URL() string { return s.base }
 // Addr is the listener's address (host:port); the WebSocket is at /sub.
 func (s *Sim) Addr() string { return s.ln.Addr().String() }
 
+// TCPAddr is the raw TCP danmaku listener (host_list "port").
+func (s *Sim) TCPAddr() string { return s.tcp.Addr().String() }
+
 // RoomIDs returns the real ids of all rooms, busiest first.
 func (s *Sim) RoomIDs() []int64 {
 	ids := make([]int64, len(s.rooms))
@@ -315,6 +330,7 @@ func (s *Sim) NewSession(mid int64) string {
 func (s *Sim) Close() error {
 	s.cancel()
 	err := s.srv.Close()
+	s.tcp.Close()
 	s.conns.Range(func(k, _ any) bool {
 		k.(*conn).kill()
 		return true

@@ -1,8 +1,12 @@
 package livesim
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -31,11 +35,12 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin:     func(*http.Request) bool { return true },
 }
 
-// conn is one client WebSocket. One reader goroutine (serve) and one
-// writer goroutine (writeLoop); only the writer writes to ws.
+// conn is one client connection (WebSocket or raw TCP). One reader
+// goroutine (serve) and one writer goroutine (writeLoop); only the writer
+// writes.
 type conn struct {
 	s    *Sim
-	ws   *websocket.Conn
+	t    transport
 	ip   string
 	rng  *rand.Rand // writer goroutine only
 	room *room      // set at auth when the room will get messages
@@ -61,9 +66,29 @@ func (s *Sim) handleWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	// The real service does not answer WebSocket pings (PROTOCOL.md §2.6)
+	// and ends sessions without a close frame.
+	ws.SetPingHandler(func(string) error { return nil })
+	ws.SetCloseHandler(func(int, string) error { return nil })
+	s.startConn(wsTransport{ws}, r.RemoteAddr)
+}
+
+// serveTCP accepts raw TCP clients on the host_list "port" (2243 on the
+// real service): the same packets as a byte stream, no WebSocket framing.
+func (s *Sim) serveTCP(ln net.Listener) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s.startConn(&tcpTransport{nc: nc, r: bufio.NewReaderSize(nc, 4096)}, nc.RemoteAddr().String())
+	}
+}
+
+func (s *Sim) startConn(t transport, remote string) {
+	host, _, _ := net.SplitHostPort(remote)
 	c := &conn{
-		s: s, ws: ws, ip: host,
+		s: s, t: t, ip: host,
 		rng:   rand.New(rand.NewPCG(s.opts.Seed, uint64(time.Now().UnixNano()))),
 		out:   make(chan *frame, queueLen),
 		ctrl:  make(chan []byte, 16),
@@ -71,10 +96,6 @@ func (s *Sim) handleWS(w http.ResponseWriter, r *http.Request) {
 		wDone: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	// The real service does not answer WebSocket pings (PROTOCOL.md §2.6)
-	// and ends sessions without a close frame.
-	ws.SetPingHandler(func(string) error { return nil })
-	ws.SetCloseHandler(func(int, string) error { return nil })
 	s.conns.Store(c, struct{}{})
 	s.stats.ConnsOpen.Add(1)
 	s.wg.Add(2)
@@ -92,31 +113,100 @@ func (s *Sim) handleWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) serve() {
 	defer c.finish()
 	o := &c.s.opts
-	_ = c.ws.SetReadDeadline(time.Now().Add(o.AuthTimeout))
-	mt, msg, err := c.ws.ReadMessage()
-	if err != nil || mt != websocket.BinaryMessage || !c.auth(msg) {
+	_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.AuthTimeout))
+	msg, err := c.t.read()
+	if err != nil || !c.auth(msg) {
 		return
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
+	_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
 	var d protocol.Decoder
 	for {
-		mt, msg, err := c.ws.ReadMessage()
+		msg, err := c.t.read()
 		if err != nil {
 			return
-		}
-		if mt != websocket.BinaryMessage {
-			return // the real service accepts binary only
 		}
 		_ = d.DecodeMessage(msg, func(p *protocol.Packet) error {
 			if p.Op == protocol.OpHeartbeat && !c.stalled.Load() && !c.dropped.Load() {
 				c.s.stats.HeartbeatsSeen.Add(1)
-				_ = c.ws.SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
-				c.control(heartbeatReply(p.Body))
+				_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
+				echo := p.Body
+				if !c.t.echoes() {
+					echo = nil
+				}
+				c.control(heartbeatReply(echo))
 			}
 			return nil
 		})
 	}
 }
+
+// transport is how a connection's messages travel: WebSocket binary
+// messages, or packets in a raw TCP byte stream.
+type transport interface {
+	read() ([]byte, error) // the next client message (TCP: one packet)
+	write(b []byte) error  // one server message
+	writeFrame(f *frame) error
+	netConn() net.Conn
+	// echoes reports whether heartbeat replies carry the echo. Only the
+	// WebSocket captures show it; in a TCP stream uncounted bytes would
+	// break every client's framing.
+	echoes() bool
+}
+
+type wsTransport struct{ ws *websocket.Conn }
+
+func (t wsTransport) read() ([]byte, error) {
+	mt, msg, err := t.ws.ReadMessage()
+	if err == nil && mt != websocket.BinaryMessage {
+		return nil, errors.New("text message") // the real service accepts binary only
+	}
+	return msg, err
+}
+
+func (t wsTransport) write(b []byte) error {
+	_ = t.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return t.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+func (t wsTransport) writeFrame(f *frame) error {
+	_ = t.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return t.ws.WritePreparedMessage(f.pm)
+}
+
+func (t wsTransport) netConn() net.Conn { return t.ws.NetConn() }
+func (t wsTransport) echoes() bool      { return true }
+
+// maxClientPacket bounds what a TCP client may send in one packet.
+const maxClientPacket = 64 << 10
+
+type tcpTransport struct {
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func (t *tcpTransport) read() ([]byte, error) {
+	hdr, err := t.r.Peek(protocol.HeaderLen)
+	if err != nil {
+		return nil, err
+	}
+	h, err := protocol.ParseHeader(hdr)
+	if err != nil || h.PacketLen > maxClientPacket {
+		return nil, fmt.Errorf("bad packet from client: %v", err)
+	}
+	b := make([]byte, h.PacketLen)
+	_, err = io.ReadFull(t.r, b)
+	return b, err
+}
+
+func (t *tcpTransport) write(b []byte) error {
+	_ = t.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := t.nc.Write(b)
+	return err
+}
+
+func (t *tcpTransport) writeFrame(f *frame) error { return t.write(f.raw) }
+func (t *tcpTransport) netConn() net.Conn         { return t.nc }
+func (t *tcpTransport) echoes() bool              { return false }
 
 // heartbeatReply is op 3, seq 0, length field 20, popularity 1, followed
 // by the client's heartbeat body, which the length does not count.
@@ -228,7 +318,7 @@ func (c *conn) writeLoop() {
 		case <-c.stopW:
 			return
 		case b := <-c.ctrl:
-			if c.write(b, nil) != nil {
+			if c.t.write(b) != nil {
 				c.kill()
 				return
 			}
@@ -253,23 +343,15 @@ func (c *conn) writeFrame(f *frame) error {
 	}
 	if o.Corrupt > 0 && c.rng.Float64() < o.Corrupt {
 		c.s.stats.FramesCorrupt.Add(1)
-		return c.write(corrupt(f.raw, c.rng), nil)
+		return c.t.write(corrupt(f.raw, c.rng))
 	}
-	if err := c.write(nil, f.pm); err != nil {
+	if err := c.t.writeFrame(f); err != nil {
 		return err
 	}
 	c.s.stats.FramesWritten.Add(1)
 	c.s.stats.MsgsWritten.Add(int64(f.b.msgs))
 	f.b.markDelivered()
 	return nil
-}
-
-func (c *conn) write(b []byte, pm *websocket.PreparedMessage) error {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if pm != nil {
-		return c.ws.WritePreparedMessage(pm)
-	}
-	return c.ws.WriteMessage(websocket.BinaryMessage, b)
 }
 
 // corrupt returns an undecodable copy of a frame: either a header whose
@@ -296,14 +378,14 @@ func (c *conn) drop() {
 	c.s.stats.Drops.Add(1)
 	c.stopOnce.Do(func() { close(c.stopW) })
 	<-c.wDone
-	if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
+	if tc, ok := c.t.netConn().(*net.TCPConn); ok {
 		_ = tc.CloseWrite()
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(drainTimeout))
+	_ = c.t.netConn().SetReadDeadline(time.Now().Add(drainTimeout))
 }
 
 // kill closes the TCP connection at once.
-func (c *conn) kill() { _ = c.ws.NetConn().Close() }
+func (c *conn) kill() { _ = c.t.netConn().Close() }
 
 // finish runs when the reader ends: unsubscribe, stop the writer, close.
 func (c *conn) finish() {

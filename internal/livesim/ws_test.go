@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -390,5 +391,55 @@ func TestTruthMatchesWhatAClientSaw(t *testing.T) {
 	}
 	if want.Rooms[strconv.FormatInt(s.RoomIDs()[0], 10)]["gift"] == 0 {
 		t.Error("the busiest room delivered no gifts")
+	}
+}
+
+// TestRawTCP: the host_list "port" speaks the same packets as a byte
+// stream, as BililiveRecorder and bilibili-live-ws's LiveTCP use it.
+func TestRawTCP(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 1, Rate: 300, Tick: 20 * time.Millisecond})
+	c := newClient(t, s)
+	buvid := c.bootstrap()
+	room := s.RoomIDs()[0]
+	nc, err := net.Dial("tcp", s.TCPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	auth := fmt.Sprintf(`{"uid":0,"roomid":%d,"protover":3,"buvid":%q,"platform":"web","type":2,"key":%q}`, room, buvid, c.token(room))
+	nc.Write(protocol.EncodePacket(protocol.VerInt, protocol.OpAuth, 1, []byte(auth)))
+	nc.Write(protocol.EncodePacket(protocol.VerInt, protocol.OpHeartbeat, 1, []byte("[object Object]")))
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	sr := protocol.NewStreamReader(nc)
+	var fd protocol.FrameDecoder
+	var sawReply bool
+	danmaku := 0
+	for i := 0; danmaku < 10; i++ {
+		msg, _, err := sr.Next()
+		if err != nil {
+			t.Fatalf("after %d messages: %v", i, err)
+		}
+		h, _ := protocol.ParseHeader(msg)
+		if i == 0 && h.Op != protocol.OpAuthReply {
+			t.Fatalf("first packet op %d", h.Op)
+		}
+		if h.Op == protocol.OpHeartbeatReply {
+			sawReply = true
+			if len(msg) != 20 {
+				t.Errorf("TCP heartbeat reply carries %d bytes: an echo would break stream framing", len(msg))
+			}
+		}
+		evs, errs := fd.DecodeMessage(nil, msg, 0)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		for _, e := range evs {
+			if _, ok := e.(*protocol.Danmaku); ok {
+				danmaku++
+			}
+		}
+	}
+	if !sawReply {
+		t.Error("no heartbeat reply over TCP")
 	}
 }

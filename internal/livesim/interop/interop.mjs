@@ -6,7 +6,7 @@
 //
 // usage: node interop.mjs http://127.0.0.1:PORT
 import { createHash } from 'node:crypto'
-import { LiveWS } from 'bilibili-live-ws'
+import { LiveTCP, LiveWS } from 'bilibili-live-ws'
 
 const base = process.argv[2]
 if (!base) { console.error('usage: node interop.mjs BASE_URL'); process.exit(2) }
@@ -58,30 +58,33 @@ async function main () {
   const h = hosts[0]
   const address = `ws://${h.host}:${h.ws_port}/sub`
   for (const protover of [3, 2]) {
-    await session(roomid, { address, key: token, uid: 0, buvid, protover })
+    await session(LiveWS, roomid, { address, key: token, uid: 0, buvid, protover })
   }
-  console.log('interop: ok: bilibili-live-ws received heartbeats and danmaku with protover 3 and 2')
+  // The raw TCP port ("port" in host_list), as LiveTCP and recorders use it.
+  await session(LiveTCP, roomid, { host: h.host, port: h.port, key: token, uid: 0, buvid, protover: 3 })
+  console.log('interop: ok: bilibili-live-ws received heartbeats and danmaku over WebSocket (protover 3 and 2) and TCP')
 }
 
-function session (roomid, opts) {
+function session (Live, roomid, opts) {
+  const name = `${Live.name} protover ${opts.protover}`
   return new Promise((resolve) => {
-    const live = new LiveWS(roomid, opts)
+    const live = new Live(roomid, opts)
     let heartbeats = 0; let danmaku = 0; let notice = false; let done = false
     const timer = setTimeout(() => {
       live.close()
-      fail(`protover ${opts.protover}: ${heartbeats} heartbeats, ${danmaku} danmaku, LOG_IN_NOTICE ${notice} after 20 s`)
+      fail(`${name}: ${heartbeats} heartbeats, ${danmaku} danmaku, LOG_IN_NOTICE ${notice} after 20 s`)
     }, 20000)
     const check = () => {
       if (!done && heartbeats >= 1 && danmaku >= 3 && notice) {
         done = true
         clearTimeout(timer)
         live.close()
-        console.log(`interop: protover ${opts.protover}: ${heartbeats} heartbeat(s), ${danmaku} danmaku`)
+        console.log(`interop: ${name}: ${heartbeats} heartbeat(s), ${danmaku} danmaku`)
         resolve()
       }
     }
-    live.on('error', e => fail(`protover ${opts.protover}: ${e}`))
-    live.on('close', () => { if (!done) fail(`protover ${opts.protover}: closed early`) })
+    live.on('error', e => fail(`${name}: ${e}`))
+    live.on('close', () => { if (!done) fail(`${name}: closed early`) })
     live.on('heartbeat', online => {
       if (online !== 1) fail(`popularity ${online}, want 1`)
       heartbeats++; check()
