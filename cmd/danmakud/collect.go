@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,7 @@ type collectOptions struct {
 	heartbeat     time.Duration
 	httpRate      float64
 	finalFlush    time.Duration
+	memProfile    string
 
 	// set by demo and tests
 	stdout, stderr io.Writer
@@ -84,6 +86,8 @@ exits at once (status 130) without the final flush.`,
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
 	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
 	f.DurationVar(&o.finalFlush, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect stops")
+	_ = f.MarkHidden("memprofile")
 	return cmd
 }
 
@@ -247,9 +251,22 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	progressDone := make(chan struct{})
 	go o.progressLoop(runCtx, progressDone, col, writer, start)
 
-	col.Run(runCtx, rounds) // returns after runCtx ends and every worker stopped
-	stopDisc()
-	discWG.Wait()
+	// Shutdown order: when runCtx ends, discovery stops first; only after
+	// it has exited are the workers cancelled.
+	workCtx, stopWork := context.WithCancel(context.Background())
+	go func() {
+		<-runCtx.Done()
+		stopDisc()
+		discWG.Wait()
+		stopWork()
+	}()
+	col.Run(workCtx, rounds) // returns after every worker has stopped
+	if o.memProfile != "" {
+		if f, err := os.Create(o.memProfile); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 	<-progressDone
 	close(records) // we own it: every producer has stopped
 

@@ -53,7 +53,7 @@ the ground truth (--truth) and exits.`,
 	f.DurationVar(&o.opts.HeartbeatTimeout, "heartbeat-timeout", 70*time.Second, "close connections that send no heartbeat for this long")
 	f.Float64Var(&o.opts.HTTPRate, "http-budget", 20, "per-client HTTP requests per second before 412")
 	f.DurationVar(&o.opts.BanFor, "ban-for", time.Minute, "how long a client over budget gets 412")
-	f.DurationVar(&o.opts.LiveFor, "live-for", 0, "mean length of a live spell (0 = rooms stay live)")
+	f.DurationVar(&o.opts.LiveFor, "live-for", 30*time.Minute, "mean length of a live spell; rooms then go offline for --offline-for (0 = rooms stay live)")
 	f.DurationVar(&o.opts.OfflineFor, "offline-for", 10*time.Minute, "mean length of an offline spell")
 	f.StringVar(&o.truth, "truth", "", "write the ground truth JSON here on exit")
 	f.StringVar(&o.addrFile, "addr-file", "", "write the base URL here once listening")
