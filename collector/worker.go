@@ -421,6 +421,12 @@ func (s *seenSet) prune(before int64) {
 // before checking that its danmaku arrived.
 const watchSettle = 3 * time.Second
 
+// watchMemory is how long a connection remembers the danmaku it received
+// (for the watchdog). It bounds memory: busy rooms' histories span
+// seconds, and quiet rooms with fewer than 3 danmaku in it get no
+// verdict.
+const watchMemory = 30 * time.Second
+
 // watchdog compares the room's recent history (what Bilibili says was
 // sent) with what this connection received. A connection that misses
 // more than StarveRatio of it is silently throttled: it is recycled with
@@ -435,6 +441,7 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, a
 			return
 		case <-t.C:
 		}
+		fetched := time.Now()
 		hist, err := cfg.API.History(ctx, w.t.RoomID)
 		if err != nil {
 			continue // no verdict without evidence
@@ -442,17 +449,20 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, a
 		if !sleep(ctx, watchSettle) {
 			return
 		}
+		// Arrivals are remembered for watchMemory; judge only history
+		// items recent enough to be in that memory.
+		seen.prune(time.Now().Add(-watchMemory - watchSettle).UnixMilli())
+		since := max(authed.Unix(), fetched.Add(-watchMemory+5*time.Second).Unix())
 		var considered, missing int
 		for _, h := range hist {
-			if h.CheckInfo.Ts <= authed.Unix() {
-				continue // sent before this connection existed
+			if h.CheckInfo.Ts <= since {
+				continue // sent before this connection, or already judged
 			}
 			considered++
 			if !seen.has(h.Key()) {
 				missing++
 			}
 		}
-		seen.prune(time.Now().Add(-5 * time.Minute).UnixMilli())
 		if considered >= 3 && float64(missing) > cfg.StarveRatio*float64(considered) {
 			w.log.Warn("connection starved; recycling it", "missing", missing, "of", considered)
 			cancel(errStarved)
