@@ -3,7 +3,7 @@
 # --rate RATE` for SECONDS, reporting messages/s, rows written, reconnects,
 # and the collector's CPU and RSS (from /proc, the collector process only).
 #
-# usage: scripts/collect-load.sh [TOP] [ROOMS] [RATE] [SECONDS]
+# usage: [SIMARGS="--live-for 0"] scripts/collect-load.sh [TOP] [ROOMS] [RATE] [SECONDS]
 set -euo pipefail
 top=${1:-100}; rooms=${2:-200}; rate=${3:-20000}; secs=${4:-300}
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,7 +11,7 @@ work="$(mktemp -d)"
 trap 'kill $simpid $colpid 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/danmakud" "$root/cmd/danmakud"
 "$work/danmakud" sim --rooms "$rooms" --rate "$rate" --addr-file "$work/addr" --truth "$work/truth.json" \
-  --http-budget 50 >"$work/sim.out" 2>&1 &
+  --http-budget 50 ${SIMARGS:-} >"$work/sim.out" 2>&1 &
 simpid=$!
 for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 "$work/danmakud" collect --top "$top" --api-base "$(cat "$work/addr")" --db "$work/load.db" \
