@@ -495,8 +495,8 @@ func TestFramingErrors(t *testing.T) {
 				t.Fatalf("want 1 error, got %v", errs)
 			}
 			var fe *protocol.FrameError
-			if !errors.As(errs[0], &fe) || !errors.Is(errs[0], c.reason) {
-				t.Fatalf("want *FrameError %v, got %v", c.reason, errs[0])
+			if !errors.As(errs[0], &fe) || !errors.Is(errs[0], c.reason) || fe.Reason != c.reason {
+				t.Fatalf("want *FrameError with reason %v, got %v", c.reason, errs[0])
 			}
 			eq(t, "events before the error", len(evs), c.before)
 		})

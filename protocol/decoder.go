@@ -68,7 +68,11 @@ func (d *Decoder) walk(b []byte, depth, base int, fn func(*Packet) error) error 
 			}
 			inner, err := d.inflate(h.Ver, p.Body, depth)
 			if err != nil {
-				return &FrameError{Offset: at, Reason: err, Cause: errors.Unwrap(err)}
+				var ie inflateError
+				if errors.As(err, &ie) {
+					return &FrameError{Offset: at, Reason: ErrBadCompression, Cause: ie.cause}
+				}
+				return &FrameError{Offset: at, Reason: err}
 			}
 			if err := d.walk(inner, depth+1, at, fn); err != nil {
 				return err
