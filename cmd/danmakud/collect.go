@@ -196,6 +196,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		return &exitError{exitFailure, err}
 	}
 	defer db.Close()
+	started := time.Now()
 	runID, err := db.StartRun(ctx, version, args)
 	if err != nil {
 		return &exitError{exitFailure, err}
@@ -205,11 +206,25 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	if err := api.Bootstrap(ctx); err != nil {
-		_ = db.EndRun(context.Background(), runID, "bootstrap failed")
-		return &exitError{exitFailure, fmt.Errorf("cannot reach the Bilibili API: %w", err)}
+	// Bootstrap (buvid3, WBI keys) is retried with a growing wait: a 412 or
+	// a network blip at start should not end a daemon; a stop ends it.
+	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
+		err := api.Bootstrap(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || (o.duration > 0 && time.Since(started) > o.duration) {
+			_ = db.EndRun(context.Background(), runID, "bootstrap failed")
+			return &exitError{exitFailure, fmt.Errorf("cannot reach the Bilibili API: %w", err)}
+		}
+		log.Warn("cannot reach the Bilibili API yet; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 	}
 	var fixed []int64
+	var metas []storage.RoomMeta
 	for _, id := range o.rooms {
 		ri, err := api.RoomInit(ctx, id)
 		if err != nil {
@@ -220,6 +235,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 			return &exitError{exitFailure, fmt.Errorf("--room %d: %w", id, err)}
 		}
 		fixed = append(fixed, ri.RoomID)
+		metas = append(metas, storage.RoomMeta{RoomID: ri.RoomID, ShortID: ri.ShortID, AnchorUID: ri.UID, SeenMs: time.Now().UnixMilli()})
 	}
 
 	hardCtx, hardStop := context.WithCancel(context.Background())
@@ -228,6 +244,9 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log})
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- writer.Run(hardCtx, records) }()
+	for _, m := range metas {
+		records <- m
+	}
 
 	col := collector.New(collector.Config{
 		API: api, Out: records, Hard: hardCtx, UserAgent: roomsource.DefaultUserAgent, Logger: log,
