@@ -46,7 +46,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	sim, err := livesim.New(livesim.Options{
 		Rooms: 10, Rate: 400, Seed: 99, Tick: 50 * time.Millisecond, TrafficFor: 10 * time.Second,
 		DropEvery: 3 * time.Second, StallEvery: 6 * time.Second, Corrupt: 0.03, AuthReject: 0.15,
-		HTTP412: 0.03, Throttle: 0.3, ThrottleKeep: 0.3, HTTPRate: 1000, HTTPBurst: 1000,
+		HTTP412: 0.05, Throttle: 0.3, ThrottleKeep: 0.3, HTTPRate: 1000, HTTPBurst: 1000,
 	})
 	if err != nil {
 		t.Fatal(err)
