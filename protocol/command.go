@@ -168,6 +168,9 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			GuardLevel: i64(ui.Get("guard_level")), UserLevel: i64(ui.Get("user_level")),
 			MedalLevel: i64(mi.Get("medal_level")), MedalName: str(mi.Get("medal_name")),
 		}
+		if e.Uname == "" {
+			e.Uname = str(data.Get("uinfo", "base", "name"))
+		}
 		if e.StartTime != 0 {
 			e.TsMs = e.StartTime * 1000
 		}

@@ -599,3 +599,17 @@ func TestStreamTruncated(t *testing.T) {
 		t.Fatalf("want ErrTruncated at the cut, got %v", last)
 	}
 }
+
+func TestVer1CommandDecodes(t *testing.T) {
+	var fd protocol.FrameDecoder
+	evs, errs := fd.DecodeMessage(nil, protocol.EncodePacket(protocol.VerInt, protocol.OpMessage, 0, []byte(`{"cmd":"WATCHED_CHANGE","data":{"num":7}}`)), 0)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	eq(t, "watched", one[*protocol.Counter](t, evs).Value, int64(7))
+}
+
+func TestSuperChatNameFromUinfo(t *testing.T) {
+	sc := one[*protocol.SuperChat](t, decodeBody(t, []byte(`{"cmd":"SUPER_CHAT_MESSAGE","data":{"id":1,"uid":2,"price":30,"message":"m","uinfo":{"base":{"name":"神秘人"}}}}`)))
+	eq(t, "uname", sc.Uname, "神秘人")
+}

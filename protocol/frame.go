@@ -47,7 +47,8 @@ func (f *FrameDecoder) DecodeMessage(dst []Event, msg []byte, roomID int64) (_ [
 func (f *FrameDecoder) PacketEvents(dst []Event, p *Packet, roomID int64) ([]Event, error) {
 	base := Base{Kind: KindControl, RoomID: roomID}
 	switch {
-	case p.Op == OpMessage && p.Ver == VerJSON:
+	case p.Op == OpMessage && (p.Ver == VerJSON || p.Ver == VerInt):
+		// Uncompressed commands; ver 1 is what legacy protover 1 sends.
 		return f.Commands.Decode(dst, p.Body, roomID)
 	case p.Op == OpHeartbeatReply:
 		pop, ok := p.Popularity()

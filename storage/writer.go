@@ -310,8 +310,17 @@ func GiftKey(g *protocol.Gift) string {
 
 // GuardKey identifies a guard purchase across GUARD_BUY, USER_TOAST_MSG
 // and USER_TOAST_MSG_V2, which share no id: buyer, level and start time.
+// A message without start_time falls back to its payflow id, then to its
+// own time, so that distinct purchases never share a key.
 func GuardKey(g *protocol.Guard) string {
-	return strconv.FormatInt(g.UID, 10) + ":" + strconv.FormatInt(g.GuardLevel, 10) + ":" + strconv.FormatInt(g.StartTime, 10)
+	at := g.StartTime
+	if at == 0 {
+		if g.PayflowID != "" {
+			return "p:" + g.PayflowID
+		}
+		at = g.TsMs
+	}
+	return strconv.FormatInt(g.UID, 10) + ":" + strconv.FormatInt(g.GuardLevel, 10) + ":" + strconv.FormatInt(at, 10)
 }
 
 // InteractKey is an interaction's dedup key: its nanosecond trigger_time
