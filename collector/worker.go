@@ -53,6 +53,8 @@ type Config struct {
 	// RateLimitWait is the least a worker waits after a 412 (the client's
 	// breaker pauses every request meanwhile); default 30s.
 	RateLimitWait time.Duration
+	// Raw also stores every command body as received (storage.Raw).
+	Raw bool
 	// StarveRatio: more than this fraction of the history missing means a
 	// starved connection; default 0.5.
 	StarveRatio float64
@@ -166,6 +168,9 @@ func (c *Collector) send(r storage.Record) bool {
 		return false
 	}
 }
+
+// errHardStop ends message handling when the writer is gone.
+var errHardStop = errors.New("hard stop")
 
 // errStarved is the cancel cause when the watchdog recycles a connection.
 var errStarved = errors.New("starved: far fewer messages than the room's history shows")
@@ -320,35 +325,48 @@ func (w *worker) session(ctx context.Context, host int) (healthy bool, err error
 	}
 	var fd protocol.FrameDecoder
 	var evs []protocol.Event
+	malformed := func(now int64, reason error, body []byte) {
+		rec.Bad++
+		w.c.Metrics.BadFrames.Add(1)
+		w.c.send(storage.Malformed{RoomID: w.t.RoomID, RecvMs: now, Reason: reason.Error(), Body: append([]byte(nil), body...)})
+	}
 	err = sess.Run(runCtx, func(msg []byte) {
 		now := time.Now().UnixMilli()
 		rec.Frames++
 		rec.Bytes += int64(len(msg))
 		w.c.Metrics.Frames.Add(1)
-		var errs []error
-		evs, errs = fd.DecodeMessage(evs[:0], msg, w.t.RoomID)
-		for _, e := range evs {
-			if d, ok := e.(*protocol.Danmaku); ok {
-				seen.add(strconv.FormatInt(d.CheckTs, 10)+":"+d.CheckCt, now)
+		ferr := fd.Packets.DecodeMessage(msg, func(p *protocol.Packet) error {
+			var cerr error
+			evs, cerr = fd.PacketEvents(evs[:0], p, w.t.RoomID)
+			if cerr != nil {
+				var ce *protocol.CommandError
+				body := p.Body
+				if errors.As(cerr, &ce) {
+					body = ce.Body
+				}
+				malformed(now, cerr, body)
+				return nil
 			}
-			if _, ok := e.(*protocol.Control); ok {
-				continue
+			if cfg.Raw && p.Op == protocol.OpMessage && len(evs) > 0 {
+				w.c.send(storage.Raw{RoomID: w.t.RoomID, RecvMs: now, Cmd: evs[0].Common().Cmd, Body: append([]byte(nil), p.Body...)})
 			}
-			if !w.c.send(storage.Event{E: e, RecvMs: now}) {
-				return
+			for _, e := range evs {
+				if d, ok := e.(*protocol.Danmaku); ok {
+					seen.add(strconv.FormatInt(d.CheckTs, 10)+":"+d.CheckCt, now)
+				}
+				if _, ok := e.(*protocol.Control); ok {
+					continue
+				}
+				if !w.c.send(storage.Event{E: e, RecvMs: now}) {
+					return errHardStop
+				}
+				rec.Events++
+				w.c.Metrics.Events.Add(1)
 			}
-			rec.Events++
-			w.c.Metrics.Events.Add(1)
-		}
-		for _, e := range errs {
-			rec.Bad++
-			w.c.Metrics.BadFrames.Add(1)
-			body := msg
-			var ce *protocol.CommandError
-			if errors.As(e, &ce) {
-				body = ce.Body
-			}
-			w.c.send(storage.Malformed{RoomID: w.t.RoomID, RecvMs: now, Reason: e.Error(), Body: append([]byte(nil), body...)})
+			return nil
+		})
+		if ferr != nil && !errors.Is(ferr, errHardStop) {
+			malformed(now, ferr, msg)
 		}
 	})
 	cancel(nil)

@@ -206,5 +206,14 @@ CREATE TABLE malformed (
   reason  TEXT NOT NULL,
   body    BLOB
 );
+`, // v2: the optional raw archive (collect --raw).
+	`
+CREATE TABLE raw_messages (
+  room_id INTEGER NOT NULL,
+  recv_ms INTEGER NOT NULL,
+  cmd     TEXT NOT NULL,
+  body    TEXT NOT NULL
+);
+CREATE INDEX raw_messages_room ON raw_messages (room_id, recv_ms);
 `,
 }

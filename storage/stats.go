@@ -80,7 +80,7 @@ type UnknownCmd struct {
 }
 
 var summaryTables = []string{"danmaku", "gifts", "super_chats", "guards", "interactions", "counters", "room_events", "combos",
-	"connections", "room_snapshots", "rooms", "malformed"}
+	"connections", "room_snapshots", "rooms", "malformed", "raw_messages"}
 
 // Summarize computes the stats summary.
 func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
@@ -88,8 +88,25 @@ func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
 	q := func(query string, dst ...any) error {
 		return d.SQL.QueryRowContext(ctx, query).Scan(dst...)
 	}
+	have := map[string]bool{}
+	trows, err := d.SQL.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table'")
+	if err != nil {
+		return nil, err
+	}
+	for trows.Next() {
+		var name string
+		if err := trows.Scan(&name); err != nil {
+			trows.Close()
+			return nil, err
+		}
+		have[name] = true
+	}
+	trows.Close()
 	for _, t := range summaryTables {
 		var n int64
+		if !have[t] {
+			continue // a file from an older schema (stats opens it read-only)
+		}
 		if err := q("SELECT count(*) FROM "+t, &n); err != nil {
 			return nil, fmt.Errorf("storage: count %s: %w", t, err)
 		}
@@ -106,7 +123,6 @@ func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	s.FirstMs, s.LastMs = first.Int64, last.Int64
-	var err error
 	if s.Rooms, err = d.RoomKinds(ctx); err != nil {
 		return nil, err
 	}

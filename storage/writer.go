@@ -15,7 +15,7 @@ import (
 )
 
 // Record is anything the writer stores. The concrete types are Event,
-// Conn, Snapshot, RoomMeta and Malformed.
+// Conn, Snapshot, RoomMeta, Raw and Malformed.
 type Record interface{ roomKey() int64 }
 
 // Event is a decoded event and when it was received (unix ms).
@@ -58,6 +58,14 @@ type RoomMeta struct {
 	SeenMs                     int64
 }
 
+// Raw is one command body exactly as received (collect --raw), so a
+// later parser can re-derive every table.
+type Raw struct {
+	RoomID, RecvMs int64
+	Cmd            string
+	Body           []byte
+}
+
 // Malformed is input that could not be decoded: kept, never dropped.
 type Malformed struct {
 	RoomID, RecvMs int64
@@ -70,6 +78,7 @@ func (c Conn) roomKey() int64      { return c.RoomID }
 func (s Snapshot) roomKey() int64  { return s.RoomID }
 func (r RoomMeta) roomKey() int64  { return r.RoomID }
 func (m Malformed) roomKey() int64 { return m.RoomID }
+func (r Raw) roomKey() int64       { return r.RoomID }
 
 // WriterOptions tune the single writer. Zero values mean the defaults.
 type WriterOptions struct {
@@ -191,8 +200,10 @@ func table(r Record) int {
 		return 7
 	case RoomMeta:
 		return 8
+	case Raw:
+		return 9
 	}
-	return 9
+	return 10
 }
 
 func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
@@ -373,6 +384,7 @@ const (
  parent_area_name = CASE WHEN excluded.parent_area_name != '' THEN excluded.parent_area_name ELSE parent_area_name END,
  last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`
 	qMalformed = `INSERT INTO malformed (room_id, recv_ms, reason, body) VALUES (?,?,?,?)`
+	qRaw       = `INSERT INTO raw_messages (room_id, recv_ms, cmd, body) VALUES (?,?,?,?)`
 )
 
 func nullMs(ms int64) any {
@@ -400,6 +412,8 @@ func (s *stmts) put(runID int64, r Record) (int64, error) {
 			r.ParentAreaID, r.ParentAreaName, r.SeenMs, r.SeenMs)
 	case Malformed:
 		return s.exec(qMalformed, r.RoomID, r.RecvMs, r.Reason, r.Body)
+	case Raw:
+		return s.exec(qRaw, r.RoomID, r.RecvMs, r.Cmd, string(r.Body))
 	case Event:
 		return s.putEvent(r)
 	}

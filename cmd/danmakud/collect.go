@@ -38,6 +38,7 @@ type collectOptions struct {
 	httpRate      float64
 	finalFlush    time.Duration
 	memProfile    string
+	raw           bool
 
 	// set by demo and tests
 	stdout, stderr io.Writer
@@ -86,6 +87,7 @@ exits at once (status 130) without the final flush.`,
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
 	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
 	f.DurationVar(&o.finalFlush, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
+	f.BoolVar(&o.raw, "raw", false, "also archive every command body as received (table raw_messages; ~2 KB per message)")
 	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect stops")
 	_ = f.MarkHidden("memprofile")
 	return cmd
@@ -251,7 +253,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	col := collector.New(collector.Config{
 		API: api, Out: records, Hard: hardCtx, UserAgent: roomsource.DefaultUserAgent, Logger: log,
 		HeartbeatInterval: o.heartbeat, WatchEvery: watchEvery(o.watchdog), Spread: o.spread, BackoffMin: o.backoffMin,
-		BackoffMax: o.backoffMax, HealthyAfter: o.healthyAfter, RateLimitWait: o.breakerPause,
+		BackoffMax: o.backoffMax, HealthyAfter: o.healthyAfter, RateLimitWait: o.breakerPause, Raw: o.raw,
 	})
 	runCtx := ctx
 	if o.duration > 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 	"go.uber.org/goleak"
 )
@@ -171,5 +172,46 @@ func TestSIGTERMFinalFlush(t *testing.T) {
 	}
 	if s.Runs != 1 {
 		t.Errorf("runs %d", s.Runs)
+	}
+}
+
+// TestRawArchive: with --raw every command body is kept as received and
+// re-decodes to what the typed tables hold.
+func TestRawArchive(t *testing.T) {
+	sim, err := livesim.New(livesim.Options{Rooms: 2, Rate: 200, Tick: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	db := filepath.Join(t.TempDir(), "raw.db")
+	o := testCollect(t, sim.URL(), db)
+	o.raw, o.duration = true, 2*time.Second
+	if err := o.run(context.Background(), "raw"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := storage.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var raw, danmaku int
+	d.SQL.QueryRow("SELECT count(*) FROM raw_messages").Scan(&raw)
+	d.SQL.QueryRow("SELECT count(*) FROM danmaku").Scan(&danmaku)
+	if raw == 0 || raw < danmaku {
+		t.Fatalf("raw_messages %d, danmaku %d", raw, danmaku)
+	}
+	var body string
+	if err := d.SQL.QueryRow("SELECT body FROM raw_messages WHERE cmd = 'DANMU_MSG' LIMIT 1").Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	var cd protocol.CommandDecoder
+	evs, err := cd.Decode(nil, []byte(body), 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("raw body does not decode: %v", err)
+	}
+	var n int
+	d.SQL.QueryRow("SELECT count(*) FROM danmaku WHERE id_str = ?", evs[0].(*protocol.Danmaku).IDStr).Scan(&n)
+	if n != 1 {
+		t.Errorf("the archived danmaku is not in the danmaku table")
 	}
 }
