@@ -38,6 +38,7 @@ type collectOptions struct {
 	httpRate      float64
 	finalFlush    time.Duration
 	memProfile    string
+	cpuProfile    string
 	raw           bool
 
 	// set by demo and tests
@@ -90,6 +91,8 @@ exits at once (status 130) without the final flush.`,
 	f.BoolVar(&o.raw, "raw", false, "also archive every command body as received (table raw_messages; ~2 KB per message)")
 	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect stops")
 	_ = f.MarkHidden("memprofile")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -177,6 +180,17 @@ func (o *collectOptions) validate() error {
 func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err := o.validate(); err != nil {
 		return &exitError{exitUsage, err}
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return &exitError{exitFailure, err}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return &exitError{exitFailure, err}
+		}
+		defer pprof.StopCPUProfile()
 	}
 	level := slog.LevelInfo
 	if o.quiet {
