@@ -44,6 +44,3 @@ const hexDigits = "0123456789abcdef"
 
 // appendInt appends a decimal integer.
 func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
-
-// appendBool appends true or false.
-func appendBool(dst []byte, b bool) []byte { return strconv.AppendBool(dst, b) }
