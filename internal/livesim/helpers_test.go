@@ -29,6 +29,9 @@ func newSim(t *testing.T, o livesim.Options) *livesim.Sim {
 	if o.Seed == 0 {
 		o.Seed = 42
 	}
+	if o.HTTPRate == 0 { // tests poll; only the budget tests set one
+		o.HTTPRate, o.HTTPBurst = 1e5, 1e5
+	}
 	s, err := livesim.New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -233,14 +233,18 @@ func TestRoomLists(t *testing.T) {
 }
 
 func TestListsFollowLiveState(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 12, Rate: 50, LiveFor: 150 * time.Millisecond, OfflineFor: 150 * time.Millisecond, Tick: 20 * time.Millisecond})
+	s := newSim(t, livesim.Options{Rooms: 12, Rate: 50, LiveFor: 150 * time.Millisecond, OfflineFor: 150 * time.Millisecond,
+		Tick: 20 * time.Millisecond, HTTPRate: 100000, HTTPBurst: 100000})
 	c := newClient(t, s)
 	sets := map[string]bool{}
 	waitFor(t, "the live set to change", 10*time.Second, func() bool {
 		var res struct {
+			Code int        `json:"code"`
 			Data []listItem `json:"data"`
 		}
-		c.get("/room/v1/Area/getListByAreaID?areaId=0&page=1&pageSize=30", &res)
+		if st := c.get("/room/v1/Area/getListByAreaID?areaId=0&page=1&pageSize=30", &res); st != 200 || res.Code != 0 {
+			t.Fatalf("list: HTTP %d, code %d", st, res.Code)
+		}
 		key := ""
 		for _, it := range res.Data {
 			key += strconv.FormatInt(it.RoomID, 10) + ","
