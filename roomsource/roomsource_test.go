@@ -81,7 +81,7 @@ func TestLoggedIn(t *testing.T) {
 }
 
 func TestKeysRefetchedOn352(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 2, RotateKeys: 30 * time.Millisecond, HTTPRate: 1000, HTTPBurst: 1000})
+	s := newSim(t, livesim.Options{Rooms: 2, RotateKeys: 300 * time.Millisecond, HTTPRate: 1e5, HTTPBurst: 1e5})
 	c := newClient(t, s.URL(), roomsource.Config{})
 	ctx := context.Background()
 	if _, err := c.DanmuInfo(ctx, s.RoomIDs()[0]); err != nil {

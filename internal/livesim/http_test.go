@@ -149,7 +149,7 @@ func TestDanmuInfoRequiresSignatureCookieAndUA(t *testing.T) {
 }
 
 func TestRotateKeys(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 2, RotateKeys: 50 * time.Millisecond})
+	s := newSim(t, livesim.Options{Rooms: 2, RotateKeys: 300 * time.Millisecond})
 	c := newClient(t, s)
 	c.bootstrap()
 	old := c.mixin
