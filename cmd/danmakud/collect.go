@@ -181,17 +181,11 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err := o.validate(); err != nil {
 		return &exitError{exitUsage, err}
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return &exitError{exitFailure, err}
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return &exitError{exitFailure, err}
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return &exitError{exitFailure, err}
 	}
+	defer stopProfile()
 	level := slog.LevelInfo
 	if o.quiet {
 		level = slog.LevelError

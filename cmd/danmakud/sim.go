@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -64,17 +63,11 @@ the ground truth (--truth) and exits.`,
 }
 
 func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
-	if o.cpuProf != "" {
-		f, err := os.Create(o.cpuProf)
-		if err != nil {
-			return &exitError{exitFailure, err}
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return &exitError{exitFailure, err}
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.cpuProf)
+	if err != nil {
+		return &exitError{exitFailure, err}
 	}
+	defer stopProfile()
 	s, err := livesim.New(o.opts)
 	if err != nil {
 		return &exitError{exitFailure, err}
