@@ -181,7 +181,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err := o.validate(); err != nil {
 		return &exitError{exitUsage, err}
 	}
-	stopProfile, err := startCPUProfile(o.cpuProfile)
+	stopProfile, err := startProfiles(o.cpuProfile, "")
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}

@@ -13,11 +13,12 @@ import (
 )
 
 type simOptions struct {
-	opts     livesim.Options
-	truth    string
-	addrFile string
-	stats    time.Duration
-	cpuProf  string
+	opts       livesim.Options
+	truth      string
+	addrFile   string
+	stats      time.Duration
+	memProfile string
+	cpuProf    string
 }
 
 func newSimCmd() *cobra.Command {
@@ -41,6 +42,7 @@ the ground truth (--truth) and exits.`,
 	f.IntVar(&o.opts.Rooms, "rooms", 20, "number of rooms")
 	f.Float64Var(&o.opts.Rate, "rate", 200, "messages per second summed over live rooms (Zipf-distributed)")
 	f.Uint64Var(&o.opts.Seed, "seed", 0, "random seed (0 = random)")
+	f.DurationVar(&o.opts.Tick, "tick", 200*time.Millisecond, "how often each room's pending messages go out as one frame")
 	f.DurationVar(&o.opts.DropEvery, "drop-every", 0, "close each connection after about this long (TCP close, no close frame)")
 	f.DurationVar(&o.opts.StallEvery, "stall-every", 0, "stall each connection after about this long")
 	f.Float64Var(&o.opts.Corrupt, "corrupt", 0, "fraction of frames made undecodable")
@@ -58,12 +60,14 @@ the ground truth (--truth) and exits.`,
 	f.StringVar(&o.addrFile, "addr-file", "", "write the base URL here once listening")
 	f.DurationVar(&o.stats, "stats-every", 0, "print running totals to stderr this often (0 = never)")
 	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the simulator here")
+	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the simulator here on exit")
+	_ = f.MarkHidden("memprofile")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
 func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
-	stopProfile, err := startCPUProfile(o.cpuProf)
+	stopProfile, err := startProfiles(o.cpuProf, o.memProfile)
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}

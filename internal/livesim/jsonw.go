@@ -15,10 +15,17 @@ func appendJSONString(dst []byte, s string) []byte {
 // appendJSONBytes is appendJSONString for a byte slice.
 func appendJSONBytes(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendEscaped appends s escaped for the inside of a JSON string literal
+// (no quotes). Runs of bytes that need no escape are copied at once.
+func appendEscaped(dst []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if jsonPlain[c] {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -36,8 +43,29 @@ func appendJSONBytes(dst []byte, s []byte) []byte {
 		}
 		start = i + 1
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
+}
+
+// jsonPlain[c] is true when byte c stands for itself inside a JSON string.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// nested returns a static piece of JSON escaped for use inside a JSON
+// string (a document carried as a string, like DANMU_MSG's extra).
+func nested(s string) string {
+	return string(appendEscaped(nil, []byte(s)))
+}
+
+// appendNestedString appends s as a JSON string literal escaped once more
+// for use inside a JSON string: for a"b the literal "a\"b" goes out as
+// \"a\\\"b\".
+func appendNestedString(dst []byte, s string) []byte {
+	var buf [128]byte
+	return appendEscaped(dst, appendJSONString(buf[:0], s))
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,10 +1,8 @@
 package livesim
 
 import (
-	"fmt"
 	"hash/crc32"
 	"strconv"
-	"sync"
 )
 
 // User is a simulated viewer.
@@ -23,7 +21,19 @@ type User struct {
 
 // midHash is the lowercase hex CRC32 of the decimal uid (PROTOCOL.md §5.1).
 func midHash(uid int64) string {
-	return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(strconv.FormatInt(uid, 10))))
+	var b [20]byte
+	return hex8(crc32.ChecksumIEEE(strconv.AppendInt(b[:0], uid, 10)), hexDigits)
+}
+
+// hex8 formats v as 8 hex digits (zero-padded) using digits as the alphabet
+// (lower or upper case).
+func hex8(v uint32, digits string) string {
+	var h [8]byte
+	for i := 7; i >= 0; i-- {
+		h[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(h[:])
 }
 
 // Danmaku describes one DANMU_MSG to write.
@@ -70,40 +80,6 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	if d.Mirror {
 		cmd = "DANMU_MSG_MIRROR"
 	}
-	// extra: a JSON document carried as a string.
-	xp := extraPool.Get().(*[]byte)
-	defer extraPool.Put(xp)
-	x := (*xp)[:0]
-	defer func() { *xp = x[:0] }()
-	x = append(x, `{"send_from_me":false,"master_player_hidden":false,"mode":0,"color":`...)
-	x = appendInt(x, d.Color)
-	x = append(x, `,"dm_type":`...)
-	x = appendInt(x, dmType)
-	x = append(x, `,"font_size":25,"player_mode":1,"show_player_type":0,"content":`...)
-	x = appendJSONString(x, d.Text)
-	x = append(x, `,"user_hash":"`...)
-	h, _ := strconv.ParseUint(hash, 16, 32)
-	x = strconv.AppendUint(x, h, 10)
-	x = append(x, `","emoticon_unique":`...)
-	x = appendJSONString(x, d.Sticker)
-	x = append(x, `,"bulge_display":0,"recommend_score":2,"main_state_dm_color":"","objective_state_dm_color":"","direction":0,"pk_direction":0,"quartet_direction":0,"anniversary_crowd":0,"yeah_space_type":"","yeah_space_url":"","jump_to_url":"","space_type":"","space_url":"","animation":{},"emots":null,"is_audited":false,"id_str":"`...)
-	x = append(x, d.IDStr...)
-	x = append(x, `","icon":null,"show_reply":true,"reply_mid":`...)
-	x = appendInt(x, d.ReplyUID)
-	x = append(x, `,"reply_uname":`...)
-	x = appendJSONString(x, d.ReplyName)
-	x = append(x, `,"reply_uname_color":"","reply_is_mystery":false,"reply_type_enum":`...)
-	if d.ReplyUID != 0 {
-		x = append(x, '1')
-	} else {
-		x = append(x, '0')
-	}
-	x = append(x, `,"hit_combo":0,"esports_jump_url":""`...)
-	if d.Mirror {
-		x = append(x, `,"is_mirror":true,"is_collaboration_member":false`...)
-	}
-	x = append(x, '}')
-
 	dst = append(dst, `{"cmd":"`...)
 	dst = append(dst, cmd...)
 	dst = append(dst, d.Suffix...)
@@ -127,8 +103,37 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	} else {
 		dst = append(dst, `"{}"`...)
 	}
-	dst = append(dst, `,"{}",{"extra":`...)
-	dst = appendJSONBytes(dst, x)
+	// extra: a JSON document carried as a string, written escaped in
+	// place (its static parts are escaped once, at start-up).
+	dst = append(dst, `,"{}",{"extra":"`...)
+	dst = append(dst, extraColor...)
+	dst = appendInt(dst, d.Color)
+	dst = append(dst, extraDmType...)
+	dst = appendInt(dst, dmType)
+	dst = append(dst, extraContent...)
+	dst = appendNestedString(dst, d.Text)
+	dst = append(dst, extraUserHash...)
+	h, _ := strconv.ParseUint(hash, 16, 32)
+	dst = strconv.AppendUint(dst, h, 10)
+	dst = append(dst, extraEmoticon...)
+	dst = appendNestedString(dst, d.Sticker)
+	dst = append(dst, extraIDStr...)
+	dst = append(dst, d.IDStr...) // hex: nothing to escape
+	dst = append(dst, extraReplyMid...)
+	dst = appendInt(dst, d.ReplyUID)
+	dst = append(dst, extraReplyUname...)
+	dst = appendNestedString(dst, d.ReplyName)
+	dst = append(dst, extraReplyType...)
+	if d.ReplyUID != 0 {
+		dst = append(dst, '1')
+	} else {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, extraHitCombo...)
+	if d.Mirror {
+		dst = append(dst, extraMirror...)
+	}
+	dst = append(dst, '}', '"')
 	dst = append(dst, `,"mode":0,"show_player_type":0,"user":{"base":{"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg","is_mystery":false,"name":`...)
 	dst = appendJSONString(dst, name)
 	dst = append(dst, `,"name_color":0,"name_color_str":"","official_info":{"desc":"","role":0,"title":"","type":-1},"origin_info":{"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg","name":`...)
@@ -190,7 +195,21 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	return dst
 }
 
-var extraPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// The static parts of DANMU_MSG's extra document, escaped for the string
+// that carries it.
+var (
+	extraColor      = nested(`{"send_from_me":false,"master_player_hidden":false,"mode":0,"color":`)
+	extraDmType     = nested(`,"dm_type":`)
+	extraContent    = nested(`,"font_size":25,"player_mode":1,"show_player_type":0,"content":`)
+	extraUserHash   = nested(`,"user_hash":"`)
+	extraEmoticon   = nested(`","emoticon_unique":`)
+	extraIDStr      = nested(`,"bulge_display":0,"recommend_score":2,"main_state_dm_color":"","objective_state_dm_color":"","direction":0,"pk_direction":0,"quartet_direction":0,"anniversary_crowd":0,"yeah_space_type":"","yeah_space_url":"","jump_to_url":"","space_type":"","space_url":"","animation":{},"emots":null,"is_audited":false,"id_str":"`)
+	extraReplyMid   = nested(`","icon":null,"show_reply":true,"reply_mid":`)
+	extraReplyUname = nested(`,"reply_uname":`)
+	extraReplyType  = nested(`,"reply_uname_color":"","reply_is_mystery":false,"reply_type_enum":`)
+	extraHitCombo   = nested(`,"hit_combo":0,"esports_jump_url":""`)
+	extraMirror     = nested(`,"is_mirror":true,"is_collaboration_member":false`)
+)
 
 // guardColor is info[2][7]: the name colour of guard members.
 func guardColor(level int64) string {

@@ -15,7 +15,6 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/danmakud/danmakud/internal/wbi"
 	"github.com/danmakud/danmakud/protocol"
-	"github.com/gorilla/websocket"
 )
 
 // Truth kinds, indexes into truthSet arrays (same order as TruthKinds).
@@ -90,11 +89,11 @@ func (b *batch) markDelivered() {
 	}
 }
 
-// frame is one encoded WebSocket message of a batch.
+// frame is one encoded WebSocket message of a batch. raw is shared by
+// every connection it is sent to and never modified after encode.
 type frame struct {
 	b   *batch
 	raw []byte // the outer packet
-	pm  *websocket.PreparedMessage
 }
 
 type area struct {
@@ -440,11 +439,7 @@ func (x *shard) encode(b *batch, inner []byte, ver uint16) *frame {
 		panic("livesim: compress to memory: " + err.Error())
 	}
 	raw := protocol.EncodePacket(ver, protocol.OpMessage, 0, x.zbuf.Bytes())
-	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, raw)
-	if err != nil {
-		panic("livesim: prepare message: " + err.Error())
-	}
-	return &frame{b: b, raw: raw, pm: pm}
+	return &frame{b: b, raw: raw}
 }
 
 // put appends one command to the variants that are needed. enc writes
@@ -493,7 +488,7 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 	case p < 45: // danmaku
 		u := x.user(r)
 		d := Danmaku{User: *u, Text: texts[rng.IntN(len(texts))], TsMs: now.UnixMilli(), Rnd: rng.Int64N(1 << 31),
-			Color: 16777215, Ct: fmt.Sprintf("%08X", rng.Uint32())}
+			Color: 16777215, Ct: hex8(rng.Uint32(), "0123456789ABCDEF")}
 		d.IDStr = x.hex(32) + strconv.FormatInt(r.seq%10000+1000, 16)
 		if u.GuardLevel > 0 {
 			d.Color = 14893055

@@ -170,7 +170,10 @@ func (t wsTransport) write(b []byte) error {
 
 func (t wsTransport) writeFrame(f *frame) error {
 	_ = t.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return t.ws.WritePreparedMessage(f.pm)
+	// Not a PreparedMessage: that allocates a whole framing Conn per
+	// frame, while a server's WriteMessage frames into the connection's
+	// own buffer without allocating.
+	return t.ws.WriteMessage(websocket.BinaryMessage, f.raw)
 }
 
 func (t wsTransport) netConn() net.Conn { return t.ws.NetConn() }
