@@ -23,6 +23,9 @@ type API interface {
 	DanmuInfo(ctx context.Context, roomID int64) (roomsource.DanmuInfo, error)
 	Identity() (buvid string, mid int64)
 	URL(d roomsource.DanmuInfo, i int) string
+	// History is the watchdog's background request; it should not wait
+	// for budget that reconnects need (roomsource's fails at once with
+	// ErrNoSpareBudget instead).
 	History(ctx context.Context, roomID int64) ([]roomsource.HistoryItem, error)
 }
 
@@ -462,7 +465,9 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, a
 		fetched := time.Now()
 		hist, err := cfg.API.History(ctx, w.t.RoomID)
 		if err != nil {
-			continue // no verdict without evidence
+			// No verdict without evidence; ErrNoSpareBudget (the limiter
+			// is busy with reconnects or discovery) lands here too.
+			continue
 		}
 		if !sleep(ctx, watchSettle) {
 			return

@@ -39,6 +39,9 @@ var (
 	ErrRiskControl = errors.New("risk control refused the request (-352)")
 	// ErrRoomNotFound: the room id does not exist.
 	ErrRoomNotFound = errors.New("room not found")
+	// ErrNoSpareBudget: a background request (History) was not sent
+	// because the rate limiter had no token to spare at that moment.
+	ErrNoSpareBudget = errors.New("no spare request budget; background request skipped")
 )
 
 // APIError is a non-zero code in a Bilibili JSON envelope, or a bad HTTP
@@ -96,13 +99,17 @@ type Client struct {
 	pause     time.Duration
 	probing   bool
 
-	stats Stats
+	statsMu sync.Mutex
+	stats   Counts
 }
 
-// Stats counts what the client did.
-type Stats struct {
-	mu                                    sync.Mutex
-	Requests, RateLimited, Refused, Fails int64
+// Counts are what the client did since New.
+type Counts struct {
+	Requests    int64 // sent
+	RateLimited int64 // answered 412 / -412
+	Refused     int64 // not sent: breaker open
+	Fails       int64 // network errors and bad statuses
+	Skipped     int64 // background requests not sent for want of spare budget
 }
 
 // New returns a Client. It makes no request yet.
@@ -144,11 +151,11 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Snapshot returns the request counters.
-func (c *Client) Snapshot() (requests, rateLimited, refused, fails int64) {
-	c.stats.mu.Lock()
-	defer c.stats.mu.Unlock()
-	return c.stats.Requests, c.stats.RateLimited, c.stats.Refused, c.stats.Fails
+// Snapshot returns the request counters. Safe for concurrent use.
+func (c *Client) Snapshot() Counts {
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	return c.stats
 }
 
 // breakerAllow decides whether a request may be sent now. While open it
@@ -198,10 +205,26 @@ type envelope struct {
 // get performs one GET through the limiter and the breaker and decodes
 // the envelope. A non-zero code is returned as *APIError.
 func (c *Client) get(ctx context.Context, endpoint, rawURL string) (*envelope, *http.Response, error) {
+	return c.do(ctx, endpoint, rawURL, false)
+}
+
+// do is get; spare marks a background request that takes a token only
+// when one is free right now (no other request waiting, budget not
+// spent) and otherwise fails at once with ErrNoSpareBudget. Requests that
+// wait are served first, so background checks never delay a reconnect or
+// a discovery round, whatever their number.
+func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool) (*envelope, *http.Response, error) {
 	if err := c.breakerAllow(); err != nil {
+		c.count(func(s *Counts) { s.Refused++ })
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
 	}
-	if err := c.lim.Wait(ctx); err != nil {
+	if spare {
+		if !c.lim.Allow() {
+			c.breakerRelease()
+			c.count(func(s *Counts) { s.Skipped++ })
+			return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, ErrNoSpareBudget)
+		}
+	} else if err := c.lim.Wait(ctx); err != nil {
 		c.breakerRelease()
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
 	}
@@ -229,18 +252,18 @@ func (c *Client) get(ctx context.Context, endpoint, rawURL string) (*envelope, *
 	if len(cookies) > 0 {
 		req.Header.Set("Cookie", strings.Join(cookies, "; "))
 	}
-	c.count(func(s *Stats) { s.Requests++ })
+	c.count(func(s *Counts) { s.Requests++ })
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.breakerResult(false)
-		c.count(func(s *Stats) { s.Fails++ })
+		c.count(func(s *Counts) { s.Fails++ })
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, redact(err))
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
 	if err != nil {
 		c.breakerResult(false)
-		c.count(func(s *Stats) { s.Fails++ })
+		c.count(func(s *Counts) { s.Fails++ })
 		return nil, res, fmt.Errorf("roomsource: %s: read body: %w", endpoint, err)
 	}
 	var env envelope
@@ -248,18 +271,18 @@ func (c *Client) get(ctx context.Context, endpoint, rawURL string) (*envelope, *
 	limited := res.StatusCode == http.StatusPreconditionFailed || (jerr == nil && env.Code == -412)
 	c.breakerResult(limited)
 	if limited {
-		c.count(func(s *Stats) { s.RateLimited++ })
+		c.count(func(s *Counts) { s.RateLimited++ })
 		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: env.Message, kind: ErrRateLimited}
 	}
 	if res.StatusCode != http.StatusOK {
-		c.count(func(s *Stats) { s.Fails++ })
+		c.count(func(s *Counts) { s.Fails++ })
 		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: http.StatusText(res.StatusCode)}
 	}
 	if jerr != nil {
 		if strings.Contains(res.Header.Get("Content-Type"), "html") {
 			return &envelope{}, res, nil // the home page
 		}
-		c.count(func(s *Stats) { s.Fails++ })
+		c.count(func(s *Counts) { s.Fails++ })
 		return nil, res, fmt.Errorf("roomsource: %s: bad JSON: %w", endpoint, jerr)
 	}
 	return &env, res, nil
@@ -271,10 +294,10 @@ func (c *Client) breakerRelease() {
 	c.mu.Unlock()
 }
 
-func (c *Client) count(f func(*Stats)) {
-	c.stats.mu.Lock()
+func (c *Client) count(f func(*Counts)) {
+	c.statsMu.Lock()
 	f(&c.stats)
-	c.stats.mu.Unlock()
+	c.statsMu.Unlock()
 }
 
 // redact strips query strings (they may carry tokens or signatures) from
@@ -582,9 +605,11 @@ func (h HistoryItem) Key() string {
 	return strconv.FormatInt(h.CheckInfo.Ts, 10) + ":" + h.CheckInfo.Ct
 }
 
-// History returns a room's recent danmaku, oldest first.
+// History returns a room's recent danmaku, oldest first. It is a
+// background request: it never waits for the rate limiter and returns
+// ErrNoSpareBudget when no token is free right now.
 func (c *Client) History(ctx context.Context, roomID int64) ([]HistoryItem, error) {
-	env, _, err := c.get(ctx, "gethistory", fmt.Sprintf("%s/xlive/web-room/v1/dM/gethistory?roomid=%d&room_type=0", c.base.live, roomID))
+	env, _, err := c.do(ctx, "gethistory", fmt.Sprintf("%s/xlive/web-room/v1/dM/gethistory?roomid=%d&room_type=0", c.base.live, roomID), true)
 	if err != nil {
 		return nil, err
 	}

@@ -269,3 +269,51 @@ func TestBreakerOn412Storm(t *testing.T) {
 }
 
 func runtimeGosched() { time.Sleep(time.Millisecond) }
+
+// History is a background request: it never queues for the limiter, so
+// with many rooms' watchdogs asking it cannot delay a reconnect's token
+// fetch or a discovery page.
+func TestHistoryUsesOnlySpareBudget(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 1})
+	c := newClient(t, s.URL(), roomsource.Config{Rate: 4, Burst: 1})
+	ctx := context.Background()
+	room := s.RoomIDs()[0]
+	if _, err := c.RoomInit(ctx, room); err != nil { // takes the one token
+		t.Fatal(err)
+	}
+	before := s.Stats().HTTPRequests
+	if _, err := c.History(ctx, room); !errors.Is(err, roomsource.ErrNoSpareBudget) {
+		t.Fatalf("History with no token free: %v, want ErrNoSpareBudget", err)
+	}
+	if got := s.Stats().HTTPRequests; got != before {
+		t.Fatalf("a skipped History reached the server (%d -> %d requests)", before, got)
+	}
+	// A waiting request is served before any background one.
+	done := make(chan error, 1)
+	go func() { _, err := c.RoomInit(ctx, room); done <- err }()
+	skipped := 0
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			break wait
+		default:
+		}
+		if _, err := c.History(ctx, room); err == nil {
+			t.Fatal("a History request went out while another request was waiting for the limiter")
+		}
+		skipped++
+		time.Sleep(time.Millisecond)
+	}
+	if got := c.Snapshot().Skipped; got != int64(skipped)+1 {
+		t.Errorf("Snapshot().Skipped = %d, want %d", got, skipped+1)
+	}
+	// With budget to spare it goes out.
+	c2 := newClient(t, s.URL(), roomsource.Config{})
+	if _, err := c2.History(ctx, room); err != nil {
+		t.Errorf("History with budget to spare: %v", err)
+	}
+}

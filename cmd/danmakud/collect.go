@@ -309,7 +309,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err := db.EndRun(context.Background(), runID, status); err != nil && werr == nil {
 		werr = err
 	}
-	o.summary(col, writer, time.Since(start))
+	o.summary(col, writer, api.Snapshot(), time.Since(start))
 	if werr != nil {
 		return &exitError{exitFailure, werr}
 	}
@@ -350,7 +350,7 @@ func (o *collectOptions) progressLoop(ctx context.Context, done chan<- struct{},
 	}
 }
 
-func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, took time.Duration) {
+func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h roomsource.Counts, took time.Duration) {
 	m := &col.Metrics
 	b := bufio.NewWriter(o.stderr)
 	fmt.Fprintf(b, "collect: %s in %s: %d events (%.0f/s), %d rows written in %d flushes, %d duplicates ignored\n",
@@ -358,5 +358,7 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, to
 		w.Stats.Rows.Load(), w.Stats.Flushes.Load(), w.Stats.Dups.Load())
 	fmt.Fprintf(b, "collect: %d sessions, %d reconnects, %d starved, %d stalled, %d auth failures, %d bad frames, %d waits on the writer\n",
 		m.Sessions.Load(), m.Reconnects.Load(), m.Starved.Load(), m.Stalled.Load(), m.AuthFailed.Load(), m.BadFrames.Load(), m.Blocked.Load())
+	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d watchdog checks skipped (no spare request budget)\n",
+		h.Requests, h.RateLimited, h.Refused, h.Fails, h.Skipped)
 	b.Flush()
 }
