@@ -553,8 +553,10 @@ type Room struct {
 // pageSize is what current clients ask of getListByAreaID.
 const pageSize = 30
 
-// maxPages bounds one listing (3,000 rooms).
-const maxPages = 100
+// maxPages bounds a listing of n rooms: the pages n needs, twice over
+// (rooms move between pages while we read, so some repeat), plus a few.
+// It only matters against a server that never returns an empty page.
+func maxPages(n int) int { return 2*((n+pageSize-1)/pageSize) + 5 }
 
 // TopRooms pages through getListByAreaID (sort=online; area 0 = all) until
 // it has n rooms or the list ends. Any failed page fails the whole call:
@@ -562,7 +564,7 @@ const maxPages = 100
 func (c *Client) TopRooms(ctx context.Context, n int, area int64) ([]Room, error) {
 	var out []Room
 	seen := map[int64]bool{}
-	for page := 1; len(out) < n && page <= maxPages; page++ {
+	for page, last := 1, maxPages(n); len(out) < n && page <= last; page++ {
 		u := fmt.Sprintf("%s/room/v1/Area/getListByAreaID?areaId=%d&sort=online&pageSize=%d&page=%d", c.base.live, area, pageSize, page)
 		env, _, err := c.get(ctx, "getListByAreaID", u)
 		if err != nil {

@@ -317,3 +317,19 @@ wait:
 		t.Errorf("History with budget to spare: %v", err)
 	}
 }
+
+// Whole-site listings: --top beyond 3,000 (once a fixed page cap) gets
+// every room it asks for.
+func TestTopRoomsBeyondThreeThousand(t *testing.T) {
+	var fail atomic.Bool
+	srv := pagedServer(t, &fail, 4000)
+	c := newClient(t, srv.URL, roomsource.Config{Rate: 10000, Burst: 10000})
+	rooms, err := c.TopRooms(context.Background(), 3500, 0)
+	if err != nil || len(rooms) != 3500 {
+		t.Fatalf("TopRooms(3500) of 4000: %d rooms, %v", len(rooms), err)
+	}
+	all, err := c.TopRooms(context.Background(), 10000, 0)
+	if err != nil || len(all) != 4000 {
+		t.Fatalf("TopRooms(10000) of 4000: %d rooms, %v", len(all), err)
+	}
+}

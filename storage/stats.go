@@ -133,7 +133,7 @@ func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
 	rows, err := d.SQL.QueryContext(ctx, `SELECT room_id, count(*),
   sum(CASE WHEN authed_ms IS NULL THEN 0 ELSE coalesce(ended_ms, ?) - authed_ms END),
   min(started_ms), max(coalesce(ended_ms, ?)),
-  sum(end_reason LIKE 'starved%'), sum(end_reason LIKE 'stalled%'), sum(bad_frames)
+  coalesce(sum(end_reason LIKE 'starved%'), 0), coalesce(sum(end_reason LIKE 'stalled%'), 0), coalesce(sum(bad_frames), 0)
  FROM connections GROUP BY room_id ORDER BY room_id`, now, now)
 	if err != nil {
 		return nil, err

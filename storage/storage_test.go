@@ -159,3 +159,25 @@ func TestHardStopReportsLoss(t *testing.T) {
 		t.Fatal("a final flush that failed was not reported")
 	}
 }
+
+// A database being written holds connections that have not ended yet
+// (no end_reason): stats must read it, as researchers query while
+// collect runs.
+func TestSummarizeWithOpenConnections(t *testing.T) {
+	db, _ := open(t)
+	if _, err := db.StartRun(context.Background(), "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	write(t, db,
+		storage.Conn{Seq: 1, RoomID: 5, Host: "h", StartedMs: now - 10000, AuthedMs: now - 9000},
+		storage.Conn{Seq: 2, RoomID: 6, Host: "h", StartedMs: now - 10000, AuthedMs: now - 9000, EndedMs: now - 1000, EndReason: "stalled: no data", Bad: 2},
+	)
+	s, err := db.Summarize(context.Background())
+	if err != nil {
+		t.Fatalf("Summarize with a connection still open: %v", err)
+	}
+	if len(s.Coverage) != 2 || s.Coverage[0].RoomID != 5 || s.Coverage[0].Stalled != 0 || s.Coverage[1].Stalled != 1 || s.Coverage[1].BadFrames != 2 {
+		t.Errorf("coverage %+v", s.Coverage)
+	}
+}
