@@ -175,6 +175,13 @@ func (c *Collector) send(r storage.Record) bool {
 // errHardStop ends message handling when the writer is gone.
 var errHardStop = errors.New("hard stop")
 
+// frameDecoders are shared by every connection: a decoder (brotli and
+// zlib state, inflate buffers, JSON parsers: about 60 KB once warm) is
+// only busy while one message is decoded, so a few serve thousands of
+// connections. A message is self-contained, so nothing carries over from
+// one message to the next, and decoded events own their memory.
+var frameDecoders = sync.Pool{New: func() any { return new(protocol.FrameDecoder) }}
+
 // errStarved is the cancel cause when the watchdog recycles a connection.
 var errStarved = errors.New("starved: far fewer messages than the room's history shows")
 
@@ -326,7 +333,6 @@ func (w *worker) session(ctx context.Context, host int) (healthy bool, err error
 			w.watchdog(runCtx, cancel, sess.AuthedAt, seen)
 		}()
 	}
-	var fd protocol.FrameDecoder
 	var evs []protocol.Event
 	malformed := func(now int64, reason error, body []byte) {
 		rec.Bad++
@@ -338,6 +344,8 @@ func (w *worker) session(ctx context.Context, host int) (healthy bool, err error
 		rec.Frames++
 		rec.Bytes += int64(len(msg))
 		w.c.Metrics.Frames.Add(1)
+		fd := frameDecoders.Get().(*protocol.FrameDecoder)
+		defer frameDecoders.Put(fd)
 		ferr := fd.Packets.DecodeMessage(msg, func(p *protocol.Packet) error {
 			var cerr error
 			evs, cerr = fd.PacketEvents(evs[:0], p, w.t.RoomID)

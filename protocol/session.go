@@ -74,7 +74,10 @@ func (c *SessionConfig) defaults() {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.Dialer == nil {
-		c.Dialer = &websocket.Dialer{HandshakeTimeout: c.AuthTimeout, ReadBufferSize: 16 << 10}
+		// gorilla's default 4 KB read buffer: most frames are smaller, and
+		// larger ones are read straight into the message. It is kept per
+		// connection, so with thousands of rooms its size is memory.
+		c.Dialer = &websocket.Dialer{HandshakeTimeout: c.AuthTimeout, ReadBufferSize: 4 << 10}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ exits at once (status 130) without the final flush.`,
 	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
 	f.DurationVar(&o.finalFlush, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
 	f.BoolVar(&o.raw, "raw", false, "also archive every command body as received (table raw_messages; ~2 KB per message)")
-	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect stops")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect is told to stop (before the workers stop)")
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	_ = f.MarkHidden("cpuprofile")
@@ -285,17 +286,14 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	workCtx, stopWork := context.WithCancel(context.Background())
 	go func() {
 		<-runCtx.Done()
+		if o.memProfile != "" {
+			writeHeapProfile(o.memProfile) // while every worker still runs
+		}
 		stopDisc()
 		discWG.Wait()
 		stopWork()
 	}()
 	col.Run(workCtx, rounds) // returns after every worker has stopped
-	if o.memProfile != "" {
-		if f, err := os.Create(o.memProfile); err == nil {
-			_ = pprof.WriteHeapProfile(f)
-			f.Close()
-		}
-	}
 	<-progressDone
 	close(records) // we own it: every producer has stopped
 
@@ -361,4 +359,19 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d watchdog checks skipped (no spare request budget)\n",
 		h.Requests, h.RateLimited, h.Refused, h.Fails, h.Skipped)
 	b.Flush()
+}
+
+// writeHeapProfile writes the live heap (after a GC) to path; errors go
+// to stderr, as this is a diagnostic.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
+	}
 }
