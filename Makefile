@@ -36,6 +36,7 @@ interop:
 # its spread. Raw results stay in bench.txt.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./protocol | tee bench.txt
+	$(GO) test -run '^$$' -bench Writer -benchtime 1000000x -count $(BENCH_COUNT) ./storage | tee -a bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
 
 # fuzz: a short run of every fuzz target (go test allows one target per run).
