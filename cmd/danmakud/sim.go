@@ -16,6 +16,7 @@ type simOptions struct {
 	opts       livesim.Options
 	truth      string
 	addrFile   string
+	certFile   string
 	stats      time.Duration
 	memProfile string
 	cpuProf    string
@@ -58,6 +59,7 @@ the ground truth (--truth) and exits.`,
 	f.DurationVar(&o.opts.OfflineFor, "offline-for", 10*time.Minute, "mean length of an offline spell")
 	f.StringVar(&o.truth, "truth", "", "write the ground truth JSON here on exit")
 	f.StringVar(&o.addrFile, "addr-file", "", "write the base URL here once listening")
+	f.StringVar(&o.certFile, "cert-file", "", "write the TLS port's self-signed certificate (PEM) here; trust it to use wss:// (host_list wss_port)")
 	f.DurationVar(&o.stats, "stats-every", 0, "print running totals to stderr this often (0 = never)")
 	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the simulator here")
 	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the simulator here on exit")
@@ -77,7 +79,13 @@ func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		return &exitError{exitFailure, err}
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), s.URL())
-	if o.addrFile != "" {
+	if o.certFile != "" {
+		if err := writeFileAtomic(o.certFile, s.CertPEM()); err != nil {
+			s.Close()
+			return &exitError{exitFailure, err}
+		}
+	}
+	if o.addrFile != "" { // last: its appearance means the simulator is ready
 		if err := writeFileAtomic(o.addrFile, []byte(s.URL()+"\n")); err != nil {
 			s.Close()
 			return &exitError{exitFailure, err}

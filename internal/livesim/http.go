@@ -234,14 +234,21 @@ func (s *Sim) handleDanmuInfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"code": 1002002, "message": "房间号不存在", "ttl": 1})
 		return
 	}
-	_, portStr, _ := net.SplitHostPort(s.Addr())
-	port, _ := strconv.Atoi(portStr)
-	_, tcpStr, _ := net.SplitHostPort(s.TCPAddr())
-	tcpPort, _ := strconv.Atoi(tcpStr)
-	// wss_port is the plain WebSocket port too: the simulator has no TLS.
+	port := func(addr string) int {
+		_, p, _ := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	// Like the real list: several hosts, each with the raw TCP port, the
+	// TLS WebSocket port and the plain one. The first is the host the
+	// client reached this API on, so a simulator on another machine works.
+	names := []string{"127.0.0.1", "localhost"}
+	if h, _, err := net.SplitHostPort(r.Host); err == nil && h != "127.0.0.1" && h != "localhost" {
+		names = []string{h, h}
+	}
 	hosts := []map[string]any{}
-	for _, h := range []string{"127.0.0.1", "localhost"} {
-		hosts = append(hosts, map[string]any{"host": h, "port": tcpPort, "wss_port": port, "ws_port": port})
+	for _, h := range names {
+		hosts = append(hosts, map[string]any{"host": h, "port": port(s.TCPAddr()), "wss_port": port(s.TLSAddr()), "ws_port": port(s.Addr())})
 	}
 	writeJSON(w, map[string]any{"code": 0, "message": "0", "ttl": 1, "data": map[string]any{
 		"group": "live", "business_id": 0, "refresh_row_factor": 0.125, "refresh_rate": 100, "max_delay": 5000,

@@ -3,11 +3,13 @@ package livesim
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -139,6 +141,8 @@ func (o *Options) setDefaults() {
 type Sim struct {
 	opts   Options
 	ln     net.Listener
+	tls    net.Listener // the same routes over TLS (host_list "wss_port")
+	cert   []byte       // PEM of tls's self-signed certificate
 	tcp    net.Listener // raw TCP danmaku port
 	srv    *http.Server
 	base   string
@@ -223,7 +227,19 @@ func New(opts Options) (*Sim, error) {
 		ln.Close()
 		return nil, fmt.Errorf("livesim: listen tcp: %w", err)
 	}
-	s := &Sim{opts: opts, ln: ln, tcp: tcp, start: time.Now(), byID: map[int64]*room{}}
+	tlsConf, certPEM, err := selfSigned(host)
+	if err != nil {
+		ln.Close()
+		tcp.Close()
+		return nil, fmt.Errorf("livesim: certificate: %w", err)
+	}
+	tlsLn, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		ln.Close()
+		tcp.Close()
+		return nil, fmt.Errorf("livesim: listen tls: %w", err)
+	}
+	s := &Sim{opts: opts, ln: ln, tcp: tcp, tls: tls.NewListener(tlsLn, tlsConf), cert: certPEM, start: time.Now(), byID: map[int64]*room{}}
 	s.base = "http://" + ln.Addr().String()
 	s.secret = randBytes(32)
 	s.rng = mrand.New(mrand.NewPCG(opts.Seed, 7))
@@ -234,11 +250,22 @@ func New(opts Options) (*Sim, error) {
 	inner := protocol.EncodePacket(protocol.VerJSON, protocol.OpMessage, 0, AppendLogInNotice(nil))
 	s.loginNotice[0] = enc.encode(&batch{}, inner, protocol.VerZlib).raw
 	s.loginNotice[1] = enc.encode(&batch{}, inner, protocol.VerBrotli).raw
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// net/http's own complaints (TLS handshakes a client abandoned, …) go
+	// to the Logger at debug level, not to stderr.
+	errLog := log.New(io.Discard, "", 0)
+	if opts.Logger != nil {
+		errLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
+	}
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		_ = s.srv.Serve(ln)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.srv.Serve(s.tls)
 	}()
 	s.wg.Add(1)
 	go func() {
@@ -293,6 +320,15 @@ func (s *Sim) URL() string { return s.base }
 
 // Addr is the listener's address (host:port); the WebSocket is at /sub.
 func (s *Sim) Addr() string { return s.ln.Addr().String() }
+
+// TLSAddr is the TLS listener (host_list "wss_port"): every HTTP path and
+// /sub, as on Addr, behind the certificate CertPEM returns.
+func (s *Sim) TLSAddr() string { return s.tls.Addr().String() }
+
+// CertPEM is the TLS listener's self-signed certificate, made at New for
+// the listen host, 127.0.0.1, ::1 and localhost. A client trusts it as a
+// CA (e.g. Node's NODE_EXTRA_CA_CERTS) to use wss:// and https://.
+func (s *Sim) CertPEM() []byte { return s.cert }
 
 // TCPAddr is the raw TCP danmaku listener (host_list "port").
 func (s *Sim) TCPAddr() string { return s.tcp.Addr().String() }

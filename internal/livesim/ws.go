@@ -381,8 +381,9 @@ func (c *conn) drop() {
 	c.s.stats.Drops.Add(1)
 	c.stopOnce.Do(func() { close(c.stopW) })
 	<-c.wDone
-	if tc, ok := c.t.netConn().(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	// *net.TCPConn, or *tls.Conn on the wss port (close_notify, then FIN).
+	if cw, ok := c.t.netConn().(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
 	_ = c.t.netConn().SetReadDeadline(time.Now().Add(drainTimeout))
 }

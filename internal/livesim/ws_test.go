@@ -2,7 +2,10 @@ package livesim_test
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -442,4 +445,63 @@ func TestRawTCP(t *testing.T) {
 	if !sawReply {
 		t.Error("no heartbeat reply over TCP")
 	}
+}
+
+// TestWSSPort: host_list's three ports are the raw TCP, TLS and plain
+// WebSocket listeners, and wss:// works for a client that trusts the
+// simulator's certificate (and fails for one that does not).
+func TestWSSPort(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 1, Rate: 1})
+	c := newClient(t, s)
+	buvid := c.bootstrap()
+	room := s.RoomIDs()[0]
+	var env envelope
+	c.get(c.signed("/xlive/web-room/v1/index/getDanmuInfo", url.Values{"id": {fmt.Sprint(room)}, "type": {"0"}, "web_location": {"444.8"}}), &env)
+	var d danmuInfo
+	if err := json.Unmarshal(env.Data, &d); err != nil || len(d.HostList) == 0 {
+		t.Fatalf("getDanmuInfo: %v %s", err, env.Data)
+	}
+	port := func(addr string) int {
+		_, p, _ := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	h := d.HostList[0]
+	if h.Port != port(s.TCPAddr()) || h.WssPort != port(s.TLSAddr()) || h.WsPort != port(s.Addr()) || h.WssPort == h.WsPort {
+		t.Fatalf("host_list %+v; tcp %s tls %s ws %s", h, s.TCPAddr(), s.TLSAddr(), s.Addr())
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(s.CertPEM()) {
+		t.Fatal("CertPEM is not a PEM certificate")
+	}
+	u := fmt.Sprintf("wss://%s:%d/sub", h.Host, h.WssPort)
+	if _, _, err := websocket.DefaultDialer.Dial(u, nil); err == nil {
+		t.Fatal("wss accepted by a client that does not trust the certificate")
+	}
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	ws, _, err := dialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	w := &wsConn{t: t, ws: ws}
+	w.sendAuth(0, room, 3, d.Token, buvid)
+	msg, err := w.next(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hd, _ := protocol.ParseHeader(msg); hd.Op != protocol.OpAuthReply {
+		t.Fatalf("over wss: first packet %+v, want the auth reply", hd)
+	}
+	// The HTTP paths answer over TLS too.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 5 * time.Second}
+	res, err := hc.Get("https://" + s.TLSAddr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Set-Cookie"), "buvid3=") {
+		t.Errorf("https GET /: %d %q", res.StatusCode, res.Header.Get("Set-Cookie"))
+	}
+	hc.CloseIdleConnections()
 }

@@ -60,13 +60,15 @@ async function main () {
   for (const protover of [3, 2]) {
     await session(LiveWS, roomid, { address, key: token, uid: 0, buvid, protover })
   }
+  // wss:// on wss_port (TLS; the browser's and the package's default scheme).
+  await session(LiveWS, roomid, { address: `wss://${h.host}:${h.wss_port}/sub`, key: token, uid: 0, buvid, protover: 3 }, 'wss')
   // The raw TCP port ("port" in host_list), as LiveTCP and recorders use it.
   await session(LiveTCP, roomid, { host: h.host, port: h.port, key: token, uid: 0, buvid, protover: 3 })
-  console.log('interop: ok: bilibili-live-ws received heartbeats and danmaku over WebSocket (protover 3 and 2) and TCP')
+  console.log('interop: ok: bilibili-live-ws received heartbeats and danmaku over WebSocket (protover 3 and 2, ws and wss) and TCP')
 }
 
-function session (Live, roomid, opts) {
-  const name = `${Live.name} protover ${opts.protover}`
+function session (Live, roomid, opts, label = '') {
+  const name = `${Live.name}${label ? ' ' + label : ''} protover ${opts.protover}`
   return new Promise((resolve) => {
     const live = new Live(roomid, opts)
     let heartbeats = 0; let danmaku = 0; let notice = false; let done = false
@@ -83,7 +85,7 @@ function session (Live, roomid, opts) {
         resolve()
       }
     }
-    live.on('error', e => fail(`${name}: ${e}`))
+    live.on('error', e => fail(`${name}: ${e ?? 'error event without a reason (TLS or network)'}`))
     live.on('close', () => { if (!done) fail(`${name}: closed early`) })
     live.on('heartbeat', online => {
       if (online !== 1) fail(`popularity ${online}, want 1`)
