@@ -35,6 +35,8 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("/room/v1/Room/mobileRoomInit", s.handleRoomInit)
 	mux.HandleFunc("/room/v1/Room/get_info", s.handleGetInfo)
 	mux.HandleFunc("/xlive/web-room/v1/index/getDanmuInfo", s.wbiOnly(s.handleDanmuInfo))
+	mux.HandleFunc("/xlive/web-room/v1/index/getInfoByRoom", s.wbiOnly(s.handleInfoByRoom))
+	mux.HandleFunc("/xlive/web-room/v1/index/getRoomBaseInfo", s.handleRoomBaseInfo)
 	mux.HandleFunc("/room/v1/Area/getListByAreaID", s.handleListByArea)
 	mux.HandleFunc("/xlive/web-interface/v1/second/getList", s.wbiOnly(s.handleSecondList))
 	mux.HandleFunc("/xlive/web-room/v1/dM/gethistory", s.handleHistory)
@@ -294,18 +296,85 @@ func (s *Sim) handleGetInfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"code": 1, "msg": "未找到该房间", "message": "未找到该房间", "data": nil})
 		return
 	}
-	rm.mu.Lock()
-	lt := "0000-00-00 00:00:00"
-	if rm.live {
-		lt = time.Unix(rm.liveTime, 0).Format(time.DateTime)
-	}
-	rm.mu.Unlock()
+	lt := liveTimeString(rm)
 	writeJSON(w, map[string]any{"code": 0, "msg": "ok", "message": "ok", "data": map[string]any{
 		"uid": rm.anchor.UID, "room_id": rm.id, "short_id": rm.short, "attention": rm.fans, "online": rm.online(),
 		"is_portrait": false, "description": "", "live_status": liveStatus(rm), "area_id": rm.area.id,
 		"parent_area_id": rm.area.parentID, "parent_area_name": rm.area.parentName, "area_name": rm.area.name,
 		"title": rm.title, "user_cover": "https://i0.hdslb.com/bfs/live/user_cover.jpg",
 		"keyframe": "https://i0.hdslb.com/bfs/live-key-frame/keyframe.jpg", "live_time": lt, "tags": ""}})
+}
+
+// liveTimeString is live_time as get_info and getRoomBaseInfo write it.
+func liveTimeString(rm *room) string {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if !rm.live {
+		return "0000-00-00 00:00:00"
+	}
+	return time.Unix(rm.liveTime, 0).Format(time.DateTime)
+}
+
+// handleInfoByRoom is getInfoByRoom (WBI-signed, used by recorders):
+// data.room_info and data.anchor_info; an unknown room is 19002000.
+func (s *Sim) handleInfoByRoom(w http.ResponseWriter, r *http.Request) {
+	rm := s.roomParam(r, "room_id")
+	if rm == nil {
+		writeJSON(w, map[string]any{"code": 19002000, "message": "获取初始化数据失败", "ttl": 1, "data": nil})
+		return
+	}
+	rm.mu.Lock()
+	var start int64
+	if rm.live {
+		start = rm.liveTime
+	}
+	rm.mu.Unlock()
+	writeJSON(w, map[string]any{"code": 0, "message": "0", "ttl": 1, "data": map[string]any{
+		"room_info": map[string]any{
+			"uid": rm.anchor.UID, "room_id": rm.id, "short_id": rm.short, "title": rm.title,
+			"cover": "https://i0.hdslb.com/bfs/live/cover.jpg", "tags": "", "description": "",
+			"online": rm.online(), "live_status": liveStatus(rm), "live_start_time": start,
+			"lock_status": 0, "lock_time": 0, "hidden_status": 0, "hidden_time": 0,
+			"area_id": rm.area.id, "area_name": rm.area.name, "parent_area_id": rm.area.parentID,
+			"parent_area_name": rm.area.parentName, "keyframe": "https://i0.hdslb.com/bfs/live-key-frame/keyframe.jpg",
+			"special_type": 0, "background": "", "live_id": 0, "live_id_str": "0",
+		},
+		"anchor_info": map[string]any{
+			"base_info":     map[string]any{"uname": rm.anchor.Name, "face": "https://i0.hdslb.com/bfs/face/member/noface.jpg", "gender": "保密"},
+			"relation_info": map[string]any{"attention": rm.fans},
+		},
+	}})
+}
+
+// handleRoomBaseInfo is the batch getRoomBaseInfo: data.by_room_ids keyed
+// by the ids asked for (room_ids, repeated or comma-separated); unknown
+// ids are left out, as the real one does with rooms it cannot find.
+func (s *Sim) handleRoomBaseInfo(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var ids []string
+	for _, k := range []string{"room_ids", "room_ids[]"} {
+		for _, v := range q[k] {
+			ids = append(ids, strings.Split(v, ",")...)
+		}
+	}
+	by := map[string]any{}
+	for _, idStr := range ids {
+		id, err := strconv.ParseInt(strings.TrimSpace(idStr), 10, 64)
+		rm := s.byID[id]
+		if err != nil || rm == nil {
+			continue
+		}
+		by[idStr] = map[string]any{
+			"room_id": rm.id, "uid": rm.anchor.UID, "area_id": rm.area.id, "live_status": liveStatus(rm),
+			"live_url":       "https://live.bilibili.com/" + strconv.FormatInt(rm.id, 10),
+			"parent_area_id": rm.area.parentID, "title": rm.title, "parent_area_name": rm.area.parentName,
+			"area_name": rm.area.name, "live_time": liveTimeString(rm), "description": "", "tags": "",
+			"attention": rm.fans, "online": rm.online(), "short_id": rm.short, "uname": rm.anchor.Name,
+			"cover": "https://i0.hdslb.com/bfs/live/cover.jpg", "background": "", "join_slide": 1,
+			"live_id": 0, "live_id_str": "0",
+		}
+	}
+	writeJSON(w, map[string]any{"code": 0, "message": "0", "ttl": 1, "data": map[string]any{"by_uids": map[string]any{}, "by_room_ids": by}})
 }
 
 // listItem is a room as the room lists describe it (field names exact).

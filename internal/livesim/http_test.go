@@ -310,3 +310,61 @@ func TestHTTP412Fault(t *testing.T) {
 		t.Errorf("status %d code %d, want 412/-412", st, env.Code)
 	}
 }
+
+// getInfoByRoom (WBI, recorders use it) and the batch getRoomBaseInfo
+// resolve short ids and describe the room in their own shapes.
+func TestInfoByRoomAndRoomBaseInfo(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 6})
+	c := newClient(t, s)
+	var short, real int64
+	for k, v := range s.ShortIDs() {
+		short, real = k, v
+	}
+	var env envelope
+	c.get(fmt.Sprintf("/xlive/web-room/v1/index/getInfoByRoom?room_id=%d", short), &env)
+	if env.Code != -352 {
+		t.Errorf("unsigned getInfoByRoom code %d, want -352", env.Code)
+	}
+	c.bootstrap()
+	var ir struct {
+		Code int `json:"code"`
+		Data struct {
+			RoomInfo struct {
+				RoomID     int64  `json:"room_id"`
+				ShortID    int64  `json:"short_id"`
+				UID        int64  `json:"uid"`
+				LiveStatus int    `json:"live_status"`
+				Title      string `json:"title"`
+			} `json:"room_info"`
+			AnchorInfo struct {
+				BaseInfo struct {
+					Uname string `json:"uname"`
+				} `json:"base_info"`
+			} `json:"anchor_info"`
+		} `json:"data"`
+	}
+	c.get(c.signed("/xlive/web-room/v1/index/getInfoByRoom", url.Values{"room_id": {fmt.Sprint(short)}}), &ir)
+	if ri := ir.Data.RoomInfo; ir.Code != 0 || ri.RoomID != real || ri.ShortID != short || ri.UID == 0 || ri.LiveStatus != 1 || ri.Title == "" || ir.Data.AnchorInfo.BaseInfo.Uname == "" {
+		t.Errorf("getInfoByRoom(short): %+v", ir)
+	}
+	c.get(c.signed("/xlive/web-room/v1/index/getInfoByRoom", url.Values{"room_id": {"99"}}), &env)
+	if env.Code != 19002000 {
+		t.Errorf("getInfoByRoom(unknown) code %d, want 19002000", env.Code)
+	}
+	var bi struct {
+		Code int `json:"code"`
+		Data struct {
+			ByRoomIDs map[string]struct {
+				RoomID   int64  `json:"room_id"`
+				ShortID  int64  `json:"short_id"`
+				LiveTime string `json:"live_time"`
+			} `json:"by_room_ids"`
+		} `json:"data"`
+	}
+	c.get(fmt.Sprintf("/xlive/web-room/v1/index/getRoomBaseInfo?room_ids=%d&room_ids=%d&room_ids=99&req_biz=video", real, short), &bi)
+	got := bi.Data.ByRoomIDs
+	if bi.Code != 0 || len(got) != 2 || got[fmt.Sprint(real)].RoomID != real || got[fmt.Sprint(short)].RoomID != real ||
+		got[fmt.Sprint(short)].ShortID != short || len(got[fmt.Sprint(real)].LiveTime) != len("2006-01-02 15:04:05") {
+		t.Errorf("getRoomBaseInfo: %+v", bi)
+	}
+}
