@@ -93,6 +93,9 @@ function session (Live, roomid, opts, label = '') {
     })
     live.on('LOG_IN_NOTICE', () => { notice = true; check() })
     live.on('DANMU_MSG', data => {
+      // The package emits DANMU_MSG for every cmd that contains it,
+      // RECALL_DANMU_MSG (no info array) included.
+      if (!String(data.cmd).startsWith('DANMU_MSG')) return
       const info = data.info
       if (!Array.isArray(info) || typeof info[1] !== 'string' || !Array.isArray(info[0])) fail(`bad danmaku: ${JSON.stringify(data).slice(0, 200)}`)
       if (info[2][0] !== 0 || !info[2][1].endsWith('***')) fail(`anonymous danmaku not masked: ${JSON.stringify(info[2])}`)
