@@ -39,7 +39,9 @@ the ground truth (--truth) and exits.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.opts.Listen, "listen", "127.0.0.1:0", "address to listen on")
+	f.StringVar(&o.opts.Listen, "listen", "127.0.0.1:0", "address to listen on (HTTP APIs and ws:// /sub: host_list ws_port)")
+	f.StringVar(&o.opts.TLSListen, "tls-listen", "", "address of the TLS listener (https APIs and wss:// /sub: host_list wss_port); default a free port on the --listen host")
+	f.StringVar(&o.opts.TCPListen, "tcp-listen", "", "address of the raw TCP danmaku listener (host_list port); default a free port on the --listen host")
 	f.IntVar(&o.opts.Rooms, "rooms", 20, "number of rooms")
 	f.Float64Var(&o.opts.Rate, "rate", 200, "messages per second summed over live rooms (Zipf-distributed)")
 	f.Uint64Var(&o.opts.Seed, "seed", 0, "random seed (0 = random)")

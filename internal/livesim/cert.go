@@ -14,7 +14,8 @@ import (
 )
 
 // selfSigned makes a fresh P-256 certificate for the simulator's TLS port,
-// valid for host (the listen address) and the loopback names, and usable
+// valid for host (the listen address), the loopback names and Bilibili's
+// host names, and usable
 // as its own CA so that clients can trust exactly it. It returns the
 // server config and the certificate's PEM.
 func selfSigned(host string) (*tls.Config, []byte, error) {
@@ -36,8 +37,11 @@ func selfSigned(host string) (*tls.Config, []byte, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		// Bilibili's names too, so the simulator can stand in for them
+		// (hosts file) behind a trusted certificate: api, api.live, www,
+		// live, *.chat (danmaku servers).
+		DNSNames:    []string{"localhost", "bilibili.com", "*.bilibili.com", "*.live.bilibili.com", "*.chat.bilibili.com"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
 		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)

@@ -30,10 +30,15 @@ import (
 // are mean intervals (exponentially distributed); every fault is off by
 // default.
 type Options struct {
-	Listen string  // address to listen on; default "127.0.0.1:0"
-	Rooms  int     // number of rooms; default 20
-	Rate   float64 // messages/s summed over live rooms; default 200
-	Seed   uint64  // randomness; 0 = random
+	Listen string // address to listen on; default "127.0.0.1:0"
+	// TLSListen and TCPListen are the TLS (wss_port, https) and raw TCP
+	// (port) listeners; default the Listen host with a free port. With
+	// bilibili host names pointed at the simulator (hosts file) and its
+	// certificate trusted, TLSListen ":443" lets an unmodified client in.
+	TLSListen, TCPListen string
+	Rooms                int     // number of rooms; default 20
+	Rate                 float64 // messages/s summed over live rooms; default 200
+	Seed                 uint64  // randomness; 0 = random
 	// Tick is how often each room's messages are batched into one frame
 	// per connection; default 200ms.
 	Tick time.Duration
@@ -222,7 +227,13 @@ func New(opts Options) (*Sim, error) {
 		return nil, fmt.Errorf("livesim: listen: %w", err)
 	}
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	tcp, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	orFree := func(addr string) string {
+		if addr == "" {
+			return net.JoinHostPort(host, "0")
+		}
+		return addr
+	}
+	tcp, err := net.Listen("tcp", orFree(opts.TCPListen))
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("livesim: listen tcp: %w", err)
@@ -233,7 +244,7 @@ func New(opts Options) (*Sim, error) {
 		tcp.Close()
 		return nil, fmt.Errorf("livesim: certificate: %w", err)
 	}
-	tlsLn, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	tlsLn, err := net.Listen("tcp", orFree(opts.TLSListen))
 	if err != nil {
 		ln.Close()
 		tcp.Close()
@@ -326,8 +337,9 @@ func (s *Sim) Addr() string { return s.ln.Addr().String() }
 func (s *Sim) TLSAddr() string { return s.tls.Addr().String() }
 
 // CertPEM is the TLS listener's self-signed certificate, made at New for
-// the listen host, 127.0.0.1, ::1 and localhost. A client trusts it as a
-// CA (e.g. Node's NODE_EXTRA_CA_CERTS) to use wss:// and https://.
+// the listen host, 127.0.0.1, ::1, localhost and Bilibili's API and
+// danmaku host names. A client trusts it as a CA (e.g. Node's
+// NODE_EXTRA_CA_CERTS, Python's SSL_CERT_FILE) to use wss:// and https://.
 func (s *Sim) CertPEM() []byte { return s.cert }
 
 // TCPAddr is the raw TCP danmaku listener (host_list "port").

@@ -493,6 +493,16 @@ func TestWSSPort(t *testing.T) {
 	if hd, _ := protocol.ParseHeader(msg); hd.Op != protocol.OpAuthReply {
 		t.Fatalf("over wss: first packet %+v, want the auth reply", hd)
 	}
+	// The certificate also covers Bilibili's names, so the simulator can
+	// stand in for them behind a hosts file.
+	for _, name := range []string{"api.live.bilibili.com", "api.bilibili.com", "www.bilibili.com", "broadcastlv.chat.bilibili.com"} {
+		tc, err := tls.Dial("tcp", s.TLSAddr(), &tls.Config{RootCAs: roots, ServerName: name})
+		if err != nil {
+			t.Errorf("TLS as %s: %v", name, err)
+			continue
+		}
+		tc.Close()
+	}
 	// The HTTP paths answer over TLS too.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 5 * time.Second}
 	res, err := hc.Get("https://" + s.TLSAddr() + "/")
