@@ -28,7 +28,9 @@ func newSimCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Run the built-in Bilibili live simulator (HTTP APIs and WebSocket)",
 		Long: `Sim serves a faithful fake of Bilibili's live HTTP APIs and danmaku WebSocket
-on one listener. It prints its base URL (and writes it to --addr-file once
+on one listener, the same over TLS on a second (host_list wss_port; its
+self-signed certificate goes to --cert-file) and the raw TCP danmaku port on a
+third. It prints its base URL (and writes it to --addr-file once
 listening); point collect at it with --api-base. On SIGINT/SIGTERM it writes
 the ground truth (--truth) and exits.`,
 		Args: cobra.NoArgs,

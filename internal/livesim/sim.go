@@ -141,8 +141,9 @@ func (o *Options) setDefaults() {
 }
 
 // Sim is a running simulator: one listener serving every HTTP path and the
-// WebSocket endpoint /sub. Create with New, stop with Close. All methods
-// are safe for concurrent use.
+// WebSocket endpoint /sub, the same routes over TLS on a second, and the
+// raw TCP danmaku port on a third. Create with New, stop with Close. All
+// methods are safe for concurrent use.
 type Sim struct {
 	opts   Options
 	ln     net.Listener
