@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -287,7 +285,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	go func() {
 		<-runCtx.Done()
 		if o.memProfile != "" {
-			writeHeapProfile(o.memProfile) // while every worker still runs
+			writeProfile(o.memProfile, "heap") // while every worker still runs
 		}
 		stopDisc()
 		discWG.Wait()
@@ -359,19 +357,4 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d watchdog checks skipped (no spare request budget)\n",
 		h.Requests, h.RateLimited, h.Refused, h.Fails, h.Skipped)
 	b.Flush()
-}
-
-// writeHeapProfile writes the live heap (after a GC) to path; errors go
-// to stderr, as this is a diagnostic.
-func writeHeapProfile(path string) {
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
-		return
-	}
-	defer f.Close()
-	runtime.GC()
-	if err := pprof.WriteHeapProfile(f); err != nil {
-		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -92,17 +93,24 @@ func startProfiles(cpuPath, memPath string) (stop func(), err error) {
 	}
 	return func() {
 		stopCPU()
-		if memPath == "" {
-			return
-		}
-		f, err := os.Create(memPath)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
-			return
-		}
-		defer f.Close()
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
+		if memPath != "" {
+			writeProfile(memPath, "allocs")
 		}
 	}, nil
+}
+
+// writeProfile writes the named runtime/pprof profile ("heap", "allocs")
+// to path, after a GC so that it is current; errors go to stderr, as this
+// is a diagnostic.
+func writeProfile(path, name string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
+	}
 }

@@ -248,9 +248,10 @@ func (s *Sim) handleDanmuInfo(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(r.Host); err == nil && h != "127.0.0.1" && h != "localhost" {
 		names = []string{h, h}
 	}
+	tcpPort, wssPort, wsPort := port(s.TCPAddr()), port(s.TLSAddr()), port(s.Addr())
 	hosts := []map[string]any{}
 	for _, h := range names {
-		hosts = append(hosts, map[string]any{"host": h, "port": port(s.TCPAddr()), "wss_port": port(s.TLSAddr()), "ws_port": port(s.Addr())})
+		hosts = append(hosts, map[string]any{"host": h, "port": tcpPort, "wss_port": wssPort, "ws_port": wsPort})
 	}
 	writeJSON(w, map[string]any{"code": 0, "message": "0", "ttl": 1, "data": map[string]any{
 		"group": "live", "business_id": 0, "refresh_row_factor": 0.125, "refresh_rate": 100, "max_delay": 5000,

@@ -9,13 +9,8 @@ import (
 // servers it leaves non-ASCII text unescaped and escapes only what JSON
 // requires. s must be valid UTF-8 (all simulator text is).
 func appendJSONString(dst []byte, s string) []byte {
-	return appendJSONBytes(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
-}
-
-// appendJSONBytes is appendJSONString for a byte slice.
-func appendJSONBytes(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
+	dst = appendEscaped(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
 	return append(dst, '"')
 }
 

@@ -223,6 +223,11 @@ type wbiKeys struct {
 // listener is up; traffic starts at once.
 func New(opts Options) (*Sim, error) {
 	opts.setDefaults()
+	listenHost, _, _ := net.SplitHostPort(opts.Listen)
+	tlsConf, certPEM, err := selfSigned(listenHost)
+	if err != nil {
+		return nil, fmt.Errorf("livesim: certificate: %w", err)
+	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("livesim: listen: %w", err)
@@ -238,12 +243,6 @@ func New(opts Options) (*Sim, error) {
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("livesim: listen tcp: %w", err)
-	}
-	tlsConf, certPEM, err := selfSigned(host)
-	if err != nil {
-		ln.Close()
-		tcp.Close()
-		return nil, fmt.Errorf("livesim: certificate: %w", err)
 	}
 	tlsLn, err := net.Listen("tcp", orFree(opts.TLSListen))
 	if err != nil {
