@@ -138,7 +138,7 @@ func TestBackoff(t *testing.T) {
 	b := newBackoff(&cfg, rand.New(rand.NewPCG(1, 2)))
 	var waits []time.Duration
 	for i := 0; i < 6; i++ {
-		waits = append(waits, b.next(protocol.ErrServerClosed))
+		waits = append(waits, b.next(protocol.ErrServerClosed, false))
 	}
 	// Each wait is within [d/2, d] of 100, 200, 400, 800, 1000, 1000 ms.
 	bounds := []time.Duration{100, 200, 400, 800, 1000, 1000}
@@ -149,15 +149,19 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 	b.reset()
-	if w := b.next(protocol.ErrServerClosed); w > 100*time.Millisecond {
+	if w := b.next(protocol.ErrServerClosed, false); w > 100*time.Millisecond {
 		t.Errorf("after reset: %v", w)
 	}
-	if w := b.next(roomsource.ErrRateLimited); w < 2500*time.Millisecond {
+	if w := b.next(roomsource.ErrRateLimited, false); w < 2500*time.Millisecond {
 		t.Errorf("after a 412: %v, want ≥ half of RateLimitWait", w)
 	}
 	before := b.cur
-	if w := b.next(errStarved); w > 100*time.Millisecond || b.cur != before {
+	if w := b.next(errStarved, false); w > 100*time.Millisecond || b.cur != before {
 		t.Errorf("starved: wait %v, backoff grew from %v to %v", w, before, b.cur)
+	}
+	// A drop after a healthy session comes back at once and does not grow.
+	if w := b.next(protocol.ErrServerClosed, true); w > 100*time.Millisecond || b.cur != before {
+		t.Errorf("healthy drop: wait %v, backoff grew from %v to %v", w, before, b.cur)
 	}
 }
 

@@ -40,9 +40,9 @@ func NewSupervisor(factory Factory, log *slog.Logger) *Supervisor {
 	return &Supervisor{factory: factory, log: log, workers: map[int64]*handle{}}
 }
 
-// Reconcile makes the running set equal desired: it starts workers for
-// new rooms (under ctx) and stops workers for rooms not in desired,
-// returning only after the stopped workers have exited. desired must be
+// Reconcile makes the running set equal desired: it cancels workers for
+// rooms not in desired, starts workers for new rooms (under ctx), and
+// returns only after the stopped workers have exited. desired must be
 // the full set.
 func (s *Supervisor) Reconcile(ctx context.Context, desired []roomsource.Target) (started, stopped int) {
 	want := make(map[int64]roomsource.Target, len(desired))
@@ -58,9 +58,6 @@ func (s *Supervisor) Reconcile(ctx context.Context, desired []roomsource.Target)
 			s.log.Info("room left the desired set", "room_id", id)
 		}
 	}
-	for _, h := range gone { // cancel all first, then wait: stops run in parallel
-		<-h.done
-	}
 	for id, t := range want {
 		if _, ok := s.workers[id]; ok {
 			continue
@@ -74,6 +71,12 @@ func (s *Supervisor) Reconcile(ctx context.Context, desired []roomsource.Target)
 			r.Run(wctx)
 		}()
 		started++
+	}
+	// Wait for the stopped rooms only now: one slow drain must not delay
+	// the new rooms (they were started above), and the stops run in
+	// parallel.
+	for _, h := range gone {
+		<-h.done
 	}
 	return started, len(gone)
 }

@@ -20,8 +20,11 @@ import (
 
 // API is the HTTP side a worker needs; *roomsource.Client implements it.
 type API interface {
-	DanmuInfo(ctx context.Context, roomID int64) (roomsource.DanmuInfo, error)
-	Identity() (buvid string, mid int64)
+	// DanmuInfoAs fetches a token bound to one identity: account i, or
+	// anonymous for -1 (or when account i's login has lapsed; the
+	// returned Identity says which). The auth packet must carry exactly
+	// that identity.
+	DanmuInfoAs(ctx context.Context, roomID int64, account int) (roomsource.DanmuInfo, error)
 	URL(d roomsource.DanmuInfo, i int) string
 	// History is the watchdog's background request; it should not wait
 	// for budget that reconnects need (roomsource's fails at once with
@@ -37,6 +40,16 @@ type Config struct {
 	Out  chan<- storage.Record
 	Hard context.Context
 
+	// Accounts is how many logins the API has (roomsource.Config.Accounts);
+	// 0 = every room is watched anonymously.
+	Accounts int
+	// RoomsPerAccount is each account's budget of concurrent rooms;
+	// default DefaultRoomsPerAccount. Rooms beyond every budget are
+	// watched anonymously and marked sampled, or with LoggedInOnly not at
+	// all until a slot frees up.
+	RoomsPerAccount int
+	LoggedInOnly    bool
+
 	Protover          int           // default 3
 	UserAgent         string        // sent on the WebSocket upgrade
 	HeartbeatInterval time.Duration // default 30s
@@ -44,22 +57,33 @@ type Config struct {
 	DrainTimeout      time.Duration // default 5s
 	BackoffMin        time.Duration // default 1s
 	BackoffMax        time.Duration // default 2m
-	// HealthyAfter: a session authenticated this long resets the backoff;
-	// default 60s.
+	// HealthyAfter: a session authenticated this long resets the backoff
+	// and the next connect reuses its token; default 5s. A session cut
+	// sooner (PROTOCOL.md §10.2: a cut right after auth means an identity
+	// problem) gets a new token and a growing wait.
 	HealthyAfter time.Duration
+	// TokenMaxAge: a token younger than this is reused for a reconnect
+	// after a healthy session; default 2m.
+	TokenMaxAge time.Duration
 	// Spread: first connects are spread over this window by an offset
 	// derived from the room id; default 10s.
 	Spread time.Duration
-	// WatchEvery is how often the starvation watchdog compares the room's
-	// history with what arrived; default 60s; negative disables it.
+	// WatchEvery is the longest interval between two coverage checks of a
+	// room (gethistory against what arrived); busy rooms are checked more
+	// often, down to WatchMin. Default 60s; negative disables the checks.
 	WatchEvery time.Duration
+	// WatchMin is the shortest interval between checks; default 10s
+	// (capped by WatchEvery).
+	WatchMin time.Duration
 	// RateLimitWait is the least a worker waits after a 412 (the client's
 	// breaker pauses every request meanwhile); default 30s.
 	RateLimitWait time.Duration
 	// Raw also stores every command body as received (storage.Raw).
 	Raw bool
-	// StarveRatio: more than this fraction of the history missing means a
-	// starved connection; default 0.5.
+	// NoAck leaves support_ack out of the auth packet and sends no acks.
+	NoAck bool
+	// StarveRatio: a connection that should get everything but shows less
+	// than this share of the history is low; default 0.5.
 	StarveRatio float64
 	Logger      *slog.Logger
 }
@@ -84,7 +108,10 @@ func (c *Config) defaults() {
 		c.BackoffMax = 2 * time.Minute
 	}
 	if c.HealthyAfter <= 0 {
-		c.HealthyAfter = time.Minute
+		c.HealthyAfter = 5 * time.Second
+	}
+	if c.TokenMaxAge <= 0 {
+		c.TokenMaxAge = 2 * time.Minute
 	}
 	if c.Spread <= 0 {
 		c.Spread = 10 * time.Second
@@ -92,11 +119,20 @@ func (c *Config) defaults() {
 	if c.WatchEvery == 0 {
 		c.WatchEvery = time.Minute
 	}
+	if c.WatchMin <= 0 {
+		c.WatchMin = watchMin
+	}
+	if c.WatchEvery > 0 {
+		c.WatchMin = min(c.WatchMin, c.WatchEvery)
+	}
 	if c.RateLimitWait <= 0 {
 		c.RateLimitWait = 30 * time.Second
 	}
 	if c.StarveRatio <= 0 {
 		c.StarveRatio = 0.5
+	}
+	if c.RoomsPerAccount <= 0 {
+		c.RoomsPerAccount = DefaultRoomsPerAccount
 	}
 	if c.Hard == nil {
 		c.Hard = context.Background()
@@ -114,10 +150,17 @@ type Metrics struct {
 	Events     atomic.Int64
 	Frames     atomic.Int64
 	BadFrames  atomic.Int64
-	Starved    atomic.Int64
+	Starved    atomic.Int64 // connections recycled for low coverage
 	Stalled    atomic.Int64
 	AuthFailed atomic.Int64
 	Blocked    atomic.Int64 // sends that had to wait for the writer (backpressure)
+	Acks       atomic.Int64 // op-24 acks sent
+	Resent     atomic.Int64 // commands dropped because their msg_id was seen
+	Anonymous  atomic.Int64 // sessions authenticated anonymously (a sample)
+	LoggedIn   atomic.Int64 // sessions authenticated with a login
+	Upgrades   atomic.Int64 // anonymous connections replaced by a logged-in one
+	Waiting    atomic.Int64 // rooms waiting for an account slot (LoggedInOnly)
+	TokenReuse atomic.Int64 // reconnects that reused a still-valid token
 }
 
 // Collector runs one worker per wanted room.
@@ -125,12 +168,39 @@ type Collector struct {
 	cfg     Config
 	Metrics Metrics
 	seq     atomic.Int64
+	pool    *accountPool
+	cov     sync.Map // room id → *CoverageCount
 }
 
 // New returns a Collector.
 func New(cfg Config) *Collector {
 	cfg.defaults()
-	return &Collector{cfg: cfg}
+	return &Collector{cfg: cfg, pool: newAccountPool(cfg.Accounts, cfg.RoomsPerAccount)}
+}
+
+// Coverage returns each room's running coverage count (rooms watched so
+// far in this run). The counts keep changing while the collector runs.
+func (c *Collector) Coverage() map[int64]*CoverageCount {
+	out := map[int64]*CoverageCount{}
+	c.cov.Range(func(k, v any) bool {
+		out[k.(int64)] = v.(*CoverageCount)
+		return true
+	})
+	return out
+}
+
+func (c *Collector) coverageOf(room int64) *CoverageCount {
+	v, _ := c.cov.LoadOrStore(room, &CoverageCount{})
+	return v.(*CoverageCount)
+}
+
+// SetLoginLapsed tells the collector that account i's login has lapsed
+// (or is back): a lapsed account takes no new rooms; its rooms continue
+// as anonymous (the API hands out anonymous tokens for it).
+func (c *Collector) SetLoginLapsed(i int, lapsed bool) {
+	if i >= 0 && i < c.pool.accounts() {
+		c.pool.setLapsed(i, lapsed)
+	}
 }
 
 // Run applies discovery rounds until ctx is done, then stops every worker
@@ -172,28 +242,22 @@ func (c *Collector) send(r storage.Record) bool {
 	}
 }
 
-// errHardStop ends message handling when the writer is gone.
-var errHardStop = errors.New("hard stop")
-
-// frameDecoders are shared by every connection: a decoder (brotli and
-// zlib state, inflate buffers, JSON parsers: about 60 KB once warm) is
-// only busy while one message is decoded, so a few serve thousands of
-// connections. A message is self-contained, so nothing carries over from
-// one message to the next, and decoded events own their memory.
-var frameDecoders = sync.Pool{New: func() any { return new(protocol.FrameDecoder) }}
-
-// errStarved is the cancel cause when the watchdog recycles a connection.
-var errStarved = errors.New("starved: far fewer messages than the room's history shows")
-
+// worker watches one room. Its fields are owned by its Run goroutine,
+// except cov's judged map (its running session's watchdog, one at a time).
 type worker struct {
-	c   *Collector
-	t   roomsource.Target
-	log *slog.Logger
-	rng *rand.Rand
+	c       *Collector
+	t       roomsource.Target
+	log     *slog.Logger
+	rng     *rand.Rand
+	account int               // pool slot held, -1 = none (anonymous)
+	info    *roomsource.DanmuInfo // last token, reused after a healthy session
+	cov     *roomCoverage
+	low     lowPolicy
+	msgIDs  msgIDs
 }
 
 func (c *Collector) newWorker(t roomsource.Target) *worker {
-	return &worker{c: c, t: t, log: c.cfg.Logger.With("room_id", t.RoomID),
+	return &worker{c: c, t: t, log: c.cfg.Logger.With("room_id", t.RoomID), account: -1,
 		rng: rand.New(rand.NewPCG(uint64(t.RoomID), uint64(time.Now().UnixNano())))}
 }
 
@@ -219,32 +283,51 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Run is the worker loop: fresh token → dial → auth → reader/heartbeat
-// pair → wait → again, until ctx is done.
+// slotWait is how often a room without an account slot (LoggedInOnly)
+// looks for one.
+const slotWait = 5 * time.Second
+
+// Run is the worker loop: token → dial → auth → reader/heartbeat pair →
+// wait → again, until ctx is done.
 func (w *worker) Run(ctx context.Context) {
 	cfg := &w.c.cfg
+	w.cov = newRoomCoverage(time.Now(), w.c.coverageOf(w.t.RoomID))
+	defer func() { w.c.pool.release(w.account) }()
 	if !sleep(ctx, spreadOffset(w.t.RoomID, cfg.Spread)) {
+		return
+	}
+	if !w.takeSlot(ctx) {
 		return
 	}
 	bo := newBackoff(cfg, w.rng)
 	failures := 0
 	for host := 0; ; host++ {
-		healthy, err := w.session(ctx, host)
+		authed, err := w.session(ctx, host)
 		if ctx.Err() != nil {
 			return
 		}
 		w.c.Metrics.Reconnects.Add(1)
-		if healthy {
+		if authed >= cfg.HealthyAfter {
 			if failures > 0 {
 				w.log.Info("room recovered", "after_failures", failures)
 			}
 			bo.reset()
 			failures = 0
+		} else {
+			w.info = nil // cut soon after auth, or never authenticated: new token
 		}
-		wait := bo.next(err)
-		failures++
-		if failures == 1 || failures%20 == 0 {
-			w.log.Warn("session ended", "err", err, "retry_in", wait.Round(time.Millisecond), "failures", failures)
+		if errors.Is(err, errUpgrade) {
+			w.info = nil
+			if !w.takeSlot(ctx) {
+				return
+			}
+		}
+		wait := bo.next(err, authed >= cfg.HealthyAfter)
+		if authed < cfg.HealthyAfter {
+			failures++
+			if failures == 1 || failures%20 == 0 {
+				w.log.Warn("session ended", "err", err, "retry_in", wait.Round(time.Millisecond), "failures", failures)
+			}
 		}
 		if !sleep(ctx, wait) {
 			return
@@ -252,10 +335,35 @@ func (w *worker) Run(ctx context.Context) {
 	}
 }
 
+// takeSlot gets an account slot when one is free. Without one the room is
+// watched anonymously — or, with LoggedInOnly, not until a slot frees up.
+// It returns false when ctx ended while waiting.
+func (w *worker) takeSlot(ctx context.Context) bool {
+	cfg := &w.c.cfg
+	if w.account >= 0 || cfg.Accounts == 0 {
+		return true
+	}
+	w.account = w.c.pool.acquire()
+	if w.account >= 0 || !cfg.LoggedInOnly {
+		return true
+	}
+	w.c.Metrics.Waiting.Add(1)
+	defer w.c.Metrics.Waiting.Add(-1)
+	w.log.Info("every account's room budget is used; waiting for a slot (--logged-in-only)")
+	for w.account < 0 {
+		if !sleep(ctx, slotWait) {
+			return false
+		}
+		w.account = w.c.pool.acquire()
+	}
+	return true
+}
+
 // backoff picks the wait before a worker's next attempt: exponential,
 // jittered (uniform in [d/2, d]), capped, reset after a healthy session;
 // the error decides: at least RateLimitWait after a 412, the cap for a
-// missing room, the minimum (without growing) after a starvation recycle.
+// missing room, the minimum (without growing) after a recycle or after a
+// healthy session the server ended.
 type backoff struct {
 	min, max, rateLimit time.Duration
 	cur                 time.Duration
@@ -272,125 +380,124 @@ func (b *backoff) jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(b.rng.Int64N(int64(d/2)+1))
 }
 
-func (b *backoff) next(err error) time.Duration {
+// next returns the wait after a session that ended with err; healthy
+// says it had been authenticated for HealthyAfter.
+func (b *backoff) next(err error, healthy bool) time.Duration {
 	d := b.cur
 	switch {
-	case errors.Is(err, errStarved):
+	case errors.Is(err, errStarved), errors.Is(err, errUpgrade):
 		return b.jitter(b.min) // not the room's fault: no growth
 	case errors.Is(err, roomsource.ErrRateLimited), errors.Is(err, roomsource.ErrBreakerOpen):
 		d = max(d, b.rateLimit)
 	case errors.Is(err, roomsource.ErrRoomNotFound):
 		d = b.max
+	case healthy:
+		return b.jitter(b.min) // a drop after a good session: come back at once
 	}
 	b.cur = min(2*b.cur, b.max)
 	return b.jitter(d)
 }
 
-// session runs one connection and reports whether it was healthy (up for
-// HealthyAfter) and why it ended.
-func (w *worker) session(ctx context.Context, host int) (healthy bool, err error) {
+// token returns the token to dial with: the last one while it is young
+// and its session was healthy (a quick reconnect needs no request),
+// otherwise a new one for the worker's identity.
+func (w *worker) token(ctx context.Context) (roomsource.DanmuInfo, error) {
 	cfg := &w.c.cfg
-	rec := storage.Conn{Seq: w.c.seq.Add(1), RoomID: w.t.RoomID, StartedMs: time.Now().UnixMilli()}
-	defer func() {
-		rec.EndedMs = time.Now().UnixMilli()
-		rec.EndReason = reason(ctx, err)
-		w.c.send(rec)
-	}()
-	info, err := cfg.API.DanmuInfo(ctx, w.t.RoomID)
-	if err != nil {
-		return false, fmt.Errorf("token: %w", err)
+	if w.info != nil && time.Since(w.info.FetchedAt) < cfg.TokenMaxAge {
+		w.c.Metrics.TokenReuse.Add(1)
+		return *w.info, nil
 	}
-	buvid, mid := cfg.API.Identity()
+	w.info = nil
+	info, err := cfg.API.DanmuInfoAs(ctx, w.t.RoomID, w.account)
+	if err != nil {
+		return info, err
+	}
+	w.info = &info
+	return info, nil
+}
+
+// session runs one connection and reports how long it was authenticated
+// (0 = never) and why it ended.
+func (w *worker) session(ctx context.Context, host int) (authed time.Duration, err error) {
+	cfg := &w.c.cfg
+	st := &connState{base: storage.Conn{Seq: w.c.seq.Add(1), RoomID: w.t.RoomID, StartedMs: time.Now().UnixMilli()}}
+	defer func() {
+		r := st.record()
+		r.EndedMs = time.Now().UnixMilli()
+		r.EndReason = reason(ctx, err)
+		w.c.send(r)
+	}()
+	info, err := w.token(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("token: %w", err)
+	}
+	id := info.Identity
+	st.base.UID = id.Mid
+	st.base.Anonymous = id.Mid == 0
+	known := st.base.Anonymous // a known sample: never recycled for being one
+	st.sampled.Store(known || w.low.sampled)
 	u := cfg.API.URL(info, host)
 	if pu, perr := url.Parse(u); perr == nil {
-		rec.Host = pu.Host
+		st.base.Host = pu.Host
 	}
 	sess, err := protocol.Dial(ctx, protocol.SessionConfig{
-		URL: u, RoomID: w.t.RoomID, UID: mid, Key: info.Token, Buvid: buvid, Protover: cfg.Protover,
-		UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval, ReadTimeout: cfg.ReadTimeout,
-		DrainTimeout: cfg.DrainTimeout,
+		URL: u, RoomID: w.t.RoomID, UID: id.Mid, Key: info.Token, Buvid: id.Buvid, Protover: cfg.Protover,
+		SupportAck: !cfg.NoAck, UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval,
+		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout,
 	})
 	if err != nil {
 		if errors.Is(err, protocol.ErrAuthRejected) {
 			w.c.Metrics.AuthFailed.Add(1)
 		}
-		return false, err
+		return 0, err
 	}
-	rec.AuthedMs = sess.AuthedAt.UnixMilli()
-	w.c.send(rec)
+	st.base.AuthedMs = sess.AuthedAt.UnixMilli()
+	w.c.send(st.record())
 	w.c.Metrics.Connected.Add(1)
 	w.c.Metrics.Sessions.Add(1)
+	if known {
+		w.c.Metrics.Anonymous.Add(1)
+	} else {
+		w.c.Metrics.LoggedIn.Add(1)
+	}
+	w.cov.totals.Sampled.Store(st.sampled.Load())
 	defer w.c.Metrics.Connected.Add(-1)
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	seen := &seenSet{m: map[string]int64{}}
 	var wg sync.WaitGroup
 	if cfg.WatchEvery > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.watchdog(runCtx, cancel, sess.AuthedAt, seen)
+			w.watchdog(runCtx, cancel, sess, st, known)
 		}()
 	}
-	var evs []protocol.Event
-	malformed := func(now int64, reason error, body []byte) {
-		rec.Bad++
-		w.c.Metrics.BadFrames.Add(1)
-		w.c.send(storage.Malformed{RoomID: w.t.RoomID, RecvMs: now, Reason: reason.Error(), Body: append([]byte(nil), body...)})
+	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, m: &w.c.Metrics}
+	if !cfg.NoAck {
+		rec.ack = sess
 	}
 	err = sess.Run(runCtx, func(msg []byte) {
-		now := time.Now().UnixMilli()
-		rec.Frames++
-		rec.Bytes += int64(len(msg))
-		w.c.Metrics.Frames.Add(1)
-		fd := frameDecoders.Get().(*protocol.FrameDecoder)
-		defer frameDecoders.Put(fd)
-		ferr := fd.Packets.DecodeMessage(msg, func(p *protocol.Packet) error {
-			var cerr error
-			evs, cerr = fd.PacketEvents(evs[:0], p, w.t.RoomID)
-			if cerr != nil {
-				var ce *protocol.CommandError
-				body := p.Body
-				if errors.As(cerr, &ce) {
-					body = ce.Body
-				}
-				malformed(now, cerr, body)
-				return nil
-			}
-			if cfg.Raw && p.Op == protocol.OpMessage && len(evs) > 0 {
-				w.c.send(storage.Raw{RoomID: w.t.RoomID, RecvMs: now, Cmd: evs[0].Common().Cmd, Body: append([]byte(nil), p.Body...)})
-			}
-			for _, e := range evs {
-				if d, ok := e.(*protocol.Danmaku); ok {
-					seen.add(strconv.FormatInt(d.CheckTs, 10)+":"+d.CheckCt, now)
-				}
-				if _, ok := e.(*protocol.Control); ok {
-					continue
-				}
-				if !w.c.send(storage.Event{E: e, RecvMs: now}) {
-					return errHardStop
-				}
-				rec.Events++
-				w.c.Metrics.Events.Add(1)
-			}
-			return nil
-		})
-		if ferr != nil && !errors.Is(ferr, errHardStop) {
-			malformed(now, ferr, msg)
+		if rec.message(msg) != nil {
+			cancel(errHardStop)
 		}
 	})
 	cancel(nil)
 	wg.Wait()
-	healthy = time.Since(sess.AuthedAt) >= cfg.HealthyAfter
-	if cause := context.Cause(runCtx); errors.Is(cause, errStarved) && ctx.Err() == nil {
+	authed = time.Since(sess.AuthedAt)
+	switch cause := context.Cause(runCtx); {
+	case ctx.Err() != nil:
+	case errors.Is(cause, errStarved):
 		w.c.Metrics.Starved.Add(1)
-		return healthy, errStarved
+		return authed, errStarved
+	case errors.Is(cause, errUpgrade):
+		w.c.Metrics.Upgrades.Add(1)
+		return authed, errUpgrade
 	}
 	if errors.Is(err, protocol.ErrStalled) {
 		w.c.Metrics.Stalled.Add(1)
 	}
-	return healthy, err
+	return authed, err
 }
 
 // reason is the connections.end_reason for err.
@@ -400,6 +507,8 @@ func reason(ctx context.Context, err error) string {
 		return "stopped"
 	case errors.Is(err, errStarved):
 		return "starved"
+	case errors.Is(err, errUpgrade):
+		return "upgraded"
 	case errors.Is(err, protocol.ErrStalled):
 		return "stalled"
 	case errors.Is(err, protocol.ErrAuthRejected):
@@ -416,88 +525,72 @@ func reason(ctx context.Context, err error) string {
 	return "ended"
 }
 
-// seenSet remembers the danmaku a connection received (by check ts:ct),
-// for the watchdog. Safe for concurrent use.
-type seenSet struct {
-	mu sync.Mutex
-	m  map[string]int64 // key → recv ms
-}
-
-func (s *seenSet) add(k string, now int64) {
-	s.mu.Lock()
-	s.m[k] = now
-	s.mu.Unlock()
-}
-
-func (s *seenSet) has(k string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[k]
-	return ok
-}
-
-func (s *seenSet) prune(before int64) {
-	s.mu.Lock()
-	for k, t := range s.m {
-		if t < before {
-			delete(s.m, k)
-		}
-	}
-	s.mu.Unlock()
-}
-
-// watchSettle is how long the watchdog waits after fetching the history
-// before checking that its danmaku arrived.
-const watchSettle = 3 * time.Second
-
-// watchMemory is how long a connection remembers the danmaku it received
-// (for the watchdog). It bounds memory: busy rooms' histories span
-// seconds, and quiet rooms with fewer than 3 danmaku in it get no
-// verdict.
-const watchMemory = 30 * time.Second
-
-// watchdog compares the room's recent history (what Bilibili says was
-// sent) with what this connection received. A connection that misses
-// more than StarveRatio of it is silently throttled: it is recycled with
-// a fresh token.
-func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, authed time.Time, seen *seenSet) {
+// watchdog checks the connection's coverage against the room's history
+// (see coverage.go) at adaptive intervals, records it on the connection,
+// and applies the low-coverage policy. An anonymous connection (a known
+// sample) is never recycled for being one, but is replaced as soon as an
+// account slot is free.
+func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, sess syncer, st *connState, known bool) {
 	cfg := &w.c.cfg
-	t := time.NewTicker(cfg.WatchEvery)
-	defer t.Stop()
+	interval := min(cfg.WatchEvery, max(cfg.WatchMin, cfg.WatchEvery/2))
 	for {
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, interval) {
 			return
-		case <-t.C:
+		}
+		if known && cfg.Accounts > 0 && w.account < 0 && w.c.pool.hasFree() {
+			w.log.Info("an account slot is free; replacing the anonymous connection")
+			cancel(errUpgrade)
+			return
 		}
 		fetched := time.Now()
 		hist, err := cfg.API.History(ctx, w.t.RoomID)
 		if err != nil {
-			// No verdict without evidence; ErrNoSpareBudget (the limiter
-			// is busy with reconnects or discovery) lands here too.
+			continue // no verdict without evidence (ErrNoSpareBudget lands here too)
+		}
+		sctx, scancel := context.WithTimeout(ctx, syncTimeout)
+		err = sess.Sync(sctx)
+		scancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			continue // the reader is held up: judge nothing now
+		}
+		considered, arrived, fresh := w.cov.judge(hist, fetched)
+		interval = nextInterval(interval, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
+		if considered == 0 {
 			continue
 		}
-		if !sleep(ctx, watchSettle) {
-			return
+		st.histSeen.Add(int64(considered))
+		st.histArrived.Add(int64(arrived))
+		w.c.send(st.record()) // coverage so far, for stats during long runs
+		seen, got := st.histSeen.Load(), st.histArrived.Load()
+		if seen < StarveMin || known {
+			continue
 		}
-		// Arrivals are remembered for watchMemory; judge only history
-		// items recent enough to be in that memory.
-		seen.prune(time.Now().Add(-watchMemory - watchSettle).UnixMilli())
-		since := max(authed.Unix(), fetched.Add(-watchMemory+5*time.Second).Unix())
-		var considered, missing int
-		for _, h := range hist {
-			if h.CheckInfo.Ts <= since {
-				continue // sent before this connection, or already judged
+		ratio := float64(got) / float64(seen)
+		switch {
+		case ratio < cfg.StarveRatio:
+			recycle, sampled := w.low.onLow(time.Now())
+			if sampled && !st.sampled.Load() {
+				w.log.Warn("logged-in connection still gets a sample; marking the room sampled and keeping it",
+					"arrived", got, "of", seen)
+				st.sampled.Store(true)
+				w.cov.totals.Sampled.Store(true)
+				w.c.send(st.record())
 			}
-			considered++
-			if !seen.has(h.Key()) {
-				missing++
+			if recycle {
+				w.log.Warn("connection gets far fewer danmaku than the room sent; replacing it with a fresh token",
+					"arrived", got, "of", seen)
+				w.info = nil
+				cancel(errStarved)
+				return
 			}
-		}
-		if considered >= 3 && float64(missing) > cfg.StarveRatio*float64(considered) {
-			w.log.Warn("connection starved; recycling it", "missing", missing, "of", considered)
-			cancel(errStarved)
-			return
+		case ratio >= goodRatio:
+			if w.low.onGood() {
+				w.log.Info("room's coverage recovered", "arrived", got, "of", seen)
+				w.cov.totals.Sampled.Store(false)
+			}
 		}
 	}
 }

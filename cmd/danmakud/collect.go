@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,7 +34,11 @@ type collectOptions struct {
 	refresh       time.Duration
 	apiBase       string
 	quiet         bool
-	cookieFile    string
+	cookieFiles   []string
+	anonymous     bool
+	perAccount    int
+	loggedInOnly  bool
+	lockWait      time.Duration
 	watchdog      time.Duration
 	heartbeat     time.Duration
 	httpRate      float64
@@ -49,6 +56,7 @@ type collectOptions struct {
 	backoffMax     time.Duration
 	healthyAfter   time.Duration
 	breakerPause   time.Duration
+	loginCheck     time.Duration
 }
 
 func newCollectCmd() *cobra.Command {
@@ -62,7 +70,19 @@ every event to one SQLite file (WAL mode: query it while it runs).
 
 It stops on SIGINT/SIGTERM or when --duration has passed: discovery stops, every
 connection drains and closes, the last batch is flushed, exit 0. A second signal
-exits at once (status 130) without the final flush.`,
+exits at once (status 130) without the final flush.
+
+Log in first (danmakud login): Bilibili sends an anonymous connection about one
+message in ten in most rooms. Each account watches at most --rooms-per-account
+rooms; rooms beyond every account's budget are watched anonymously and marked
+sampled (or skipped with --logged-in-only). Each room's coverage is estimated
+from its own danmaku history and reported at the end and by danmakud stats.`,
+		Example: `  danmakud login                                          # once: QR code, cookies saved
+  danmakud collect --top 100 --duration 1h                # the 100 busiest rooms for an hour
+  danmakud collect --top 0 --room 76 --room 21452505      # given rooms only (short ids resolved)
+  danmakud collect --top 50 --area 371 --db vtubers.db    # one area
+  danmakud collect --cookie-file a1.txt --cookie-file a2.txt --rooms-per-account 5 --top 10
+  danmakud collect --top 100 --duration 59m50s --lock-wait 5m --quiet   # hourly from cron`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -82,7 +102,11 @@ exits at once (status 130) without the final flush.`,
 	f.DurationVar(&o.refresh, "refresh", 5*time.Minute, "re-rank the top rooms this often")
 	f.StringVar(&o.apiBase, "api-base", "", "send every Bilibili HTTP request to this base URL (e.g. the simulator's)")
 	f.BoolVar(&o.quiet, "quiet", false, "print only errors and the final summary")
-	f.StringVar(&o.cookieFile, "cookie-file", "", "file holding a SESSDATA login cookie (mode 0600); default anonymous")
+	f.StringArrayVar(&o.cookieFiles, "cookie-file", nil, "login cookies (Netscape cookies.txt or name=value lines, mode 0600); repeatable, one file per account; default "+roomsource.DefaultCookiePath()+" when it exists")
+	f.BoolVar(&o.anonymous, "anonymous", false, "do not log in even if a cookie file exists (Bilibili then sends about one message in ten)")
+	f.IntVar(&o.perAccount, "rooms-per-account", collector.DefaultRoomsPerAccount, "watch at most this many rooms per account at once; rooms beyond every account's budget are watched anonymously (a sample)")
+	f.BoolVar(&o.loggedInOnly, "logged-in-only", false, "skip rooms beyond every account's budget instead of watching them anonymously")
+	f.DurationVar(&o.lockWait, "lock-wait", 2*time.Minute, "if another collect holds the database, wait this long for it to finish (0 = exit 4 at once)")
 	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "compare each room's history with what arrived this often (0 = off)")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
 	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
@@ -121,55 +145,129 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// readCookieFile returns the SESSDATA value from a cookie file: either a
-// bare value or "SESSDATA=...", optionally among other cookies. The file
-// must not be readable by group or others.
-func readCookieFile(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("cookie file %s has mode %v: it holds a secret; run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	text := strings.TrimSpace(string(b))
-	for _, part := range strings.FieldsFunc(text, func(r rune) bool { return r == ';' || r == '\n' }) {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == "SESSDATA" && v != "" {
-			return v, nil
-		}
-	}
-	if text != "" && !strings.ContainsAny(text, "=; \n") {
-		return text, nil
-	}
-	return "", fmt.Errorf("cookie file %s: no SESSDATA in it", path)
-}
-
 func (o *collectOptions) validate() error {
 	switch {
 	case o.top < 0:
-		return fmt.Errorf("--top must be ≥ 0")
+		return fmt.Errorf("--top %d: must be ≥ 0", o.top)
 	case o.top == 0 && len(o.rooms) == 0:
 		return fmt.Errorf("nothing to watch: --top 0 and no --room")
 	case o.flushInterval <= 0:
-		return fmt.Errorf("--flush-interval must be > 0")
+		return fmt.Errorf("--flush-interval %v: must be > 0", o.flushInterval)
 	case o.refresh <= 0:
-		return fmt.Errorf("--refresh must be > 0")
+		return fmt.Errorf("--refresh %v: must be > 0", o.refresh)
 	case o.duration < 0:
-		return fmt.Errorf("--duration must be ≥ 0")
+		return fmt.Errorf("--duration %v: must be ≥ 0 (0 = until signalled)", o.duration)
 	case o.httpRate <= 0:
-		return fmt.Errorf("--http-rate must be > 0")
+		return fmt.Errorf("--http-rate %v: must be > 0", o.httpRate)
+	case o.heartbeat <= 0:
+		return fmt.Errorf("--heartbeat %v: must be > 0", o.heartbeat)
+	case o.watchdog < 0:
+		return fmt.Errorf("--watchdog %v: must be ≥ 0 (0 = off)", o.watchdog)
+	case o.finalFlush <= 0:
+		return fmt.Errorf("--final-flush-timeout %v: must be > 0 (the last batch is written within it)", o.finalFlush)
+	case o.perAccount < 1:
+		return fmt.Errorf("--rooms-per-account %d: must be ≥ 1", o.perAccount)
+	case o.lockWait < 0:
+		return fmt.Errorf("--lock-wait %v: must be ≥ 0", o.lockWait)
+	case o.anonymous && len(o.cookieFiles) > 0:
+		return fmt.Errorf("--anonymous and --cookie-file contradict each other")
+	case o.anonymous && o.loggedInOnly:
+		return fmt.Errorf("--anonymous and --logged-in-only contradict each other")
 	}
 	for _, r := range o.rooms {
 		if r <= 0 {
-			return fmt.Errorf("bad room id %d: room ids are positive integers", r)
+			return fmt.Errorf("--room %d: room ids are positive integers", r)
 		}
 	}
 	return nil
+}
+
+// loadAccounts reads the cookie files (or the default one when it exists
+// and none was given). Errors name the file; cookies never appear.
+func (o *collectOptions) loadAccounts(log *slog.Logger) ([]*roomsource.Account, error) {
+	if o.anonymous {
+		return nil, nil
+	}
+	files := o.cookieFiles
+	if len(files) == 0 {
+		def := roomsource.DefaultCookiePath()
+		if _, err := os.Stat(def); err != nil {
+			return nil, nil
+		}
+		log.Info("logging in with the default cookie file", "file", def)
+		files = []string{def}
+	}
+	var accts []*roomsource.Account
+	for _, f := range files {
+		a, err := roomsource.LoadCookieFile(f)
+		if err != nil {
+			return nil, err
+		}
+		accts = append(accts, a)
+	}
+	return accts, nil
+}
+
+// anonymousNotice is what an anonymous run says at start and at the end.
+const anonymousNotice = `collecting ANONYMOUSLY: Bilibili sends a guest connection about one message in ten
+in most rooms, and masks user names and uids. What is stored is a sample, not the room's stream.
+Log in for the full stream: danmakud login (then collect uses ` + "%s" + `), or --cookie-file FILE.`
+
+// loginWatch checks every account's login at start and then every
+// interval (nav). A lapsed login is an error (shown even with --quiet),
+// logged once per change and counted; its rooms continue anonymously.
+type loginWatch struct {
+	api      *roomsource.Client
+	col      *collector.Collector
+	accts    []*roomsource.Account
+	log      *slog.Logger
+	lapsed   []bool
+	Lapses   atomic.Int64
+	LoggedIn atomic.Int64 // accounts logged in after the last check
+}
+
+func (lw *loginWatch) check(ctx context.Context) {
+	var ok int64
+	for i, a := range lw.accts {
+		mid, err := lw.api.Login(ctx, i)
+		switch {
+		case errors.Is(err, roomsource.ErrNotLoggedIn):
+			if !lw.lapsed[i] {
+				lw.lapsed[i] = true
+				lw.Lapses.Add(1)
+				lw.log.Error("login refused: Bilibili says this cookie is not logged in; its rooms are watched anonymously (a sample). Run danmakud login again", "file", a.Label)
+			}
+			lw.col.SetLoginLapsed(i, true)
+		case err != nil:
+			lw.log.Warn("could not check the login; keeping it", "file", a.Label, "err", err)
+			if !lw.lapsed[i] {
+				ok++
+			}
+		default:
+			if lw.lapsed[i] {
+				lw.log.Info("login accepted again", "file", a.Label, "uid", mid)
+			} else {
+				lw.log.Info("logged in", "file", a.Label, "uid", mid)
+			}
+			lw.lapsed[i] = false
+			lw.col.SetLoginLapsed(i, false)
+			ok++
+		}
+	}
+	lw.LoggedIn.Store(ok)
+}
+
+func (lw *loginWatch) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			lw.check(ctx)
+		}
+	}
 }
 
 // run is the whole collect lifecycle. Shutdown order: discovery stops,
@@ -190,28 +288,25 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		level = slog.LevelError
 	}
 	log := slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
-	var sessdata string
-	if o.cookieFile != "" {
-		var err error
-		if sessdata, err = readCookieFile(o.cookieFile); err != nil {
-			return &exitError{exitUsage, err}
-		}
+	accts, err := o.loadAccounts(log)
+	if err != nil {
+		return &exitError{exitUsage, err}
 	}
-	db, err := storage.Open(o.db)
+	db, err := storage.OpenContext(ctx, o.db, storage.OpenOptions{LockWait: o.lockWait})
 	if err != nil {
 		if errors.Is(err, storage.ErrLocked) {
-			return &exitError{exitLocked, fmt.Errorf("%s is in use by another collect (lock %s.lock); refusing to start", o.db, o.db)}
+			return &exitError{exitLocked, fmt.Errorf("%s is in use by another collect (waited %v for it); refusing to start", o.db, o.lockWait)}
 		}
 		return &exitError{exitFailure, err}
 	}
 	defer db.Close()
 	started := time.Now()
-	runID, err := db.StartRun(ctx, version, args)
+	runID, err := db.StartRun(ctx, versionString(), args)
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
 	api, err := roomsource.New(roomsource.Config{APIBase: o.apiBase, Rate: o.httpRate, Burst: max(2, int(o.httpRate*2)),
-		SESSDATA: sessdata, Logger: log, BreakerPause: o.breakerPause})
+		Accounts: accts, Logger: log, BreakerPause: o.breakerPause})
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
@@ -234,17 +329,24 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	}
 	var fixed []int64
 	var metas []storage.RoomMeta
+	var badRooms []string
 	for _, id := range o.rooms {
 		ri, err := api.RoomInit(ctx, id)
 		if err != nil {
-			_ = db.EndRun(context.Background(), runID, "bad room")
 			if errors.Is(err, roomsource.ErrRoomNotFound) {
-				return &exitError{exitUsage, fmt.Errorf("--room %d: no such room", id)}
+				badRooms = append(badRooms, strconv.FormatInt(id, 10))
+				log.Error("--room: no such room; skipping it", "room", id)
+				continue
 			}
+			_ = db.EndRun(context.Background(), runID, "bad room")
 			return &exitError{exitFailure, fmt.Errorf("--room %d: %w", id, err)}
 		}
 		fixed = append(fixed, ri.RoomID)
 		metas = append(metas, storage.RoomMeta{RoomID: ri.RoomID, ShortID: ri.ShortID, AnchorUID: ri.UID, SeenMs: time.Now().UnixMilli()})
+	}
+	if len(badRooms) > 0 && len(fixed) == 0 && o.top == 0 {
+		_ = db.EndRun(context.Background(), runID, "bad room")
+		return &exitError{exitUsage, fmt.Errorf("--room %s: no such room; nothing left to watch", strings.Join(badRooms, ", "))}
 	}
 
 	hardCtx, hardStop := context.WithCancel(context.Background())
@@ -259,9 +361,17 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 
 	col := collector.New(collector.Config{
 		API: api, Out: records, Hard: hardCtx, UserAgent: roomsource.DefaultUserAgent, Logger: log,
+		Accounts: len(accts), RoomsPerAccount: o.perAccount, LoggedInOnly: o.loggedInOnly,
 		HeartbeatInterval: o.heartbeat, WatchEvery: watchEvery(o.watchdog), Spread: o.spread, BackoffMin: o.backoffMin,
 		BackoffMax: o.backoffMax, HealthyAfter: o.healthyAfter, RateLimitWait: o.breakerPause, Raw: o.raw,
 	})
+	lw := &loginWatch{api: api, col: col, accts: accts, log: log, lapsed: make([]bool, len(accts))}
+	if len(accts) > 0 {
+		lw.check(ctx)
+	}
+	if lw.LoggedIn.Load() == 0 && !o.quiet {
+		fmt.Fprintf(o.stderr, anonymousNotice+"\n", roomsource.DefaultCookiePath())
+	}
 	runCtx := ctx
 	if o.duration > 0 {
 		var cancel context.CancelFunc
@@ -278,6 +388,11 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	go func() { defer discWG.Done(); disc.Run(discCtx, rounds) }()
 	progressDone := make(chan struct{})
 	go o.progressLoop(runCtx, progressDone, col, writer, start)
+	var lwWG sync.WaitGroup
+	if len(accts) > 0 {
+		lwWG.Add(1)
+		go func() { defer lwWG.Done(); lw.run(runCtx, o.loginEvery()) }()
+	}
 
 	// Shutdown order: when runCtx ends, discovery stops first; only after
 	// it has exited are the workers cancelled.
@@ -293,6 +408,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	}()
 	col.Run(workCtx, rounds) // returns after every worker has stopped
 	<-progressDone
+	lwWG.Wait()
 	close(records) // we own it: every producer has stopped
 
 	flushTimer := time.AfterFunc(o.finalFlush, hardStop)
@@ -305,7 +421,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err := db.EndRun(context.Background(), runID, status); err != nil && werr == nil {
 		werr = err
 	}
-	o.summary(col, writer, api.Snapshot(), time.Since(start))
+	o.summary(col, writer, api.Snapshot(), lw, time.Since(start))
 	if werr != nil {
 		return &exitError{exitFailure, werr}
 	}
@@ -346,15 +462,74 @@ func (o *collectOptions) progressLoop(ctx context.Context, done chan<- struct{},
 	}
 }
 
-func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h roomsource.Counts, took time.Duration) {
+// loginEvery is how often logins are re-checked (nav); tests shorten it.
+func (o *collectOptions) loginEvery() time.Duration {
+	if o.loginCheck > 0 {
+		return o.loginCheck
+	}
+	return time.Hour
+}
+
+// lowCoverage is the share below which the summary names a room.
+const lowCoverage = 0.9
+
+func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h roomsource.Counts, lw *loginWatch, took time.Duration) {
 	m := &col.Metrics
 	b := bufio.NewWriter(o.stderr)
 	fmt.Fprintf(b, "collect: %s in %s: %d events (%.0f/s), %d rows written in %d flushes, %d duplicates ignored\n",
 		o.db, took.Round(time.Millisecond), m.Events.Load(), float64(m.Events.Load())/took.Seconds(),
 		w.Stats.Rows.Load(), w.Stats.Flushes.Load(), w.Stats.Dups.Load())
-	fmt.Fprintf(b, "collect: %d sessions, %d reconnects, %d starved, %d stalled, %d auth failures, %d bad frames, %d waits on the writer\n",
-		m.Sessions.Load(), m.Reconnects.Load(), m.Starved.Load(), m.Stalled.Load(), m.AuthFailed.Load(), m.BadFrames.Load(), m.Blocked.Load())
-	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d watchdog checks skipped (no spare request budget)\n",
+	fmt.Fprintf(b, "collect: %d sessions (%d logged in, %d anonymous), %d reconnects (%d with a still-valid token), %d recycled for low coverage, %d stalled, %d auth failures, %d bad frames, %d waits on the writer\n",
+		m.Sessions.Load(), m.LoggedIn.Load(), m.Anonymous.Load(), m.Reconnects.Load(), m.TokenReuse.Load(), m.Starved.Load(),
+		m.Stalled.Load(), m.AuthFailed.Load(), m.BadFrames.Load(), m.Blocked.Load())
+	fmt.Fprintf(b, "collect: %d acks sent, %d re-sent commands dropped, %d anonymous connections upgraded to a login, %d login lapses\n",
+		m.Acks.Load(), m.Resent.Load(), m.Upgrades.Load(), lw.Lapses.Load())
+	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d coverage checks skipped (no spare request budget)\n",
 		h.Requests, h.RateLimited, h.Refused, h.Fails, h.Skipped)
+	// Coverage: the estimated share of each room's danmaku that was stored.
+	type roomCov struct {
+		room    int64
+		ratio   float64
+		sampled bool
+	}
+	var low []roomCov
+	var judged, arrived int64
+	var rooms, estimated, sampled int
+	for room, c := range col.Coverage() {
+		rooms++
+		j, a := c.Judged.Load(), c.Arrived.Load()
+		judged += j
+		arrived += a
+		if c.Sampled.Load() {
+			sampled++
+		}
+		if r, ok := c.Ratio(); ok {
+			estimated++
+			if r < lowCoverage {
+				low = append(low, roomCov{room, r, c.Sampled.Load()})
+			}
+		}
+	}
+	if judged > 0 {
+		fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% overall (%d of %d history danmaku arrived); %d of %d rooms estimated, %d sampled (anonymous or throttled)\n",
+			100*float64(arrived)/float64(judged), arrived, judged, estimated, rooms, sampled)
+	} else {
+		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
+	}
+	if len(low) > 0 {
+		sort.Slice(low, func(i, j int) bool { return low[i].ratio < low[j].ratio })
+		var names []string
+		for i, l := range low {
+			if i == 20 {
+				names = append(names, fmt.Sprintf("… %d more", len(low)-20))
+				break
+			}
+			names = append(names, fmt.Sprintf("%d %.0f%%", l.room, 100*l.ratio))
+		}
+		fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(low), 100*lowCoverage, strings.Join(names, ", "))
+	}
+	if lw.LoggedIn.Load() == 0 {
+		fmt.Fprintf(b, "collect: this run was anonymous: what is stored is a sample (about one message in ten in most rooms). Log in: danmakud login\n")
+	}
 	b.Flush()
 }

@@ -31,6 +31,9 @@ packets, or with --hex one hex-encoded packet (one WebSocket message) per
 line. A bad packet is reported on stderr with its line or byte offset and
 the reason; with --hex decoding goes on with the next line. The exit status
 is 3 if any input was bad.`,
+		Example: `  danmakud decode --hex testdata/samples/frames/zlib_danmu_1.hex     # a captured zlib bundle
+  cat testdata/samples/frames/*.hex | danmakud decode --hex --room 21452505
+  danmakud decode capture.bin > events.jsonl                           # raw packets, concatenated`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := cmd.InOrStdin()

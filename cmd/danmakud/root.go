@@ -52,6 +52,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newSimLoadCmd())
 	root.AddCommand(newCollectCmd())
 	root.AddCommand(newStatsCmd())
+	root.AddCommand(newLoginCmd())
 	return root
 }
 

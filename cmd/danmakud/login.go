@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/danmakud/danmakud/roomsource"
+	"github.com/mdp/qrterminal/v3"
+	"github.com/spf13/cobra"
+)
+
+// loginOptions are login's flags.
+type loginOptions struct {
+	cookieFile string
+	apiBase    string
+	timeout    time.Duration
+	poll       time.Duration
+	force      bool
+	noQR       bool
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func newLoginCmd() *cobra.Command {
+	var o loginOptions
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Log in to Bilibili by QR code and save the cookies for collect",
+		Long: `Login prints a QR code (and its URL) to scan with the Bilibili app, waits
+until the login is confirmed on the phone, and writes the cookies to
+--cookie-file (mode 0600). collect uses that file by default.
+
+Why log in: Bilibili sends an anonymous connection about one message in ten in
+most rooms and masks user names; a logged-in connection gets the whole stream.
+One account watches at most --rooms-per-account rooms at once (default 5);
+log in several accounts into several files for more rooms.
+
+The cookie file is a secret: it is never printed, logged or stored in the
+database.`,
+		Example: `  danmakud login                                  # QR code, cookies to the default path
+  danmakud login --cookie-file ~/.config/danmakud/account-2.txt
+  danmakud collect --cookie-file a1.txt --cookie-file a2.txt --top 10
+  danmakud login --api-base http://127.0.0.1:8080 --cookie-file sim.txt   # against danmakud sim`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			ctx, hard := signalContexts(cmd.Context())
+			defer hard()
+			return o.run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.cookieFile, "cookie-file", roomsource.DefaultCookiePath(), "where to write the cookies (mode 0600)")
+	f.StringVar(&o.apiBase, "api-base", "", "send every Bilibili HTTP request to this base URL (e.g. the simulator's)")
+	f.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up if the login is not confirmed within this")
+	f.DurationVar(&o.poll, "poll", 2*time.Second, "how often to ask whether the code was scanned")
+	f.BoolVar(&o.force, "force", false, "overwrite --cookie-file even if it is not a cookie file")
+	f.BoolVar(&o.noQR, "no-qr", false, "print only the URL (make the QR code with another tool)")
+	return cmd
+}
+
+// QR poll answers (PROTOCOL.md §10.7).
+const (
+	qrOK        = 0
+	qrExpired   = 86038
+	qrScanned   = 86090
+	qrNotScaned = 86101
+)
+
+func (o *loginOptions) run(ctx context.Context) error {
+	if o.timeout <= 0 || o.poll <= 0 {
+		return &exitError{exitUsage, fmt.Errorf("--timeout and --poll must be > 0")}
+	}
+	if err := o.checkTarget(); err != nil {
+		return &exitError{exitUsage, err}
+	}
+	api, err := roomsource.New(roomsource.Config{APIBase: o.apiBase, Rate: 2, Burst: 4})
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	qr, err := api.QRGenerate(ctx)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("login: cannot get a QR code: %w", err)}
+	}
+	if !o.noQR {
+		qrterminal.GenerateWithConfig(qr.URL, qrterminal.Config{Level: qrterminal.L, Writer: o.stdout,
+			HalfBlocks: true, BlackChar: qrterminal.BLACK_BLACK, WhiteBlackChar: qrterminal.WHITE_BLACK,
+			WhiteChar: qrterminal.WHITE_WHITE, BlackWhiteChar: qrterminal.BLACK_WHITE, QuietZone: 1})
+	}
+	fmt.Fprintf(o.stdout, "Scan this with the Bilibili app (or open the URL on a logged-in phone):\n  %s\n", qr.URL)
+	last := -1
+	t := time.NewTicker(o.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return &exitError{exitFailure, fmt.Errorf("login: not confirmed within %v; run danmakud login again", o.timeout)}
+			}
+			return &exitError{exitFailure, fmt.Errorf("login: interrupted")}
+		case <-t.C:
+		}
+		st, err := api.QRPoll(ctx, qr.Key)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue // reported by the select above
+			}
+			fmt.Fprintf(o.stderr, "login: poll failed (will retry): %v\n", err)
+			continue
+		}
+		if st.Code != last {
+			switch st.Code {
+			case qrNotScaned:
+				fmt.Fprintln(o.stderr, "login: waiting for the code to be scanned …")
+			case qrScanned:
+				fmt.Fprintln(o.stderr, "login: scanned; confirm the login on the phone …")
+			}
+			last = st.Code
+		}
+		switch st.Code {
+		case qrExpired:
+			return &exitError{exitFailure, fmt.Errorf("login: the QR code expired; run danmakud login again")}
+		case qrOK:
+			return o.save(ctx, st.Cookies)
+		case qrNotScaned, qrScanned:
+		default:
+			return &exitError{exitFailure, fmt.Errorf("login: unexpected answer %d (%s)", st.Code, st.Message)}
+		}
+	}
+}
+
+// checkTarget refuses to overwrite a file that is not a cookie file (a
+// mistyped path must not destroy something else) unless --force.
+func (o *loginOptions) checkTarget() error {
+	fi, err := os.Stat(o.cookieFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--cookie-file %s: %w", o.cookieFile, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("--cookie-file %s is a directory", o.cookieFile)
+	}
+	if o.force {
+		return nil
+	}
+	f, err := os.Open(o.cookieFile)
+	if err != nil {
+		return fmt.Errorf("--cookie-file %s: %w", o.cookieFile, err)
+	}
+	defer f.Close()
+	first, _ := bufio.NewReader(f).ReadString('\n')
+	if !strings.HasPrefix(first, "# Netscape HTTP Cookie File") && !strings.HasPrefix(first, "# HTTP Cookie File") {
+		return fmt.Errorf("--cookie-file %s exists and is not a cookie file; not overwriting it (use --force)", o.cookieFile)
+	}
+	return nil
+}
+
+// save writes the cookies and checks them with nav.
+func (o *loginOptions) save(ctx context.Context, cookies []*http.Cookie) error {
+	if len(cookies) == 0 {
+		return &exitError{exitFailure, fmt.Errorf("login: confirmed, but the answer set no cookies")}
+	}
+	if err := roomsource.WriteCookieFile(o.cookieFile, cookies); err != nil {
+		return &exitError{exitFailure, fmt.Errorf("login: %w", err)}
+	}
+	acct, err := roomsource.LoadCookieFile(o.cookieFile)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("login: %w", err)}
+	}
+	api, err := roomsource.New(roomsource.Config{APIBase: o.apiBase, Rate: 2, Burst: 4, Accounts: []*roomsource.Account{acct}})
+	if err != nil {
+		return &exitError{exitFailure, err}
+	}
+	mid, err := api.Login(ctx, 0)
+	if err != nil {
+		return &exitError{exitFailure, fmt.Errorf("login: cookies saved to %s, but nav does not accept them: %w", o.cookieFile, err)}
+	}
+	fmt.Fprintf(o.stdout, "Logged in as uid %d. Cookies saved to %s (mode 0600); collect uses them", mid, o.cookieFile)
+	if o.cookieFile == roomsource.DefaultCookiePath() {
+		fmt.Fprintln(o.stdout, " by default.")
+	} else {
+		fmt.Fprintf(o.stdout, " with --cookie-file %s.\n", o.cookieFile)
+	}
+	return nil
+}

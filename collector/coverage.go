@@ -1,0 +1,277 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danmakud/danmakud/roomsource"
+)
+
+// How coverage is measured.
+//
+// Bilibili sends a room's full stream only to logged-in connections within
+// an account's budget; anonymous ones get a ~10 % sample (PROTOCOL.md
+// §10.1), silently. The room's own danmaku history (dM/gethistory, the
+// last 10 danmaku the room sent) is the reference: each history item is
+// judged once per room worker — did it arrive on one of the worker's
+// connections? — and the share that arrived estimates the share of the
+// room's danmaku that was stored. Items sent while no connection was up
+// count as missed: that is coverage lost too.
+//
+// Nothing still inside this process counts as missed: before judging, the
+// watchdog waits for Session.Sync (an extra heartbeat whose reply comes
+// after everything the server sent before it, so every frame sent earlier
+// has already been decoded), and only items older than watchSettle are
+// judged (the server's sending lags its history by up to a tick).
+
+// Watchdog timing.
+const (
+	// watchSettle: history items newer than this are left for the next
+	// check (the server may not have sent them yet).
+	watchSettle = 3 * time.Second
+	// watchMin is the shortest interval between checks of one room; busy
+	// rooms are checked this often so that few history items go unseen.
+	watchMin = 10 * time.Second
+	// syncTimeout bounds the wait for the heartbeat barrier; a reader
+	// held up longer (a busy machine, a full writer queue) gives no verdict.
+	syncTimeout = 15 * time.Second
+	// seenMax bounds the danmaku keys a room remembers; seenMemory how
+	// long it keeps them. Items older than what is remembered are not
+	// judged.
+	seenMax    = 4096
+	seenMemory = 5 * time.Minute
+	// judgedMemory: judged history keys are forgotten after this.
+	judgedMemory = 15 * time.Minute
+	// StarveMin is how many history items a connection must have judged
+	// before its coverage is acted on.
+	StarveMin = 10
+	// goodRatio: a connection at or above this share is healthy again.
+	goodRatio = 0.9
+	// retryBase is the first wait before a sampled (logged-in but low)
+	// room is tried again with a new connection; it doubles per try, up to
+	// an hour, at most maxRetriesPerHour a rolling hour.
+	retryBase         = 10 * time.Minute
+	maxRetriesPerHour = 3
+)
+
+// errStarved is the cancel cause when the watchdog recycles a connection
+// whose coverage is low although it should get the full stream.
+var errStarved = errors.New("starved: far fewer danmaku than the room's history shows")
+
+// errUpgrade is the cancel cause when an anonymous connection is replaced
+// because an account slot became free.
+var errUpgrade = errors.New("replaced by a logged-in connection")
+
+// syncer is the part of protocol.Session the watchdog needs.
+type syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// seenSet remembers the danmaku a room's connections received, by history
+// key (check ts:ct), in arrival order, bounded by seenMax and seenMemory.
+// horizon is the arrival time (unix ms) before which keys may have been
+// forgotten. Safe for concurrent use.
+type seenSet struct {
+	mu      sync.Mutex
+	m       map[string]int64 // key → recv ms
+	q       []seenEntry
+	head    int
+	horizon int64
+}
+
+type seenEntry struct {
+	key string
+	at  int64
+}
+
+// checkKey is the one key under which a danmaku and its history item
+// meet: DANMU_MSG info[9] {ts, ct} equals gethistory's check_info.
+func checkKey(ts int64, ct string) string { return strconv.FormatInt(ts, 10) + ":" + ct }
+
+func newSeenSet() *seenSet { return &seenSet{m: map[string]int64{}} }
+
+func (s *seenSet) add(k string, now int64) {
+	s.mu.Lock()
+	s.m[k] = now
+	s.q = append(s.q, seenEntry{k, now})
+	for len(s.m) > seenMax {
+		s.evictLocked()
+	}
+	s.mu.Unlock()
+}
+
+func (s *seenSet) evictLocked() {
+	e := s.q[s.head]
+	s.q[s.head] = seenEntry{}
+	s.head++
+	if s.m[e.key] == e.at {
+		delete(s.m, e.key)
+	}
+	s.horizon = max(s.horizon, e.at)
+	if s.head > 1024 && s.head > len(s.q)/2 {
+		s.q = append(s.q[:0], s.q[s.head:]...)
+		s.head = 0
+	}
+}
+
+// prune forgets keys received before the given unix ms.
+func (s *seenSet) prune(before int64) {
+	s.mu.Lock()
+	for s.head < len(s.q) && s.q[s.head].at < before {
+		s.evictLocked()
+	}
+	s.mu.Unlock()
+}
+
+func (s *seenSet) has(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[k]
+	return ok
+}
+
+func (s *seenSet) horizonMs() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.horizon
+}
+
+// roomCoverage is one room worker's coverage state, shared by its
+// connections one after another. judged is touched only by the running
+// connection's watchdog goroutine (one at a time).
+type roomCoverage struct {
+	seen   *seenSet
+	judged map[string]int64 // history key → its ts (unix s)
+	start  int64            // unix s; history items sent before are not judged
+	totals *CoverageCount
+}
+
+func newRoomCoverage(start time.Time, totals *CoverageCount) *roomCoverage {
+	return &roomCoverage{seen: newSeenSet(), judged: map[string]int64{}, start: start.Unix(), totals: totals}
+}
+
+// judge compares a history fetched at fetched with what arrived. It
+// returns how many items it judged, how many of those arrived, and how
+// many items were new to this worker (judged now or left for later),
+// which tells whether the history window overflowed since the last check.
+func (rc *roomCoverage) judge(hist []roomsource.HistoryItem, fetched time.Time) (considered, arrived, fresh int) {
+	settle := fetched.Add(-watchSettle).Unix()
+	horizon := (rc.seen.horizonMs()+999)/1000 + 1
+	for _, h := range hist {
+		k := checkKey(h.CheckInfo.Ts, h.CheckInfo.Ct)
+		if _, done := rc.judged[k]; done {
+			continue
+		}
+		fresh++
+		ts := h.CheckInfo.Ts
+		if ts > settle {
+			continue // maybe not sent yet: next check
+		}
+		rc.judged[k] = ts
+		if ts < rc.start || ts < horizon {
+			continue // before this worker, or older than what it remembers
+		}
+		considered++
+		if rc.seen.has(k) {
+			arrived++
+		}
+	}
+	old := fetched.Add(-judgedMemory).Unix()
+	for k, ts := range rc.judged {
+		if ts < old {
+			delete(rc.judged, k)
+		}
+	}
+	rc.seen.prune(fetched.Add(-seenMemory).UnixMilli())
+	if rc.totals != nil {
+		rc.totals.Judged.Add(int64(considered))
+		rc.totals.Arrived.Add(int64(arrived))
+	}
+	return considered, arrived, fresh
+}
+
+// nextInterval adapts the time to the next check: shorter while every
+// history item was new (the window of 10 overflowed between checks, so
+// some went unjudged), longer while few were, within [lo, hi].
+func nextInterval(cur, lo, hi time.Duration, fresh, histLen int) time.Duration {
+	switch {
+	case histLen >= 5 && fresh >= histLen-1:
+		cur /= 2
+	case fresh <= histLen/3:
+		cur *= 2
+	}
+	return min(max(cur, lo), hi)
+}
+
+// CoverageCount is a room's running coverage estimate: history danmaku
+// judged and how many of them arrived. Safe for concurrent use.
+type CoverageCount struct {
+	Judged, Arrived atomic.Int64
+	// Sampled is set while the room is known to get a sample (anonymous,
+	// over every account's budget, or logged in but persistently low).
+	Sampled atomic.Bool
+}
+
+// Ratio returns Arrived/Judged and whether there were at least StarveMin
+// judged items to say it.
+func (c *CoverageCount) Ratio() (float64, bool) {
+	j := c.Judged.Load()
+	if j < StarveMin {
+		return 0, false
+	}
+	return float64(c.Arrived.Load()) / float64(j), true
+}
+
+// lowPolicy decides what to do with a connection whose coverage is low.
+// A connection that should get everything is replaced once with a fresh
+// token; if the replacement is low too, the room is marked sampled and
+// kept, and tried again after retryBase, doubling, at most
+// maxRetriesPerHour times in a rolling hour. Owned by one worker.
+type lowPolicy struct {
+	replaced bool        // the one immediate replacement was used
+	sampled  bool        // marked sampled
+	tries    []time.Time // recycles of a sampled room, for the hourly bound
+	next     time.Time   // earliest next retry of a sampled room
+}
+
+// onLow reports whether to recycle the connection now; markSampled says
+// the room just became (or stays) sampled.
+func (p *lowPolicy) onLow(now time.Time) (recycle, markSampled bool) {
+	if !p.replaced {
+		p.replaced = true
+		return true, false
+	}
+	if !p.sampled {
+		p.sampled = true
+		p.next = now.Add(retryBase)
+		return false, true
+	}
+	if now.Before(p.next) {
+		return false, true
+	}
+	recent := p.tries[:0]
+	for _, t := range p.tries {
+		if now.Sub(t) < time.Hour {
+			recent = append(recent, t)
+		}
+	}
+	p.tries = recent
+	if len(p.tries) >= maxRetriesPerHour {
+		return false, true
+	}
+	p.tries = append(p.tries, now)
+	p.next = now.Add(min(retryBase<<len(p.tries), time.Hour))
+	return true, true
+}
+
+// onGood resets the policy after a connection with good coverage; it
+// reports whether the room had been marked sampled.
+func (p *lowPolicy) onGood() (wasSampled bool) {
+	wasSampled = p.sampled
+	p.replaced, p.sampled = false, false
+	return wasSampled
+}
