@@ -57,6 +57,10 @@ type collectOptions struct {
 	healthyAfter   time.Duration
 	breakerPause   time.Duration
 	loginCheck     time.Duration
+	// hard, when set, is cancelled by a second signal: collect then
+	// stops at once without the final flush, records the run as
+	// interrupted, closes the database and exits 130.
+	hard context.Context
 }
 
 func newCollectCmd() *cobra.Command {
@@ -87,8 +91,9 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			o.progress = isTerminal(os.Stderr) && !o.quiet
-			ctx, hard := signalContexts(cmd.Context())
-			defer hard()
+			ctx, hard, stop := signalContexts(cmd.Context())
+			defer stop()
+			o.hard = hard
 			return o.run(ctx, strings.Join(os.Args[1:], " "))
 		},
 	}
@@ -119,13 +124,17 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	return cmd
 }
 
-// signalContexts returns ctx, cancelled by the first SIGINT/SIGTERM, and
-// a hard-stop func; a second signal exits the process at once.
-func signalContexts(parent context.Context) (context.Context, func()) {
+// signalContexts returns ctx, cancelled by the first SIGINT/SIGTERM;
+// hard, cancelled by a second one (give up the final flush and exit 130);
+// and a stop func that releases the signal handler.
+func signalContexts(parent context.Context) (ctx, hard context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(parent)
+	hard, cancelHard := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -133,11 +142,10 @@ func signalContexts(parent context.Context) (context.Context, func()) {
 		}
 		cancel()
 		if _, ok := <-ch; ok {
-			fmt.Fprintln(os.Stderr, "danmakud: second signal: exiting without the final flush")
-			os.Exit(exitInterrupted)
+			cancelHard()
 		}
 	}()
-	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
+	return ctx, hard, func() { signal.Stop(ch); close(ch); cancel(); <-done; cancelHard() }
 }
 
 func isTerminal(f *os.File) bool {
@@ -349,7 +357,11 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		return &exitError{exitUsage, fmt.Errorf("--room %s: no such room; nothing left to watch", strings.Join(badRooms, ", "))}
 	}
 
-	hardCtx, hardStop := context.WithCancel(context.Background())
+	hardParent := o.hard
+	if hardParent == nil {
+		hardParent = context.Background()
+	}
+	hardCtx, hardStop := context.WithCancel(hardParent)
 	defer hardStop()
 	records := make(chan storage.Record, 65536)
 	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log})
@@ -397,6 +409,13 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	// Shutdown order: when runCtx ends, discovery stops first; only after
 	// it has exited are the workers cancelled.
 	workCtx, stopWork := context.WithCancel(context.Background())
+	go func() { // a second signal: stop the workers at once too
+		select {
+		case <-hardCtx.Done():
+			stopWork()
+		case <-workCtx.Done():
+		}
+	}()
 	go func() {
 		<-runCtx.Done()
 		if o.memProfile != "" {
@@ -414,14 +433,25 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	flushTimer := time.AfterFunc(o.finalFlush, hardStop)
 	werr := <-writerDone
 	flushTimer.Stop()
+	interrupted := o.hard != nil && o.hard.Err() != nil
 	status := "ok"
-	if werr != nil {
+	switch {
+	case interrupted:
+		status = "interrupted: second signal, no final flush"
+	case werr != nil:
 		status = "final flush failed"
 	}
 	if err := db.EndRun(context.Background(), runID, status); err != nil && werr == nil {
 		werr = err
 	}
 	o.summary(col, writer, api.Snapshot(), lw, time.Since(start))
+	if interrupted {
+		msg := "second signal: stopped without the final flush"
+		if werr != nil {
+			msg += " (" + werr.Error() + ")"
+		}
+		return &exitError{exitInterrupted, errors.New(msg)}
+	}
 	if werr != nil {
 		return &exitError{exitFailure, werr}
 	}

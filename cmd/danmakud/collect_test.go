@@ -144,8 +144,9 @@ func TestSIGTERMFinalFlush(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sig.db")
 	o := testCollect(t, sim.URL(), db)
 	o.flushInterval = time.Hour // only the final flush can write events
-	ctx, hard := signalContexts(context.Background())
-	defer hard()
+	ctx, hard, stop := signalContexts(context.Background())
+	defer stop()
+	o.hard = hard
 	done := make(chan error, 1)
 	go func() { done <- o.run(ctx, "sigterm") }()
 	deadline := time.Now().Add(20 * time.Second)

@@ -39,8 +39,8 @@ replaced) unless --append.`,
   danmakud demo --duration 2m --rooms 50 --append`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, hard := signalContexts(cmd.Context())
-			defer hard()
+			ctx, hard, stop := signalContexts(cmd.Context())
+			defer stop()
 			out := cmd.OutOrStdout()
 			if rooms <= 0 || dur <= 0 {
 				return &exitError{exitUsage, fmt.Errorf("--rooms and --duration must be > 0")}
@@ -62,7 +62,7 @@ replaced) unless --append.`,
 			o := collectOptions{top: rooms, db: dbPath, duration: dur, flushInterval: 2 * time.Second, refresh: time.Minute,
 				apiBase: sim.URL(), httpRate: 10, heartbeat: 30 * time.Second, watchdog: 20 * time.Second,
 				finalFlush: time.Minute, stdout: out, stderr: cmd.ErrOrStderr(), progress: isTerminal(os.Stderr),
-				quiet: true, spread: 2 * time.Second, perAccount: collector.DefaultRoomsPerAccount, anonymous: anonymous}
+				quiet: true, spread: 2 * time.Second, perAccount: collector.DefaultRoomsPerAccount, anonymous: anonymous, hard: hard}
 			if anonymous {
 				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", rooms, sim.URL(), dur, dbPath)
 			} else {

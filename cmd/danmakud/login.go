@@ -51,8 +51,8 @@ database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			ctx, hard := signalContexts(cmd.Context())
-			defer hard()
+			ctx, _, stop := signalContexts(cmd.Context())
+			defer stop()
 			return o.run(ctx)
 		},
 	}
