@@ -39,6 +39,7 @@ type collectOptions struct {
 	perAccount    int
 	loggedInOnly  bool
 	lockWait      time.Duration
+	logFormat     string
 	watchdog      time.Duration
 	heartbeat     time.Duration
 	httpRate      float64
@@ -111,6 +112,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	f.BoolVar(&o.anonymous, "anonymous", false, "do not log in even if a cookie file exists (Bilibili then sends about one message in ten)")
 	f.IntVar(&o.perAccount, "rooms-per-account", collector.DefaultRoomsPerAccount, "watch at most this many rooms per account at once; rooms beyond every account's budget are watched anonymously (a sample)")
 	f.BoolVar(&o.loggedInOnly, "logged-in-only", false, "skip rooms beyond every account's budget instead of watching them anonymously")
+	f.StringVar(&o.logFormat, "log-format", "text", "log lines as text (key=value) or json (one object per line)")
 	f.DurationVar(&o.lockWait, "lock-wait", 2*time.Minute, "if another collect holds the database, wait this long for it to finish (0 = exit 4 at once)")
 	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "compare each room's history with what arrived this often (0 = off)")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
@@ -175,6 +177,8 @@ func (o *collectOptions) validate() error {
 		return fmt.Errorf("--final-flush-timeout %v: must be > 0 (the last batch is written within it)", o.finalFlush)
 	case o.perAccount < 1:
 		return fmt.Errorf("--rooms-per-account %d: must be ≥ 1", o.perAccount)
+	case o.logFormat != "" && o.logFormat != "text" && o.logFormat != "json":
+		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	case o.lockWait < 0:
 		return fmt.Errorf("--lock-wait %v: must be ≥ 0", o.lockWait)
 	case o.anonymous && len(o.cookieFiles) > 0:
@@ -295,7 +299,11 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if o.quiet {
 		level = slog.LevelError
 	}
-	log := slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level})
+	if o.logFormat == "json" {
+		handler = slog.NewJSONHandler(o.stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 	accts, err := o.loadAccounts(log)
 	if err != nil {
 		return &exitError{exitUsage, err}
@@ -319,15 +327,25 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		return &exitError{exitUsage, err}
 	}
 	// Bootstrap (buvid3, WBI keys) is retried with a growing wait: a 412 or
-	// a network blip at start should not end a daemon; a stop ends it.
+	// a network blip at start should not end a daemon. It gives up (exit
+	// 1) after --duration, or after startupPatience without one, so that a
+	// supervisor (systemd Restart=on-failure, cron) sees the failure.
+	patience := startupPatience
+	if o.duration > 0 {
+		patience = min(patience, o.duration)
+	}
 	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
 		err := api.Bootstrap(ctx)
 		if err == nil {
 			break
 		}
-		if ctx.Err() != nil || (o.duration > 0 && time.Since(started) > o.duration) {
+		if ctx.Err() != nil || time.Since(started)+wait > patience {
 			_ = db.EndRun(context.Background(), runID, "bootstrap failed")
-			return &exitError{exitFailure, fmt.Errorf("cannot reach the Bilibili API: %w", err)}
+			msg := fmt.Sprintf("cannot reach the Bilibili API (tried for %s): %v", time.Since(started).Round(time.Second), err)
+			if until := api.BreakerOpenUntil(); until.After(time.Now()) {
+				msg += fmt.Sprintf("; Bilibili is rate-limiting this address (412): try again after %s", until.Format(time.DateTime+" MST"))
+			}
+			return &exitError{exitFailure, errors.New(msg)}
 		}
 		log.Warn("cannot reach the Bilibili API yet; retrying", "err", err, "in", wait)
 		select {
@@ -499,6 +517,10 @@ func (o *collectOptions) loginEvery() time.Duration {
 	}
 	return time.Hour
 }
+
+// startupPatience is how long collect keeps retrying an unreachable API
+// at start before it exits 1 (with --duration, at most that long).
+const startupPatience = 10 * time.Minute
 
 // lowCoverage is the share below which the summary names a room.
 const lowCoverage = 0.9
