@@ -249,7 +249,7 @@ type worker struct {
 	t       roomsource.Target
 	log     *slog.Logger
 	rng     *rand.Rand
-	account int               // pool slot held, -1 = none (anonymous)
+	account int                   // pool slot held, -1 = none (anonymous)
 	info    *roomsource.DanmuInfo // last token, reused after a healthy session
 	cov     *roomCoverage
 	low     lowPolicy
