@@ -187,7 +187,7 @@ func TestNewAccount(t *testing.T) {
 	a, err := roomsource.NewAccount("login 2", []*http.Cookie{
 		{Name: "SESSDATA", Value: secretSess, Domain: ".bilibili.com"},
 		{Name: "bili_jct", Value: "", Domain: ".bilibili.com"},   // empty
-		{Name: "sid", Value: "x", MaxAge: -1},                     // deleting
+		{Name: "sid", Value: "x", MaxAge: -1},                    // deleting
 		{Name: "DedeUserID", Value: "7", Domain: "evil.example"}, // other domain
 	})
 	if err != nil || fmt.Sprint(a.CookieNames()) != "[SESSDATA]" {

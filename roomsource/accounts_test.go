@@ -32,7 +32,7 @@ type fakeBili struct {
 	holdN    int                 // …once holdN such requests have arrived (all held till then)
 	held     int
 	barrier  chan struct{}
-	limitFor string              // getDanmuInfo answers 412 to this SESSDATA
+	limitFor string // getDanmuInfo answers 412 to this SESSDATA
 	qrScript []func(w http.ResponseWriter)
 	qrKeys   []string
 	requests int
