@@ -79,7 +79,7 @@ func (a *Account) value(name string) string {
 }
 
 // CookieNames returns the names of the account's cookies (never values).
-func (a *Account) CookieNames() []string {
+func (a Account) CookieNames() []string {
 	out := make([]string, len(a.cookies))
 	for i, c := range a.cookies {
 		out[i] = c.name
