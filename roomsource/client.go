@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/danmakud/danmakud/internal/wbi"
 	"golang.org/x/time/rate"
 )
 
@@ -22,11 +21,12 @@ import (
 // to script-like or stale User-Agents (PROTOCOL.md §3).
 const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36"
 
-// The real hosts; Config.APIBase replaces all three.
+// The real hosts; Config.APIBase replaces all four.
 const (
-	wwwHost     = "https://www.bilibili.com"
-	apiHost     = "https://api.bilibili.com"
-	liveAPIHost = "https://api.live.bilibili.com"
+	wwwHost      = "https://www.bilibili.com"
+	apiHost      = "https://api.bilibili.com"
+	liveAPIHost  = "https://api.live.bilibili.com"
+	passportHost = "https://passport.bilibili.com"
 )
 
 // Errors to branch on (errors.Is).
@@ -42,6 +42,9 @@ var (
 	// ErrNoSpareBudget: a background request (History) was not sent
 	// because the rate limiter had no token to spare at that moment.
 	ErrNoSpareBudget = errors.New("no spare request budget; background request skipped")
+	// ErrNotLoggedIn: nav says an account's cookies are not (or no
+	// longer) a login (code -101 or isLogin false).
+	ErrNotLoggedIn = errors.New("not logged in (nav -101)")
 )
 
 // APIError is a non-zero code in a Bilibili JSON envelope, or a bad HTTP
@@ -72,11 +75,35 @@ type Config struct {
 	// BreakerPause is how long all requests stop after a 412; it doubles
 	// on each failed probe up to BreakerMax. Defaults 2 min and 30 min.
 	BreakerPause, BreakerMax time.Duration
-	// SESSDATA is the login cookie (optional). It is a secret: never
-	// logged, never stored.
-	SESSDATA   string
-	HTTPClient *http.Client // default: a plain client (cookies are managed here)
-	Logger     *slog.Logger // nil discards
+	// Accounts are the logins to use (optional; see LoadCookieFile).
+	// Account indexes in Login, DanmuInfoAs and Identity refer to this
+	// slice. Their cookies are secrets: never logged, never stored.
+	Accounts []*Account
+	// SESSDATA is a bare login cookie (optional, older form): it is the
+	// same as one Account holding only SESSDATA. Set it or Accounts, not
+	// both.
+	SESSDATA string
+	// LoginRecheck is how old an account's last login check (nav) may be
+	// before DanmuInfoAs repeats it; default 30 min.
+	LoginRecheck time.Duration
+	HTTPClient   *http.Client // default: a plain client (cookies are managed here)
+	Logger       *slog.Logger // nil discards
+}
+
+// Format prints the configuration with every secret redacted.
+func (cfg Config) Format(f fmt.State, verb rune) {
+	sess := ""
+	if cfg.SESSDATA != "" {
+		sess = "[redacted]"
+	}
+	labels := make([]string, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		if a != nil {
+			labels[i] = a.Label
+		}
+	}
+	fmt.Fprintf(f, "roomsource.Config{APIBase:%q, Accounts:%q, SESSDATA:%q, Rate:%v, Burst:%d}",
+		cfg.APIBase, labels, sess, cfg.Rate, cfg.Burst)
 }
 
 // Client is the single way to Bilibili's HTTP APIs: one rate limiter and
@@ -88,19 +115,39 @@ type Client struct {
 	hc   *http.Client
 	lim  *rate.Limiter
 	log  *slog.Logger
-	base struct{ www, api, live string }
+	base struct{ www, api, live, passport string }
+
+	bootSem chan struct{} // one Bootstrap at a time
+	keysSem chan struct{} // one WBI key refresh at a time
 
 	mu        sync.Mutex
-	buvid     string
+	buvid     string // the shared (anonymous) buvid3
 	mixin     string
-	mid       int64
+	keyGen    int // counts WBI key updates
 	booted    bool
+	accts     []*acctState
 	openUntil time.Time // breaker
 	pause     time.Duration
 	probing   bool
 
 	statsMu sync.Mutex
 	stats   Counts
+}
+
+// acctState is what the client knows of one account's login; guarded by
+// Client.mu except sem.
+type acctState struct {
+	acct    *Account
+	sem     chan struct{} // one login check at a time
+	checked time.Time     // last nav answer for this account; zero = never
+	ok      bool          // logged in at checked
+	mid     int64         // when ok
+}
+
+// String keeps a Client's secrets out of %v (fmt would otherwise print
+// its unexported fields).
+func (c *Client) String() string {
+	return fmt.Sprintf("roomsource.Client{base:%q, accounts:%d}", c.base.api, len(c.accts))
 }
 
 // Counts are what the client did since New.
@@ -132,7 +179,29 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BreakerMax <= 0 {
 		cfg.BreakerMax = 30 * time.Minute
 	}
-	c := &Client{cfg: cfg, lim: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), log: cfg.Logger}
+	if cfg.LoginRecheck <= 0 {
+		cfg.LoginRecheck = 30 * time.Minute
+	}
+	accounts := cfg.Accounts
+	if cfg.SESSDATA != "" {
+		if len(accounts) > 0 {
+			return nil, errors.New("roomsource: set Config.Accounts or Config.SESSDATA, not both")
+		}
+		if err := checkCookie("SESSDATA", cfg.SESSDATA); err != nil {
+			return nil, fmt.Errorf("roomsource: Config.SESSDATA: %w", err)
+		}
+		a := &Account{Label: "SESSDATA"}
+		a.set("SESSDATA", cfg.SESSDATA)
+		accounts = []*Account{a}
+	}
+	c := &Client{cfg: cfg, lim: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), log: cfg.Logger,
+		bootSem: make(chan struct{}, 1), keysSem: make(chan struct{}, 1)}
+	for i, a := range accounts {
+		if a == nil || a.value("SESSDATA") == "" {
+			return nil, fmt.Errorf("roomsource: Config.Accounts[%d] is nil or has no SESSDATA (use LoadCookieFile or NewAccount)", i)
+		}
+		c.accts = append(c.accts, &acctState{acct: a, sem: make(chan struct{}, 1)})
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -140,13 +209,13 @@ func New(cfg Config) (*Client, error) {
 	if c.hc == nil {
 		c.hc = &http.Client{}
 	}
-	c.base.www, c.base.api, c.base.live = wwwHost, apiHost, liveAPIHost
+	c.base.www, c.base.api, c.base.live, c.base.passport = wwwHost, apiHost, liveAPIHost, passportHost
 	if b := strings.TrimRight(cfg.APIBase, "/"); b != "" {
 		u, err := url.Parse(b)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("roomsource: bad API base %q: want http(s)://host[:port]", cfg.APIBase)
 		}
-		c.base.www, c.base.api, c.base.live = b, b, b
+		c.base.www, c.base.api, c.base.live, c.base.passport = b, b, b, b
 	}
 	return c, nil
 }
@@ -202,10 +271,59 @@ type envelope struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// get performs one GET through the limiter and the breaker and decodes
-// the envelope. A non-zero code is returned as *APIError.
+// get performs one GET through the limiter and the breaker with the
+// default cookies and decodes the envelope. A non-zero code is not an
+// error here (see codeErr).
 func (c *Client) get(ctx context.Context, endpoint, rawURL string) (*envelope, *http.Response, error) {
-	return c.do(ctx, endpoint, rawURL, false)
+	return c.do(ctx, endpoint, rawURL, false, c.cookieHeader(asDefault))
+}
+
+// Who a request is made as, besides account indexes 0…
+const (
+	anonymous = -1 // buvid3 only
+	asDefault = -2 // account 0 while its login holds, else anonymous
+)
+
+// cookieHeader returns the Cookie header for requests made as who.
+func (c *Client) cookieHeader(who int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if who == asDefault {
+		who = anonymous
+		if len(c.accts) > 0 && (c.accts[0].ok || c.accts[0].checked.IsZero()) {
+			who = 0
+		}
+	}
+	if who < 0 {
+		return cookieLine(nil, c.buvid)
+	}
+	return cookieLine(c.accts[who].acct, c.buvidLocked(who))
+}
+
+// buvidLocked is the buvid3 that account i's requests carry: its own when
+// its cookies have one, else the shared one. c.mu must be held.
+func (c *Client) buvidLocked(i int) string {
+	if i >= 0 {
+		if b := c.accts[i].acct.value("buvid3"); b != "" {
+			return b
+		}
+	}
+	return c.buvid
+}
+
+// cookieLine builds one Cookie header line (net/http keeps only the first
+// of several): buvid3, then the account's sentCookies. a nil = anonymous.
+func cookieLine(a *Account, buvid string) string {
+	var parts []string
+	if buvid != "" {
+		parts = append(parts, "buvid3="+buvid)
+	}
+	for _, name := range sentCookies[1:] {
+		if v := a.value(name); v != "" {
+			parts = append(parts, name+"="+v)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // do is get; spare marks a background request that takes a token only
@@ -213,7 +331,8 @@ func (c *Client) get(ctx context.Context, endpoint, rawURL string) (*envelope, *
 // spent) and otherwise fails at once with ErrNoSpareBudget. Requests that
 // wait are served first, so background checks never delay a reconnect or
 // a discovery round, whatever their number.
-func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool) (*envelope, *http.Response, error) {
+// cookie is the whole Cookie header ("" = none).
+func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, cookie string) (*envelope, *http.Response, error) {
 	if err := c.breakerAllow(); err != nil {
 		c.count(func(s *Counts) { s.Refused++ })
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
@@ -239,18 +358,8 @@ func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool) (*
 	req.Header.Set("Referer", "https://live.bilibili.com/")
 	req.Header.Set("Origin", "https://live.bilibili.com")
 	req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
-	// One Cookie line: net/http's cookie handling keeps only the first.
-	var cookies []string
-	c.mu.Lock()
-	if c.buvid != "" {
-		cookies = append(cookies, "buvid3="+c.buvid)
-	}
-	c.mu.Unlock()
-	if c.cfg.SESSDATA != "" {
-		cookies = append(cookies, "SESSDATA="+c.cfg.SESSDATA)
-	}
-	if len(cookies) > 0 {
-		req.Header.Set("Cookie", strings.Join(cookies, "; "))
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
 	}
 	c.count(func(s *Counts) { s.Requests++ })
 	res, err := c.hc.Do(req)
@@ -331,180 +440,6 @@ func codeErr(endpoint string, env *envelope, notFound ...int) error {
 		}
 	}
 	return e
-}
-
-// Bootstrap gets a buvid3 cookie (from the home page, falling back to
-// finger/spi) and the WBI keys and login state from nav. It runs once;
-// later calls return at once unless Reset was called.
-func (c *Client) Bootstrap(ctx context.Context) error {
-	c.mu.Lock()
-	booted := c.booted
-	c.mu.Unlock()
-	if booted {
-		return nil
-	}
-	if err := c.fetchBuvid(ctx); err != nil {
-		return err
-	}
-	if err := c.fetchNav(ctx); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.booted = true
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *Client) fetchBuvid(ctx context.Context) error {
-	_, res, err := c.get(ctx, "home", c.base.www+"/")
-	if err == nil {
-		for _, ck := range res.Cookies() {
-			if ck.Name == "buvid3" && ck.Value != "" {
-				c.mu.Lock()
-				c.buvid = ck.Value
-				c.mu.Unlock()
-				return nil
-			}
-		}
-	}
-	if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrBreakerOpen) {
-		return err
-	}
-	env, _, err := c.get(ctx, "finger/spi", c.base.api+"/x/frontend/finger/spi")
-	if err != nil {
-		return err
-	}
-	var d struct {
-		B3 string `json:"b_3"`
-	}
-	if err := json.Unmarshal(env.Data, &d); err != nil || d.B3 == "" {
-		return fmt.Errorf("roomsource: no buvid3 from the home page or finger/spi")
-	}
-	c.mu.Lock()
-	c.buvid = d.B3
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *Client) fetchNav(ctx context.Context) error {
-	env, _, err := c.get(ctx, "nav", c.base.api+"/x/web-interface/nav")
-	if err != nil {
-		return err
-	}
-	var d struct {
-		IsLogin bool  `json:"isLogin"`
-		Mid     int64 `json:"mid"`
-		WbiImg  struct {
-			ImgURL string `json:"img_url"`
-			SubURL string `json:"sub_url"`
-		} `json:"wbi_img"`
-	}
-	if err := json.Unmarshal(env.Data, &d); err != nil {
-		return fmt.Errorf("roomsource: nav: %w", err)
-	}
-	mixin, err := wbi.MixinKey(wbi.KeyFromURL(d.WbiImg.ImgURL), wbi.KeyFromURL(d.WbiImg.SubURL))
-	if err != nil {
-		return fmt.Errorf("roomsource: nav: %w", err)
-	}
-	c.mu.Lock()
-	c.mixin = mixin
-	if d.IsLogin {
-		c.mid = d.Mid
-	}
-	c.mu.Unlock()
-	if c.cfg.SESSDATA != "" && !d.IsLogin {
-		c.log.Warn("the login cookie was not accepted (nav says not logged in); continuing anonymously")
-	}
-	return nil
-}
-
-// Identity returns the buvid3 and the logged-in mid (0 when anonymous),
-// which the WebSocket auth packet must carry.
-func (c *Client) Identity() (buvid string, mid int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buvid, c.mid
-}
-
-// signedGet signs params with the cached WBI key; on -352 it drops the
-// keys, fetches nav again and retries once.
-func (c *Client) signedGet(ctx context.Context, endpoint, base, path string, params url.Values, notFound ...int) (*envelope, error) {
-	if err := c.Bootstrap(ctx); err != nil {
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		p := url.Values{}
-		for k, v := range params {
-			p[k] = v
-		}
-		c.mu.Lock()
-		mixin := c.mixin
-		c.mu.Unlock()
-		wbi.Sign(p, mixin, time.Now())
-		env, _, err := c.get(ctx, endpoint, base+path+"?"+p.Encode())
-		if err != nil {
-			return nil, err
-		}
-		err = codeErr(endpoint, env, notFound...)
-		if errors.Is(err, ErrRiskControl) && attempt == 0 {
-			c.log.Info("-352: refreshing WBI keys", "endpoint", endpoint)
-			if nerr := c.fetchNav(ctx); nerr != nil {
-				return nil, nerr
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return env, nil
-	}
-}
-
-// Host is one WebSocket server from getDanmuInfo.
-type Host struct {
-	Host    string `json:"host"`
-	Port    int    `json:"port"`
-	WssPort int    `json:"wss_port"`
-	WsPort  int    `json:"ws_port"`
-}
-
-// DanmuInfo is a fresh token (bound to the room and account) and the
-// servers to try.
-type DanmuInfo struct {
-	Token string
-	Hosts []Host
-}
-
-// URL returns the WebSocket URL for host i (mod len): ws://host:ws_port/sub
-// when the API base is plain http (the simulator), else
-// wss://host:wss_port/sub.
-func (c *Client) URL(d DanmuInfo, i int) string {
-	if len(d.Hosts) == 0 {
-		return "wss://broadcastlv.chat.bilibili.com:443/sub"
-	}
-	h := d.Hosts[i%len(d.Hosts)]
-	if strings.HasPrefix(c.cfg.APIBase, "http://") {
-		return "ws://" + h.Host + ":" + strconv.Itoa(h.WsPort) + "/sub"
-	}
-	return "wss://" + h.Host + ":" + strconv.Itoa(h.WssPort) + "/sub"
-}
-
-// DanmuInfo fetches a token and host list for a real room id (WBI-signed,
-// with buvid3 and, when logged in, the account's cookie).
-func (c *Client) DanmuInfo(ctx context.Context, roomID int64) (DanmuInfo, error) {
-	env, err := c.signedGet(ctx, "getDanmuInfo", c.base.live, "/xlive/web-room/v1/index/getDanmuInfo",
-		url.Values{"id": {strconv.FormatInt(roomID, 10)}, "type": {"0"}, "web_location": {"444.8"}}, 1002002, 60004)
-	if err != nil {
-		return DanmuInfo{}, err
-	}
-	var d struct {
-		Token    string `json:"token"`
-		HostList []Host `json:"host_list"`
-	}
-	if err := json.Unmarshal(env.Data, &d); err != nil || d.Token == "" {
-		return DanmuInfo{}, fmt.Errorf("roomsource: getDanmuInfo: no token in the answer")
-	}
-	return DanmuInfo{Token: d.Token, Hosts: d.HostList}, nil
 }
 
 // RoomInfo is what room_init says about a room.
@@ -611,7 +546,7 @@ func (h HistoryItem) Key() string {
 // background request: it never waits for the rate limiter and returns
 // ErrNoSpareBudget when no token is free right now.
 func (c *Client) History(ctx context.Context, roomID int64) ([]HistoryItem, error) {
-	env, _, err := c.do(ctx, "gethistory", fmt.Sprintf("%s/xlive/web-room/v1/dM/gethistory?roomid=%d&room_type=0", c.base.live, roomID), true)
+	env, _, err := c.do(ctx, "gethistory", fmt.Sprintf("%s/xlive/web-room/v1/dM/gethistory?roomid=%d&room_type=0", c.base.live, roomID), true, c.cookieHeader(asDefault))
 	if err != nil {
 		return nil, err
 	}
