@@ -227,6 +227,15 @@ func (c *Client) Snapshot() Counts {
 	return c.stats
 }
 
+// BreakerOpenUntil returns when the 412 breaker lets the next request
+// (a probe) through; the zero time when it is closed. Safe for concurrent
+// use.
+func (c *Client) BreakerOpenUntil() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.openUntil
+}
+
 // breakerAllow decides whether a request may be sent now. While open it
 // refuses; when the pause has passed it lets exactly one probe through.
 func (c *Client) breakerAllow() error {
