@@ -30,6 +30,10 @@ type API interface {
 	// for budget that reconnects need (roomsource's fails at once with
 	// ErrNoSpareBudget instead).
 	History(ctx context.Context, roomID int64) ([]roomsource.HistoryItem, error)
+	// Login re-checks account i's login (nav); a worker calls it after a
+	// connection was cut right after auth, the sign of an identity problem
+	// (PROTOCOL.md §10.2), so that a lapsed login is not used again.
+	Login(ctx context.Context, account int) (mid int64, err error)
 }
 
 // Config configures a Collector. Zero durations mean the defaults.
@@ -283,6 +287,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// cutAfterAuth: a connection closed sooner than this after its auth reply
+// was cut for its identity (PROTOCOL.md §10.2), not by a network blip.
+const cutAfterAuth = time.Second
+
 // slotWait is how often a room without an account slot (LoggedInOnly)
 // looks for one.
 const slotWait = 5 * time.Second
@@ -315,6 +323,9 @@ func (w *worker) Run(ctx context.Context) {
 			failures = 0
 		} else {
 			w.info = nil // cut soon after auth, or never authenticated: new token
+			if authed > 0 && authed < cutAfterAuth && w.account >= 0 {
+				_, _ = cfg.API.Login(ctx, w.account) // lapsed? then the next token is anonymous
+			}
 		}
 		if errors.Is(err, errUpgrade) {
 			w.info = nil

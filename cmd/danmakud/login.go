@@ -66,14 +66,6 @@ database.`,
 	return cmd
 }
 
-// QR poll answers (PROTOCOL.md §10.7).
-const (
-	qrOK        = 0
-	qrExpired   = 86038
-	qrScanned   = 86090
-	qrNotScaned = 86101
-)
-
 func (o *loginOptions) run(ctx context.Context) error {
 	if o.timeout <= 0 || o.poll <= 0 {
 		return &exitError{exitUsage, fmt.Errorf("--timeout and --poll must be > 0")}
@@ -119,19 +111,19 @@ func (o *loginOptions) run(ctx context.Context) error {
 		}
 		if st.Code != last {
 			switch st.Code {
-			case qrNotScaned:
+			case roomsource.QRNotScanned:
 				fmt.Fprintln(o.stderr, "login: waiting for the code to be scanned …")
-			case qrScanned:
+			case roomsource.QRScanned:
 				fmt.Fprintln(o.stderr, "login: scanned; confirm the login on the phone …")
 			}
 			last = st.Code
 		}
 		switch st.Code {
-		case qrExpired:
+		case roomsource.QRExpired:
 			return &exitError{exitFailure, fmt.Errorf("login: the QR code expired; run danmakud login again")}
-		case qrOK:
+		case roomsource.QRSuccess:
 			return o.save(ctx, st.Cookies)
-		case qrNotScaned, qrScanned:
+		case roomsource.QRNotScanned, roomsource.QRScanned:
 		default:
 			return &exitError{exitFailure, fmt.Errorf("login: unexpected answer %d (%s)", st.Code, st.Message)}
 		}
