@@ -121,3 +121,37 @@ INSERT INTO raw_messages (room_id, recv_ms, cmd, body) VALUES (7, 1, 'X', '{}');
 		t.Errorf("toast after the upgrade: %d rows, price %d, list %d", n, price, list)
 	}
 }
+
+// TestSummarizeV2File: stats opens files read-only and unmigrated; a v2
+// file (no red_pockets, no connection identity columns) still summarizes.
+func TestSummarizeV2File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:2] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 2;
+INSERT INTO runs (started_ms, ended_ms, version, args) VALUES (1000, 9000, 'old', '');
+INSERT INTO connections (run_id, seq, room_id, host, started_ms, authed_ms, ended_ms) VALUES (1, 1, 7, 'h', 1000, 2000, 5000);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	s, err := ro.Summarize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Rows["red_pockets"]; ok || s.Rows["connections"] != 1 || len(s.Connections) != 1 ||
+		s.Connections[0].Wanted != 8 || s.Connections[0].Connected != 3 || s.Connections[0].Coverage != nil {
+		t.Errorf("v2 summary: rows %v, connections %+v", s.Rows, s.Connections)
+	}
+}

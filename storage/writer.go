@@ -204,26 +204,46 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	}
 }
 
-// order sorts a batch for locality: one table (statement) at a time in
-// registry order, rooms in order; records that store nothing last.
-func order(r Record) int {
-	if t, err := tableFor(r); err == nil && t != nil {
+// routed is a record with its table (nil: it stores nothing).
+type routed struct {
+	r Record
+	t *Table
+}
+
+// route finds every record's table and sorts the batch for locality:
+// one table (statement) at a time in registry order, rooms in order,
+// arrival order kept within a room; records that store nothing last.
+func route(batch []Record) ([]routed, error) {
+	out := make([]routed, len(batch))
+	for i, r := range batch {
+		t, err := tableFor(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = routed{r, t}
+	}
+	idx := func(t *Table) int {
+		if t == nil {
+			return len(registry)
+		}
 		return t.idx
 	}
-	return len(registry)
+	sort.SliceStable(out, func(i, j int) bool {
+		ti, tj := idx(out[i].t), idx(out[j].t)
+		if ti != tj {
+			return ti < tj
+		}
+		return out[i].r.roomKey() < out[j].r.roomKey()
+	})
+	return out, nil
 }
 
 func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	start := time.Now()
-	sorted := make([]Record, len(batch))
-	copy(sorted, batch)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		ti, tj := order(sorted[i]), order(sorted[j])
-		if ti != tj {
-			return ti < tj
-		}
-		return sorted[i].roomKey() < sorted[j].roomKey()
-	})
+	sorted, err := route(batch)
+	if err != nil {
+		return err
+	}
 	tx, err := w.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -236,16 +256,13 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	st := newStmts(tx)
 	defer st.close()
 	var dups int64
-	for _, r := range sorted {
-		t, err := tableFor(r)
-		if err != nil {
-			return err
-		}
+	for _, rt := range sorted {
+		t := rt.t
 		if t == nil {
-			continue
+			break // the rest store nothing either
 		}
 		before := st.inserted
-		if err := t.put(st, t, w.opts.RunID, r); err != nil {
+		if err := t.put(st, t, w.opts.RunID, rt.r); err != nil {
 			return fmt.Errorf("storage: %s: %w", t.Name, err)
 		}
 		if t.Dedup && st.inserted == before {
