@@ -72,7 +72,9 @@ func priceRank(source string) int {
 // nearest row of the same buyer and level within GuardLinkWindow that
 // lacks what the message brings (a GUARD_BUY joins a row without a list
 // price, a toast a row without a payflow_id), else it makes a new row.
-// uid 0 (a masked buyer) never links by time.
+// A masked buyer (uid 0) links by time only at the very same start
+// time: a purchase should not count twice, and two masked buyers at one
+// level in one second are rarer than one purchase's two messages.
 func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
 	r := rec.(Event)
 	g := r.E.(*protocol.Guard)
@@ -100,12 +102,15 @@ func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
 			return err
 		}
 	}
-	if row == nil && g.UID != 0 {
+	if row == nil {
 		lacks := "payflow_id = ''"
 		if buy {
 			lacks = "list_price = 0"
 		}
 		w := GuardLinkWindow.Milliseconds()
+		if g.UID == 0 {
+			w = 0 // masked buyers: only the very same start time
+		}
 		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+` WHERE room_id = ? AND uid = ? AND guard_level = ? AND `+lacks+`
  AND ts_ms BETWEEN ? AND ? ORDER BY abs(ts_ms - ?), rowid LIMIT 1`, g.RoomID, g.UID, g.GuardLevel, at-w, at+w, at))
 		if err != nil {

@@ -181,12 +181,14 @@ func TestGuardPurchasesStayApart(t *testing.T) {
 	}
 }
 
-// TestGuardMaskedBuyerNotLinkedByTime: uid 0 (a masked buyer) links only
-// by payflow_id, never by time.
-func TestGuardMaskedBuyerNotLinkedByTime(t *testing.T) {
+// TestGuardMaskedBuyer: uid 0 (a masked buyer) links by time only at
+// the very same start time.
+func TestGuardMaskedBuyer(t *testing.T) {
 	db, _ := open(t)
-	write(t, db, ev(guardBuy(1, 0, guardStart)), ev(guardToast("USER_TOAST_MSG", 1, 0, guardStart, "pf-1", 138000, 0)))
-	if got := guardRows(t, db, 1); len(got) != 2 {
-		t.Errorf("masked buyers linked: %+v", got)
+	write(t, db, ev(guardBuy(1, 0, guardStart)), ev(guardToast("USER_TOAST_MSG", 1, 0, guardStart, "pf-1", 138000, 0)),
+		ev(guardBuy(1, 0, guardStart+60)), ev(guardToast("USER_TOAST_MSG", 1, 0, guardStart+61, "pf-2", 138000, 0)))
+	got := guardRows(t, db, 1)
+	if len(got) != 3 || got[0].Payflow != "pf-1" || got[0].List != 198000 || got[0].Price != 138000 {
+		t.Errorf("masked buyers: %+v", got)
 	}
 }
