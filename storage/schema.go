@@ -215,5 +215,40 @@ CREATE TABLE raw_messages (
   body    TEXT NOT NULL
 );
 CREATE INDEX raw_messages_room ON raw_messages (room_id, recv_ms);
+`, // v3: who a connection was and how much of the room it got; the money
+	// facts of guards and gifts; red pockets. Guard rows of v1/v2 kept the
+	// first message's price: say which, and GUARD_BUY's is its list price.
+	`
+ALTER TABLE connections ADD COLUMN uid INTEGER;
+ALTER TABLE connections ADD COLUMN anonymous INTEGER;
+ALTER TABLE connections ADD COLUMN sampled INTEGER;
+ALTER TABLE connections ADD COLUMN hist_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE connections ADD COLUMN hist_arrived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE connections ADD COLUMN acks INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE guards ADD COLUMN list_price INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE guards ADD COLUMN price_source TEXT NOT NULL DEFAULT '';
+UPDATE guards SET price_source = cmd;
+UPDATE guards SET list_price = price WHERE cmd = 'GUARD_BUY';
+CREATE INDEX guards_payflow ON guards (room_id, payflow_id);
+CREATE INDEX guards_buyer ON guards (room_id, uid, guard_level, ts_ms);
+
+ALTER TABLE gifts ADD COLUMN bag_gift INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE gifts ADD COLUMN blind_price INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE gifts ADD COLUMN prize_value INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE red_pockets (
+  room_id  INTEGER NOT NULL,
+  lot_id   INTEGER NOT NULL,
+  ts_ms    INTEGER NOT NULL,
+  recv_ms  INTEGER NOT NULL,
+  uid      INTEGER NOT NULL,
+  uname    TEXT NOT NULL,
+  price    INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms   INTEGER NOT NULL,
+  cmd      TEXT NOT NULL,
+  UNIQUE (room_id, lot_id)
+);
 `,
 }

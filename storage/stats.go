@@ -3,23 +3,28 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// KindTables maps the counted event kinds to their tables.
-var KindTables = []struct{ Kind, Table string }{
-	{"danmaku", "danmaku"}, {"gift", "gifts"}, {"super_chat", "super_chats"}, {"guard", "guards"}, {"interact", "interactions"},
-}
+// MinCoverageSamples is the fewest room-history danmaku (Σ hist_seen)
+// that an estimated coverage needs; below it the estimate is null.
+const MinCoverageSamples = 10
 
 // RoomKinds returns, per room, the number of distinct stored events of
-// each counted kind (the unique keys make rows distinct). Rooms with none
-// are left out; present rooms list all five kinds.
+// each counted kind (Table.RoomKind; the unique keys make rows
+// distinct). Rooms with none are left out; present rooms list every
+// counted kind.
 func (d *DB) RoomKinds(ctx context.Context) (map[string]map[string]int64, error) {
 	out := map[string]map[string]int64{}
-	for _, kt := range KindTables {
-		rows, err := d.SQL.QueryContext(ctx, "SELECT room_id, count(*) FROM "+kt.Table+" GROUP BY room_id")
+	for _, t := range registry {
+		if t.RoomKind == "" {
+			continue
+		}
+		rows, err := d.SQL.QueryContext(ctx, "SELECT room_id, count(*) FROM "+t.Name+" GROUP BY room_id")
 		if err != nil {
 			return nil, err
 		}
@@ -32,11 +37,13 @@ func (d *DB) RoomKinds(ctx context.Context) (map[string]map[string]int64, error)
 			k := strconv.FormatInt(room, 10)
 			if out[k] == nil {
 				out[k] = map[string]int64{}
-				for _, kt2 := range KindTables {
-					out[k][kt2.Kind] = 0
+				for _, t2 := range registry {
+					if t2.RoomKind != "" {
+						out[k][t2.RoomKind] = 0
+					}
 				}
 			}
-			out[k][kt.Kind] = n
+			out[k][t.RoomKind] = n
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -46,31 +53,94 @@ func (d *DB) RoomKinds(ctx context.Context) (map[string]map[string]int64, error)
 	return out, nil
 }
 
-// RoomCoverage is one room's connection history.
-type RoomCoverage struct {
-	RoomID      int64   `json:"room_id"`
-	Connections int64   `json:"connections"`
-	Reconnects  int64   `json:"reconnects"`
-	Connected   float64 `json:"connected_s"` // authenticated time, seconds
-	Span        float64 `json:"span_s"`      // first connect to last end, seconds
-	Coverage    float64 `json:"coverage"`    // Connected / Span
-	Starved     int64   `json:"starved"`     // connections recycled for silent throttling
-	Stalled     int64   `json:"stalled"`
-	BadFrames   int64   `json:"bad_frames"`
+// RoomStats is one entry of Summary.Rooms: the counts of RoomKinds and
+// the room's estimated coverage. Its JSON is one flat object:
+// {"danmaku": N, …, "coverage": 0.93 | null}.
+type RoomStats struct {
+	Kinds    map[string]int64
+	Coverage *float64 // nil: too few samples (see MinCoverageSamples)
+}
+
+// MarshalJSON flattens the kinds and coverage into one object.
+func (r RoomStats) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(r.Kinds)+1)
+	for k, n := range r.Kinds {
+		m[k] = n
+	}
+	m["coverage"] = r.Coverage
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *RoomStats) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	r.Kinds, r.Coverage = map[string]int64{}, nil
+	for k, v := range m {
+		if k == "coverage" {
+			if err := json.Unmarshal(v, &r.Coverage); err != nil {
+				return err
+			}
+			continue
+		}
+		var n int64
+		if err := json.Unmarshal(v, &n); err != nil {
+			return fmt.Errorf("rooms: %s: %w", k, err)
+		}
+		r.Kinds[k] = n
+	}
+	return nil
+}
+
+// RoomConnections is one room's connection history, summed over runs.
+//
+// Wanted time: per run in which the room had a connection, from the
+// start of its first connection to the end of the run (runs.ended_ms;
+// for a run that has not ended — running, or killed without a word —
+// now), summed over runs. It includes the first connect's spread and
+// every reconnect gap, and assumes the room stayed wanted to the run's
+// end (a room that left the top list mid-run lowers connected_share).
+// Connected time is authenticated time; a connection with no end
+// ends with its run, or now.
+type RoomConnections struct {
+	RoomID         int64    `json:"room_id"`
+	Connections    int64    `json:"connections"`
+	Reconnects     int64    `json:"reconnects"`
+	Connected      float64  `json:"connected_s"`     // authenticated time, seconds
+	Wanted         float64  `json:"wanted_s"`        // see above, seconds
+	ConnectedShare float64  `json:"connected_share"` // Connected / Wanted, at most 1; 0 when Wanted is 0
+	Span           float64  `json:"span_s"`          // first connect to last end, seconds
+	Coverage       *float64 `json:"coverage"`        // the room's estimated coverage, as in Summary.Coverage
+	HistSeen       int64    `json:"hist_seen"`       // Σ connections.hist_seen
+	HistArrived    int64    `json:"hist_arrived"`    // Σ connections.hist_arrived
+	Anonymous      int64    `json:"anonymous"`       // connections without login
+	Sampled        int64    `json:"sampled"`         // connections known to get a sample
+	Acks           int64    `json:"acks"`
+	Starved        int64    `json:"starved"` // connections recycled for silent throttling
+	Stalled        int64    `json:"stalled"`
+	BadFrames      int64    `json:"bad_frames"`
 }
 
 // Summary is what `danmakud stats` prints.
 type Summary struct {
-	Runs       int64                       `json:"runs"`
-	Rows       map[string]int64            `json:"rows"`
-	RoomsSeen  int64                       `json:"rooms_seen"`
-	FirstMs    int64                       `json:"first_recv_ms"`
-	LastMs     int64                       `json:"last_recv_ms"`
-	Reconnects int64                       `json:"reconnects"`
-	Rooms      map[string]map[string]int64 `json:"rooms"`
-	Coverage   []RoomCoverage              `json:"coverage"`
-	Unknown    []UnknownCmd                `json:"unknown_commands"`
-	Malformed  int64                       `json:"malformed"`
+	Runs       int64                `json:"runs"`
+	Rows       map[string]int64     `json:"rows"` // per table with Table.Stats
+	RoomsSeen  int64                `json:"rooms_seen"`
+	FirstMs    int64                `json:"first_recv_ms"`
+	LastMs     int64                `json:"last_recv_ms"`
+	Reconnects int64                `json:"reconnects"`
+	Rooms      map[string]RoomStats `json:"rooms"` // rooms with stored events
+	// Coverage is, per room with connections, the estimated share of its
+	// danmaku that was stored: Σ hist_arrived / Σ hist_seen over its
+	// connections; nil (null) when Σ hist_seen < MinCoverageSamples.
+	Coverage map[string]*float64 `json:"coverage"`
+	// OverallCoverage is the same over every room.
+	OverallCoverage *float64          `json:"overall_coverage"`
+	Connections     []RoomConnections `json:"connections"` // by room_id
+	Unknown         []UnknownCmd      `json:"unknown_commands"`
+	Malformed       int64             `json:"malformed"`
 }
 
 // UnknownCmd is a command stored without a typed table.
@@ -79,83 +149,90 @@ type UnknownCmd struct {
 	Count int64  `json:"count"`
 }
 
-var summaryTables = []string{"danmaku", "gifts", "super_chats", "guards", "interactions", "counters", "room_events", "combos",
-	"connections", "room_snapshots", "rooms", "malformed", "raw_messages"}
+// coverage is arrived/seen, or nil below MinCoverageSamples.
+func coverage(seen, arrived int64) *float64 {
+	if seen < MinCoverageSamples {
+		return nil
+	}
+	c := min(1, float64(arrived)/float64(seen))
+	return &c
+}
 
-// Summarize computes the stats summary.
+// Summarize computes the stats summary. It reads files of every schema
+// version (stats opens them read-only, unmigrated): what an older file
+// lacks counts as absent or zero.
 func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
-	s := &Summary{Rows: map[string]int64{}}
+	return d.summarize(ctx, time.Now().UnixMilli())
+}
+
+func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
+	s := &Summary{Rows: map[string]int64{}, Rooms: map[string]RoomStats{}, Coverage: map[string]*float64{}}
 	q := func(query string, dst ...any) error {
 		return d.SQL.QueryRowContext(ctx, query).Scan(dst...)
 	}
-	have := map[string]bool{}
-	trows, err := d.SQL.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table'")
+	have := map[string]bool{} // "table" and "table.column"
+	trows, err := d.SQL.QueryContext(ctx, "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'")
 	if err != nil {
 		return nil, err
 	}
 	for trows.Next() {
-		var name string
-		if err := trows.Scan(&name); err != nil {
+		var tab, col string
+		if err := trows.Scan(&tab, &col); err != nil {
 			trows.Close()
 			return nil, err
 		}
-		have[name] = true
+		have[tab], have[tab+"."+col] = true, true
 	}
 	trows.Close()
-	for _, t := range summaryTables {
-		var n int64
-		if !have[t] {
-			continue // a file from an older schema (stats opens it read-only)
+	if err := trows.Err(); err != nil {
+		return nil, err
+	}
+	var recv []string
+	for _, t := range registry {
+		if !have[t.Name] {
+			continue // a file from an older schema
 		}
-		if err := q("SELECT count(*) FROM "+t, &n); err != nil {
-			return nil, fmt.Errorf("storage: count %s: %w", t, err)
+		if t.Stats {
+			var n int64
+			if err := q("SELECT count(*) FROM "+t.Name, &n); err != nil {
+				return nil, fmt.Errorf("storage: count %s: %w", t.Name, err)
+			}
+			s.Rows[t.Name] = n
 		}
-		s.Rows[t] = n
+		if len(t.Kinds) > 0 && have[t.Name+".recv_ms"] {
+			recv = append(recv, "SELECT min(recv_ms) m, max(recv_ms) x FROM "+t.Name)
+		}
 	}
 	s.Malformed = s.Rows["malformed"]
 	if err := q("SELECT count(*) FROM runs", &s.Runs); err != nil {
 		return nil, err
 	}
 	var first, last sql.NullInt64
-	if err := q(`SELECT min(m), max(x) FROM (
-  SELECT min(recv_ms) m, max(recv_ms) x FROM danmaku UNION ALL SELECT min(recv_ms), max(recv_ms) FROM interactions
-  UNION ALL SELECT min(recv_ms), max(recv_ms) FROM gifts UNION ALL SELECT min(recv_ms), max(recv_ms) FROM counters)`, &first, &last); err != nil {
+	if err := q("SELECT min(m), max(x) FROM ("+strings.Join(recv, " UNION ALL ")+")", &first, &last); err != nil {
 		return nil, err
 	}
 	s.FirstMs, s.LastMs = first.Int64, last.Int64
-	if s.Rooms, err = d.RoomKinds(ctx); err != nil {
+	kinds, err := d.RoomKinds(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if err := q("SELECT count(DISTINCT room_id) FROM connections", &s.RoomsSeen); err != nil {
 		return nil, err
 	}
-	now := time.Now().UnixMilli()
-	rows, err := d.SQL.QueryContext(ctx, `SELECT room_id, count(*),
-  sum(CASE WHEN authed_ms IS NULL THEN 0 ELSE coalesce(ended_ms, ?) - authed_ms END),
-  min(started_ms), max(coalesce(ended_ms, ?)),
-  coalesce(sum(end_reason LIKE 'starved%'), 0), coalesce(sum(end_reason LIKE 'stalled%'), 0), coalesce(sum(bad_frames), 0)
- FROM connections GROUP BY room_id ORDER BY room_id`, now, now)
-	if err != nil {
+	if s.Connections, err = d.roomConnections(ctx, now, have); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c RoomCoverage
-		var connMs, firstMs, lastMs int64
-		if err := rows.Scan(&c.RoomID, &c.Connections, &connMs, &firstMs, &lastMs, &c.Starved, &c.Stalled, &c.BadFrames); err != nil {
-			return nil, err
-		}
-		c.Reconnects = c.Connections - 1
-		c.Connected = float64(connMs) / 1000
-		c.Span = float64(lastMs-firstMs) / 1000
-		if c.Span > 0 {
-			c.Coverage = min(1, c.Connected/c.Span)
-		}
+	var seen, arrived int64
+	for i := range s.Connections {
+		c := &s.Connections[i]
 		s.Reconnects += c.Reconnects
-		s.Coverage = append(s.Coverage, c)
+		s.Coverage[strconv.FormatInt(c.RoomID, 10)] = c.Coverage
+		seen += c.HistSeen
+		arrived += c.HistArrived
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	s.OverallCoverage = coverage(seen, arrived)
+	for room, k := range kinds {
+		s.Rooms[room] = RoomStats{Kinds: k, Coverage: s.Coverage[room]}
 	}
 	urows, err := d.SQL.QueryContext(ctx, "SELECT cmd, count FROM unknown_commands ORDER BY count DESC, cmd")
 	if err != nil {
@@ -170,4 +247,63 @@ func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
 		s.Unknown = append(s.Unknown, u)
 	}
 	return s, urows.Err()
+}
+
+// roomConnections sums connections per room; now stands for the end of
+// what has not ended (see RoomConnections).
+func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]bool) ([]RoomConnections, error) {
+	col := func(name string) string {
+		if have["connections."+name] {
+			return "coalesce(sum(c." + name + "), 0)"
+		}
+		return "0" // schema < 3
+	}
+	wanted := map[int64]int64{}
+	wrows, err := d.SQL.QueryContext(ctx, `SELECT c.room_id, sum(max(0, coalesce(r.ended_ms, ?1) - c.first))
+ FROM (SELECT room_id, run_id, min(started_ms) first FROM connections GROUP BY room_id, run_id) c
+ LEFT JOIN runs r ON r.id = c.run_id GROUP BY c.room_id`, now)
+	if err != nil {
+		return nil, err
+	}
+	for wrows.Next() {
+		var room, ms int64
+		if err := wrows.Scan(&room, &ms); err != nil {
+			wrows.Close()
+			return nil, err
+		}
+		wanted[room] = ms
+	}
+	wrows.Close()
+	if err := wrows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := d.SQL.QueryContext(ctx, `SELECT c.room_id, count(*),
+  coalesce(sum(CASE WHEN c.authed_ms IS NULL THEN 0 ELSE max(0, coalesce(c.ended_ms, r.ended_ms, ?1) - c.authed_ms) END), 0),
+  min(c.started_ms), max(coalesce(c.ended_ms, r.ended_ms, ?1)),
+  coalesce(sum(c.end_reason LIKE 'starved%'), 0), coalesce(sum(c.end_reason LIKE 'stalled%'), 0), coalesce(sum(c.bad_frames), 0),
+  `+col("hist_seen")+`, `+col("hist_arrived")+`, `+col("anonymous")+`, `+col("sampled")+`, `+col("acks")+`
+ FROM connections c LEFT JOIN runs r ON r.id = c.run_id GROUP BY c.room_id ORDER BY c.room_id`, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RoomConnections
+	for rows.Next() {
+		var c RoomConnections
+		var connMs, firstMs, lastMs int64
+		if err := rows.Scan(&c.RoomID, &c.Connections, &connMs, &firstMs, &lastMs, &c.Starved, &c.Stalled, &c.BadFrames,
+			&c.HistSeen, &c.HistArrived, &c.Anonymous, &c.Sampled, &c.Acks); err != nil {
+			return nil, err
+		}
+		c.Reconnects = c.Connections - 1
+		c.Connected = float64(connMs) / 1000
+		c.Span = float64(lastMs-firstMs) / 1000
+		c.Wanted = float64(wanted[c.RoomID]) / 1000
+		if c.Wanted > 0 {
+			c.ConnectedShare = min(1, c.Connected/c.Wanted)
+		}
+		c.Coverage = coverage(c.HistSeen, c.HistArrived)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

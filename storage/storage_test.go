@@ -177,7 +177,7 @@ func TestSummarizeWithOpenConnections(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Summarize with a connection still open: %v", err)
 	}
-	if len(s.Coverage) != 2 || s.Coverage[0].RoomID != 5 || s.Coverage[0].Stalled != 0 || s.Coverage[1].Stalled != 1 || s.Coverage[1].BadFrames != 2 {
-		t.Errorf("coverage %+v", s.Coverage)
+	if len(s.Connections) != 2 || s.Connections[0].RoomID != 5 || s.Connections[0].Stalled != 0 || s.Connections[1].Stalled != 1 || s.Connections[1].BadFrames != 2 {
+		t.Errorf("coverage %+v", s.Connections)
 	}
 }

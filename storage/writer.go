@@ -33,6 +33,16 @@ type Conn struct {
 	StartedMs, AuthedMs, EndedMs int64 // 0 = not (yet)
 	EndReason                    string
 	Frames, Events, Bytes, Bad   int64
+	// UID is the uid the auth packet carried; 0 = anonymous.
+	UID       int64
+	Anonymous bool
+	// Sampled: the connection is known to receive a sample (anonymous,
+	// over an account's room budget, or a lapsed login).
+	Sampled bool
+	// HistSeen is how many room-history danmaku the coverage check judged
+	// during this connection; HistArrived how many of those arrived.
+	HistSeen, HistArrived int64
+	Acks                  int64 // op-24 acks sent
 }
 
 // Snapshot is one room in one discovery round.
@@ -91,11 +101,26 @@ type WriterOptions struct {
 
 // WriterStats are running totals, safe to read at any time.
 type WriterStats struct {
-	Rows    atomic.Int64 // rows inserted or updated (duplicates ignored are not counted)
+	// Rows is rows added (inserted). On a fresh database that only this
+	// writer wrote, it equals the sum of `stats`'s per-table rows.
+	Rows    atomic.Int64
+	Updated atomic.Int64 // rows updated (a connection's end, a guard's toast, …)
 	Records atomic.Int64 // records received
 	Dups    atomic.Int64 // records the schema's unique keys ignored as duplicates
 	Flushes atomic.Int64
 	Errors  atomic.Int64
+	tables  []atomic.Int64 // rows inserted, per registry index
+}
+
+// Inserted is how many rows the writer has added to the named table
+// (committed; updates and ignored duplicates are not counted). On a
+// fresh database that only this writer wrote, it equals the table's row
+// count, which `stats` reports.
+func (s *WriterStats) Inserted(table string) int64 {
+	if t := TableNamed(table); t != nil && t.idx < len(s.tables) {
+		return s.tables[t.idx].Load()
+	}
+	return 0
 }
 
 // Writer is the single goroutine that owns all writes.
@@ -115,6 +140,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		opts.BatchMax = 20000
 	}
 	w := &Writer{db: db, opts: opts, log: opts.Logger}
+	w.Stats.tables = make([]atomic.Int64, len(registry))
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -178,45 +204,46 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	}
 }
 
-// table orders records for locality: one statement at a time, rooms in
-// order.
-func table(r Record) int {
-	switch r := r.(type) {
-	case Event:
-		switch r.E.Common().Kind {
-		case protocol.KindDanmaku:
-			return 1
-		case protocol.KindInteract:
-			return 2
-		case protocol.KindGift:
-			return 3
-		case protocol.KindCounter:
-			return 4
+// routed is a record with its table (nil: it stores nothing).
+type routed struct {
+	r Record
+	t *Table
+}
+
+// route finds every record's table and sorts the batch for locality:
+// one table (statement) at a time in registry order, rooms in order,
+// arrival order kept within a room; records that store nothing last.
+func route(batch []Record) ([]routed, error) {
+	out := make([]routed, len(batch))
+	for i, r := range batch {
+		t, err := tableFor(r)
+		if err != nil {
+			return nil, err
 		}
-		return 5
-	case Conn:
-		return 6
-	case Snapshot:
-		return 7
-	case RoomMeta:
-		return 8
-	case Raw:
-		return 9
+		out[i] = routed{r, t}
 	}
-	return 10
+	idx := func(t *Table) int {
+		if t == nil {
+			return len(registry)
+		}
+		return t.idx
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ti, tj := idx(out[i].t), idx(out[j].t)
+		if ti != tj {
+			return ti < tj
+		}
+		return out[i].r.roomKey() < out[j].r.roomKey()
+	})
+	return out, nil
 }
 
 func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	start := time.Now()
-	sorted := make([]Record, len(batch))
-	copy(sorted, batch)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		ti, tj := table(sorted[i]), table(sorted[j])
-		if ti != tj {
-			return ti < tj
-		}
-		return sorted[i].roomKey() < sorted[j].roomKey()
-	})
+	sorted, err := route(batch)
+	if err != nil {
+		return err
+	}
 	tx, err := w.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -228,47 +255,49 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	}()
 	st := newStmts(tx)
 	defer st.close()
-	var rows, dups int64
-	for _, r := range sorted {
-		n, err := st.put(w.opts.RunID, r)
-		if err != nil {
-			return err
+	var dups int64
+	for _, rt := range sorted {
+		t := rt.t
+		if t == nil {
+			break // the rest store nothing either
 		}
-		if n == 0 && deduplicated(r) {
+		before := st.inserted
+		if err := t.put(st, t, w.opts.RunID, rt.r); err != nil {
+			return fmt.Errorf("storage: %s: %w", t.Name, err)
+		}
+		if t.Dedup && st.inserted == before {
 			dups++
 		}
-		rows += n
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	w.Stats.Rows.Add(rows)
+	for i, n := range st.ins {
+		if n != 0 {
+			w.Stats.tables[i].Add(n)
+		}
+	}
+	w.Stats.Rows.Add(st.inserted)
+	w.Stats.Updated.Add(st.updated)
 	w.Stats.Dups.Add(dups)
 	w.Stats.Flushes.Add(1)
-	w.log.Debug("flushed", "records", len(batch), "rows", rows, "took", time.Since(start))
+	w.log.Debug("flushed", "records", len(batch), "rows", st.inserted+st.updated, "took", time.Since(start))
 	return nil
 }
 
-// deduplicated reports whether r goes to a table with a unique event key.
-func deduplicated(r Record) bool {
-	e, ok := r.(Event)
-	if !ok {
-		return false
-	}
-	switch e.E.(type) {
-	case *protocol.Danmaku, *protocol.Gift, *protocol.SuperChat, *protocol.Guard, *protocol.Interact:
-		return true
-	}
-	return false
-}
-
-// stmts prepares each statement once per transaction, on first use.
+// stmts prepares each statement once per transaction, on first use, and
+// counts what the transaction changed.
 type stmts struct {
-	tx *sql.Tx
-	m  map[string]*sql.Stmt
+	tx       *sql.Tx
+	m        map[string]*sql.Stmt
+	ins      []int64 // rows inserted, per registry index
+	inserted int64   // Σ ins
+	updated  int64   // rows updated
 }
 
-func newStmts(tx *sql.Tx) *stmts { return &stmts{tx: tx, m: map[string]*sql.Stmt{}} }
+func newStmts(tx *sql.Tx) *stmts {
+	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry))}
+}
 
 func (s *stmts) close() {
 	for _, st := range s.m {
@@ -276,21 +305,57 @@ func (s *stmts) close() {
 	}
 }
 
-func (s *stmts) exec(q string, args ...any) (int64, error) {
+func (s *stmts) prep(q string) (*sql.Stmt, error) {
 	st, ok := s.m[q]
 	if !ok {
 		var err error
-		st, err = s.tx.Prepare(q)
-		if err != nil {
-			return 0, err
+		if st, err = s.tx.Prepare(q); err != nil {
+			return nil, err
 		}
 		s.m[q] = st
+	}
+	return st, nil
+}
+
+func (s *stmts) exec(q string, args ...any) (int64, error) {
+	st, err := s.prep(q)
+	if err != nil {
+		return 0, err
 	}
 	res, err := st.Exec(args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// insert runs t's INSERT and returns the rows added (0: a duplicate the
+// unique key ignored).
+func (s *stmts) insert(t *Table, args ...any) (int64, error) {
+	n, err := s.exec(t.insert, args...)
+	if err == nil {
+		s.ins[t.idx] += n
+		s.inserted += n
+	}
+	return n, err
+}
+
+// update runs an UPDATE and returns the rows it matched.
+func (s *stmts) update(q string, args ...any) (int64, error) {
+	n, err := s.exec(q, args...)
+	if err == nil {
+		s.updated += n
+	}
+	return n, err
+}
+
+// queryRow runs a one-row query in the transaction.
+func (s *stmts) queryRow(q string, args ...any) *sql.Row {
+	st, err := s.prep(q)
+	if err != nil {
+		return s.tx.QueryRow(q, args...) // reports the same error at Scan
+	}
+	return st.QueryRow(args...)
 }
 
 func b2i(b bool) int {
@@ -319,21 +384,6 @@ func GiftKey(g *protocol.Gift) string {
 	return "x:" + strconv.FormatInt(g.UID, 10) + ":" + strconv.FormatInt(g.GiftID, 10) + ":" + strconv.FormatInt(g.TsMs, 10) + ":" + strconv.FormatInt(g.Num, 10)
 }
 
-// GuardKey identifies a guard purchase across GUARD_BUY, USER_TOAST_MSG
-// and USER_TOAST_MSG_V2, which share no id: buyer, level and start time.
-// A message without start_time falls back to its payflow id, then to its
-// own time, so that distinct purchases never share a key.
-func GuardKey(g *protocol.Guard) string {
-	at := g.StartTime
-	if at == 0 {
-		if g.PayflowID != "" {
-			return "p:" + g.PayflowID
-		}
-		at = g.TsMs
-	}
-	return strconv.FormatInt(g.UID, 10) + ":" + strconv.FormatInt(g.GuardLevel, 10) + ":" + strconv.FormatInt(at, 10)
-}
-
 // InteractKey is an interaction's dedup key: its nanosecond trigger_time
 // (unique per room) and type. Like clicks carry no id or time; they get
 // NULL, which UNIQUE does not constrain (see the README).
@@ -344,126 +394,9 @@ func InteractKey(e *protocol.Interact) any {
 	return strconv.FormatInt(e.TriggerTimeNs, 10) + ":" + strconv.FormatInt(e.MsgType, 10)
 }
 
-const (
-	qDanmaku = `INSERT OR IGNORE INTO danmaku (room_id, dedup_key, id_str, ts_ms, recv_ms, uid, uname, text, mode, font_size, color,
- mid_hash, dm_type, emoticon, medal_level, medal_name, medal_anchor_uid, medal_room_id, guard_level, user_level, is_admin,
- reply_uid, reply_uname, is_mirror, cmd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
-	qGift = `INSERT OR IGNORE INTO gifts (room_id, dedup_key, tid, ts_ms, recv_ms, uid, uname, gift_id, gift_name, num, price,
- total_coin, coin_type, blind_gift_name, guard_level, medal_level, medal_name, cmd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
-	qSC = `INSERT OR IGNORE INTO super_chats (room_id, sc_id, ts_ms, recv_ms, uid, uname, price, message, message_trans, duration_s, cmd)
- VALUES (?,?,?,?,?,?,?,?,?,?,?)`
-	qSCDel = `UPDATE super_chats SET deleted_ms = ? WHERE room_id = ? AND sc_id = ? AND deleted_ms IS NULL`
-	qGuard = `INSERT OR IGNORE INTO guards (room_id, purchase_key, ts_ms, recv_ms, uid, uname, guard_level, num, price, unit, payflow_id, cmd)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
-	qGuardPayflow = `UPDATE guards SET payflow_id = ? WHERE room_id = ? AND purchase_key = ? AND payflow_id = ''`
-	qInteract     = `INSERT OR IGNORE INTO interactions (room_id, dedup_key, ts_ms, recv_ms, uid, uname, msg_type, medal_level, medal_name, cmd)
- VALUES (?,?,?,?,?,?,?,?,?,?)`
-	qCounter   = `INSERT INTO counters (room_id, ts_ms, recv_ms, name, value) VALUES (?,?,?,?,?)`
-	qRoomEvent = `INSERT INTO room_events (room_id, ts_ms, recv_ms, cmd, status, title, message, raw) VALUES (?,?,?,?,?,?,?,?)`
-	qCombo     = `INSERT INTO combos (room_id, recv_ms, uid, uname, gift_id, gift_name, combo_num, combo_total_coin, batch_combo_id)
- VALUES (?,?,?,?,?,?,?,?,?)`
-	qUnknown = `INSERT INTO unknown_commands (cmd, count, first_seen_ms, last_seen_ms, sample) VALUES (?, 1, ?, ?, ?)
- ON CONFLICT (cmd) DO UPDATE SET count = count + 1, last_seen_ms = excluded.last_seen_ms`
-	qConn = `INSERT INTO connections (run_id, seq, room_id, host, started_ms, authed_ms, ended_ms, end_reason, frames, events, bytes, bad_frames)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
- ON CONFLICT (run_id, seq) DO UPDATE SET authed_ms = excluded.authed_ms, ended_ms = excluded.ended_ms,
- end_reason = excluded.end_reason, frames = excluded.frames, events = excluded.events, bytes = excluded.bytes,
- bad_frames = excluded.bad_frames, host = excluded.host`
-	qSnapshot = `INSERT OR REPLACE INTO room_snapshots (run_id, round, at_ms, room_id, rank, online, watched, desired, fixed, absent_rounds)
- VALUES (?,?,?,?,?,?,?,?,?,?)`
-	qRoom = `INSERT INTO rooms (room_id, short_id, anchor_uid, anchor_name, title, area_id, area_name, parent_area_id, parent_area_name,
- first_seen_ms, last_seen_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)
- ON CONFLICT (room_id) DO UPDATE SET
- short_id = CASE WHEN excluded.short_id != 0 THEN excluded.short_id ELSE short_id END,
- anchor_uid = CASE WHEN excluded.anchor_uid != 0 THEN excluded.anchor_uid ELSE anchor_uid END,
- anchor_name = CASE WHEN excluded.anchor_name != '' THEN excluded.anchor_name ELSE anchor_name END,
- title = CASE WHEN excluded.title != '' THEN excluded.title ELSE title END,
- area_id = CASE WHEN excluded.area_id != 0 THEN excluded.area_id ELSE area_id END,
- area_name = CASE WHEN excluded.area_name != '' THEN excluded.area_name ELSE area_name END,
- parent_area_id = CASE WHEN excluded.parent_area_id != 0 THEN excluded.parent_area_id ELSE parent_area_id END,
- parent_area_name = CASE WHEN excluded.parent_area_name != '' THEN excluded.parent_area_name ELSE parent_area_name END,
- last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`
-	qMalformed = `INSERT INTO malformed (room_id, recv_ms, reason, body) VALUES (?,?,?,?)`
-	qRaw       = `INSERT INTO raw_messages (room_id, recv_ms, cmd, body) VALUES (?,?,?,?)`
-)
-
 func nullMs(ms int64) any {
 	if ms == 0 {
 		return nil
 	}
 	return ms
-}
-
-// put writes one record and returns the rows it changed (0 for an
-// ignored duplicate).
-func (s *stmts) put(runID int64, r Record) (int64, error) {
-	switch r := r.(type) {
-	case Conn:
-		var reason any
-		if r.EndReason != "" {
-			reason = r.EndReason
-		}
-		return s.exec(qConn, runID, r.Seq, r.RoomID, r.Host, r.StartedMs, nullMs(r.AuthedMs), nullMs(r.EndedMs), reason,
-			r.Frames, r.Events, r.Bytes, r.Bad)
-	case Snapshot:
-		return s.exec(qSnapshot, runID, r.Round, r.AtMs, r.RoomID, r.Rank, r.Online, r.Watched, b2i(r.Desired), b2i(r.Fixed), r.Absent)
-	case RoomMeta:
-		return s.exec(qRoom, r.RoomID, r.ShortID, r.AnchorUID, r.AnchorName, r.Title, r.AreaID, r.AreaName,
-			r.ParentAreaID, r.ParentAreaName, r.SeenMs, r.SeenMs)
-	case Malformed:
-		return s.exec(qMalformed, r.RoomID, r.RecvMs, r.Reason, r.Body)
-	case Raw:
-		return s.exec(qRaw, r.RoomID, r.RecvMs, r.Cmd, string(r.Body))
-	case Event:
-		return s.putEvent(r)
-	}
-	return 0, fmt.Errorf("storage: unknown record %T", r)
-}
-
-func (s *stmts) putEvent(r Event) (int64, error) {
-	b := r.E.Common()
-	switch e := r.E.(type) {
-	case *protocol.Danmaku:
-		return s.exec(qDanmaku, e.RoomID, DanmakuKey(e), e.IDStr, e.TsMs, r.RecvMs, e.UID, e.Uname, e.Text, e.Mode, e.FontSize,
-			e.Color, e.MidHash, e.DmType, e.Emoticon, e.MedalLevel, e.MedalName, e.MedalAnchorUID, e.MedalRoomID, e.GuardLevel,
-			e.UserLevel, b2i(e.IsAdmin), e.ReplyUID, e.ReplyUname, b2i(e.IsMirror), e.Cmd)
-	case *protocol.Gift:
-		return s.exec(qGift, e.RoomID, GiftKey(e), e.TID, e.TsMs, r.RecvMs, e.UID, e.Uname, e.GiftID, e.GiftName, e.Num,
-			e.Price, e.TotalCoin, e.CoinType, e.BlindGiftName, e.GuardLevel, e.MedalLevel, e.MedalName, e.Cmd)
-	case *protocol.SuperChat:
-		return s.exec(qSC, e.RoomID, e.ID, e.TsMs, r.RecvMs, e.UID, e.Uname, e.Price, e.Message, e.MessageTrans, e.DurationS, e.Cmd)
-	case *protocol.SuperChatDelete:
-		var n int64
-		for _, id := range e.IDs {
-			m, err := s.exec(qSCDel, r.RecvMs, e.RoomID, id)
-			if err != nil {
-				return n, err
-			}
-			n += m
-		}
-		// Deletes are kept as room events too (a delete of an SC seen
-		// before this run still says something).
-		m, err := s.exec(qRoomEvent, e.RoomID, e.TsMs, r.RecvMs, e.Cmd, "", "", "", fmt.Sprint(e.IDs))
-		return n + m, err
-	case *protocol.Guard:
-		key := GuardKey(e)
-		n, err := s.exec(qGuard, e.RoomID, key, e.TsMs, r.RecvMs, e.UID, e.Uname, e.GuardLevel, e.Num, e.Price, e.Unit, e.PayflowID, e.Cmd)
-		if err == nil && n == 0 && e.PayflowID != "" {
-			_, err = s.exec(qGuardPayflow, e.PayflowID, e.RoomID, key)
-		}
-		return n, err
-	case *protocol.Interact:
-		return s.exec(qInteract, e.RoomID, InteractKey(e), e.TsMs, r.RecvMs, e.UID, e.Uname, e.MsgType, e.MedalLevel, e.MedalName, e.Cmd)
-	case *protocol.Counter:
-		return s.exec(qCounter, e.RoomID, e.TsMs, r.RecvMs, e.Name, e.Value)
-	case *protocol.Room:
-		return s.exec(qRoomEvent, e.RoomID, e.TsMs, r.RecvMs, e.Cmd, e.Status, e.Title, e.Message, string(e.Raw))
-	case *protocol.Combo:
-		return s.exec(qCombo, e.RoomID, r.RecvMs, e.UID, e.Uname, e.GiftID, e.GiftName, e.ComboNum, e.ComboTotalCoin, e.BatchComboID)
-	case *protocol.Other:
-		return s.exec(qUnknown, e.Cmd, r.RecvMs, r.RecvMs, string(e.Raw))
-	case *protocol.Control:
-		return 0, nil // auth and heartbeat bookkeeping lives in connections
-	}
-	return 0, fmt.Errorf("storage: no table for %s event %s", b.Kind, b.Cmd)
 }

@@ -74,8 +74,8 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	}
 	for room, kinds := range truth.Rooms {
 		for k, n := range kinds {
-			if got.Rooms[room][k] != n {
-				t.Errorf("room %s %s: stored %d, simulator delivered %d", room, k, got.Rooms[room][k], n)
+			if got.Rooms[room].Kinds[k] != n {
+				t.Errorf("room %s %s: stored %d, simulator delivered %d", room, k, got.Rooms[room].Kinds[k], n)
 			}
 		}
 	}
@@ -85,7 +85,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 		}
 	}
 	var starved, stalled, bad int64
-	for _, c := range got.Coverage {
+	for _, c := range got.Connections {
 		starved += c.Starved
 		stalled += c.Stalled
 		bad += c.BadFrames

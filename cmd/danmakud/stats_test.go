@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/danmakud/danmakud/storage"
+)
+
+// TestPrintSummary: times in UTC and UTC+8, the registry's tables that
+// the file has, with their rows, coverage per room (n/a below the sample floor) and
+// overall, and the room table's columns aligned.
+func TestPrintSummary(t *testing.T) {
+	cov := 0.9333
+	all := 0.8
+	s := &storage.Summary{Runs: 1, FirstMs: 1758000000000, LastMs: 1758003600000,
+		Rows:            map[string]int64{"danmaku": 1234, "red_pockets": 2},
+		Rooms:           map[string]storage.RoomStats{"21452505": {Kinds: map[string]int64{"danmaku": 1234}, Coverage: &cov}},
+		Coverage:        map[string]*float64{"21452505": &cov, "7": nil},
+		OverallCoverage: &all,
+		Connections: []storage.RoomConnections{
+			{RoomID: 7, Connections: 1, Connected: 10, Wanted: 20, ConnectedShare: 0.5},
+			{RoomID: 21452505, Connections: 3, Reconnects: 2, Connected: 3600, Wanted: 3600, ConnectedShare: 1, Coverage: &cov, Stalled: 1},
+		}}
+	var b bytes.Buffer
+	printSummary(&b, "x.db", s)
+	out := b.String()
+	for _, want := range []string{"2025-09-16 05:20:00 UTC (2025-09-16 13:20:00 UTC+8)", "(1h0m0s)", "93.3%", "80.0% overall", "red_pockets", "n/a"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "raw_messages") {
+		t.Errorf("a table the file lacks (older schema) was printed:\n%s", out)
+	}
+	var header, row string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "room_id") {
+			header = l
+		}
+		if strings.Contains(l, "21452505") {
+			row = l
+		}
+	}
+	// Right-aligned columns: every column of the row ends where its
+	// header does.
+	if header == "" || row == "" || len(header) != len(row) || !strings.HasSuffix(header, "bad frames") {
+		t.Errorf("room table not aligned:\n%s\n%s", header, row)
+	}
+	if !strings.Contains(row, "1234") || !strings.Contains(row, "100.0%") {
+		t.Errorf("room row %q", row)
+	}
+}

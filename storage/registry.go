@@ -1,0 +1,247 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/danmakud/danmakud/protocol"
+)
+
+// Column is one column of a table as the current schema has it. The
+// migrations create it; TestRegistryMatchesSchema holds the two equal.
+type Column struct {
+	Name string
+	// Type is the declared SQL type, as PRAGMA table_info reports it:
+	// "INTEGER", "TEXT" or "BLOB".
+	Type string
+	// Null: the column may hold NULL (it has no NOT NULL constraint).
+	Null bool
+	// Doc says what the column means, for the README's data dictionary;
+	// "" when the name says it all.
+	Doc string
+}
+
+// Table describes one table of the current schema: the single place
+// that the writer, `stats`, the data dictionary and `export` read.
+type Table struct {
+	Name string
+	// RowDoc is what one row stands for ("chat message").
+	RowDoc  string
+	Columns []Column
+	// Kinds are the protocol event kinds stored here (none: the table is
+	// written from the writer's other records or by DB methods).
+	Kinds []protocol.Kind
+	// Key documents the unique key that makes duplicates impossible; ""
+	// for tables without one (time series, bookkeeping).
+	Key string
+	// Dedup: a record routed here that adds no row is counted in
+	// WriterStats.Dups (the unique key ignored it as a duplicate).
+	Dedup bool
+	// RoomKind, when set, is the per-room count's name in `stats`
+	// (Summary.Rooms) for this table's rows.
+	RoomKind string
+	// Stats: `stats` counts the table's rows (Summary.Rows) and prints them.
+	Stats bool
+
+	idx    int
+	insert string   // the INSERT statement, built from Columns
+	skip   []string // columns the INSERT leaves to their default or a later UPDATE
+	// put writes one record routed to this table.
+	put func(s *stmts, t *Table, runID int64, r Record) error
+}
+
+// Insert is the table's INSERT statement: every column but those the
+// writer leaves to their default or fills later, in Columns order.
+func (t *Table) Insert() string { return t.insert }
+
+// ColumnNames lists the export columns, in order.
+func (t *Table) ColumnNames() []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// Select is the query that reads every export column in row order.
+func (t *Table) Select() string {
+	return "SELECT " + strings.Join(t.ColumnNames(), ", ") + " FROM " + t.Name + " ORDER BY rowid"
+}
+
+// ScanTable calls fn for every row of t in insertion order. row holds
+// one value per column of t.Columns: int64 (INTEGER), string (TEXT),
+// []byte (BLOB) or nil (NULL). row is reused between calls; copy what
+// you keep. An error from fn stops the scan and is returned.
+func (d *DB) ScanTable(ctx context.Context, t *Table, fn func(row []any) error) error {
+	rows, err := d.SQL.QueryContext(ctx, t.Select())
+	if err != nil {
+		return fmt.Errorf("storage: read %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	dest := make([]any, len(t.Columns))
+	for i, c := range t.Columns {
+		switch c.Type {
+		case "INTEGER":
+			dest[i] = new(sql.NullInt64)
+		case "TEXT":
+			dest[i] = new(sql.NullString)
+		default:
+			dest[i] = new([]byte)
+		}
+	}
+	row := make([]any, len(t.Columns))
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("storage: read %s: %w", t.Name, err)
+		}
+		for i, p := range dest {
+			switch v := p.(type) {
+			case *sql.NullInt64:
+				row[i] = nil
+				if v.Valid {
+					row[i] = v.Int64
+				}
+			case *sql.NullString:
+				row[i] = nil
+				if v.Valid {
+					row[i] = v.String
+				}
+			case *[]byte:
+				row[i] = nil
+				if *v != nil {
+					row[i] = *v
+				}
+			}
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Tables returns the registry: every table of the current schema, in
+// data-dictionary order, which is also the order a flush writes them in.
+// The slice and its tables are shared; do not modify them.
+func Tables() []*Table { return registry }
+
+// TableNamed returns the table called name, or nil.
+func TableNamed(name string) *Table {
+	for _, t := range registry {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// kindTable routes events to their table by kind. Kinds absent from it
+// and not in skippedKinds are an error (no table).
+var kindTable = map[protocol.Kind]*Table{}
+
+// skippedKinds are events that store nothing: auth and heartbeat
+// bookkeeping lives in connections.
+var skippedKinds = map[protocol.Kind]bool{protocol.KindControl: true}
+
+func init() {
+	for i, t := range registry {
+		t.idx = i
+		t.insert = buildInsert(t, t.Dedup, t.skip...)
+		for _, k := range t.Kinds {
+			if kindTable[k] != nil {
+				panic("storage: kind " + string(k) + " routed to two tables")
+			}
+			kindTable[k] = t
+		}
+	}
+}
+
+// tableFor is the table a record is routed to; nil for records that
+// store nothing.
+func tableFor(r Record) (*Table, error) {
+	switch r := r.(type) {
+	case Event:
+		k := r.E.Common().Kind
+		if t := kindTable[k]; t != nil {
+			return t, nil
+		}
+		if skippedKinds[k] {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("storage: no table for %s event %s", k, r.E.Common().Cmd)
+	case Conn:
+		return tConnections, nil
+	case Snapshot:
+		return tSnapshots, nil
+	case RoomMeta:
+		return tRooms, nil
+	case Raw:
+		return tRaw, nil
+	case Malformed:
+		return tMalformed, nil
+	}
+	return nil, fmt.Errorf("storage: unknown record %T", r)
+}
+
+// DataDictionary renders the registry as the README's Markdown table:
+// one line per table with what a row is and every column, with its
+// meaning where the name does not say it.
+func DataDictionary() string {
+	var b strings.Builder
+	b.WriteString("| table | one row per | columns |\n| --- | --- | --- |\n")
+	for _, t := range registry {
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = "`" + c.Name + "`"
+			if c.Doc != "" {
+				cols[i] += " (" + c.Doc + ")"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", t.Name, t.RowDoc, strings.Join(cols, ", "))
+	}
+	return b.String()
+}
+
+// UniqueKeys renders the README's table of the unique keys that make
+// duplicates impossible: one line per table that has one.
+func UniqueKeys() string {
+	var b strings.Builder
+	b.WriteString("| table | unique key |\n| --- | --- |\n")
+	for _, t := range registry {
+		if t.Key != "" {
+			fmt.Fprintf(&b, "| `%s` | %s |\n", t.Name, t.Key)
+		}
+	}
+	return b.String()
+}
+
+// Column constructors: I integer, T text, B blob; N… may be NULL.
+func colI(name, doc string) Column  { return Column{Name: name, Type: "INTEGER", Doc: doc} }
+func colT(name, doc string) Column  { return Column{Name: name, Type: "TEXT", Doc: doc} }
+func colNI(name, doc string) Column { return Column{Name: name, Type: "INTEGER", Null: true, Doc: doc} }
+func colNT(name, doc string) Column { return Column{Name: name, Type: "TEXT", Null: true, Doc: doc} }
+func colNB(name, doc string) Column { return Column{Name: name, Type: "BLOB", Null: true, Doc: doc} }
+
+// buildInsert is "INSERT [OR IGNORE] INTO t (columns…) VALUES (?…)"
+// over t.Columns minus skip.
+func buildInsert(t *Table, orIgnore bool, skip ...string) string {
+	var cols []string
+	for _, c := range t.Columns {
+		skipped := false
+		for _, s := range skip {
+			if c.Name == s {
+				skipped = true
+			}
+		}
+		if !skipped {
+			cols = append(cols, c.Name)
+		}
+	}
+	verb := "INSERT INTO "
+	if orIgnore {
+		verb = "INSERT OR IGNORE INTO "
+	}
+	return verb + t.Name + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+}

@@ -1,0 +1,194 @@
+package storage
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/danmakud/danmakud/protocol"
+)
+
+func openInternal(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestRegistryMatchesSchema: the registry and what the migrations build
+// name the same tables with the same columns (name, type, nullability)
+// in the same order, and every table's INSERT prepares against it.
+func TestRegistryMatchesSchema(t *testing.T) {
+	db := openInternal(t)
+	rows, err := db.SQL.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inDB []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		inDB = append(inDB, n)
+	}
+	rows.Close()
+	inReg := map[string]bool{}
+	for _, tab := range Tables() {
+		inReg[tab.Name] = true
+	}
+	for _, n := range inDB {
+		if !inReg[n] {
+			t.Errorf("table %s is in the schema but not in the registry", n)
+		}
+	}
+	if len(inDB) != len(Tables()) {
+		t.Errorf("schema has %d tables, registry %d", len(inDB), len(Tables()))
+	}
+	for _, tab := range Tables() {
+		rows, err := db.SQL.Query("SELECT name, type, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", tab.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Column
+		for rows.Next() {
+			var c Column
+			var notNull int
+			if err := rows.Scan(&c.Name, &c.Type, &notNull); err != nil {
+				t.Fatal(err)
+			}
+			c.Null = notNull == 0
+			got = append(got, c)
+		}
+		rows.Close()
+		if len(got) == 0 {
+			t.Errorf("registry table %s is not in the schema", tab.Name)
+			continue
+		}
+		if len(got) != len(tab.Columns) {
+			t.Errorf("%s: schema has %d columns, registry %d", tab.Name, len(got), len(tab.Columns))
+		}
+		for i := range min(len(got), len(tab.Columns)) {
+			r := tab.Columns[i]
+			if got[i].Name != r.Name || got[i].Type != r.Type || got[i].Null != r.Null {
+				t.Errorf("%s column %d: schema %s %s null=%v, registry %s %s null=%v", tab.Name, i,
+					got[i].Name, got[i].Type, got[i].Null, r.Name, r.Type, r.Null)
+			}
+		}
+		st, err := db.SQL.Prepare(tab.Insert())
+		if err != nil {
+			t.Errorf("%s: insert %q: %v", tab.Name, tab.Insert(), err)
+			continue
+		}
+		st.Close()
+	}
+}
+
+// TestRouting: every record type and every event kind the protocol
+// decodes reaches a table (or is knowingly skipped), and each table with
+// a writer gets exactly the kinds it declares.
+func TestRouting(t *testing.T) {
+	kinds := []protocol.Kind{protocol.KindDanmaku, protocol.KindGift, protocol.KindCombo, protocol.KindSuperChat,
+		protocol.KindSuperChatDelete, protocol.KindGuard, protocol.KindInteract, protocol.KindCounter, protocol.KindRoom,
+		protocol.KindOther, kindRedPocket}
+	for _, k := range kinds {
+		tab := kindTable[k]
+		if tab == nil || tab.put == nil {
+			t.Errorf("kind %s has no table with a writer", k)
+		}
+	}
+	for _, r := range []Record{Conn{}, Snapshot{}, RoomMeta{}, Raw{}, Malformed{}} {
+		tab, err := tableFor(r)
+		if err != nil || tab == nil || tab.put == nil {
+			t.Errorf("%T: table %v, %v", r, tab, err)
+		}
+	}
+	if tab, err := tableFor(Event{E: &protocol.Control{Base: protocol.Base{Kind: protocol.KindControl}}}); tab != nil || err != nil {
+		t.Errorf("control events are stored: %v %v", tab, err)
+	}
+	if _, err := tableFor(Event{E: &protocol.Other{Base: protocol.Base{Kind: "nonesuch"}}}); err == nil {
+		t.Error("an unknown kind was routed")
+	}
+}
+
+func TestDataDictionary(t *testing.T) {
+	md := DataDictionary()
+	lines := strings.Split(strings.TrimSpace(md), "\n")
+	if len(lines) != 2+len(Tables()) {
+		t.Fatalf("%d lines for %d tables:\n%s", len(lines), len(Tables()), md)
+	}
+	for i, tab := range Tables() {
+		l := lines[2+i]
+		if !strings.HasPrefix(l, "| `"+tab.Name+"` | "+tab.RowDoc+" | ") {
+			t.Errorf("line for %s: %s", tab.Name, l)
+		}
+		for _, c := range tab.Columns {
+			if !strings.Contains(l, "`"+c.Name+"`") {
+				t.Errorf("%s: column %s missing", tab.Name, c.Name)
+			}
+		}
+	}
+	if !strings.Contains(md, "`price_source` (the command that supplied `price`") {
+		t.Errorf("column docs missing:\n%s", md)
+	}
+	keys := UniqueKeys()
+	for _, n := range []string{"danmaku", "gifts", "super_chats", "guards", "red_pockets", "interactions"} {
+		if !strings.Contains(keys, "| `"+n+"` | `(room_id, ") {
+			t.Errorf("unique keys lack %s:\n%s", n, keys)
+		}
+	}
+}
+
+// TestScanTable reads rows back as typed values, NULL as nil.
+func TestScanTable(t *testing.T) {
+	db := openInternal(t)
+	if _, err := db.SQL.Exec(`INSERT INTO malformed (room_id, recv_ms, reason, body) VALUES (1, 2, 'x', X'0001'), (3, 4, 'y', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]any
+	err := db.ScanTable(context.Background(), TableNamed("malformed"), func(row []any) error {
+		got = append(got, append([]any(nil), row...))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0][0] != int64(1) || got[0][2] != "x" || string(got[0][3].([]byte)) != "\x00\x01" || got[1][3] != nil {
+		t.Errorf("rows %#v", got)
+	}
+	if TableNamed("nonesuch") != nil {
+		t.Error("TableNamed found a table that does not exist")
+	}
+}
+
+// TestRedPocketOnePerLot: re-broadcasts of a pocket (same lot_id) are one row.
+func TestRedPocketOnePerLot(t *testing.T) {
+	db := openInternal(t)
+	tx, err := db.SQL.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStmts(tx)
+	b := &protocol.Base{Kind: kindRedPocket, Cmd: "POPULARITY_RED_POCKET_V2_START", RoomID: 7, TsMs: 1000}
+	p := redPocket{LotID: 42, UID: 9, Uname: "u", Price: 1600, StartTime: 1700000000, EndTime: 1700000180}
+	for i := range 3 { // the start and two re-broadcasts
+		if err := insertRedPocket(s, tRedPockets, b, int64(2000+i), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.LotID = 43
+	if err := insertRedPocket(s, tRedPockets, b, 3000, p); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n, recv, start int64
+	db.SQL.QueryRow("SELECT count(*), min(recv_ms), min(start_ms) FROM red_pockets WHERE room_id = 7").Scan(&n, &recv, &start)
+	if n != 2 || recv != 2000 || start != 1700000000000 || s.ins[tRedPockets.idx] != 2 {
+		t.Errorf("red_pockets: %d rows, first recv %d, start %d, counted %d", n, recv, start, s.ins[tRedPockets.idx])
+	}
+}

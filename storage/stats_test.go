@@ -1,0 +1,198 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/danmakud/danmakud/protocol"
+)
+
+// writeInternal runs a writer over recs and waits for its final flush.
+func writeInternal(t *testing.T, db *DB, runID int64, recs ...Record) *Writer {
+	t.Helper()
+	w := NewWriter(db, WriterOptions{RunID: runID, FlushInterval: time.Hour})
+	ch := make(chan Record, len(recs))
+	for _, r := range recs {
+		ch <- r
+	}
+	close(ch)
+	if err := w.Run(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// TestSummaryCoverageAndWanted: coverage per room is Σ arrived / Σ seen
+// (null below MinCoverageSamples); wanted time runs from a room's first
+// connection in a run to the run's end (now for a run not ended), summed
+// over runs; connected time stops at the connection's end, else the
+// run's, else now.
+func TestSummaryCoverageAndWanted(t *testing.T) {
+	db := openInternal(t)
+	if _, err := db.SQL.Exec(`INSERT INTO runs (id, started_ms, ended_ms, version, args) VALUES (1, 0, 100000, 't', ''), (2, 140000, NULL, 't', '')`); err != nil {
+		t.Fatal(err)
+	}
+	writeInternal(t, db, 1,
+		// room 5, run 1: 10 s … 50 s, then 60 s … (no end: the run's end, 100 s)
+		Conn{Seq: 1, RoomID: 5, StartedMs: 10000, AuthedMs: 11000, EndedMs: 50000, EndReason: "stalled: x", HistSeen: 8, HistArrived: 8, UID: 9},
+		Conn{Seq: 2, RoomID: 5, StartedMs: 60000, AuthedMs: 61000, HistSeen: 7, HistArrived: 6, Anonymous: true, Sampled: true, Acks: 4},
+		// room 6: never authenticated, few samples
+		Conn{Seq: 3, RoomID: 6, StartedMs: 20000, EndedMs: 21000, EndReason: "auth_rejected", HistSeen: 3, HistArrived: 1},
+		Event{E: &protocol.Danmaku{Base: protocol.Base{Kind: protocol.KindDanmaku, Cmd: "DANMU_MSG", RoomID: 5}, IDStr: "a"}, RecvMs: 12000},
+	)
+	// room 5, run 2 (running): 150 s … now (200 s)
+	writeInternal(t, db, 2, Conn{Seq: 1, RoomID: 5, StartedMs: 150000, AuthedMs: 151000})
+	s, err := db.summarize(context.Background(), 200000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Connections) != 2 {
+		t.Fatalf("connections %+v", s.Connections)
+	}
+	c5, c6 := s.Connections[0], s.Connections[1]
+	// wanted: run 1 100-10 = 90 s, run 2 200-150 = 50 s; connected 39 + 39 + 49 s
+	if c5.RoomID != 5 || !near(c5.Wanted, 140) || !near(c5.Connected, 127) || !near(c5.ConnectedShare, 127.0/140) ||
+		c5.Connections != 3 || c5.Reconnects != 2 || c5.Stalled != 1 || c5.Anonymous != 1 || c5.Sampled != 1 || c5.Acks != 4 {
+		t.Errorf("room 5: %+v", c5)
+	}
+	if c5.Coverage == nil || !near(*c5.Coverage, 14.0/15) || c5.HistSeen != 15 || c5.HistArrived != 14 {
+		t.Errorf("room 5 coverage %v (%d/%d)", c5.Coverage, c5.HistArrived, c5.HistSeen)
+	}
+	if c6.Coverage != nil || c6.Connected != 0 || !near(c6.Wanted, 80) || c6.ConnectedShare != 0 {
+		t.Errorf("room 6: %+v", c6)
+	}
+	if s.Coverage["5"] == nil || *s.Coverage["5"] != *c5.Coverage || s.Coverage["6"] != nil || len(s.Coverage) != 2 {
+		t.Errorf("coverage map %v", s.Coverage)
+	}
+	if s.OverallCoverage == nil || !near(*s.OverallCoverage, 15.0/18) {
+		t.Errorf("overall coverage %v", s.OverallCoverage)
+	}
+	if r := s.Rooms["5"]; r.Coverage != s.Coverage["5"] || r.Kinds["danmaku"] != 1 || len(r.Kinds) != 5 {
+		t.Errorf("rooms[5] %+v", r)
+	}
+	if s.Reconnects != 2 || s.RoomsSeen != 2 || s.Runs != 2 || s.FirstMs != 12000 {
+		t.Errorf("summary %+v", s)
+	}
+
+	// The JSON keys of the contract.
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Coverage    map[string]*float64          `json:"coverage"`
+		Rooms       map[string]map[string]any    `json:"rooms"`
+		Connections []map[string]json.RawMessage `json:"connections"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Coverage["6"]; !ok || m.Coverage["6"] != nil || m.Coverage["5"] == nil {
+		t.Errorf("JSON coverage %s", b)
+	}
+	if _, ok := m.Rooms["5"]["coverage"]; !ok || m.Rooms["5"]["danmaku"] != 1.0 {
+		t.Errorf("JSON rooms %v", m.Rooms)
+	}
+	for _, k := range []string{"room_id", "connections", "reconnects", "connected_s", "wanted_s", "connected_share", "starved", "stalled", "bad_frames"} {
+		if _, ok := m.Connections[0][k]; !ok {
+			t.Errorf("JSON connections lack %q", k)
+		}
+	}
+	var back Summary
+	if err := json.Unmarshal(b, &back); err != nil || back.Rooms["5"].Kinds["danmaku"] != 1 || *back.Rooms["5"].Coverage != *c5.Coverage {
+		t.Errorf("round trip: %v %+v", err, back.Rooms)
+	}
+}
+
+// TestSummaryTotalsMatchWriter: on a fresh database, stats's rows per
+// table are what the writer counted as inserted, for every table it
+// writes, and their sum is WriterStats.Rows.
+func TestSummaryTotalsMatchWriter(t *testing.T) {
+	db := openInternal(t)
+	if _, err := db.StartRun(context.Background(), "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	b := func(k protocol.Kind, cmd string) protocol.Base {
+		return protocol.Base{Kind: k, Cmd: cmd, RoomID: 3, TsMs: 5000}
+	}
+	d := &protocol.Danmaku{Base: b(protocol.KindDanmaku, "DANMU_MSG"), IDStr: "x"}
+	g := &protocol.Gift{Base: b(protocol.KindGift, "SEND_GIFT"), TID: "t", Num: 1, BlindPrice: 0}
+	g2 := *g
+	g2.Cmd, g2.BlindPrice = "SEND_GIFT_V2", 5000
+	sc := &protocol.SuperChat{Base: b(protocol.KindSuperChat, "SUPER_CHAT_MESSAGE"), ID: 1}
+	other := &protocol.Other{Base: b(protocol.KindOther, "NEW_THING")}
+	recs := []Record{
+		Conn{Seq: 1, RoomID: 3, StartedMs: 1}, Conn{Seq: 1, RoomID: 3, StartedMs: 1, AuthedMs: 2, EndedMs: 3},
+		Snapshot{Round: 1, RoomID: 3, Desired: true}, Snapshot{Round: 1, RoomID: 3, Rank: 2},
+		RoomMeta{RoomID: 3, Title: "a", SeenMs: 1}, RoomMeta{RoomID: 3, AnchorName: "b", SeenMs: 2},
+		Raw{RoomID: 3, Cmd: "X", Body: []byte("{}")}, Malformed{RoomID: 3, Reason: "bad"},
+		Event{E: d}, Event{E: d}, Event{E: g}, Event{E: &g2}, Event{E: sc},
+		Event{E: &protocol.SuperChatDelete{Base: b(protocol.KindSuperChatDelete, "SUPER_CHAT_MESSAGE_DELETE"), IDs: []int64{1}}},
+		Event{E: guardBuyInternal()}, Event{E: &protocol.Interact{Base: b(protocol.KindInteract, "INTERACT_WORD"), MsgType: 6}},
+		Event{E: &protocol.Counter{Base: b(protocol.KindCounter, "WATCHED_CHANGE"), Name: "watched"}},
+		Event{E: &protocol.Room{Base: b(protocol.KindRoom, "LIVE")}}, Event{E: &protocol.Combo{Base: b(protocol.KindCombo, "COMBO_SEND")}},
+		Event{E: other}, Event{E: other},
+		Event{E: &protocol.Control{Base: protocol.Base{Kind: protocol.KindControl}}},
+	}
+	w := writeInternal(t, db, 1, recs...)
+	s, err := db.Summarize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, tab := range Tables() {
+		if !tab.Stats {
+			continue
+		}
+		if s.Rows[tab.Name] != w.Stats.Inserted(tab.Name) {
+			t.Errorf("%s: stats %d rows, writer inserted %d", tab.Name, s.Rows[tab.Name], w.Stats.Inserted(tab.Name))
+		}
+		sum += s.Rows[tab.Name]
+	}
+	if sum != w.Stats.Rows.Load() || sum != 15 || w.Stats.Dups.Load() != 2 {
+		t.Errorf("Σ rows %d, writer rows %d (want 15), dups %d (want 2)", sum, w.Stats.Rows.Load(), w.Stats.Dups.Load())
+	}
+	var deleted, blind, count, rank int64
+	var title, anchor string
+	db.SQL.QueryRow("SELECT deleted_ms FROM super_chats").Scan(&deleted)
+	db.SQL.QueryRow("SELECT blind_price FROM gifts").Scan(&blind)
+	db.SQL.QueryRow("SELECT count FROM unknown_commands").Scan(&count)
+	db.SQL.QueryRow("SELECT rank FROM room_snapshots").Scan(&rank)
+	db.SQL.QueryRow("SELECT title, anchor_name FROM rooms").Scan(&title, &anchor)
+	if blind != 5000 || count != 2 || rank != 2 || title != "a" || anchor != "b" {
+		t.Errorf("updates: blind_price %d, unknown count %d, rank %d, room %q %q", blind, count, rank, title, anchor)
+	}
+	var authed, ended int64
+	db.SQL.QueryRow("SELECT authed_ms, ended_ms FROM connections").Scan(&authed, &ended)
+	if authed != 2 || ended != 3 || w.Stats.Updated.Load() == 0 {
+		t.Errorf("connection update: authed %d ended %d, updated %d", authed, ended, w.Stats.Updated.Load())
+	}
+}
+
+func guardBuyInternal() *protocol.Guard {
+	return &protocol.Guard{Base: protocol.Base{Kind: protocol.KindGuard, Cmd: "GUARD_BUY", RoomID: 3, TsMs: 5000},
+		UID: 1, GuardLevel: 3, Num: 1, Price: 198000, StartTime: 5}
+}
+
+// TestConnIdentityColumns: the connection's identity and coverage facts
+// are written at the first record and updated by the last.
+func TestConnIdentityColumns(t *testing.T) {
+	db := openInternal(t)
+	writeInternal(t, db, 1, Conn{Seq: 1, RoomID: 3, StartedMs: 1, UID: 77},
+		Conn{Seq: 1, RoomID: 3, StartedMs: 1, UID: 77, Sampled: true, HistSeen: 20, HistArrived: 19, Acks: 100, EndedMs: 9})
+	writeInternal(t, db, 1, Conn{Seq: 2, RoomID: 3, StartedMs: 1, Anonymous: true, Sampled: true})
+	var uid, anon, sampled, seen, arrived, acks int64
+	db.SQL.QueryRow("SELECT uid, anonymous, sampled, hist_seen, hist_arrived, acks FROM connections WHERE seq = 1").Scan(&uid, &anon, &sampled, &seen, &arrived, &acks)
+	if uid != 77 || anon != 0 || sampled != 1 || seen != 20 || arrived != 19 || acks != 100 {
+		t.Errorf("seq 1: uid %d anonymous %d sampled %d hist %d/%d acks %d", uid, anon, sampled, arrived, seen, acks)
+	}
+	db.SQL.QueryRow("SELECT uid, anonymous FROM connections WHERE seq = 2").Scan(&uid, &anon)
+	if uid != 0 || anon != 1 {
+		t.Errorf("seq 2: uid %d anonymous %d", uid, anon)
+	}
+}
