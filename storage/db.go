@@ -532,7 +532,8 @@ func writableByMode(name string, fi os.FileInfo, what string) error {
 	}
 	groups, _ := os.Getgroups()
 	if !canWrite(fi.Mode(), uid, gid, os.Geteuid(), os.Getegid(), groups) {
-		return fmt.Errorf("storage: %s: %w: %s has mode %v and is owned by uid %d", name, ErrReadOnly, what, fi.Mode().Perm(), uid)
+		return fmt.Errorf("storage: %s: %w: %s has mode %v and is owned by uid %d (running as uid %d)",
+			name, ErrReadOnly, what, fi.Mode().Perm(), uid, os.Geteuid())
 	}
 	if err := syscall.Access(name, 2 /* W_OK */); errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("storage: %s: %w: %s is on a read-only filesystem", name, ErrReadOnly, what)
