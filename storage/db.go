@@ -635,17 +635,20 @@ func inspect(path string, f *os.File, quickMax int64) error {
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", path, err)
 	}
-	if fi.Size() == 0 {
+	// With a non-empty -wal SQLite must read it (mode=ro; it may add a
+	// -shm beside it): a database created in WAL mode can be all in its
+	// -wal, its main file still empty. Without one the file alone is the
+	// database, and immutable=1 reads it without locks or side files.
+	wfi, err := os.Stat(path + "-wal")
+	hasWAL := err == nil && wfi.Size() > 0
+	if fi.Size() == 0 && !hasWAL {
 		return nil
 	}
 	if err := checkHeader(path, f, fi.Size()); err != nil {
 		return err
 	}
-	// With a non-empty -wal SQLite must read it (mode=ro; it may add a
-	// -shm beside it). Without one the file alone is the database, and
-	// immutable=1 reads it without locks or side files.
 	q := "immutable=1"
-	if wfi, err := os.Stat(path + "-wal"); err == nil && wfi.Size() > 0 {
+	if hasWAL {
 		q = "mode=ro&_pragma=busy_timeout(10000)"
 	}
 	ro, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+q)

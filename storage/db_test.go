@@ -582,3 +582,69 @@ func TestSchemaTables(t *testing.T) {
 		t.Errorf("new file has %v, schema v%d lists %v", got, SchemaVersion(), latest)
 	}
 }
+
+// TestOpenWALOnlyFile: a database whose tables are all in its -wal (the
+// main file holds only the empty schema, as a kill before the first
+// checkpoint leaves it) is judged by the -wal's content: ours opens,
+// another program's is refused and left alone.
+func TestOpenWALOnlyFile(t *testing.T) {
+	// snapshot copies a live database's main file and -wal.
+	snapshot := func(t *testing.T, create func(db *sql.DB)) string {
+		src := filepath.Join(t.TempDir(), "live.db")
+		db, err := sql.Open("sqlite", "file:"+src+"?_pragma=journal_mode(WAL)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1)
+		create(db)
+		dst := filepath.Join(t.TempDir(), "copy.db")
+		for _, side := range []string{"", "-wal"} {
+			b, err := os.ReadFile(src + side)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(dst+side, b, 0o644)
+		}
+		if fi, _ := os.Stat(dst + "-wal"); fi.Size() == 0 {
+			t.Fatal("empty -wal")
+		}
+		// The main file alone (read ignoring the -wal) looks new.
+		alone, err := sql.Open("sqlite", "file:"+dst+"?immutable=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer alone.Close()
+		if names, err := schemaNames(alone, ""); err != nil || len(names) != 0 {
+			t.Fatalf("main file alone has %v, %v; the case wants everything in the -wal", names, err)
+		}
+		return dst
+	}
+	foreign := snapshot(t, func(db *sql.DB) {
+		db.Exec("PRAGMA wal_autocheckpoint = 0")
+		if _, err := db.Exec("CREATE TABLE mail (id INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	before := fileHash(t, foreign)
+	if _, err := Open(foreign); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("foreign WAL-only file: %v, want ErrNotOurs", err)
+	}
+	if fileHash(t, foreign) != before {
+		t.Error("foreign file changed")
+	}
+	ours := snapshot(t, func(db *sql.DB) {
+		db.Exec("PRAGMA wal_autocheckpoint = 0")
+		for i, m := range migrations {
+			if _, err := db.Exec(m); err != nil {
+				t.Fatal(err)
+			}
+			db.Exec(fmt.Sprintf("PRAGMA user_version = %d", i+1))
+		}
+	})
+	d, err := Open(ours)
+	if err != nil {
+		t.Fatalf("our WAL-only file: %v", err)
+	}
+	d.Close()
+}
