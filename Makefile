@@ -32,8 +32,9 @@ systemd-verify:
 	contrib/systemd/verify.sh
 
 # test: formatting, vet, every test with the race detector, and the
-# simulator checked by a real third-party client (needs node and npm).
-test: fmt-check vet unit interop
+# simulator checked by a real third-party client (needs node and npm), and
+# the systemd units (skipped without systemd-analyze).
+test: fmt-check vet unit interop systemd-verify
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
