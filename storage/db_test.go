@@ -312,10 +312,23 @@ func TestLockFollowsTheFile(t *testing.T) {
 	if b, _ := os.ReadFile(path + ".lock"); string(b) != "old" {
 		t.Errorf("old lock file changed: %q", b)
 	}
-	// The holder still works after the refused attempts (its SQLite locks
-	// were not dropped by a close of another descriptor).
+	// The holder still works after the refused attempts, and its SQLite
+	// still holds its POSIX lock: no refused Open opened and closed a
+	// descriptor of the file.
 	if _, err := d.SQL.Exec("INSERT INTO runs (started_ms, version, args) VALUES (1, 'x', '')"); err != nil {
 		t.Fatal(err)
+	}
+	if !sqliteLocked(t, path) {
+		t.Error("the holder's SQLite lost its POSIX lock")
+	}
+	// What that guards against: closing any other descriptor drops it.
+	f, err := os.Open(hard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if sqliteLocked(t, path) {
+		t.Error("the probe sees a POSIX lock after a close of another descriptor; it cannot tell")
 	}
 }
 
@@ -647,4 +660,29 @@ func TestOpenWALOnlyFile(t *testing.T) {
 		t.Fatalf("our WAL-only file: %v", err)
 	}
 	d.Close()
+}
+
+// sqliteLocked reports whether /proc/locks shows a POSIX lock of this
+// process on path's file (SQLite holds a shared one while it is open in
+// WAL mode).
+func sqliteLocked(t *testing.T, path string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Skip("no /proc/locks:", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := fi.Sys().(*syscall.Stat_t).Ino
+	pid := fmt.Sprint(os.Getpid())
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// 1: POSIX  ADVISORY  READ 1736 fe:00:9978069 1073741826 1073742335
+		if len(f) >= 6 && f[1] == "POSIX" && f[4] == pid && strings.HasSuffix(f[5], fmt.Sprintf(":%d", ino)) {
+			return true
+		}
+	}
+	return false
 }
