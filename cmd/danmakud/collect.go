@@ -287,6 +287,9 @@ func (lw *loginWatch) run(ctx context.Context, every time.Duration) {
 // closed by its owner (here), the writer flushes under its own timeout,
 // the run is recorded, the database closed.
 func (o *collectOptions) run(ctx context.Context, args string) error {
+	// --duration counts from the start of the process, before the lock
+	// wait: back-to-back runs from cron or a timer keep their slots.
+	deadline := time.Now().Add(o.duration)
 	if err := o.validate(); err != nil {
 		return &exitError{exitUsage, err}
 	}
@@ -308,16 +311,22 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
+	if o.lockWait > 0 {
+		log.Debug("opening the database; waiting for another collect if it holds it", "db", o.db, "lock_wait", o.lockWait)
+	}
 	db, err := storage.OpenContext(ctx, o.db, storage.OpenOptions{LockWait: o.lockWait})
 	if err != nil {
-		if errors.Is(err, storage.ErrLocked) {
-			return &exitError{exitLocked, fmt.Errorf("%s is in use by another collect (waited %v for it); refusing to start", o.db, o.lockWait)}
+		switch {
+		case errors.Is(err, storage.ErrLocked):
+			return &exitError{exitLocked, fmt.Errorf("%s is in use by another collect (waited %v for it to finish); refusing to start", o.db, o.lockWait)}
+		case errors.Is(err, storage.ErrNotOurs), errors.Is(err, storage.ErrNewerSchema), errors.Is(err, storage.ErrReadOnly):
+			return &exitError{exitUsage, err}
 		}
 		return &exitError{exitFailure, err}
 	}
 	defer db.Close()
 	started := time.Now()
-	runID, err := db.StartRun(ctx, versionString(), args)
+	runID, err := db.StartRun(ctx, version, args)
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
@@ -332,7 +341,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	// supervisor (systemd Restart=on-failure, cron) sees the failure.
 	patience := startupPatience
 	if o.duration > 0 {
-		patience = min(patience, o.duration)
+		patience = min(patience, time.Until(deadline)+time.Since(started))
 	}
 	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
 		err := api.Bootstrap(ctx)
@@ -405,7 +414,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	runCtx := ctx
 	if o.duration > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, o.duration)
+		runCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	start := time.Now()
