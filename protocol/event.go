@@ -130,13 +130,13 @@ type Gift struct {
 	// BlindPrice is the blind box's unit price (what one box costs); then
 	// Price is the prize's unit price and TotalCoin what was paid for the
 	// boxes (PROTOCOL.md §5.2, §10.5).
-	BlindPrice int64 `json:"blind_price"`
-	GuardLevel    int64  `json:"guard_level"`
-	MedalLevel    int64  `json:"medal_level"`
-	MedalName     string `json:"medal_name"`
-	MedalAnchor   int64  `json:"medal_anchor_uid"`
-	ReceiverUID   int64  `json:"receiver_uid"`
-	ComboID       string `json:"batch_combo_id"`
+	BlindPrice  int64  `json:"blind_price"`
+	GuardLevel  int64  `json:"guard_level"`
+	MedalLevel  int64  `json:"medal_level"`
+	MedalName   string `json:"medal_name"`
+	MedalAnchor int64  `json:"medal_anchor_uid"`
+	ReceiverUID int64  `json:"receiver_uid"`
+	ComboID     string `json:"batch_combo_id"`
 	// BagGift: the gift came from the sender's backpack (SEND_GIFT with a
 	// non-null data.bag_gift). TotalCoin still carries the full price.
 	BagGift bool `json:"bag_gift"`
