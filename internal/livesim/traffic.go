@@ -451,10 +451,10 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 		if c.sampled {
 			for i := x.skip(keep); i < len(b.cmds); i += 1 + x.skip(keep) {
 				f := x.cmdFrame(b, i, v, pv)
-				c.send(f)
 				if c.resend && b.cmds[i].msgID != "" {
-					c.expect(b.cmds[i].msgID, f)
+					c.expect(b.cmds[i].msgID, f) // before the send: the ack may come at once
 				}
+				c.send(f)
 			}
 			continue
 		}
@@ -467,7 +467,6 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 			f = &frame{b: b, room: r, msgs: len(b.cmds), raw: x.encode(inner, uint16(pv))}
 			frames[v][pv] = f
 		}
-		c.send(f)
 		if c.resend {
 			for i := range b.cmds {
 				if b.cmds[i].msgID != "" {
@@ -475,6 +474,7 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 				}
 			}
 		}
+		c.send(f)
 	}
 	x.b = nil
 }

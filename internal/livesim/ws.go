@@ -106,6 +106,9 @@ func (s *Sim) startConn(t transport, remote string) {
 		wDone: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	if s.opts.ResendUnacked {
+		c.pending = map[string]pendingAck{}
+	}
 	s.conns.Store(c, struct{}{})
 	s.stats.ConnsOpen.Add(1)
 	s.wg.Add(2)
@@ -304,10 +307,7 @@ func (c *conn) auth(msg []byte) int {
 	c.uid = uid
 	c.protover = a.Protover
 	c.throttled = (s.opts.Throttle > 0 && c.rng.Float64() < s.opts.Throttle) || a.Buvid == ""
-	if a.SupportAck && s.opts.ResendUnacked {
-		c.resend = true
-		c.pending = map[string]pendingAck{}
-	}
+	c.resend = a.SupportAck && s.opts.ResendUnacked
 	s.stats.AuthOK.Add(1)
 	c.control(authReply)
 	if c.anon {
@@ -447,8 +447,7 @@ func (c *conn) writeLoop() {
 		case <-c.stopW:
 			return
 		case now := <-resendTick:
-			if !c.resend {
-				resendTick = nil
+			if c.nPending.Load() == 0 {
 				continue
 			}
 			for _, f := range c.resendDue(now) {
