@@ -125,6 +125,9 @@ func TestAuthRejectFault(t *testing.T) {
 	if s.Stats().AuthRejected != 1 {
 		t.Errorf("AuthRejected = %d", s.Stats().AuthRejected)
 	}
+	if s.Violations() != 0 { // the server's doing, not the client's
+		t.Errorf("the auth-reject fault counted as a violation")
+	}
 }
 
 // collect reads messages until n danmaku arrived (or fails).
