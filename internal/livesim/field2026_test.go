@@ -287,6 +287,9 @@ func TestMaskingByCommand(t *testing.T) {
 			if user[0].(float64) != 0 || !masked(user[1].(string)) {
 				t.Fatalf("danmaku not masked: %s", v.Info[2])
 			}
+			if string(v.Info[3]) != "[]" {
+				seen["medal"]++ // medals stay real
+			}
 		case "SEND_GIFT":
 			var v struct {
 				Data struct {
@@ -331,7 +334,7 @@ func TestMaskingByCommand(t *testing.T) {
 		}
 		seen[c.Cmd]++
 	}
-	for _, k := range []string{"DANMU_MSG", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "interact 1", "interact 2"} {
+	for _, k := range []string{"DANMU_MSG", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "interact 1", "interact 2", "medal"} {
 		if seen[k] == 0 {
 			t.Errorf("no %s in %d commands: %v", k, len(cmds), seen)
 		}
