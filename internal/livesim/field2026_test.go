@@ -439,7 +439,11 @@ func TestViolationsEarn352(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		w := dial(t, s)
 		w.sendAuth(s.AccountMid(1), room, 3, tok, buvid)
-		w.next(5 * time.Second) // the auth reply
+		w.heartbeat("") // at once, as BililiveRecorder does: the reply still arrives
+		msg, err := w.next(5 * time.Second)
+		if h, _ := protocol.ParseHeader(msg); err != nil || h.Op != protocol.OpAuthReply {
+			t.Fatalf("violation %d: want the auth reply, got %x %v", i, msg, err)
+		}
 		if _, err := w.next(5 * time.Second); !isTCPClose(err) {
 			t.Fatalf("violation %d: want a TCP close, got %v", i, err)
 		}

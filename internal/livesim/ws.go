@@ -135,13 +135,18 @@ func (c *conn) serve() {
 	case authRejected:
 		return
 	case authViolation:
-		// Cut right after the handshake: the writer closes the
-		// connection once the auth reply is out.
+		// Cut right after the handshake: the writer sends the auth reply
+		// and a FIN; drain what the client still sends, briefly.
 		select {
 		case <-c.wDone:
 		case <-time.After(writeTimeout):
 		}
-		return
+		_ = c.t.netConn().SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			if _, err := c.t.read(); err != nil {
+				return
+			}
+		}
 	}
 	_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
 	var d protocol.Decoder
@@ -458,8 +463,16 @@ func (c *conn) writeLoop() {
 				}
 			}
 		case b := <-c.ctrl:
-			if c.t.write(b) != nil || c.cutAfter.Load() {
+			if c.t.write(b) != nil {
 				c.kill()
+				return
+			}
+			if c.cutAfter.Load() {
+				// FIN after the reply, so that a client that already sent
+				// its first heartbeat still reads the reply (no RST).
+				if cw, ok := c.t.netConn().(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+					c.kill()
+				}
 				return
 			}
 		case f := <-c.out:
