@@ -88,15 +88,20 @@ func (a *account) writeCookieFile(dir string, i int) error {
 
 // AccountCookies returns the cookies of account i (from 1: the accounts
 // of Options.Accounts first, then those made by QR logins): SESSDATA,
-// bili_jct, DedeUserID and, for the former, buvid3. Nil if there is no
-// such account.
+// bili_jct, DedeUserID and, for the former, buvid3 — name, value and
+// path only, so that a cookie jar accepts them for the simulator's URL
+// (the cookie files say .bilibili.com). Nil if there is no such account.
 func (s *Sim) AccountCookies(i int) []*http.Cookie {
 	s.acctMu.Lock()
 	defer s.acctMu.Unlock()
 	if i < 1 || i > len(s.accounts) {
 		return nil
 	}
-	return s.accounts[i-1].cookies()
+	var out []*http.Cookie
+	for _, c := range s.accounts[i-1].cookies() {
+		out = append(out, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/"})
+	}
+	return out
 }
 
 // AccountMid returns the mid of account i (from 1), or 0.
