@@ -76,7 +76,7 @@ The truth file: {"rooms": {"<room_id>": {"danmaku", "gift", "super_chat",
 	f.DurationVar(&o.opts.BanFor, "ban-for", time.Minute, "how long a client over budget gets 412")
 	f.DurationVar(&o.opts.LiveFor, "live-for", 30*time.Minute, "mean length of a live spell; rooms then go offline for --offline-for (0 = rooms stay live)")
 	f.DurationVar(&o.opts.OfflineFor, "offline-for", 10*time.Minute, "mean length of an offline spell")
-	f.Float64Var(&o.opts.AnonKeep, "anon-keep", 0.1, "share of its room's commands an anonymous connection receives (1 = all)")
+	f.Float64Var(&o.opts.AnonKeep, "anon-keep", 0.1, "share of its room's commands an anonymous connection receives, each sampled independently (0 or 1 = all)")
 	f.IntVar(&o.opts.OfficialRooms, "official-rooms", -1, "how many of the busiest rooms give anonymous connections everything (-1 = 1% of --rooms)")
 	f.IntVar(&o.opts.Accounts, "accounts", 0, "logged-in accounts to create (their cookies go to --cookie-dir)")
 	f.StringVar(&o.opts.CookieDir, "cookie-dir", "", "write account i's cookies to DIR/account-<i>.txt (Netscape format, mode 0600)")
