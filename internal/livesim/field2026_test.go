@@ -118,6 +118,16 @@ func (r *reader) stop() []rawCmd {
 	return r.cmds
 }
 
+// runTraffic lets s generate n more messages, then stops its traffic and
+// waits until everything generated has been written (Sim.Idle).
+func runTraffic(t *testing.T, s *livesim.Sim, n int64) {
+	t.Helper()
+	g0 := s.Stats().Generated
+	waitFor(t, "traffic", 30*time.Second, func() bool { return s.Stats().Generated >= g0+n })
+	s.StopTraffic()
+	waitFor(t, "traffic to stop and queues to drain", 30*time.Second, s.Idle)
+}
+
 // login gives c the cookies of the simulator's account i.
 func login(c *client, i int) int64 {
 	u, _ := url.Parse(c.s.URL())
@@ -159,7 +169,7 @@ func countBy(cmds []rawCmd) map[string]int {
 // room's commands, an official room gives it everything, a logged-in one
 // gets everything; the truth's generated counts bound what was delivered.
 func TestAnonymousSampling(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 2, Rate: 3000, Tick: 10 * time.Millisecond, TrafficFor: 1500 * time.Millisecond,
+	s := newSim(t, livesim.Options{Rooms: 2, Rate: 3000, Tick: 10 * time.Millisecond,
 		AnonKeep: 0.1, OfficialRooms: 1, Accounts: 1, RedPocketEvery: -1})
 	anon := newClient(t, s)
 	abuvid := anon.bootstrap()
@@ -172,7 +182,7 @@ func TestAnonymousSampling(t *testing.T) {
 		rs = append(rs, startReader(t, authAs(t, s, logged, lbuvid, room, mid, false), false))
 		rs = append(rs, startReader(t, authAs(t, s, anon, abuvid, room, 0, false), false))
 	}
-	waitFor(t, "traffic to stop and queues to drain", 20*time.Second, s.Idle)
+	runTraffic(t, s, 4500)
 	var got [4][]rawCmd // [logged room 0, anon room 0, logged room 1, anon room 1]
 	for i, r := range rs {
 		got[i] = r.stop()
@@ -203,8 +213,8 @@ func TestAnonymousSampling(t *testing.T) {
 	for _, room := range rooms {
 		id := strconv.FormatInt(room, 10)
 		for _, k := range livesim.TruthKinds {
-			// The logged-in connections got everything since they joined.
-			if d, g := tr.Rooms[id][k], tr.Generated[id][k]; d > g || float64(d) < 0.8*float64(g) || (k == "danmaku" && g == 0) {
+			// Generated counts also what came before anyone joined.
+			if d, g := tr.Rooms[id][k], tr.Generated[id][k]; d > g || (k == "danmaku" && d == 0) {
 				t.Errorf("room %s %s: delivered %d, generated %d", id, k, d, g)
 			}
 		}
@@ -268,10 +278,10 @@ func pbOf(t *testing.T, c rawCmd) map[protowire.Number][]any {
 // are masked (uid 0 / absent, name first character + ***), likes, follows
 // and shares are not (§10.1); INTERACT_WORD (V1) no longer exists.
 func TestMaskingByCommand(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 1, Rate: 2500, Tick: 10 * time.Millisecond, TrafficFor: time.Second, RedPocketEvery: -1})
+	s := newSim(t, livesim.Options{Rooms: 1, Rate: 2500, Tick: 10 * time.Millisecond, RedPocketEvery: -1})
 	c := newClient(t, s)
 	r := startReader(t, authed(t, s, c, c.bootstrap(), s.RoomIDs()[0], 3), false)
-	waitFor(t, "traffic to stop", 20*time.Second, s.Idle)
+	runTraffic(t, s, 2500)
 	cmds := r.stop()
 	masked := func(name string) bool { return strings.HasSuffix(name, "***") && len([]rune(name)) == 4 }
 	seen := map[string]int{}
@@ -467,7 +477,7 @@ func TestViolationsEarn352(t *testing.T) {
 // TestAccountRoomBudget: an account's connections beyond AccountRooms
 // rooms are sampled like anonymous ones, names unmasked.
 func TestAccountRoomBudget(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 2, Rate: 3000, Tick: 10 * time.Millisecond, TrafficFor: 1500 * time.Millisecond,
+	s := newSim(t, livesim.Options{Rooms: 2, Rate: 3000, Tick: 10 * time.Millisecond,
 		AnonKeep: 0.1, Accounts: 2, AccountRooms: 1, RedPocketEvery: -1})
 	c1, c2 := newClient(t, s), newClient(t, s)
 	b1, b2 := c1.bootstrap(), c2.bootstrap()
@@ -477,7 +487,7 @@ func TestAccountRoomBudget(t *testing.T) {
 	over := startReader(t, authAs(t, s, c1, b1, rooms[1], m1, false), false)  // beyond it
 	ref := startReader(t, authAs(t, s, c2, b2, rooms[1], m2, false), false)   // account 2's first room
 	ref0 := startReader(t, authAs(t, s, c2, b2, rooms[0], m2, false), false)  // account 2's second room: sampled
-	waitFor(t, "traffic to stop", 20*time.Second, s.Idle)
+	runTraffic(t, s, 4500)
 	gFirst, gOver, gRef, gRef0 := first.stop(), over.stop(), ref.stop(), ref0.stop()
 	if len(gFirst) < 1000 || len(gRef) < 800 {
 		t.Fatalf("full connections got %d and %d commands", len(gFirst), len(gRef))
@@ -591,7 +601,7 @@ func TestQRLogin(t *testing.T) {
 // acked and counted; a connection that does not ack gets each such command
 // once more; the truth counts distinct events all the same.
 func TestAcksAndResend(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 1, Rate: 400, Tick: 10 * time.Millisecond, TrafficFor: time.Second,
+	s := newSim(t, livesim.Options{Rooms: 1, Rate: 400, Tick: 10 * time.Millisecond,
 		ResendUnacked: true, ResendAfter: 200 * time.Millisecond, RedPocketEvery: -1})
 	c := newClient(t, s)
 	buvid := c.bootstrap()
@@ -599,7 +609,7 @@ func TestAcksAndResend(t *testing.T) {
 	acker := startReader(t, authAs(t, s, c, buvid, room, 0, true), true)
 	silent := startReader(t, authAs(t, s, c, buvid, room, 0, true), false)
 	plain := startReader(t, authAs(t, s, c, buvid, room, 0, false), false) // no support_ack: no re-sends
-	waitFor(t, "traffic to stop and re-sends to go out", 20*time.Second, s.Idle)
+	runTraffic(t, s, 400)
 	a, b, p := acker.stop(), silent.stop(), plain.stop()
 	ids := func(cmds []rawCmd) map[string]int {
 		m := map[string]int{}
@@ -657,7 +667,7 @@ func TestAcksAndResend(t *testing.T) {
 // TestHistoryIsGenerated: dM/gethistory lists the room's last 10
 // generated danmaku, whatever a (sampled) connection received.
 func TestHistoryIsGenerated(t *testing.T) {
-	s := newSim(t, livesim.Options{Rooms: 1, Rate: 500, Tick: 10 * time.Millisecond, TrafficFor: time.Second,
+	s := newSim(t, livesim.Options{Rooms: 1, Rate: 500, Tick: 10 * time.Millisecond,
 		AnonKeep: 0.1, Accounts: 1, RedPocketEvery: -1})
 	anon, logged := newClient(t, s), newClient(t, s)
 	ab, lb := anon.bootstrap(), logged.bootstrap()
@@ -665,7 +675,7 @@ func TestHistoryIsGenerated(t *testing.T) {
 	room := s.RoomIDs()[0]
 	ra := startReader(t, authAs(t, s, anon, ab, room, 0, false), false)
 	rl := startReader(t, authAs(t, s, logged, lb, room, mid, false), false)
-	waitFor(t, "traffic to stop", 20*time.Second, s.Idle)
+	runTraffic(t, s, 500)
 	ra.stop()
 	var order []string
 	seen := map[string]bool{}

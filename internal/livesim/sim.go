@@ -226,11 +226,12 @@ type Sim struct {
 	clients sync.Map // client IP → *client
 	qr      sync.Map // qrcode_key → *qrLogin
 
-	acctMu    sync.Mutex
-	accounts  []*account                    // index i-1 = account i
-	acctRooms map[int64]map[int64]*acctRoom // mid → room → its connections
-	msgID     atomic.Int64                  // last msg_id number issued
-	lotID     atomic.Int64                  // last red-pocket lot_id issued
+	acctMu     sync.Mutex
+	accounts   []*account                    // index i-1 = account i
+	acctRooms  map[int64]map[int64]*acctRoom // mid → room → its connections
+	msgID      atomic.Int64                  // last msg_id number issued
+	trafficEnd atomic.Int64                  // unix ns when generation stops; 0 = never
+	lotID      atomic.Int64                  // last red-pocket lot_id issued
 
 	ctx           context.Context
 	cancel        context.CancelFunc
@@ -337,6 +338,9 @@ func New(opts Options) (*Sim, error) {
 	s := &Sim{opts: opts, ln: ln, tcp: tcp, tls: tls.NewListener(tlsLn, tlsConf), cert: certPEM, start: time.Now(),
 		byID: map[int64]*room{}, acctRooms: map[int64]map[int64]*acctRoom{}}
 	s.msgID.Store(26964930181741056)
+	if opts.TrafficFor > 0 {
+		s.trafficEnd.Store(s.start.Add(opts.TrafficFor).UnixNano())
+	}
 	s.lotID.Store(25109135)
 	s.base = "http://" + ln.Addr().String()
 	s.secret = randBytes(32)
@@ -401,10 +405,32 @@ func New(opts Options) (*Sim, error) {
 	return s, nil
 }
 
-// TrafficStopped reports whether TrafficFor has passed and every
-// generated frame has been queued to its connections.
+// TrafficStopped reports whether TrafficFor has passed (or StopTraffic
+// was called) and every generated frame has been queued to its
+// connections.
 func (s *Sim) TrafficStopped() bool {
-	return s.opts.TrafficFor > 0 && int(s.shardsStopped.Load()) == s.nShards
+	return s.trafficEnd.Load() != 0 && int(s.shardsStopped.Load()) == s.nShards
+}
+
+// StopTraffic stops message generation now, as TrafficFor does when it
+// passes (connections stay up, heartbeats are answered). Idempotent.
+func (s *Sim) StopTraffic() {
+	now := time.Now().UnixNano()
+	for {
+		end := s.trafficEnd.Load()
+		if end != 0 && end <= now {
+			return
+		}
+		if s.trafficEnd.CompareAndSwap(end, now) {
+			return
+		}
+	}
+}
+
+// trafficOn reports whether messages are still generated at now.
+func (s *Sim) trafficOn(now time.Time) bool {
+	end := s.trafficEnd.Load()
+	return end == 0 || now.UnixNano() < end
 }
 
 // Idle reports whether traffic has stopped, every queued frame has been

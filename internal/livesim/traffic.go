@@ -314,7 +314,7 @@ type shard struct {
 	full    []byte // inner packets, unmasked
 	anon    []byte // inner packets, masked for anonymous connections
 	subs    []*conn
-	stopped bool // TrafficFor has passed and the last batch is queued
+	stopped bool // traffic has ended and the last batch is queued
 	// The batch being built and the events its next commands carry
 	// (b.refs[refs[0]:refs[1]]); single-command frames of that batch by
 	// 4*command + 2*variant + (protover 3).
@@ -362,7 +362,7 @@ func (x *shard) run() {
 		case now := <-t.C:
 			dt := now.Sub(last).Seconds()
 			last = now
-			traffic := x.s.opts.TrafficFor <= 0 || now.Sub(x.s.start) < x.s.opts.TrafficFor
+			traffic := x.s.trafficOn(now)
 			for _, r := range x.rooms {
 				// Quiet rooms batch over a longer interval (up to 1 s) so
 				// a frame carries about two messages, as on the real
