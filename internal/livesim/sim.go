@@ -36,9 +36,12 @@ type Options struct {
 	// bilibili host names pointed at the simulator (hosts file) and its
 	// certificate trusted, TLSListen ":443" lets an unmodified client in.
 	TLSListen, TCPListen string
-	Rooms                int     // number of rooms; default 20
-	Rate                 float64 // messages/s summed over live rooms; default 200
-	Seed                 uint64  // randomness; 0 = random
+	Rooms                int // number of rooms; default 20
+	// Rate is messages/s summed over live rooms; default 200. Best
+	// effort: a room whose batch is late by more than two batch intervals
+	// makes up for two only.
+	Rate float64
+	Seed uint64 // randomness; 0 = random
 	// Tick is how often each room's messages are batched into one frame
 	// per connection; default 200ms.
 	Tick time.Duration

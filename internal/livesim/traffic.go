@@ -373,7 +373,10 @@ func (x *shard) run() {
 				if r.lastTick.IsZero() {
 					r.lastTick = now.Add(-time.Duration(dt * float64(time.Second)))
 				}
-				x.tick(r, now, now.Sub(r.lastTick).Seconds(), traffic)
+				// A shard that falls behind (a loaded machine, the race
+				// detector) generates less rather than ever larger
+				// bundles that take ever longer to encode.
+				x.tick(r, now, min(now.Sub(r.lastTick), 2*r.interval).Seconds(), traffic)
 				r.lastTick = now
 			}
 			if !traffic && !x.stopped {
