@@ -602,7 +602,7 @@ func TestQRLogin(t *testing.T) {
 // once more; the truth counts distinct events all the same.
 func TestAcksAndResend(t *testing.T) {
 	s := newSim(t, livesim.Options{Rooms: 1, Rate: 400, Tick: 10 * time.Millisecond,
-		ResendUnacked: true, ResendAfter: 200 * time.Millisecond, RedPocketEvery: -1})
+		ResendUnacked: true, ResendAfter: 500 * time.Millisecond, RedPocketEvery: -1})
 	c := newClient(t, s)
 	buvid := c.bootstrap()
 	room := s.RoomIDs()[0]
