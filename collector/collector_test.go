@@ -207,35 +207,6 @@ func endReasons(recs []storage.Record) map[string]int {
 	return m
 }
 
-func TestStarvationRecycling(t *testing.T) {
-	s, err := livesim.New(livesim.Options{Rooms: 1, Rate: 200, Tick: 20 * time.Millisecond, Throttle: 1, ThrottleKeep: 0.1, HTTPRate: 1000, HTTPBurst: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ch := make(chan storage.Record, 1<<16)
-	get, closeCh := drain(ch)
-	c := New(Config{API: apiFor(t, s), Out: ch, WatchEvery: 500 * time.Millisecond, Spread: time.Millisecond, BackoffMin: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	rounds := make(chan roomsource.Round, 1)
-	rounds <- roomsource.Round{N: 1, Rooms: targets(s.RoomIDs()[0])}
-	done := make(chan struct{})
-	go func() { c.Run(ctx, rounds); close(done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for c.Metrics.Starved.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no starvation recycling: %+v", endReasons(get()))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	closeCh()
-	if r := endReasons(get()); r["starved"] < 2 {
-		t.Errorf("end reasons %v", r)
-	}
-}
-
 func TestStallDetection(t *testing.T) {
 	s, err := livesim.New(livesim.Options{Rooms: 1, Rate: 50, StallEvery: 200 * time.Millisecond, HTTPRate: 1000, HTTPBurst: 1000})
 	if err != nil {

@@ -141,36 +141,47 @@ func (s *seenSet) horizonMs() int64 {
 }
 
 // roomCoverage is one room worker's coverage state, shared by its
-// connections one after another. judged is touched only by the running
-// connection's watchdog goroutine (one at a time).
+// connections one after another. judged and pending are touched only by
+// the running connection's watchdog goroutine (one at a time).
 type roomCoverage struct {
-	seen   *seenSet
-	judged map[string]int64 // history key → its ts (unix s)
-	start  int64            // unix s; history items sent before are not judged
-	totals *CoverageCount
+	seen    *seenSet
+	judged  map[string]int64 // history key → its ts (unix s)
+	pending map[string]int64 // seen in a history, too recent to judge yet
+	start   int64            // unix s; history items sent before are not judged
+	totals  *CoverageCount
 }
 
 func newRoomCoverage(start time.Time, totals *CoverageCount) *roomCoverage {
-	return &roomCoverage{seen: newSeenSet(), judged: map[string]int64{}, start: start.Unix(), totals: totals}
+	return &roomCoverage{seen: newSeenSet(), judged: map[string]int64{}, pending: map[string]int64{},
+		start: start.Unix(), totals: totals}
 }
 
-// judge compares a history fetched at fetched with what arrived. It
+// judge compares a history fetched at fetched with what arrived (the
+// caller has synced the connection after the fetch). Items newer than
+// watchSettle wait in pending and are judged at a later check — in a busy
+// room they are gone from the history by then, but not from pending. It
 // returns how many items it judged, how many of those arrived, and how
-// many items were new to this worker (judged now or left for later),
-// which tells whether the history window overflowed since the last check.
+// many items were new to this worker, which tells whether the history
+// window overflowed since the last check.
 func (rc *roomCoverage) judge(hist []roomsource.HistoryItem, fetched time.Time) (considered, arrived, fresh int) {
-	settle := fetched.Add(-watchSettle).Unix()
-	horizon := (rc.seen.horizonMs()+999)/1000 + 1
 	for _, h := range hist {
 		k := checkKey(h.CheckInfo.Ts, h.CheckInfo.Ct)
 		if _, done := rc.judged[k]; done {
 			continue
 		}
-		fresh++
-		ts := h.CheckInfo.Ts
-		if ts > settle {
-			continue // maybe not sent yet: next check
+		if _, waiting := rc.pending[k]; waiting {
+			continue
 		}
+		fresh++
+		rc.pending[k] = h.CheckInfo.Ts
+	}
+	settle := fetched.Add(-watchSettle).Unix()
+	horizon := (rc.seen.horizonMs()+999)/1000 + 1
+	for k, ts := range rc.pending {
+		if ts > settle {
+			continue // maybe not sent yet: a later check
+		}
+		delete(rc.pending, k)
 		rc.judged[k] = ts
 		if ts < rc.start || ts < horizon {
 			continue // before this worker, or older than what it remembers

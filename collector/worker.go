@@ -543,7 +543,7 @@ func reason(ctx context.Context, err error) string {
 // account slot is free.
 func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, sess syncer, st *connState, known bool) {
 	cfg := &w.c.cfg
-	interval := min(cfg.WatchEvery, max(cfg.WatchMin, cfg.WatchEvery/2))
+	interval := min(cfg.WatchEvery, 4*cfg.WatchMin) // then adapted to the room's rate
 	for {
 		if !sleep(ctx, interval) {
 			return

@@ -320,13 +320,11 @@ func putGift(s *stmts, t *Table, _ int64, rec Record) error {
 
 // giftExtras are the gift's backpack flag and blind-box prize value.
 func giftExtras(e *protocol.Gift) (bag bool, prizeValue int64) {
-	// TODO(proto-merge): return e.BagGift, e.PrizeValue
-	return false, 0
+	return e.BagGift, e.PrizeValue
 }
 
-// kindRedPocket is protocol.KindRedPocket.
-// TODO(proto-merge): replace with protocol.KindRedPocket.
-const kindRedPocket protocol.Kind = "red_pocket"
+// kindRedPocket is the kind red_pockets stores.
+const kindRedPocket = protocol.KindRedPocket
 
 // redPocket is what red_pockets stores of a protocol.RedPocket.
 type redPocket struct {
@@ -338,12 +336,8 @@ type redPocket struct {
 
 // redPocketOf reads a red-pocket event.
 func redPocketOf(e protocol.Event) (redPocket, bool) {
-	switch e := e.(type) {
-	// TODO(proto-merge):
-	// case *protocol.RedPocket:
-	//	return redPocket{LotID: e.LotID, UID: e.UID, Uname: e.Uname, Price: e.Price, StartTime: e.StartTime, EndTime: e.EndTime}, true
-	default:
-		_ = e
+	if e, ok := e.(*protocol.RedPocket); ok {
+		return redPocket{LotID: e.LotID, UID: e.UID, Uname: e.Uname, Price: e.Price, StartTime: e.StartTime, EndTime: e.EndTime}, true
 	}
 	return redPocket{}, false
 }
