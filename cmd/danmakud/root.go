@@ -52,6 +52,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newSimLoadCmd())
 	root.AddCommand(newCollectCmd())
 	root.AddCommand(newStatsCmd())
+	root.AddCommand(newExportCmd())
+	root.AddCommand(newReparseCmd())
 	return root
 }
 
