@@ -35,13 +35,19 @@ func (d *DB) ScanRaw(ctx context.Context, fn func(roomID, recvMs int64, cmd stri
 }
 
 // RoomsWithRows is the set of room ids that have at least one row in
-// the named table (which must have a room_id column).
-func (d *DB) RoomsWithRows(ctx context.Context, table string) (map[int64]bool, error) {
+// the named table (which must have a room_id column); with keyless, only
+// rows whose dedup_key is NULL count (interactions without a trigger
+// time, which the unique key does not hold).
+func (d *DB) RoomsWithRows(ctx context.Context, table string, keyless bool) (map[int64]bool, error) {
 	t := TableNamed(table)
 	if t == nil {
 		return nil, fmt.Errorf("storage: no table %q", table)
 	}
-	rows, err := d.SQL.QueryContext(ctx, "SELECT DISTINCT room_id FROM "+t.Name)
+	q := "SELECT DISTINCT room_id FROM " + t.Name
+	if keyless {
+		q += " WHERE dedup_key IS NULL"
+	}
+	rows, err := d.SQL.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("storage: rooms of %s: %w", t.Name, err)
 	}

@@ -33,7 +33,8 @@ type reparseResult struct {
 
 // seriesTables are the tables without a unique key: a second reparse
 // would add their rows again, so reparse writes them only for rooms that
-// have none yet.
+// have none yet. Interactions without a trigger time (dedup_key NULL)
+// are treated the same way.
 var seriesTables = map[protocol.Kind]string{
 	protocol.KindCounter: "counters", protocol.KindRoom: "room_events", protocol.KindCombo: "combos",
 	// A delete also records a room event (see storage's super_chats).
@@ -53,10 +54,11 @@ It is idempotent. Tables with a unique key (danmaku, gifts, super_chats,
 guards, interactions, red_pockets) take each event once however often
 reparse runs: rows already there are kept as they are (an event the old
 decoder got wrong is not corrected, only events it missed are added). The
-time series without a key (counters, room_events, combos) are written only
-for rooms that have no row in that table yet, and commands already counted
-in unknown_commands are not counted again; everything else of those is
-skipped (and counted as skipped). raw_messages itself is not changed.
+time series without a key (counters, room_events, combos, and interactions
+without a trigger time, which have no dedup key) are written only for rooms
+that have no such row yet, and commands already counted in unknown_commands
+are not counted again; the rest of those is skipped (and counted as
+skipped). raw_messages itself is not changed.
 
 Reparse takes the database's lock like collect: it refuses (exit 4) while a
 collect runs, and a collect started meanwhile refuses.`,
@@ -118,10 +120,14 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 	have := map[string]map[int64]bool{}
 	for _, t := range seriesTables {
 		if have[t] == nil {
-			if have[t], err = db.RoomsWithRows(ctx, t); err != nil {
+			if have[t], err = db.RoomsWithRows(ctx, t, false); err != nil {
 				return res, &exitError{exitFailure, err}
 			}
 		}
+	}
+	keylessInteract, err := db.RoomsWithRows(ctx, "interactions", true)
+	if err != nil {
+		return res, &exitError{exitFailure, err}
 	}
 	unknown, err := db.UnknownCmds(ctx)
 	if err != nil {
@@ -154,6 +160,9 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 				res.Skipped++
 				continue
 			case b.Kind == protocol.KindOther && unknown[b.Cmd]:
+				res.Skipped++
+				continue
+			case b.Kind == protocol.KindInteract && keylessInteract[b.RoomID] && storage.InteractKey(e.(*protocol.Interact)) == nil:
 				res.Skipped++
 				continue
 			}
