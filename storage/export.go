@@ -369,3 +369,18 @@ func (d *DB) scanRows(ctx context.Context, t *Table, q string, args []any, fn fu
 	}
 	return nil
 }
+
+// CheckExportable returns an error when the file's schema is older than
+// this build's: a read-only handle cannot migrate it, and the registry
+// names columns and tables it lacks. Opening it once for writing (collect,
+// reparse) migrates it.
+func (d *DB) CheckExportable(ctx context.Context) error {
+	var v int
+	if err := d.SQL.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("storage: %s: %w", d.path, err)
+	}
+	if v < SchemaVersion() {
+		return fmt.Errorf("storage: %s has schema version %d, older than this build's %d: open it once with collect or reparse to migrate it", d.path, v, SchemaVersion())
+	}
+	return nil
+}

@@ -206,6 +206,9 @@ func (o *exportOptions) run(ctx context.Context) error {
 		return &exitError{exitFailure, err}
 	}
 	defer db.Close()
+	if err := db.CheckExportable(ctx); err != nil {
+		return &exitError{exitFailure, err}
+	}
 	prog := o.newProgress()
 	switch o.format {
 	case "jsonl":

@@ -528,3 +528,37 @@ func TestExportXMLRejectsOtherKinds(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 }
+
+func TestExportProgressEveryN(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.db")
+	exportFixture(t, path, 100)
+	code, _, errs := runCLI(t, "", "export", "--db", path, "--format", "csv", "--kind", "danmaku", "-o", dir, "--progress-every", "50")
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "export: 50 rows (danmaku)") || !strings.HasPrefix(lines[4], "export: 200 rows in ") {
+		t.Fatalf("progress lines: %q", lines)
+	}
+	code, _, errs = runCLI(t, "", "export", "--db", path, "--format", "csv", "-o", dir, "--progress-every", "50", "--quiet")
+	if code != 0 || errs != "" {
+		t.Fatalf("--quiet: exit %d: %q", code, errs)
+	}
+}
+
+func TestExportRefusesOldSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := storage.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL.Exec("PRAGMA user_version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, _, errs := runCLI(t, "", "export", "--db", path, "--format", "jsonl")
+	if code != exitFailure || !strings.Contains(errs, "older than this build") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
