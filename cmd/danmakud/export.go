@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
@@ -312,7 +313,7 @@ func (o *exportOptions) eachTable(ctx context.Context, db *storage.DB, p exportP
 
 // writeCSV writes one table as RFC 4180 CSV: a header row of the
 // registry's column names, then one record per row; integers as
-// digits, NULL as an empty field, text as stored.
+// digits, NULL as an empty field, text as stored but valid UTF-8.
 func writeCSV(ctx context.Context, db *storage.DB, et *storage.EventTable, f storage.ExportFilter, w io.Writer, prog *progress) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	cw := csv.NewWriter(bw)
@@ -328,9 +329,9 @@ func writeCSV(ctx context.Context, db *storage.DB, et *storage.EventTable, f sto
 				num = strconv.AppendInt(num[:0], v, 10)
 				rec[i] = string(num)
 			case string:
-				rec[i] = v
+				rec[i] = validUTF8(v)
 			case []byte:
-				rec[i] = string(v)
+				rec[i] = validUTF8(string(v))
 			default:
 				rec[i] = ""
 			}
@@ -459,4 +460,25 @@ func (p *progress) finish(ok bool) {
 		now := time.Now()
 		fmt.Fprintf(p.w, "export: %d rows in %s (%.0f rows/s)\n", p.n, now.Sub(p.start).Round(time.Millisecond), p.rate(now))
 	}
+}
+
+// validUTF8 returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, as encoding/json (and jsonl) does. SQLite keeps
+// TEXT bytes as received; CSV and Parquet readers (pandas, DuckDB)
+// reject invalid UTF-8.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return string(b)
 }

@@ -33,7 +33,8 @@ func (g orderedGroup) Fields() []parquet.Field {
 }
 
 // parquetSchema is the table's columns as a flat Parquet schema: INT64
-// for INTEGER, UTF-8 BYTE_ARRAY for TEXT, BYTE_ARRAY for BLOB, optional
+// for INTEGER, UTF-8 BYTE_ARRAY for TEXT (made valid UTF-8: readers
+// reject anything else), BYTE_ARRAY for BLOB, optional
 // where the column may be NULL, zstd-compressed.
 func parquetSchema(t *storage.Table) *parquet.Schema {
 	g := orderedGroup{Group: parquet.Group{}, order: map[string]int{}}
@@ -92,7 +93,7 @@ func writeParquet(ctx context.Context, db *storage.DB, et *storage.EventTable, f
 			case int64:
 				pv = parquet.Int64Value(v)
 			case string:
-				pv = parquet.ByteArrayValue([]byte(v))
+				pv = parquet.ByteArrayValue([]byte(validUTF8(v)))
 			case []byte:
 				pv = parquet.ByteArrayValue(append([]byte(nil), v...))
 			case nil:

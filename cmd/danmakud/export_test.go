@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
@@ -270,6 +271,13 @@ func TestExportCSV(t *testing.T) {
 		if strings.Join(recs[0], ",") != strings.Join(et.ColumnNames(), ",") {
 			t.Fatalf("%s.csv header %v", et.Name, recs[0])
 		}
+		for _, r := range recs {
+			for _, v := range r {
+				if !utf8.ValidString(v) {
+					t.Fatalf("%s.csv: invalid UTF-8 in %q", et.Name, v)
+				}
+			}
+		}
 		if int64(len(recs)-1) != rows[et.Name] {
 			t.Fatalf("%s.csv: %d records, %d rows", et.Name, len(recs)-1, rows[et.Name])
 		}
@@ -505,6 +513,9 @@ func TestExportParquet(t *testing.T) {
 			if first[idx("room_id")].Int64() != 1001 || first[idx("id_str")].String() != "id-1001-0" ||
 				first[idx("recv_ms")].Int64() != exportT0 || first[idx("uid")].Int64() != 5000 || first[idx("text")].String() != "弹幕 0" {
 				t.Fatalf("first danmaku row %v", first)
+			}
+			if got, want := buf[3][idx("text")].String(), strings.Replace(nastyText, "\xff\xfe", "\ufffd\ufffd", 1); got != want {
+				t.Fatalf("text %q, want %q (valid UTF-8)", got, want)
 			}
 			r.Close()
 		}
