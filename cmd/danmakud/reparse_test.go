@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -132,5 +135,54 @@ func TestReparseRefusesBesideCollect(t *testing.T) {
 	code, _, errs := runCLI(t, "", "reparse", "--db", path)
 	if code != exitLocked || !strings.Contains(errs, "in use") {
 		t.Fatalf("exit %d: %s", code, errs)
+	}
+}
+
+// TestReparseAfterCollect: collect --raw against the simulator, drop
+// the keyed tables' rows, reparse: every row comes back, once.
+func TestReparseAfterCollect(t *testing.T) {
+	sim, err := livesim.New(livesim.Options{Rooms: 2, Rate: 200, Tick: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	path := filepath.Join(t.TempDir(), "raw.db")
+	o := testCollect(t, sim.URL(), path)
+	o.raw, o.duration = true, 2*time.Second
+	if err := o.run(context.Background(), "raw"); err != nil {
+		t.Fatal(err)
+	}
+	before := statsJSON(t, path).Rows
+	t.Logf("collect stored %v", before)
+	keyed := []string{"danmaku", "gifts", "super_chats", "guards", "interactions", "red_pockets"}
+	if before["danmaku"] == 0 || before["gifts"] == 0 {
+		t.Fatalf("collect stored too little: %v", before)
+	}
+	db, err := storage.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range keyed {
+		if _, err := db.SQL.Exec("DELETE FROM " + tb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	for run := 1; run <= 2; run++ {
+		if code, _, errs := runCLI(t, "", "reparse", "--db", path); code != 0 {
+			t.Fatalf("reparse %d: exit %d: %s", run, code, errs)
+		}
+		after := statsJSON(t, path).Rows
+		for name, n := range before {
+			if after[name] != n {
+				t.Errorf("reparse %d: %s has %d rows, collect stored %d", run, name, after[name], n)
+			}
+		}
+	}
+	// The collected file exports completely too.
+	_, total := eventRows(t, path)
+	code, out, errs := runCLI(t, "", "export", "--db", path, "--format", "jsonl")
+	if code != 0 || int64(strings.Count(out, "\n")) != total {
+		t.Fatalf("export: exit %d, %d lines for %d event rows: %s", code, strings.Count(out, "\n"), total, errs)
 	}
 }
