@@ -96,7 +96,10 @@ Files are written under a temporary name and renamed when complete.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
-			return o.run(cmd.Context())
+			// A signal stops the export; the unfinished file is removed.
+			ctx, stop := signalContexts(cmd.Context())
+			defer stop()
+			return o.run(ctx)
 		},
 	}
 	f := cmd.Flags()
@@ -222,6 +225,9 @@ func (o *exportOptions) run(ctx context.Context) error {
 		err = o.xml(ctx, db, p, prog)
 	}
 	prog.finish(err == nil)
+	if err != nil && ctx.Err() != nil {
+		return &exitError{exitFailure, fmt.Errorf("export interrupted; the unfinished file was removed (finished ones are kept)")}
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return err
