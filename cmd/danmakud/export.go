@@ -55,7 +55,8 @@ Formats:
            -o FILE, default '-' (standard output).
   csv      one RFC 4180 file per kind, <table>.csv in -o DIR (default '.'),
            header row = the table's columns (see the README's data dictionary);
-           integers as digits, NULL as an empty field.
+           integers as digits, NULL as an empty field, text as valid UTF-8
+           (a stored byte that is not becomes U+FFFD, as in jsonl and parquet).
   parquet  one file per kind, <table>.parquet in -o DIR: INT64 and UTF-8
            BYTE_ARRAY columns, optional where the column may be NULL, row
            groups of at most 65,536 rows, zstd. pandas, polars and DuckDB read
@@ -406,6 +407,7 @@ func (f *atomicFile) abort() {
 // redrawn at most every 200 ms; otherwise a line every `every` rows.
 // Not safe for concurrent use (export is one goroutine).
 type progress struct {
+	name  string // "export", "reparse"
 	w     io.Writer
 	tty   bool
 	every int64
@@ -418,7 +420,7 @@ type progress struct {
 }
 
 func (o *exportOptions) newProgress() *progress {
-	return &progress{w: o.stderr, tty: o.tty, every: o.progressEvery, off: o.quiet || (!o.tty && o.progressEvery <= 0),
+	return &progress{name: "export", w: o.stderr, tty: o.tty, every: o.progressEvery, off: o.quiet || (!o.tty && o.progressEvery <= 0),
 		start: time.Now()}
 }
 
@@ -434,13 +436,13 @@ func (p *progress) add() {
 		}
 		if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {
 			p.last = now
-			fmt.Fprintf(p.w, "\rexport: %d rows (%s), %.0f rows/s   ", p.n, p.table, p.rate(now))
+			fmt.Fprintf(p.w, "\r%s: %d rows (%s), %.0f rows/s   ", p.name, p.n, p.table, p.rate(now))
 			p.drawn = true
 		}
 		return
 	}
 	if p.n%p.every == 0 {
-		fmt.Fprintf(p.w, "export: %d rows (%s), %.0f rows/s\n", p.n, p.table, p.rate(time.Now()))
+		fmt.Fprintf(p.w, "%s: %d rows (%s), %.0f rows/s\n", p.name, p.n, p.table, p.rate(time.Now()))
 		p.drawn = true
 	}
 }
@@ -464,7 +466,7 @@ func (p *progress) finish(ok bool) {
 	}
 	if ok && (p.tty || p.drawn) {
 		now := time.Now()
-		fmt.Fprintf(p.w, "export: %d rows in %s (%.0f rows/s)\n", p.n, now.Sub(p.start).Round(time.Millisecond), p.rate(now))
+		fmt.Fprintf(p.w, "%s: %d rows in %s (%.0f rows/s)\n", p.name, p.n, now.Sub(p.start).Round(time.Millisecond), p.rate(now))
 	}
 }
 

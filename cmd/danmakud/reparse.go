@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/danmakud/danmakud/protocol"
@@ -14,9 +15,11 @@ import (
 
 // reparseOptions are the reparse command's flags.
 type reparseOptions struct {
-	db     string
-	quiet  bool
-	stderr io.Writer
+	db            string
+	quiet         bool
+	progressEvery int64 // as export's
+	stderr        io.Writer
+	tty           bool // stderr is a terminal
 }
 
 // reparseResult is what a reparse did.
@@ -68,6 +71,7 @@ collect runs, and a collect started meanwhile refuses.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
+			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			ctx, hard := signalContexts(cmd.Context())
 			defer hard()
 			r, err := o.run(ctx)
@@ -82,6 +86,7 @@ collect runs, and a collect started meanwhile refuses.`,
 	}
 	cmd.Flags().StringVar(&o.db, "db", "danmakud.db", "SQLite database file")
 	cmd.Flags().BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	cmd.Flags().Int64Var(&o.progressEvery, "progress-every", 1_000_000, "when stderr is not a terminal, print a progress line every N archived bodies (0 = never)")
 	return cmd
 }
 
@@ -141,10 +146,13 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 	// writer still flushes what it was sent.
 	go func() { writerDone <- w.Run(context.Background(), records) }()
 
+	prog := &progress{name: "reparse", table: "raw_messages", w: o.stderr, tty: o.tty, every: o.progressEvery,
+		off: o.quiet || (!o.tty && o.progressEvery <= 0), start: start}
 	var dec protocol.CommandDecoder
 	var evs []protocol.Event
 	scanErr := ro.ScanRaw(ctx, func(roomID, recvMs int64, _ string, body []byte) error {
 		res.Bodies++
+		prog.add()
 		var derr error
 		evs, derr = dec.Decode(evs[:0], append([]byte(nil), body...), roomID)
 		if derr != nil {
@@ -177,6 +185,7 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 	})
 	close(records)
 	werr := <-writerDone
+	prog.finish(false) // the summary follows
 	res.Rows, res.Dups = w.Stats.Rows.Load(), w.Stats.Dups.Load()
 	for _, t := range storage.Tables() {
 		if n := w.Stats.Inserted(t.Name); n > 0 {

@@ -53,11 +53,11 @@ func TestReparseRederivesOnce(t *testing.T) {
 
 	path := filepath.Join(dir, "raw.db")
 	writeRecords(t, path, raws)
-	code, _, errs := runCLI(t, "", "reparse", "--db", path)
+	code, _, errs := runCLI(t, "", "reparse", "--db", path, "--progress-every", "20")
 	if code != 0 {
 		t.Fatalf("reparse: exit %d: %s", code, errs)
 	}
-	if !strings.Contains(errs, "1 undecodable") {
+	if !strings.HasPrefix(errs, "reparse: 20 rows (raw_messages)") || !strings.Contains(errs, "1 undecodable") {
 		t.Fatalf("summary does not count the bad body: %s", errs)
 	}
 	got := statsJSON(t, path).Rows
