@@ -82,6 +82,7 @@ func (d *CommandDecoder) Decode(dst []Event, body []byte, roomID int64) ([]Event
 	}
 	c.b.RoomID = c.room
 	c.b.TsMs = i64(v.Get("send_time"))
+	c.ackFields()
 
 	n := len(dst)
 	dst, err = c.decode(dst)
@@ -99,6 +100,27 @@ type cmdCtx struct {
 	body []byte
 	room int64
 	b    Base
+}
+
+// ackFields fills the message-level ack fields of the base from the
+// top level (PROTOCOL.md §10.3). Duplicate keys: the first wins, as with
+// every other field.
+func (c *cmdCtx) ackFields() {
+	v := c.v
+	if id := v.Get("msg_id"); id != nil {
+		switch id.Type() {
+		case fastjson.TypeString:
+			c.b.MsgID = string(id.GetStringBytes())
+			c.b.MsgIDRaw = id.MarshalTo(nil)
+		case fastjson.TypeNumber:
+			c.b.MsgIDRaw = id.MarshalTo(nil) // the number's text as received
+			c.b.MsgID = string(c.b.MsgIDRaw)
+		}
+	}
+	if a := v.Get("p_is_ack"); a != nil && a.Type() == fastjson.TypeTrue {
+		c.b.PIsAck = true
+	}
+	c.b.PMsgType = i64(v.Get("p_msg_type"))
 }
 
 func (c *cmdCtx) base(k Kind) Base { b := c.b; b.Kind = k; return b }
@@ -196,7 +218,7 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			Unit: str(data.Get("unit")), GiftID: i64(data.Get("gift_id")),
 			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")),
 			PayflowID: str(data.Get("payflow_id")), Source: i64(data.Get("source")),
-			RoleName: str(data.Get("role_name")),
+			RoleName: str(data.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
 		}
 		if e.RoleName == "" {
 			e.RoleName = str(data.Get("gift_name"))
@@ -206,6 +228,9 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		}
 		return append(dst, e), nil
 	case "USER_TOAST_MSG_V2":
+		// PROTOCOL.md §10.4: sender_uinfo{uid, base{name}}, guard_info{
+		// guard_level, role_name, op_type, start_time}, pay_info{price, num,
+		// unit, payflow_id}, option{source}, toast_msg.
 		data, err := c.data()
 		if err != nil {
 			return dst, err
@@ -217,7 +242,13 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			Unit: str(pi.Get("unit")), GiftID: i64(data.Get("gift_info", "gift_id")),
 			StartTime: i64(gi.Get("start_time")), EndTime: i64(gi.Get("end_time")),
 			PayflowID: str(pi.Get("payflow_id")), Source: i64(data.Get("option", "source")),
-			RoleName: str(gi.Get("role_name")),
+			RoleName: str(gi.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
+		}
+		if e.PayflowID == "" {
+			e.PayflowID = str(data.Get("payflow_id"))
+		}
+		if e.ToastMsg == "" {
+			e.ToastMsg = str(gi.Get("toast_msg"))
 		}
 		if e.StartTime != 0 {
 			e.TsMs = e.StartTime * 1000
@@ -250,6 +281,26 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		return append(dst, e), nil
 	case "INTERACT_WORD_V2":
 		return c.interactV2(dst)
+	case "POPULARITY_RED_POCKET_START", "POPULARITY_RED_POCKET_V2_START":
+		data, err := c.data()
+		if err != nil {
+			return dst, err
+		}
+		e := &RedPocket{
+			Base: c.base(KindRedPocket), LotID: i64(data.Get("lot_id")), UID: i64(data.Get("sender_uid")),
+			Uname: str(data.Get("sender_name")), Price: i64(data.Get("total_price")),
+			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")), Raw: c.raw(),
+		}
+		if e.UID == 0 {
+			e.UID = i64(data.Get("sender_uinfo", "uid"))
+		}
+		if e.Uname == "" {
+			e.Uname = str(data.Get("sender_uinfo", "base", "name"))
+		}
+		if e.TsMs == 0 && e.StartTime != 0 {
+			e.TsMs = e.StartTime * 1000
+		}
+		return append(dst, e), nil
 	case "ONLINE_RANK_COUNT":
 		data, err := c.data()
 		if err != nil {
@@ -460,9 +511,18 @@ func (c *cmdCtx) gift(data *fastjson.Value) (*Gift, error) {
 	if e.GiftName == "" {
 		e.GiftName = str(data.Get("gift_name"))
 	}
+	if bg := data.Get("bag_gift"); bg != nil && (bg.Type() == fastjson.TypeObject || bg.Type() == fastjson.TypeTrue) {
+		e.BagGift = true // §10.5: the backpack marker is a non-null object
+	}
 	if bg := data.Get("blind_gift"); bg != nil && bg.Type() == fastjson.TypeObject {
+		// PROTOCOL.md §10.5: total_coin is what the boxes cost,
+		// combo_total_coin the prize's value; price/giftName are the prize.
 		e.BlindGiftName = str(bg.Get("original_gift_name"))
 		e.BlindPrice = i64(bg.Get("original_gift_price"))
+		e.PrizeValue = i64(data.Get("combo_total_coin"))
+		if e.PrizeValue == 0 {
+			e.PrizeValue = e.Price * e.Num
+		}
 	}
 	if ts := i64(data.Get("timestamp")); ts != 0 {
 		e.TsMs = ts * 1000

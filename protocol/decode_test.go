@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -612,4 +614,202 @@ func TestVer1CommandDecodes(t *testing.T) {
 func TestSuperChatNameFromUinfo(t *testing.T) {
 	sc := one[*protocol.SuperChat](t, decodeBody(t, []byte(`{"cmd":"SUPER_CHAT_MESSAGE","data":{"id":1,"uid":2,"price":30,"message":"m","uinfo":{"base":{"name":"神秘人"}}}}`)))
 	eq(t, "uname", sc.Uname, "神秘人")
+}
+
+// bothPaths decodes body with the DANMU_MSG fast path on and off and
+// requires the same events.
+func bothPaths(t *testing.T, body []byte) []protocol.Event {
+	t.Helper()
+	var fast, slow protocol.CommandDecoder
+	slow.SetSlowOnly(true)
+	a, err := fast.Decode(nil, body, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := slow.Decode(nil, body, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) {
+		t.Fatalf("event counts differ: %d vs %d", len(a), len(b))
+	}
+	for i := range a {
+		if !reflect.DeepEqual(a[i], b[i]) {
+			t.Fatalf("paths differ:\nfast:    %+v\ngeneral: %+v", a[i], b[i])
+		}
+	}
+	return a
+}
+
+func TestAckFields(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		id, raw    string
+		ack        bool
+		pType      int64
+	}{
+		{"danmaku string id", danmakuWith(`"msg_id":"30000000000000004:1000:1000","p_is_ack":true,"p_msg_type":1`),
+			"30000000000000004:1000:1000", `"30000000000000004:1000:1000"`, true, 1},
+		{"danmaku numeric id above 2^64", danmakuWith(`"msg_id":123456789012345678901234,"p_msg_type":2`),
+			"123456789012345678901234", `123456789012345678901234`, false, 2},
+		{"danmaku escaped id", danmakuWith(`"msg_id":"a\u0062c","p_is_ack":false`), "abc", `"abc"`, false, 0},
+		{"danmaku duplicate keys: first wins", danmakuWith(`"msg_id":"x","p_is_ack":true,"msg_id":"y","p_is_ack":false,"p_msg_type":1,"p_msg_type":3`),
+			"x", `"x"`, true, 1},
+		{"danmaku null id", danmakuWith(`"msg_id":null,"p_is_ack":1`), "", "", false, 0},
+		{"danmaku absent", danmakuWith(`"dm_v2":""`), "", "", false, 0},
+		{"other command", `{"cmd":"ONLINE_RANK_COUNT","data":{"count":1},"msg_id":"7:1000:1000","p_is_ack":true,"p_msg_type":1}`,
+			"7:1000:1000", `"7:1000:1000"`, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evs := bothPaths(t, []byte(tc.body))
+			for _, e := range evs {
+				b := e.Common()
+				eq(t, "msg_id", b.MsgID, tc.id)
+				eq(t, "msg_id raw", string(b.MsgIDRaw), tc.raw)
+				eq(t, "p_is_ack", b.PIsAck, tc.ack)
+				eq(t, "p_msg_type", b.PMsgType, tc.pType)
+			}
+		})
+	}
+	// Samples without the keys gain nothing in the canonical form.
+	j, _ := protocol.AppendJSON(nil, one[*protocol.Danmaku](t, decodeSample(t, "DANMU_MSG_1")))
+	if bytes.Contains(j, []byte(`"msg_id"`)) || bytes.Contains(j, []byte(`"p_is_ack"`)) || bytes.Contains(j, []byte(`"p_msg_type"`)) {
+		t.Errorf("ack keys in an event without them: %s", j)
+	}
+}
+
+// danmakuWith is a small DANMU_MSG whose top level also has extra.
+func danmakuWith(extra string) string {
+	return `{"cmd":"DANMU_MSG",` + extra + `,"info":[[0,1,25,16777215,1788000500123,1,0,"8c1850a6",0,0,0,"",0,"{}","{}",{"extra":"{\"id_str\":\"abc\"}","user":{"uid":1,"base":{"name":"n"}}}],"t",[1,"n",0,0,0,10000,1,""],[],[1],["",""],0,0,null,{"ts":1,"ct":"A"},0,0,null,null,0,7,[3],null]}`
+}
+
+func TestGuardToastV2(t *testing.T) {
+	g := one[*protocol.Guard](t, decodeSample(t, "USER_TOAST_MSG_V2_101"))
+	eq(t, "uid", g.UID, int64(20001))
+	eq(t, "uname", g.Uname, "合成舰长")
+	eq(t, "guard_level", g.GuardLevel, int64(3))
+	eq(t, "role_name", g.RoleName, "舰长")
+	eq(t, "price paid", g.Price, int64(168000))
+	eq(t, "num", g.Num, int64(1))
+	eq(t, "unit", g.Unit, "月")
+	eq(t, "payflow_id", g.PayflowID, "2609010000000000000000001")
+	eq(t, "start_time", g.StartTime, int64(1788000000))
+	eq(t, "source", g.Source, int64(0))
+	eq(t, "toast_msg", g.ToastMsg, "<%合成舰长%> 在主播X的直播间开通了舰长，今天是TA陪伴主播的第1天")
+	eq(t, "msg_id", g.MsgID, "30000000000000001:1000:1000")
+	g = one[*protocol.Guard](t, decodeSample(t, "USER_TOAST_MSG_3"))
+	eq(t, "v1 toast_msg", g.ToastMsg, "<%路人Kamito%> 在主播Mia米娅-的直播间续费了舰长，今天是TA陪伴主播的第1021天")
+	g = one[*protocol.Guard](t, decodeSample(t, "GUARD_BUY_1"))
+	eq(t, "GUARD_BUY has no toast", g.ToastMsg, "")
+	eq(t, "GUARD_BUY list price", g.Price, int64(198000))
+}
+
+func TestGiftBagAndBlindBox(t *testing.T) {
+	g := one[*protocol.Gift](t, decodeSample(t, "SEND_GIFT_101"))
+	eq(t, "bag_gift", g.BagGift, true)
+	eq(t, "bag gift total_coin is the full price", g.TotalCoin, int64(1000))
+	eq(t, "prize_value of a plain gift", g.PrizeValue, int64(0))
+
+	g = one[*protocol.Gift](t, decodeSample(t, "SEND_GIFT_102"))
+	eq(t, "bag_gift null", g.BagGift, false)
+	eq(t, "total_coin = boxes paid", g.TotalCoin, int64(30000))
+	eq(t, "blind_price = box unit price", g.BlindPrice, int64(15000))
+	eq(t, "price = prize unit price", g.Price, int64(16000))
+	eq(t, "prize_value = combo_total_coin", g.PrizeValue, int64(32000))
+	eq(t, "gift_name = the prize", g.GiftName, "浪漫城堡")
+
+	g = one[*protocol.Gift](t, decodeSample(t, "SEND_GIFT_6"))
+	eq(t, "captured blind box prize_value", g.PrizeValue, int64(9000))
+	g = one[*protocol.Gift](t, decodeSample(t, "SEND_GIFT_1"))
+	eq(t, "bag_gift absent", g.BagGift, false)
+	eq(t, "no blind box", g.PrizeValue, int64(0))
+
+	// A blind box without combo_total_coin: price × num.
+	g = one[*protocol.Gift](t, decodeBody(t, []byte(`{"cmd":"SEND_GIFT","data":{"giftName":"p","num":3,"price":500,"total_coin":3000,"blind_gift":{"original_gift_name":"b","original_gift_price":1000}}}`)))
+	eq(t, "prize_value fallback", g.PrizeValue, int64(1500))
+}
+
+func TestRedPocket(t *testing.T) {
+	r := one[*protocol.RedPocket](t, decodeSample(t, "POPULARITY_RED_POCKET_START_101"))
+	eq(t, "kind", r.Kind, protocol.KindRedPocket)
+	eq(t, "lot_id", r.LotID, int64(9000001))
+	eq(t, "uid", r.UID, int64(30001))
+	eq(t, "uname", r.Uname, "合成红包人")
+	eq(t, "price", r.Price, int64(1600))
+	eq(t, "start_time", r.StartTime, int64(1788000100))
+	eq(t, "end_time", r.EndTime, int64(1788000280))
+	eq(t, "ts_ms from start_time", r.TsMs, int64(1788000100000))
+	if !json.Valid(r.Raw) || !bytes.Contains(r.Raw, []byte(`"awards"`)) {
+		t.Errorf("raw = %s", r.Raw)
+	}
+	r = one[*protocol.RedPocket](t, decodeSample(t, "POPULARITY_RED_POCKET_V2_START_101"))
+	eq(t, "v2 cmd", r.Cmd, "POPULARITY_RED_POCKET_V2_START")
+	eq(t, "v2 uid from a string", r.UID, int64(30002))
+	eq(t, "v2 uname from sender_uinfo", r.Uname, "合成红包人V2")
+	eq(t, "v2 price", r.Price, int64(5200))
+	eq(t, "v2 ts_ms from send_time", r.TsMs, int64(1788000200456))
+	eq(t, "v2 msg_id", r.MsgID, "30000000000000002:1000:1000")
+	o := one[*protocol.Other](t, decodeBody(t, []byte(`{"cmd":"POPULARITY_RED_POCKET_START","data":[]}`)))
+	if o.DecodeError == "" {
+		t.Error("a red pocket without a data object decoded silently")
+	}
+}
+
+// TestSendGiftV2Variants: NovaBot's field map (§10.5) and the gift_info
+// block (field 35) decode without failing; uinfo (15) fills a missing
+// sender.
+func TestSendGiftV2Variants(t *testing.T) {
+	var it []byte
+	it = protowire.AppendTag(it, 1, protowire.VarintType)
+	it = protowire.AppendVarint(it, 31036)
+	it = protowire.AppendTag(it, 2, protowire.BytesType)
+	it = protowire.AppendString(it, "小花花")
+	it = protowire.AppendTag(it, 3, protowire.VarintType)
+	it = protowire.AppendVarint(it, 4)
+	it = protowire.AppendTag(it, 5, protowire.VarintType)
+	it = protowire.AppendVarint(it, 100)
+	it = protowire.AppendTag(it, 6, protowire.VarintType) // NovaBot: discounted price?
+	it = protowire.AppendVarint(it, 90)
+	it = protowire.AppendTag(it, 7, protowire.VarintType)
+	it = protowire.AppendVarint(it, 400)
+	it = protowire.AppendTag(it, 10, protowire.VarintType)
+	it = protowire.AppendVarint(it, 1788000600)
+	it = protowire.AppendTag(it, 12, protowire.BytesType) // NovaBot: combo batch id
+	it = protowire.AppendString(it, "batch:gift:combo_id:1:2:31036:1788000600.1")
+	var gi []byte
+	gi = protowire.AppendTag(gi, 1, protowire.BytesType)
+	gi = protowire.AppendString(gi, "https://example.invalid/img.png")
+	it = protowire.AppendTag(it, 35, protowire.BytesType)
+	it = protowire.AppendBytes(it, gi)
+
+	var base, ui, wealth, m []byte
+	base = protowire.AppendTag(base, 1, protowire.BytesType)
+	base = protowire.AppendString(base, "uinfo名")
+	ui = protowire.AppendTag(ui, 1, protowire.VarintType)
+	ui = protowire.AppendVarint(ui, 777)
+	ui = protowire.AppendTag(ui, 2, protowire.BytesType)
+	ui = protowire.AppendBytes(ui, base)
+	wealth = protowire.AppendTag(wealth, 1, protowire.VarintType)
+	wealth = protowire.AppendVarint(wealth, 20)
+	m = protowire.AppendTag(m, 10, protowire.BytesType)
+	m = protowire.AppendBytes(m, it)
+	m = protowire.AppendTag(m, 13, protowire.BytesType)
+	m = protowire.AppendBytes(m, wealth)
+	m = protowire.AppendTag(m, 15, protowire.BytesType)
+	m = protowire.AppendBytes(m, ui)
+	body := []byte(`{"cmd":"SEND_GIFT_V2","data":{"data":{"pb":"` + base64.StdEncoding.EncodeToString(m) + `"}}}`)
+	g := one[*protocol.Gift](t, decodeBody(t, body))
+	eq(t, "uid from uinfo", g.UID, int64(777))
+	eq(t, "uname from uinfo", g.Uname, "uinfo名")
+	eq(t, "gift", g.GiftName, "小花花")
+	eq(t, "num", g.Num, int64(4))
+	eq(t, "price", g.Price, int64(100))
+	eq(t, "total_coin", g.TotalCoin, int64(400))
+	eq(t, "ts_ms", g.TsMs, int64(1788000600000))
+	eq(t, "not a blind box", g.PrizeValue, int64(0))
+
+	// The blivedm-shaped blind box: prize value = price × num per item.
+	evs := decodeBody(t, sendGiftV2(t))
+	eq(t, "v2 blind prize_value", evs[1].(*protocol.Gift).PrizeValue, int64(19800))
+	eq(t, "v2 blind_price", evs[1].(*protocol.Gift).BlindPrice, int64(15000))
 }

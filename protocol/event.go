@@ -21,6 +21,9 @@ const (
 	KindCounter         Kind = "counter"
 	KindRoom            Kind = "room"
 	KindOther           Kind = "other"
+	// KindRedPocket is a popularity red pocket (人气红包) starting:
+	// POPULARITY_RED_POCKET_START and POPULARITY_RED_POCKET_V2_START.
+	KindRedPocket Kind = "red_pocket"
 	// KindControl covers packets that carry no command: auth, auth reply,
 	// client heartbeat, and packets of unknown operations.
 	KindControl Kind = "control"
@@ -38,14 +41,27 @@ type Base struct {
 	// TsMs is the server's time of the event in unix milliseconds when the
 	// message carries one, else 0.
 	TsMs int64 `json:"ts_ms"`
+	// MsgID is the top-level msg_id of the 2026 message-level ack
+	// (PROTOCOL.md §2.7, §10.3), "" when absent: a JSON string's value, or
+	// a number's digits. Dedupe re-sent messages by it.
+	MsgID string `json:"msg_id,omitempty"`
+	// MsgIDRaw is the msg_id token as received (JSON text, quotes
+	// included for a string), for the op-24 ack body (Session.Ack); nil
+	// when the message has no string or number msg_id.
+	MsgIDRaw json.RawMessage `json:"-"`
+	// PIsAck is the top-level p_is_ack: true asks a client that sent
+	// support_ack for an op-24 ack.
+	PIsAck bool `json:"p_is_ack,omitempty"`
+	// PMsgType is the top-level p_msg_type (1 seen), 0 when absent.
+	PMsgType int64 `json:"p_msg_type,omitempty"`
 }
 
 // Common returns the shared fields; every event type embeds Base.
 func (b *Base) Common() *Base { return b }
 
 // Event is one decoded event: *Danmaku, *Gift, *Combo, *SuperChat,
-// *SuperChatDelete, *Guard, *Interact, *Counter, *Room, *Other or
-// *Control.
+// *SuperChatDelete, *Guard, *Interact, *Counter, *Room, *RedPocket, *Other
+// or *Control.
 type Event interface {
 	Common() *Base
 }
@@ -111,13 +127,23 @@ type Gift struct {
 	Rnd           string `json:"rnd"`
 	Action        string `json:"action"`
 	BlindGiftName string `json:"blind_gift_name"` // "" unless a blind box
-	BlindPrice    int64  `json:"blind_price"`     // the box's own price
-	GuardLevel    int64  `json:"guard_level"`
-	MedalLevel    int64  `json:"medal_level"`
-	MedalName     string `json:"medal_name"`
-	MedalAnchor   int64  `json:"medal_anchor_uid"`
-	ReceiverUID   int64  `json:"receiver_uid"`
-	ComboID       string `json:"batch_combo_id"`
+	// BlindPrice is the blind box's unit price (what one box costs); then
+	// Price is the prize's unit price and TotalCoin what was paid for the
+	// boxes (PROTOCOL.md §5.2, §10.5).
+	BlindPrice  int64  `json:"blind_price"`
+	GuardLevel  int64  `json:"guard_level"`
+	MedalLevel  int64  `json:"medal_level"`
+	MedalName   string `json:"medal_name"`
+	MedalAnchor int64  `json:"medal_anchor_uid"`
+	ReceiverUID int64  `json:"receiver_uid"`
+	ComboID     string `json:"batch_combo_id"`
+	// BagGift: the gift came from the sender's backpack (SEND_GIFT with a
+	// non-null data.bag_gift). TotalCoin still carries the full price.
+	BagGift bool `json:"bag_gift"`
+	// PrizeValue is, for a blind box, the prize's value in coins for the
+	// whole item (SEND_GIFT: data.combo_total_coin, else price × num;
+	// SEND_GIFT_V2: price × num); 0 for any other gift.
+	PrizeValue int64 `json:"prize_value"`
 }
 
 // Combo is a COMBO_SEND summary of a gift combo.
@@ -159,7 +185,9 @@ type SuperChatDelete struct {
 }
 
 // Guard is a guard (大航海) purchase: GUARD_BUY, USER_TOAST_MSG,
-// USER_TOAST_MSG_V2.
+// USER_TOAST_MSG_V2. GUARD_BUY's Price is the list price; the toasts
+// carry the price actually paid (PROTOCOL.md §10.4). The messages of one
+// purchase share PayflowID (toasts only).
 type Guard struct {
 	Base
 	UID        int64  `json:"uid"`
@@ -171,9 +199,29 @@ type Guard struct {
 	GiftID     int64  `json:"gift_id"`
 	StartTime  int64  `json:"start_time"` // unix s
 	EndTime    int64  `json:"end_time"`
-	PayflowID  string `json:"payflow_id"` // USER_TOAST_MSG only
+	PayflowID  string `json:"payflow_id"` // USER_TOAST_MSG(_V2) only
 	Source     int64  `json:"source"`     // USER_TOAST_MSG(_V2): 0 paid, 2 gifted
 	RoleName   string `json:"role_name"`
+	// ToastMsg is the toast's text (USER_TOAST_MSG(_V2) toast_msg), with
+	// its <%name%> markers as sent; "" for GUARD_BUY.
+	ToastMsg string `json:"toast_msg,omitempty"`
+}
+
+// RedPocket is a popularity red pocket (人气红包) starting:
+// POPULARITY_RED_POCKET_START or POPULARITY_RED_POCKET_V2_START. The
+// server re-broadcasts a running pocket about every 10 minutes: one
+// pocket is one LotID (PROTOCOL.md §10.6).
+type RedPocket struct {
+	Base
+	LotID int64  `json:"lot_id"`
+	UID   int64  `json:"uid"`   // the sender (sender_uid)
+	Uname string `json:"uname"` // sender_name, else sender_uinfo.base.name
+	// Price is the pocket's total price (total_price) in gold coins
+	// (1000 = 1 CNY).
+	Price     int64           `json:"price"`
+	StartTime int64           `json:"start_time"` // unix s
+	EndTime   int64           `json:"end_time"`   // unix s
+	Raw       json.RawMessage `json:"raw"`
 }
 
 // Interact is an enter/follow/share/like: INTERACT_WORD, INTERACT_WORD_V2,

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -420,7 +421,7 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 	s := scan{b: body}
 	e = &Danmaku{Base: Base{Kind: KindDanmaku}}
 	var sawCmd, sawInfo, dup bool
-	var sawSend, sawRoomid, sawRoom_id bool
+	var sawSend, sawRoomid, sawRoom_id, sawMsgID, sawAck, sawPType bool
 	var sendTime, roomid, room_id int64
 	ok = s.objectEach(func(key []byte) bool {
 		switch string(key) {
@@ -458,6 +459,23 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 			return numOnce(&s, &sawRoomid, &roomid)
 		case "room_id":
 			return numOnce(&s, &sawRoom_id, &room_id)
+		case "msg_id":
+			if sawMsgID {
+				return s.skip()
+			}
+			sawMsgID = true
+			return fastMsgID(&s, &e.Base)
+		case "p_is_ack":
+			if sawAck || s.peek() != 't' {
+				sawAck = true
+				return s.skip()
+			}
+			sawAck = true
+			lit, ok := s.literal()
+			e.PIsAck = string(lit) == "true"
+			return ok
+		case "p_msg_type":
+			return numOnce(&s, &sawPType, &e.PMsgType)
 		case "data":
 			return false // data.roomid would matter: let the slow path decide
 		}
@@ -480,6 +498,48 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 	}
 	e.IsMirror = e.IsMirror || e.Cmd == "DANMU_MSG_MIRROR"
 	return e, true
+}
+
+// fastMsgID reads a top-level msg_id into b the way cmdCtx.ackFields does:
+// a string without escapes or control bytes, or an integer literal. Other
+// strings and numbers give up; other types are skipped.
+func fastMsgID(s *scan, b *Base) bool {
+	switch c := s.peek(); {
+	case c == '"':
+		raw, esc, ok := s.rawString()
+		if !ok || esc {
+			return false
+		}
+		for _, ch := range raw {
+			if ch < 0x20 {
+				return false
+			}
+		}
+		b.MsgID = string(raw)
+		b.MsgIDRaw = append(append(append(make([]byte, 0, len(raw)+2), '"'), raw...), '"')
+		return true
+	case c == '-' || c >= '0' && c <= '9':
+		lit, ok := s.literal()
+		if !ok {
+			return false
+		}
+		digits := lit
+		if digits[0] == '-' {
+			digits = digits[1:]
+		}
+		if len(digits) == 0 {
+			return false
+		}
+		for _, ch := range digits {
+			if ch < '0' || ch > '9' {
+				return false
+			}
+		}
+		b.MsgID = string(lit)
+		b.MsgIDRaw = json.RawMessage(b.MsgID)
+		return true
+	}
+	return s.skip()
 }
 
 // fastInfo fills e from the info array.

@@ -59,6 +59,8 @@ func FuzzCommand(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"cmd":"DANMU_MSG","info":[[0,1,25,1,2,3,0,"h",0,0,0,"",1,{"emoticon_unique":"e"},"{}",{"extra":"{\"id_str\":\"a\\u00e9\",\"emoticon_unique\":\"x\"}","user":{"uid":5,"base":{"name":"n"}}}],"t",[0,""],[],[],[],0,0]}`))
+	f.Add([]byte(danmakuWith(`"msg_id":-12,"p_is_ack":true,"p_msg_type":1`)))
+	f.Add([]byte(danmakuWith(`"msg_id":"1:1000:1000","p_is_ack":false,"msg_id":"2"`)))
 	var fast, slow protocol.CommandDecoder
 	slow.SetSlowOnly(true)
 	f.Fuzz(func(t *testing.T, body []byte) {

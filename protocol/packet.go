@@ -33,7 +33,7 @@ const (
 	OpMessage        uint32 = 5  // server → client: command JSON or bundle
 	OpAuth           uint32 = 7  // client → server: auth JSON
 	OpAuthReply      uint32 = 8  // server → client: {"code":0}
-	OpAck            uint32 = 24 // client → server, 2026 web player; payload unknown
+	OpAck            uint32 = 24 // client → server: message ack (PROTOCOL.md §10.3, Session.Ack)
 )
 
 // Bounds. A peer that exceeds them gets a *FrameError, never a panic or an

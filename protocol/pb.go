@@ -9,8 +9,10 @@ import (
 
 // Field numbers of the protobuf-in-JSON commands (PROTOCOL.md §5.2, §5.4).
 const (
-	// bilibili.live.gift.v1.SendGiftBroadcast (SEND_GIFT_V2 data.pb)
-	sgUID, sgUname, sgGuardLevel, sgMedal, sgBlind, sgGiftList = 1, 2, 5, 8, 9, 10
+	// bilibili.live.gift.v1.SendGiftBroadcast (SEND_GIFT_V2 data.pb). NovaBot's
+	// map (§10.5) agrees on 9 and 10 and adds 15 uinfo{1 uid, 2 base{1 name}};
+	// other fields (13 wealth, item 6 and 35 gift_info) are skipped.
+	sgUID, sgUname, sgGuardLevel, sgMedal, sgBlind, sgGiftList, sgUinfo = 1, 2, 5, 8, 9, 10, 15
 	// medal_info
 	sgMedalTarget, sgMedalRoom, sgMedalLevel, sgMedalName = 1, 4, 5, 6
 	// blind_gift
@@ -104,6 +106,9 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 	}
 	proto := Gift{Base: c.base(KindGift)}
 	var items [][]byte
+	var blind bool
+	var uinfoUID int64
+	var uinfoName string
 	err = pbWalk(b, func(f pbField) {
 		switch f.num {
 		case sgUID:
@@ -124,6 +129,7 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 				}
 			})
 		case sgBlind:
+			blind = f.typ == protowire.BytesType
 			_ = pbWalk(f.bytes, func(m pbField) {
 				switch m.num {
 				case sgBlindName:
@@ -136,8 +142,27 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 			if f.typ == protowire.BytesType {
 				items = append(items, f.bytes)
 			}
+		case sgUinfo:
+			_ = pbWalk(f.bytes, func(u pbField) {
+				switch u.num {
+				case 1:
+					uinfoUID = u.int64()
+				case uiBase:
+					_ = pbWalk(u.bytes, func(bf pbField) {
+						if bf.num == uiBaseName && uinfoName == "" {
+							uinfoName = bf.string()
+						}
+					})
+				}
+			})
 		}
 	})
+	if proto.UID == 0 {
+		proto.UID = uinfoUID
+	}
+	if proto.Uname == "" {
+		proto.Uname = uinfoName
+	}
 	if err != nil {
 		return dst, errShape("SEND_GIFT_V2: " + err.Error())
 	}
@@ -173,6 +198,9 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 			}
 		}); err != nil {
 			return dst, errShape("SEND_GIFT_V2 gift_list: " + err.Error())
+		}
+		if blind {
+			g.PrizeValue = g.Price * g.Num
 		}
 		dst = append(dst, &g)
 	}

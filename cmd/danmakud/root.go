@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -32,8 +34,52 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// version is set by -ldflags at release time.
-var version = "dev"
+// buildVersion and buildCommit are stamped by `make build`
+// (-ldflags "-X main.buildVersion=… -X main.buildCommit=…"); empty otherwise.
+var buildVersion, buildCommit string
+
+// version is this binary's version, as --version prints it and
+// runs.version records it: see versionFrom.
+var version = versionFrom(buildVersion, buildCommit, debug.ReadBuildInfo)
+
+// versionFrom composes the version string: the stamped version, else the
+// module version the Go toolchain recorded (a tag or pseudo-version from
+// `go install …@version`; "(devel)" in a checkout counts as none), else
+// "devel"; followed by " (commit C)" with the first 12 hex digits of the
+// stamped or recorded VCS revision (and ", modified" when the recorded
+// work tree had changes) unless the version already names the commit.
+func versionFrom(ver, commit string, readBuildInfo func() (*debug.BuildInfo, bool)) string {
+	modified := false
+	if bi, ok := readBuildInfo(); ok && bi != nil {
+		if ver == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			ver = bi.Main.Version
+		}
+		if commit == "" {
+			for _, s := range bi.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					commit = s.Value
+				case "vcs.modified":
+					modified = s.Value == "true"
+				}
+			}
+		}
+	}
+	if ver == "" {
+		ver = "devel"
+	}
+	if commit == "" {
+		return ver
+	}
+	short := commit[:min(12, len(commit))]
+	if strings.Contains(ver, short[:min(7, len(short))]) {
+		return ver
+	}
+	if modified {
+		return ver + " (commit " + short + ", modified)"
+	}
+	return ver + " (commit " + short + ")"
+}
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{

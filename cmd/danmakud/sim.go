@@ -32,7 +32,22 @@ on one listener, the same over TLS on a second (host_list wss_port; its
 self-signed certificate goes to --cert-file) and the raw TCP danmaku port on a
 third. It prints its base URL (and writes it to --addr-file once
 listening); point collect at it with --api-base. On SIGINT/SIGTERM it writes
-the ground truth (--truth) and exits.`,
+the ground truth (--truth) and exits.
+
+As on the real service (2026), an anonymous (uid 0) connection gets only a
+sample of its room's commands (--anon-keep, each command independently), names
+masked, except in the busiest --official-rooms rooms. --accounts N makes N
+logged-in accounts and, with --cookie-dir, writes DIR/account-<i>.txt (Netscape
+cookies.txt, mode 0600); an account's connections beyond --account-rooms rooms
+are sampled too. An auth whose uid is not the identity its token was fetched
+under is cut right after the handshake, a heartbeat before the auth at once;
+both count as violations, and a client that keeps at it gets -352 from
+getDanmuInfo for a while. QR login (passport qrcode/generate and poll) creates
+new accounts. With support_ack in the auth, acks (op 24) are counted.
+
+The truth file: {"rooms": {"<room_id>": {"danmaku", "gift", "super_chat",
+"guard", "interact": distinct events delivered intact at least once,
+"generated": {the same kinds: events the room generated}}}, "violations": N}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -61,6 +76,14 @@ the ground truth (--truth) and exits.`,
 	f.DurationVar(&o.opts.BanFor, "ban-for", time.Minute, "how long a client over budget gets 412")
 	f.DurationVar(&o.opts.LiveFor, "live-for", 30*time.Minute, "mean length of a live spell; rooms then go offline for --offline-for (0 = rooms stay live)")
 	f.DurationVar(&o.opts.OfflineFor, "offline-for", 10*time.Minute, "mean length of an offline spell")
+	f.Float64Var(&o.opts.AnonKeep, "anon-keep", 0.1, "share of its room's commands an anonymous connection receives, each sampled independently (0 or 1 = all)")
+	f.IntVar(&o.opts.OfficialRooms, "official-rooms", -1, "how many of the busiest rooms give anonymous connections everything (-1 = 1% of --rooms)")
+	f.IntVar(&o.opts.Accounts, "accounts", 0, "logged-in accounts to create (their cookies go to --cookie-dir)")
+	f.StringVar(&o.opts.CookieDir, "cookie-dir", "", "write account i's cookies to DIR/account-<i>.txt (Netscape format, mode 0600)")
+	f.IntVar(&o.opts.AccountRooms, "account-rooms", 0, "rooms one account gets in full at once; its connections to more rooms are sampled like anonymous ones (0 = no limit)")
+	f.BoolVar(&o.opts.QRExpire, "qr-expire", false, "QR login polls answer 86038 (expired)")
+	f.BoolVar(&o.opts.ResendUnacked, "resend-unacked", false, "re-send once, after 5s, a command a support_ack connection did not ack")
+	f.DurationVar(&o.opts.RedPocketEvery, "red-pocket-every", time.Minute, "mean time between a live room's red pockets (negative = none); each is re-broadcast every 20s while it lasts")
 	f.StringVar(&o.truth, "truth", "", "write the ground truth JSON here on exit")
 	f.StringVar(&o.addrFile, "addr-file", "", "write the base URL here once listening")
 	f.StringVar(&o.certFile, "cert-file", "", "write the TLS port's self-signed certificate (PEM) here; trust it to use wss:// (host_list wss_port)")
@@ -107,8 +130,8 @@ func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
 			done = true
 		case <-tick:
 			st := s.Stats()
-			fmt.Fprintf(cmd.ErrOrStderr(), "sim: conns=%d generated=%d frames=%d msgs=%d dropped=%d corrupt=%d http=%d 412=%d\n",
-				st.ConnsOpen, st.Generated, st.FramesWritten, st.MsgsWritten, st.FramesDropped, st.FramesCorrupt, st.HTTPRequests, st.HTTP412)
+			fmt.Fprintf(cmd.ErrOrStderr(), "sim: conns=%d generated=%d frames=%d msgs=%d dropped=%d corrupt=%d http=%d 412=%d acks=%d violations=%d\n",
+				st.ConnsOpen, st.Generated, st.FramesWritten, st.MsgsWritten, st.FramesDropped, st.FramesCorrupt, st.HTTPRequests, st.HTTP412, st.Acks, st.Violations)
 		}
 	}
 	err = s.Close()

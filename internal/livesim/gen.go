@@ -24,15 +24,45 @@ type Gift struct {
 	Timestamp int64  // unix s
 	BlindName string
 	BlindID   int64
-	BlindCost int64
-	Anchor    User // the receiver
+	BlindCost int64 // the box's unit price, coins
+	Anchor    User  // the receiver
+	Bag       bool  // from the backpack: non-null bag_gift, full price in total_coin
+	// Masked: the anonymous variant (uid 0, name cut to its first
+	// character + "***"; avatar and medal stay real, §10.1).
+	Masked bool
+	// MsgID, when set, adds the top-level msg_id/p_is_ack/p_msg_type and
+	// send_time (unix ms: SendTimeMs) of a command that expects an ack.
+	MsgID      string
+	SendTimeMs int64
 }
 
-// AppendSendGift appends a SEND_GIFT (2025 shape) for g. Gifts are not
-// masked on anonymous connections.
+// total is what was paid for item g: the box price for a blind box, else
+// price × num (a backpack gift too).
+func (g *Gift) total() int64 {
+	if g.BlindName != "" {
+		return g.BlindCost * g.Num
+	}
+	return g.Price * g.Num
+}
+
+// AppendSendGift appends a SEND_GIFT (2025 shape) for g. For a blind box
+// total_coin is the box price and combo_total_coin the prize's value
+// (§10.5).
 func AppendSendGift(dst []byte, g *Gift) []byte {
 	u := &g.User
-	dst = append(dst, `{"cmd":"SEND_GIFT","danmu":{"area":1},"data":{"action":"投喂","batch_combo_id":"batch:gift:combo_id:`...)
+	uid, name := u.UID, u.Name
+	if g.Masked {
+		uid, name = 0, maskName(name)
+	}
+	dst = append(dst, `{"cmd":"SEND_GIFT","danmu":{"area":1},"data":{"action":"投喂",`...)
+	if g.Bag {
+		dst = append(dst, `"bag_gift":{"price_for_show":`...)
+		dst = appendInt(dst, g.Price)
+		dst = append(dst, `,"show_price":1},`...)
+	} else {
+		dst = append(dst, `"bag_gift":null,`...)
+	}
+	dst = append(dst, `"batch_combo_id":"batch:gift:combo_id:`...)
 	dst = appendInt(dst, u.UID)
 	dst = append(dst, ':')
 	dst = appendInt(dst, g.Anchor.UID)
@@ -57,14 +87,14 @@ func AppendSendGift(dst []byte, g *Gift) []byte {
 	dst = append(dst, `"broadcast_id":0,"coin_type":`...)
 	dst = appendJSONString(dst, g.CoinType)
 	dst = append(dst, `,"combo_resources_id":1,"combo_stay_time":5,"combo_total_coin":`...)
-	dst = appendInt(dst, g.Price*g.Num)
+	dst = appendInt(dst, g.Price*g.Num) // a blind box: the prize's value
 	dst = append(dst, `,"crit_prob":0,"demarcation":1,"discount_price":`...)
 	dst = appendInt(dst, g.Price)
 	dst = append(dst, `,"dmscore":42,"draw":0,"effect":0,"effect_block":0,"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg","face_effect_id":0,"face_effect_type":0,"face_effect_v2":{"id":0,"type":0},"float_sc_resource_id":0,"giftId":`...)
 	dst = appendInt(dst, g.ID)
 	dst = append(dst, `,"giftName":`...)
 	dst = appendJSONString(dst, g.Name)
-	dst = append(dst, `,"giftType":0,"gift_info":{"effect_id":0,"has_imaged_gift":0,"img_basic":"https://s1.hdslb.com/bfs/live/8b40d0470890e7d573995383af8a8ae074d485d9.png"},"gift_tag":[],"gold":0,"guard_level":`...)
+	dst = append(dst, `,"giftType":0,"gift_info":{"effect_id":0,"has_imaged_gift":0,"img_basic":"`+giftImg+`"},"gift_tag":[],"gold":0,"guard_level":`...)
 	dst = appendInt(dst, u.GuardLevel)
 	dst = append(dst, `,"is_first":true,"is_join_receiver":false,"is_naming":false,"is_special_batch":0,"magnification":1,"medal_info":{"anchor_roomid":0,"anchor_uname":"","guard_level":`...)
 	dst = appendInt(dst, u.GuardLevel)
@@ -85,32 +115,50 @@ func AppendSendGift(dst []byte, g *Gift) []byte {
 	dst = append(dst, `},"remain":0,"rnd":"`...)
 	dst = append(dst, g.TID...)
 	dst = append(dst, `","sender_uinfo":{"base":{"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg","is_mystery":false,"name":`...)
-	dst = appendJSONString(dst, u.Name)
+	dst = appendJSONString(dst, name)
 	dst = append(dst, `,"name_color":0,"name_color_str":""},"uid":`...)
-	dst = appendInt(dst, u.UID)
+	dst = appendInt(dst, uid)
 	dst = append(dst, `},"silver":0,"super":0,"super_batch_gift_num":1,"super_gift_num":1,"svga_block":0,"switch":true,"tag_image":"","tid":"`...)
 	dst = append(dst, g.TID...)
 	dst = append(dst, `","timestamp":`...)
 	dst = appendInt(dst, g.Timestamp)
 	dst = append(dst, `,"total_coin":`...)
-	dst = appendInt(dst, g.Price*g.Num)
+	dst = appendInt(dst, g.total())
 	dst = append(dst, `,"uid":`...)
-	dst = appendInt(dst, u.UID)
+	dst = appendInt(dst, uid)
 	dst = append(dst, `,"uname":`...)
-	dst = appendJSONString(dst, u.Name)
+	dst = appendJSONString(dst, name)
 	dst = append(dst, `,"wealth_level":`...)
 	dst = appendInt(dst, u.Wealth)
-	return append(dst, `}}`...)
+	dst = append(dst, '}')
+	return appendAckTail(dst, g.MsgID, g.SendTimeMs)
+}
+
+// appendAckTail closes a command, adding the top-level fields of one that
+// expects an ack when msgID is set (§2.7).
+func appendAckTail(dst []byte, msgID string, sendTimeMs int64) []byte {
+	if msgID != "" {
+		dst = append(dst, `,"msg_id":"`...)
+		dst = append(dst, msgID...)
+		dst = append(dst, `","p_is_ack":true,"p_msg_type":1,"send_time":`...)
+		dst = appendInt(dst, sendTimeMs)
+	}
+	return append(dst, '}')
 }
 
 // AppendSendGiftV2 appends a SEND_GIFT_V2: base64 protobuf
 // (bilibili.live.gift.v1.SendGiftBroadcast) in data.pb holding every item
-// of gifts in its gift list. All items share the sender.
-func AppendSendGiftV2(dst []byte, gifts []Gift) []byte {
+// of gifts in its gift list. All items share the sender. masked writes
+// the anonymous variant: no uid (proto3 zero), name cut.
+func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 	u := &gifts[0].User
 	var m []byte
-	m = pbVarint(m, 1, uint64(u.UID))
-	m = pbString(m, 2, u.Name)
+	if masked {
+		m = pbString(m, 2, maskName(u.Name))
+	} else {
+		m = pbVarint(m, 1, uint64(u.UID))
+		m = pbString(m, 2, u.Name)
+	}
 	m = pbString(m, 3, "https://i0.hdslb.com/bfs/face/member/noface.jpg")
 	m = pbVarint(m, 5, uint64(u.GuardLevel))
 	if u.MedalLevel > 0 {
@@ -137,12 +185,19 @@ func AppendSendGiftV2(dst []byte, gifts []Gift) []byte {
 		it = pbVarint(it, 3, uint64(g.Num))
 		it = pbVarint(it, 4, 0)
 		it = pbVarint(it, 5, uint64(g.Price))
+		if g.BlindName != "" {
+			it = pbVarint(it, 6, uint64(g.total())) // discount_price: what the boxes cost
+		}
 		it = pbVarint(it, 7, uint64(g.Price*g.Num))
 		it = pbString(it, 8, g.CoinType)
 		it = pbString(it, 9, g.TID)
 		it = pbVarint(it, 10, uint64(g.Timestamp))
 		it = pbString(it, 12, g.TID)
 		it = pbString(it, 18, "投喂")
+		var info []byte
+		info = pbString(info, 1, giftImg)
+		it = protowire.AppendTag(it, 35, protowire.BytesType)
+		it = protowire.AppendBytes(it, info)
 		m = protowire.AppendTag(m, 10, protowire.BytesType)
 		m = protowire.AppendBytes(m, it)
 	}
@@ -151,6 +206,9 @@ func AppendSendGiftV2(dst []byte, gifts []Gift) []byte {
 	dst = base64.StdEncoding.AppendEncode(dst, m)
 	return append(dst, `"}}`...)
 }
+
+// giftImg is gift_info.img_basic (SEND_GIFT) and field 35.1 (SEND_GIFT_V2).
+const giftImg = "https://s1.hdslb.com/bfs/live/8b40d0470890e7d573995383af8a8ae074d485d9.png"
 
 func pbVarint(b []byte, num protowire.Number, v uint64) []byte {
 	b = protowire.AppendTag(b, num, protowire.VarintType)
@@ -214,7 +272,8 @@ func AppendInteractWord(dst []byte, e *Interact) []byte {
 }
 
 // AppendInteractWordV2 appends an INTERACT_WORD_V2: base64 protobuf in
-// data.pb (fields of PROTOCOL.md §5.4).
+// data.pb (fields of PROTOCOL.md §5.4). Masked omits the uid fields
+// (proto3 zero, §10.1) and cuts the name.
 func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 	uid, name := e.User.UID, e.User.Name
 	if e.Masked {
@@ -222,7 +281,9 @@ func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 	}
 	u := &e.User
 	var m []byte
-	m = pbVarint(m, 1, uint64(uid))
+	if uid != 0 {
+		m = pbVarint(m, 1, uint64(uid))
+	}
 	m = pbString(m, 2, name)
 	m = protowire.AppendTag(m, 4, protowire.BytesType)
 	m = protowire.AppendBytes(m, []byte{3, 1})
@@ -245,7 +306,9 @@ func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 	base = pbString(base, 1, name)
 	base = pbString(base, 2, "https://i0.hdslb.com/bfs/face/member/noface.jpg")
 	var ui []byte
-	ui = pbVarint(ui, 1, uint64(uid))
+	if uid != 0 {
+		ui = pbVarint(ui, 1, uint64(uid))
+	}
 	ui = protowire.AppendTag(ui, 2, protowire.BytesType)
 	ui = protowire.AppendBytes(ui, base)
 	m = protowire.AppendTag(m, 22, protowire.BytesType)
@@ -255,8 +318,8 @@ func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 	return append(dst, `"}}`...)
 }
 
-// AppendLikeClick appends a LIKE_INFO_V3_CLICK (uid masked like
-// INTERACT_WORD on anonymous connections).
+// AppendLikeClick appends a LIKE_INFO_V3_CLICK. Anonymous links get likes
+// unmasked (§10.1); masked is kept for older captures' shape.
 func AppendLikeClick(dst []byte, u *User, masked bool) []byte {
 	uid, name := u.UID, u.Name
 	if masked {
@@ -288,8 +351,9 @@ type SuperChat struct {
 	Start     int64 // unix s
 	Duration  int64 // s
 	RoomID    int64
-	JPN       bool // SUPER_CHAT_MESSAGE_JPN with string ids
+	JPN       bool // SUPER_CHAT_MESSAGE_JPN with string ids (sent only after the plain one)
 	SendTimeM int64
+	MsgID     string // top-level msg_id ("<n>:1000:1000")
 }
 
 // AppendSuperChat appends a SUPER_CHAT_MESSAGE (or _JPN, whose ids are
@@ -348,8 +412,8 @@ func AppendSuperChat(dst []byte, s *SuperChat) []byte {
 	dst = append(dst, `,"user_level":`...)
 	dst = appendInt(dst, u.UserLevel)
 	dst = append(dst, `}},"is_report":true,"msg_id":"`...)
-	dst = appendInt(dst, s.ID*1000+7)
-	dst = append(dst, `:1000:1000","p_is_ack":true,"p_msg_type":1,"roomid":`...)
+	dst = append(dst, s.MsgID...)
+	dst = append(dst, `","p_is_ack":true,"p_msg_type":1,"roomid":`...)
 	dst = appendInt(dst, s.RoomID)
 	dst = append(dst, `,"send_time":`...)
 	dst = appendInt(dst, s.SendTimeM)
@@ -376,16 +440,28 @@ type Guard struct {
 	User      User
 	Level     int64 // 1 governor, 2 admiral, 3 captain
 	Num       int64
-	Price     int64 // gold
+	ListPrice int64 // gold: GUARD_BUY's price
+	Price     int64 // gold: the price paid, in the toasts (§10.4)
+	Unit      string
 	Start     int64 // unix s
 	PayflowID string
 	Anchor    User
+	MsgID     string // USER_TOAST_MSG's top-level msg_id
 }
 
 var guardNames = [4]string{"", "总督", "提督", "舰长"}
 var guardGift = [4]int64{0, 10001, 10002, 10003}
 
-// AppendGuardBuy appends a GUARD_BUY (2023 shape).
+// guardList is the list price (gold) of a month of each level.
+var guardList = [4]int64{0, 19998000, 1998000, 198000}
+
+// toastMsg is the toast_msg text of a purchase.
+func (g *Guard) toastMsg() string {
+	return "<%" + g.User.Name + "%> 在主播" + g.Anchor.Name + "的直播间开通了" + guardNames[g.Level] + "，今天是TA陪伴主播的第1天"
+}
+
+// AppendGuardBuy appends a GUARD_BUY (2023 shape): the list price, no
+// unit, start_time == end_time.
 func AppendGuardBuy(dst []byte, g *Guard) []byte {
 	dst = append(dst, `{"cmd":"GUARD_BUY","data":{"uid":`...)
 	dst = appendInt(dst, g.User.UID)
@@ -396,7 +472,7 @@ func AppendGuardBuy(dst []byte, g *Guard) []byte {
 	dst = append(dst, `,"num":`...)
 	dst = appendInt(dst, g.Num)
 	dst = append(dst, `,"price":`...)
-	dst = appendInt(dst, g.Price)
+	dst = appendInt(dst, g.ListPrice)
 	dst = append(dst, `,"gift_id":`...)
 	dst = appendInt(dst, guardGift[g.Level])
 	dst = append(dst, `,"gift_name":`...)
@@ -427,43 +503,53 @@ func AppendUserToast(dst []byte, g *Guard) []byte {
 	dst = append(dst, `,"room_effect_id":590,"room_gift_effect_id":0,"room_group_effect_id":1337,"source":0,"start_time":`...)
 	dst = appendInt(dst, g.Start)
 	dst = append(dst, `,"svga_block":0,"target_guard_count":168,"toast_msg":`...)
-	dst = appendJSONString(dst, "<%"+g.User.Name+"%> 在主播"+g.Anchor.Name+"的直播间开通了"+guardNames[g.Level]+"，今天是TA陪伴主播的第1天")
+	dst = appendJSONString(dst, g.toastMsg())
 	dst = append(dst, `,"uid":`...)
 	dst = appendInt(dst, g.User.UID)
-	dst = append(dst, `,"unit":"月","user_show":true,"username":`...)
+	dst = append(dst, `,"unit":`...)
+	dst = appendJSONString(dst, g.Unit)
+	dst = append(dst, `,"user_show":true,"username":`...)
 	dst = appendJSONString(dst, g.User.Name)
-	dst = append(dst, `},"msg_id":"`...)
-	dst = append(dst, g.PayflowID...)
-	dst = append(dst, `:1000:1000","p_is_ack":true,"p_msg_type":1,"send_time":`...)
-	dst = appendInt(dst, g.Start*1000+554)
-	return append(dst, '}')
+	dst = append(dst, '}')
+	return appendAckTail(dst, g.MsgID, g.Start*1000+554)
 }
 
-// AppendUserToastV2 appends a USER_TOAST_MSG_V2 as BDM reads it.
+// AppendUserToastV2 appends a USER_TOAST_MSG_V2 in the layout of
+// PROTOCOL.md §10.4 (sender_uinfo, guard_info, pay_info with payflow_id,
+// toast_msg, option.source: 0 paid, then 2 for the same purchase).
 func AppendUserToastV2(dst []byte, g *Guard, source int64) []byte {
 	dst = append(dst, `{"cmd":"USER_TOAST_MSG_V2","data":{"sender_uinfo":{"uid":`...)
 	dst = appendInt(dst, g.User.UID)
 	dst = append(dst, `,"base":{"name":`...)
 	dst = appendJSONString(dst, g.User.Name)
-	dst = append(dst, `,"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg"}},"guard_info":{"guard_level":`...)
+	dst = append(dst, `,"face":"https://i0.hdslb.com/bfs/face/member/noface.jpg"}},"receiver_uinfo":{"uid":`...)
+	dst = appendInt(dst, g.Anchor.UID)
+	dst = append(dst, `,"base":{"name":`...)
+	dst = appendJSONString(dst, g.Anchor.Name)
+	dst = append(dst, `}},"guard_info":{"guard_level":`...)
 	dst = appendInt(dst, g.Level)
 	dst = append(dst, `,"role_name":`...)
 	dst = appendJSONString(dst, guardNames[g.Level])
-	dst = append(dst, `,"start_time":`...)
+	dst = append(dst, `,"room_guard_count":168,"op_type":1,"start_time":`...)
 	dst = appendInt(dst, g.Start)
 	dst = append(dst, `,"end_time":`...)
-	dst = appendInt(dst, g.Start+30*86400)
-	dst = append(dst, `},"pay_info":{"num":`...)
-	dst = appendInt(dst, g.Num)
-	dst = append(dst, `,"price":`...)
-	dst = appendInt(dst, g.Price)
-	dst = append(dst, `,"unit":"月","payflow_id":"`...)
+	dst = appendInt(dst, g.Start)
+	dst = append(dst, `},"group_guard_info":null,"pay_info":{"payflow_id":"`...)
 	dst = append(dst, g.PayflowID...)
-	dst = append(dst, `"},"gift_info":{"gift_id":`...)
+	dst = append(dst, `","price":`...)
+	dst = appendInt(dst, g.Price)
+	dst = append(dst, `,"num":`...)
+	dst = appendInt(dst, g.Num)
+	dst = append(dst, `,"unit":`...)
+	dst = appendJSONString(dst, g.Unit)
+	dst = append(dst, `},"gift_info":{"gift_id":`...)
 	dst = appendInt(dst, guardGift[g.Level])
-	dst = append(dst, `},"option":{"source":`...)
+	dst = append(dst, `},"effect_info":{"effect_id":397,"room_effect_id":590,"face_effect_id":44,"room_gift_effect_id":0,"room_group_effect_id":1337},"toast_msg":`...)
+	dst = appendJSONString(dst, g.toastMsg())
+	dst = append(dst, `,"option":{"anchor_show":true,"user_show":true,"is_group":0,"is_show":0,"source":`...)
 	dst = appendInt(dst, source)
-	return append(dst, `}}}`...)
+	dst = append(dst, `,"svga_block":0,"color":"#00D1F1"}}}`...)
+	return dst
 }
 
 // AppendCombo appends a COMBO_SEND.
@@ -495,8 +581,9 @@ func AppendCombo(dst []byte, g *Gift, combo int64) []byte {
 	return append(dst, `}}`...)
 }
 
-// AppendOnlineRankCount appends an ONLINE_RANK_COUNT (2025 form).
-func AppendOnlineRankCount(dst []byte, count, online int64) []byte {
+// AppendOnlineRankCount appends an ONLINE_RANK_COUNT (2025 form); msgID,
+// when set, makes it one that expects an ack.
+func AppendOnlineRankCount(dst []byte, count, online int64, msgID string, sendTimeMs int64) []byte {
 	dst = append(dst, `{"cmd":"ONLINE_RANK_COUNT","data":{"count":`...)
 	dst = appendInt(dst, count)
 	dst = append(dst, `,"count_text":"`...)
@@ -505,7 +592,8 @@ func AppendOnlineRankCount(dst []byte, count, online int64) []byte {
 	dst = appendInt(dst, online)
 	dst = append(dst, `,"online_count_text":"`...)
 	dst = appendInt(dst, online)
-	return append(dst, `"}}`...)
+	dst = append(dst, `"}`...)
+	return appendAckTail(dst, msgID, sendTimeMs)
 }
 
 // AppendWatched appends a WATCHED_CHANGE.
@@ -581,10 +669,10 @@ func AppendLive(dst []byte, roomID int64, liveKey string, liveTime int64, withTi
 }
 
 // AppendPreparing appends a PREPARING (roomid is a string since 2025).
-func AppendPreparing(dst []byte, roomID, sendTimeMs int64) []byte {
+func AppendPreparing(dst []byte, roomID int64, msgID string, sendTimeMs int64) []byte {
 	dst = append(dst, `{"cmd":"PREPARING","msg_id":"`...)
-	dst = appendInt(dst, sendTimeMs*1000)
-	dst = append(dst, `:1000:1000","p_is_ack":true,"p_msg_type":1,"roomid":"`...)
+	dst = append(dst, msgID...)
+	dst = append(dst, `","p_is_ack":true,"p_msg_type":1,"roomid":"`...)
 	dst = appendInt(dst, roomID)
 	dst = append(dst, `","send_time":`...)
 	dst = appendInt(dst, sendTimeMs)
@@ -673,4 +761,52 @@ func AppendUnknown(dst []byte, n int64) []byte {
 // right after the auth reply.
 func AppendLogInNotice(dst []byte) []byte {
 	return append(dst, `{"cmd":"LOG_IN_NOTICE","data":{"notice_msg":"为保护用户隐私，未登录无法查看他人昵称","image_web":"http://i0.hdslb.com/bfs/dm/75e7c16b99208df259fe0a93354fd3440cbab412.png","image_app":"http://i0.hdslb.com/bfs/dm/b632f7dcd3acf47deffb5f9ccc9546ae97a3415b.png"}}`...)
+}
+
+// RedPocket is one popularity red pocket (人气红包).
+type RedPocket struct {
+	LotID      int64
+	Sender     User
+	Start, End int64 // unix s
+	Now        int64 // unix s: current_time of this broadcast
+	TotalPrice int64 // gold
+}
+
+// AppendRedPocketV2 appends a POPULARITY_RED_POCKET_V2_START with the
+// fields common clients read (lot_id, sender_*, the times, awards,
+// total_price, sender_uinfo, …). Its start is re-broadcast while it
+// lasts: one pocket is one lot_id (§10.6).
+func AppendRedPocketV2(dst []byte, p *RedPocket) []byte {
+	u := &p.Sender
+	const face = "https://i0.hdslb.com/bfs/face/member/noface.jpg"
+	dst = append(dst, `{"cmd":"POPULARITY_RED_POCKET_V2_START","data":{"lot_id":`...)
+	dst = appendInt(dst, p.LotID)
+	dst = append(dst, `,"sender_uid":`...)
+	dst = appendInt(dst, u.UID)
+	dst = append(dst, `,"sender_name":`...)
+	dst = appendJSONString(dst, u.Name)
+	dst = append(dst, `,"sender_face":"`+face+`","join_requirement":1,"danmu":"老板大气！点点红包抽礼物","current_time":`...)
+	dst = appendInt(dst, p.Now)
+	dst = append(dst, `,"start_time":`...)
+	dst = appendInt(dst, p.Start)
+	dst = append(dst, `,"end_time":`...)
+	dst = appendInt(dst, p.End)
+	dst = append(dst, `,"last_time":`...)
+	dst = appendInt(dst, p.End-p.Start)
+	dst = append(dst, `,"remove_time":`...)
+	dst = appendInt(dst, p.End+15)
+	dst = append(dst, `,"replace_time":`...)
+	dst = appendInt(dst, p.End+10)
+	dst = append(dst, `,"lot_status":1,"h5_url":"https://live.bilibili.com/p/html/live-app-red-envelope/popularity.html?is_live_half_webview=1&hybrid_biz=popularityRedPacket&lotteryId=`...)
+	dst = appendInt(dst, p.LotID)
+	dst = append(dst, `","user_status":2,"awards":[{"gift_id":31212,"gift_name":"打call","gift_pic":"https://s1.hdslb.com/bfs/live/461be640f60788c1d159ec8d6c5d5cf1ef3d1830.png","num":2},{"gift_id":31213,"gift_name":"这个好诶","gift_pic":"https://s1.hdslb.com/bfs/live/9260c680959428c45b3a2742e42ea7ae75e457ef.png","num":3}],"lot_config_id":4,"total_price":`...)
+	dst = appendInt(dst, p.TotalPrice)
+	dst = append(dst, `,"wait_num":0,"wait_num_v2":0,"is_mystery":false,"rp_type":0,"sender_uinfo":{"uid":`...)
+	dst = appendInt(dst, u.UID)
+	dst = append(dst, `,"base":{"name":`...)
+	dst = appendJSONString(dst, u.Name)
+	dst = append(dst, `,"face":"`+face+`","name_color":0,"is_mystery":false,"risk_ctrl_info":null,"origin_info":{"name":`...)
+	dst = appendJSONString(dst, u.Name)
+	dst = append(dst, `,"face":"`+face+`"},"official_info":{"role":0,"title":"","desc":"","type":-1},"name_color_str":""},"medal":null,"wealth":null,"title":null,"guard":null,"uhead_frame":null,"guard_leader":null},"icon_url":"","animation_icon_url":"","rp_guard_info":null}}`...)
+	return dst
 }

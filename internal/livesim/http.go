@@ -40,6 +40,8 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("/room/v1/Area/getListByAreaID", s.handleListByArea)
 	mux.HandleFunc("/xlive/web-interface/v1/second/getList", s.wbiOnly(s.handleSecondList))
 	mux.HandleFunc("/xlive/web-room/v1/dM/gethistory", s.handleHistory)
+	mux.HandleFunc("/x/passport-login/web/qrcode/generate", s.handleQRGenerate)
+	mux.HandleFunc("/x/passport-login/web/qrcode/poll", s.handleQRPoll)
 	return s.budget(mux)
 }
 
@@ -53,8 +55,7 @@ func (s *Sim) budget(next http.Handler) http.Handler {
 		}
 		s.stats.HTTPRequests.Add(1)
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		v, _ := s.clients.LoadOrStore(host, &client{lim: rate.NewLimiter(rate.Limit(s.opts.HTTPRate), s.opts.HTTPBurst)})
-		cl := v.(*client)
+		cl := s.clientFor(host)
 		if cl.refuse(s.opts.BanFor) || (s.opts.HTTP412 > 0 && s.chance(s.opts.HTTP412)) {
 			s.stats.HTTP412.Add(1)
 			w.Header().Set("Content-Type", "application/json")
@@ -68,11 +69,51 @@ func (s *Sim) budget(next http.Handler) http.Handler {
 }
 
 // client is one IP's request budget. Exceeding it bans the IP for a while,
-// like Bilibili's 412 risk control.
+// like Bilibili's 412 risk control. Repeated identity violations on the
+// danmaku socket earn it -352 from getDanmuInfo for a while.
 type client struct {
-	lim   *rate.Limiter
-	mu    sync.Mutex
-	until time.Time
+	lim      *rate.Limiter
+	mu       sync.Mutex
+	until    time.Time
+	viol     []time.Time // recent identity violations, oldest first
+	until352 time.Time
+}
+
+// clientFor returns the state of the client at IP host.
+func (s *Sim) clientFor(host string) *client {
+	if v, ok := s.clients.Load(host); ok {
+		return v.(*client)
+	}
+	v, _ := s.clients.LoadOrStore(host, &client{lim: rate.NewLimiter(rate.Limit(s.opts.HTTPRate), s.opts.HTTPBurst)})
+	return v.(*client)
+}
+
+// violation counts one identity violation by the client at IP host; at
+// ViolationLimit within ViolationWindow the client is refused
+// getDanmuInfo (-352) for ViolationBan.
+func (s *Sim) violation(host string) {
+	s.stats.Violations.Add(1)
+	c := s.clientFor(host)
+	o := &s.opts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	i := 0
+	for i < len(c.viol) && now.Sub(c.viol[i]) > o.ViolationWindow {
+		i++
+	}
+	c.viol = append(c.viol[i:], now)
+	if len(c.viol) >= o.ViolationLimit {
+		c.until352 = now.Add(o.ViolationBan)
+		c.viol = c.viol[:0]
+	}
+}
+
+// banned352 reports whether the client is serving a violation ban.
+func (c *client) banned352() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Before(c.until352)
 }
 
 func (c *client) refuse(banFor time.Duration) bool {
@@ -231,6 +272,10 @@ func (s *Sim) parseToken(v string) (token, bool) {
 }
 
 func (s *Sim) handleDanmuInfo(w http.ResponseWriter, r *http.Request) {
+	if host, _, _ := net.SplitHostPort(r.RemoteAddr); s.clientFor(host).banned352() {
+		s.answer352(w)
+		return
+	}
 	id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
 	if err != nil || s.byID[id] == nil {
 		writeJSON(w, map[string]any{"code": 1002002, "message": "房间号不存在", "ttl": 1})

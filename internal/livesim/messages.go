@@ -50,7 +50,7 @@ type Danmaku struct {
 	ReplyName  string
 	Mirror     bool // DANMU_MSG_MIRROR with extra.is_mirror
 	Suffix     string
-	Masked     bool   // anonymous receiver: uid 0, name first char + ***
+	Masked     bool   // anonymous receiver: uid 0, name first char + ***, UL 0; medal and avatar stay (§10.1)
 	Ct         string // info[9].ct, 8 hex chars; gethistory's check_info.ct
 }
 
@@ -140,7 +140,7 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	dst = appendJSONString(dst, name)
 	dst = append(dst, `}},"guard_leader":{"is_guard_leader":false},"medal":`...)
 	u := &d.User
-	if u.MedalLevel > 0 && !d.Masked {
+	if u.MedalLevel > 0 {
 		dst = append(dst, `{"color":9272486,"color_border":9272486,"color_end":9272486,"color_start":9272486,"guard_icon":"","guard_level":`...)
 		dst = appendInt(dst, u.GuardLevel)
 		dst = append(dst, `,"honor_icon":"","id":418510,"is_light":1,"level":`...)
@@ -164,7 +164,7 @@ func AppendDanmaku(dst []byte, d *Danmaku) []byte {
 	dst = append(dst, `,0,0,0,10000,1,`...)
 	dst = appendJSONString(dst, guardColor(u.GuardLevel))
 	dst = append(dst, "],"...)
-	if u.MedalLevel > 0 && !d.Masked {
+	if u.MedalLevel > 0 {
 		dst = append(dst, '[')
 		dst = appendInt(dst, u.MedalLevel)
 		dst = append(dst, ',')

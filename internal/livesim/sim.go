@@ -36,9 +36,12 @@ type Options struct {
 	// bilibili host names pointed at the simulator (hosts file) and its
 	// certificate trusted, TLSListen ":443" lets an unmodified client in.
 	TLSListen, TCPListen string
-	Rooms                int     // number of rooms; default 20
-	Rate                 float64 // messages/s summed over live rooms; default 200
-	Seed                 uint64  // randomness; 0 = random
+	Rooms                int // number of rooms; default 20
+	// Rate is messages/s summed over live rooms; default 200. Best
+	// effort: a room whose batch is late by more than two batch intervals
+	// makes up for two only.
+	Rate float64
+	Seed uint64 // randomness; 0 = random
 	// Tick is how often each room's messages are batched into one frame
 	// per connection; default 200ms.
 	Tick time.Duration
@@ -81,6 +84,45 @@ type Options struct {
 	ZlibLevel     int
 	// AllowAnyUA turns off the browser User-Agent check on WBI endpoints.
 	AllowAnyUA bool
+
+	// AnonKeep is the share of its room's commands an anonymous (uid 0)
+	// connection receives, each command sampled independently
+	// (PROTOCOL.md §10.1: ~0.1 on the real service). 0 (the Go zero
+	// value) or ≥ 1 keeps everything; the CLI's default is 0.1.
+	AnonKeep float64
+	// OfficialRooms is how many rooms, the busiest by rank order, give
+	// anonymous connections everything (official relay rooms); negative
+	// means 1 % of Rooms, rounded down.
+	OfficialRooms int
+	// Accounts is how many logged-in accounts exist from the start; with
+	// CookieDir set, account i (from 1) is written to
+	// CookieDir/account-<i>.txt (Netscape cookies.txt, mode 0600).
+	Accounts  int
+	CookieDir string
+	// AccountRooms is how many rooms one account may watch at once in
+	// full; its connections to further rooms are sampled like anonymous
+	// ones (AnonKeep), names unmasked. 0 = no limit.
+	AccountRooms int
+	// QRExpire makes every QR login poll answer 86038 (expired).
+	QRExpire bool
+	// ResendUnacked re-sends, once, a p_msg_type-1 command that a
+	// connection which announced support_ack did not acknowledge within
+	// ResendAfter (default 5s).
+	ResendUnacked bool
+	ResendAfter   time.Duration
+	// ViolationLimit identity violations (PROTOCOL.md §10.2) by one client
+	// IP within ViolationWindow make getDanmuInfo answer -352 to it for
+	// ViolationBan. Defaults 5, 1 minute, 2 minutes.
+	ViolationLimit  int
+	ViolationWindow time.Duration
+	ViolationBan    time.Duration
+	// RedPocketEvery is the mean time between the red pockets of a live
+	// room (POPULARITY_RED_POCKET_V2_START); default 1 minute, negative =
+	// none. A pocket's start is re-broadcast every RedPocketRepeat while
+	// it lasts (3 × RedPocketRepeat): default 20s — the real ~10 minutes
+	// scaled down so that a one-minute run sees a re-broadcast.
+	RedPocketEvery  time.Duration
+	RedPocketRepeat time.Duration
 	// Logger receives connection-level events; nil discards.
 	Logger *slog.Logger
 }
@@ -138,6 +180,30 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.AnonKeep <= 0 || o.AnonKeep > 1 {
+		o.AnonKeep = 1
+	}
+	if o.OfficialRooms < 0 {
+		o.OfficialRooms = o.Rooms / 100
+	}
+	if o.ResendAfter <= 0 {
+		o.ResendAfter = 5 * time.Second
+	}
+	if o.ViolationLimit <= 0 {
+		o.ViolationLimit = 5
+	}
+	if o.ViolationWindow <= 0 {
+		o.ViolationWindow = time.Minute
+	}
+	if o.ViolationBan <= 0 {
+		o.ViolationBan = 2 * time.Minute
+	}
+	if o.RedPocketEvery == 0 {
+		o.RedPocketEvery = time.Minute
+	}
+	if o.RedPocketRepeat <= 0 {
+		o.RedPocketRepeat = 20 * time.Second
+	}
 }
 
 // Sim is a running simulator: one listener serving every HTTP path and the
@@ -160,7 +226,15 @@ type Sim struct {
 	keys    atomic.Pointer[wbiKeys]
 	buvids  sync.Map // issued buvid3 values
 	session sync.Map // SESSDATA → mid
-	clients sync.Map // client IP → *budget
+	clients sync.Map // client IP → *client
+	qr      sync.Map // qrcode_key → *qrLogin
+
+	acctMu     sync.Mutex
+	accounts   []*account                    // index i-1 = account i
+	acctRooms  map[int64]map[int64]*acctRoom // mid → room → its connections
+	msgID      atomic.Int64                  // last msg_id number issued
+	trafficEnd atomic.Int64                  // unix ns when generation stops; 0 = never
+	lotID      atomic.Int64                  // last red-pocket lot_id issued
 
 	ctx           context.Context
 	cancel        context.CancelFunc
@@ -194,6 +268,9 @@ type Stats struct {
 	HTTP412        atomic.Int64
 	HTTP352        atomic.Int64
 	HeartbeatsSeen atomic.Int64
+	Acks           atomic.Int64 // op-24 acks received
+	Violations     atomic.Int64 // identity violations (PROTOCOL.md §10.2)
+	Resent         atomic.Int64 // unacked commands re-sent
 }
 
 // StatsSnapshot is a plain copy of Stats.
@@ -201,6 +278,7 @@ type StatsSnapshot struct {
 	Generated, FramesWritten, MsgsWritten, FramesDropped, FramesCorrupt int64
 	ConnsOpen, AuthOK, AuthRejected, Drops, Stalls                      int64
 	HTTPRequests, HTTP412, HTTP352, HeartbeatsSeen                      int64
+	Acks, Violations, Resent                                            int64
 }
 
 // Stats returns the running totals.
@@ -212,8 +290,18 @@ func (s *Sim) Stats() StatsSnapshot {
 		ConnsOpen: st.ConnsOpen.Load(), AuthOK: st.AuthOK.Load(), AuthRejected: st.AuthRejected.Load(),
 		Drops: st.Drops.Load(), Stalls: st.Stalls.Load(), HTTPRequests: st.HTTPRequests.Load(),
 		HTTP412: st.HTTP412.Load(), HTTP352: st.HTTP352.Load(), HeartbeatsSeen: st.HeartbeatsSeen.Load(),
+		Acks: st.Acks.Load(), Violations: st.Violations.Load(), Resent: st.Resent.Load(),
 	}
 }
+
+// Acks is the number of op-24 acks received from clients so far.
+func (s *Sim) Acks() int64 { return s.stats.Acks.Load() }
+
+// Violations is the number of identity violations so far: an auth whose
+// uid is not the identity its token was fetched under, or a heartbeat
+// before the auth (PROTOCOL.md §10.2). Auths refused by the AuthReject
+// fault and malformed or foreign tokens are not violations.
+func (s *Sim) Violations() int64 { return s.stats.Violations.Load() }
 
 type wbiKeys struct {
 	img, sub, mixin string
@@ -250,17 +338,34 @@ func New(opts Options) (*Sim, error) {
 		tcp.Close()
 		return nil, fmt.Errorf("livesim: listen tls: %w", err)
 	}
-	s := &Sim{opts: opts, ln: ln, tcp: tcp, tls: tls.NewListener(tlsLn, tlsConf), cert: certPEM, start: time.Now(), byID: map[int64]*room{}}
+	s := &Sim{opts: opts, ln: ln, tcp: tcp, tls: tls.NewListener(tlsLn, tlsConf), cert: certPEM, start: time.Now(),
+		byID: map[int64]*room{}, acctRooms: map[int64]map[int64]*acctRoom{}}
+	s.msgID.Store(26964930181741056)
+	if opts.TrafficFor > 0 {
+		s.trafficEnd.Store(s.start.Add(opts.TrafficFor).UnixNano())
+	}
+	s.lotID.Store(25109135)
 	s.base = "http://" + ln.Addr().String()
 	s.secret = randBytes(32)
 	s.rng = mrand.New(mrand.NewPCG(opts.Seed, 7))
 	s.rotateKeys()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.buildRooms()
+	for i := 0; i < opts.Accounts; i++ {
+		a := s.newAccount(true)
+		if opts.CookieDir != "" {
+			if err := a.writeCookieFile(opts.CookieDir, i+1); err != nil {
+				ln.Close()
+				tcp.Close()
+				tlsLn.Close()
+				return nil, fmt.Errorf("livesim: cookie file: %w", err)
+			}
+		}
+	}
 	enc := newShard(s, 0)
 	inner := protocol.EncodePacket(protocol.VerJSON, protocol.OpMessage, 0, AppendLogInNotice(nil))
-	s.loginNotice[0] = enc.encode(&batch{}, inner, protocol.VerZlib).raw
-	s.loginNotice[1] = enc.encode(&batch{}, inner, protocol.VerBrotli).raw
+	s.loginNotice[0] = enc.encode(inner, protocol.VerZlib)
+	s.loginNotice[1] = enc.encode(inner, protocol.VerBrotli)
 	// net/http's own complaints (TLS handshakes a client abandoned, …) go
 	// to the Logger at debug level, not to stderr.
 	errLog := log.New(io.Discard, "", 0)
@@ -303,14 +408,36 @@ func New(opts Options) (*Sim, error) {
 	return s, nil
 }
 
-// TrafficStopped reports whether TrafficFor has passed and every
-// generated frame has been queued to its connections.
+// TrafficStopped reports whether TrafficFor has passed (or StopTraffic
+// was called) and every generated frame has been queued to its
+// connections.
 func (s *Sim) TrafficStopped() bool {
-	return s.opts.TrafficFor > 0 && int(s.shardsStopped.Load()) == s.nShards
+	return s.trafficEnd.Load() != 0 && int(s.shardsStopped.Load()) == s.nShards
 }
 
-// Idle reports whether traffic has stopped and every queued frame has been
-// written (or dropped). After Idle, a heartbeat reply a client receives
+// StopTraffic stops message generation now, as TrafficFor does when it
+// passes (connections stay up, heartbeats are answered). Idempotent.
+func (s *Sim) StopTraffic() {
+	now := time.Now().UnixNano()
+	for {
+		end := s.trafficEnd.Load()
+		if end != 0 && end <= now {
+			return
+		}
+		if s.trafficEnd.CompareAndSwap(end, now) {
+			return
+		}
+	}
+}
+
+// trafficOn reports whether messages are still generated at now.
+func (s *Sim) trafficOn(now time.Time) bool {
+	end := s.trafficEnd.Load()
+	return end == 0 || now.UnixNano() < end
+}
+
+// Idle reports whether traffic has stopped, every queued frame has been
+// written (or dropped) and no re-send of an unacked command is pending. After Idle, a heartbeat reply a client receives
 // comes after every frame the simulator wrote to it.
 func (s *Sim) Idle() bool {
 	if !s.TrafficStopped() {
@@ -318,7 +445,7 @@ func (s *Sim) Idle() bool {
 	}
 	idle := true
 	s.conns.Range(func(k, _ any) bool {
-		if k.(*conn).queued.Load() != 0 {
+		if c := k.(*conn); c.queued.Load() != 0 || c.unacked() != 0 {
 			idle = false
 		}
 		return idle
@@ -390,35 +517,127 @@ func (s *Sim) Close() error {
 	return err
 }
 
-// Truth is the ground truth: per room, per kind, the number of distinct
-// events delivered at least once to an authenticated connection.
+// Truth is the ground truth. Rooms: per room, per kind, the number of
+// distinct events delivered intact at least once to an authenticated
+// connection (rooms with nothing delivered are left out; present rooms
+// list all five kinds). Generated: per room, per kind, the events the
+// room generated, whoever received them (rooms with nothing generated are
+// left out). Violations: Sim.Violations.
+//
+// As JSON (MarshalJSON) a room's generated counts nest under its entry:
+// {"rooms": {"<id>": {"danmaku": N, …, "generated": {"danmaku": N, …}}},
+// "violations": N}; a room that generated but delivered nothing appears
+// with zero delivered counts.
 type Truth struct {
-	Rooms map[string]map[string]int64 `json:"rooms"`
+	Rooms      map[string]map[string]int64 `json:"rooms"`
+	Generated  map[string]map[string]int64 `json:"-"`
+	Violations int64                       `json:"violations"`
 }
 
 // TruthKinds are the kinds counted in Truth, in a fixed order.
 var TruthKinds = [...]string{"danmaku", "gift", "super_chat", "guard", "interact"}
 
-// Truth returns the delivered-event counts so far. Rooms with nothing
-// delivered are left out; present rooms list all five kinds.
+// Truth returns the delivered and generated event counts so far.
 func (s *Sim) Truth() Truth {
-	t := Truth{Rooms: map[string]map[string]int64{}}
+	t := Truth{Rooms: map[string]map[string]int64{}, Generated: s.Generated(), Violations: s.Violations()}
 	for _, r := range s.rooms {
-		counts := r.truth.counts()
-		var total int64
-		for _, c := range counts {
-			total += c
+		if m := kindMap(r.truth.counts()); m != nil {
+			t.Rooms[strconv.FormatInt(r.id, 10)] = m
 		}
-		if total == 0 {
-			continue
-		}
-		m := map[string]int64{}
-		for k, name := range TruthKinds {
-			m[name] = counts[k]
-		}
-		t.Rooms[strconv.FormatInt(r.id, 10)] = m
 	}
 	return t
+}
+
+// Generated returns, per room id and kind, how many events each room has
+// generated so far (rooms with none are left out). A red pocket is not a
+// counted kind.
+func (s *Sim) Generated() map[string]map[string]int64 {
+	g := map[string]map[string]int64{}
+	for _, r := range s.rooms {
+		if m := kindMap(r.truth.generated()); m != nil {
+			g[strconv.FormatInt(r.id, 10)] = m
+		}
+	}
+	return g
+}
+
+// kindMap names the counts by TruthKinds; nil when all are zero.
+func kindMap(counts [nTruth]int64) map[string]int64 {
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	if total == 0 {
+		return nil
+	}
+	m := map[string]int64{}
+	for k, name := range TruthKinds {
+		m[name] = counts[k]
+	}
+	return m
+}
+
+// MarshalJSON writes the truth file's shape (see Truth).
+func (t Truth) MarshalJSON() ([]byte, error) {
+	rooms := map[string]map[string]any{}
+	entry := func(id string) map[string]any {
+		if rooms[id] == nil {
+			rooms[id] = map[string]any{}
+			for _, k := range TruthKinds {
+				rooms[id][k] = int64(0)
+			}
+		}
+		return rooms[id]
+	}
+	for id, kinds := range t.Rooms {
+		e := entry(id)
+		for k, n := range kinds {
+			e[k] = n
+		}
+	}
+	for id, kinds := range t.Generated {
+		entry(id)["generated"] = kinds
+	}
+	return json.Marshal(struct {
+		Rooms      map[string]map[string]any `json:"rooms"`
+		Violations int64                     `json:"violations"`
+	}{rooms, t.Violations})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *Truth) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Rooms      map[string]map[string]json.RawMessage `json:"rooms"`
+		Violations int64                                 `json:"violations"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*t = Truth{Rooms: map[string]map[string]int64{}, Generated: map[string]map[string]int64{}, Violations: v.Violations}
+	for id, fields := range v.Rooms {
+		m := map[string]int64{}
+		var total int64
+		for k, raw := range fields {
+			if k == "generated" {
+				var g map[string]int64
+				if err := json.Unmarshal(raw, &g); err != nil {
+					return err
+				}
+				t.Generated[id] = g
+				continue
+			}
+			var n int64
+			if err := json.Unmarshal(raw, &n); err != nil {
+				return err
+			}
+			m[k] = n
+			total += n
+		}
+		if total > 0 {
+			t.Rooms[id] = m
+		}
+	}
+	return nil
 }
 
 // WriteTruth writes Truth as JSON to path (atomically: temp file, rename).

@@ -73,14 +73,35 @@ func (t *truthSet) counts() [nTruth]int64 {
 	return t.n
 }
 
+// generated is how many events of each kind the room generated.
+func (t *truthSet) generated() [nTruth]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var g [nTruth]int64
+	for k, n := range t.next {
+		g[k] = int64(n)
+	}
+	return g
+}
+
 // batch is one tick's messages of a room. Every variant (masked or not,
 // brotli or zlib) carries the same logical events, so the first successful
 // write of any variant marks them delivered.
 type batch struct {
 	room      *room
 	refs      []truthRef
+	cmds      []cmdMeta
 	msgs      int
 	delivered atomic.Bool
+}
+
+// cmdMeta locates one command of a batch: its inner packet in the full and
+// the anonymous bundle, the events it carries (b.refs[refs[0]:refs[1]])
+// and, when it expects an ack, its msg_id.
+type cmdMeta struct {
+	full, anon [2]int
+	refs       [2]int
+	msgID      string
 }
 
 func (b *batch) markDelivered() {
@@ -89,11 +110,26 @@ func (b *batch) markDelivered() {
 	}
 }
 
-// frame is one encoded WebSocket message of a batch. raw is shared by
-// every connection it is sent to and never modified after encode.
+// frame is one encoded WebSocket message: a whole batch (b set), or one
+// command of a batch for sampled connections and re-sends (refs are the
+// events it carries). raw is shared by every connection it is sent to and
+// never modified after encode.
 type frame struct {
-	b   *batch
-	raw []byte // the outer packet
+	b    *batch
+	room *room
+	refs []truthRef
+	msgs int
+	raw  []byte // the outer packet
+}
+
+// markDelivered records the frame's events as delivered.
+func (f *frame) markDelivered() {
+	switch {
+	case f.b != nil:
+		f.b.markDelivered()
+	case len(f.refs) > 0:
+		f.room.truth.deliver(f.refs)
+	}
 }
 
 type area struct {
@@ -125,10 +161,10 @@ type room struct {
 	title    string
 	area     area
 	rate     float64
-	v2Inter  bool // INTERACT_WORD_V2 instead of INTERACT_WORD
-	v2Gift   bool // SEND_GIFT_V2 alongside SEND_GIFT
+	official bool // anonymous connections get everything
+	v2Only   bool // SEND_GIFT_V2 only (else alongside SEND_GIFT)
 	mirror   bool // receives DANMU_MSG_MIRROR
-	toastV2  bool // USER_TOAST_MSG_V2 alongside
+	toastV2  bool // USER_TOAST_MSG_V2 (source 0, then 2) alongside USER_TOAST_MSG
 	users    []User
 	truth    truthSet
 	baseOnl  int64
@@ -152,7 +188,17 @@ type room struct {
 	histN    int
 	lastSC   []int64
 	guards   map[string]bool
-	pending  [][]byte // state-change commands for the next tick
+	pending  []pendingCmd // state-change commands for the next tick
+	pocket   redPocket
+}
+
+// redPocket is a room's current (or next) popularity red pocket.
+type redPocket struct {
+	lot        int64
+	sender     User
+	start, end time.Time // the pocket's life; zero before the first
+	next       time.Time // next (re-)broadcast, or the next pocket's start
+	price      int64
 }
 
 func (r *room) isLive() bool {
@@ -193,20 +239,20 @@ func (s *Sim) buildRooms() {
 	shortIDs := []int64{1, 76, 510, 545, 3, 6, 7, 21}
 	for i := 0; i < s.opts.Rooms; i++ {
 		r := &room{
-			sim:     s,
-			id:      21000000 + int64(i)*7919 + rng.Int64N(7000),
-			rate:    s.opts.Rate * w[i] / wsum,
-			area:    areas[rng.IntN(len(areas))],
-			v2Inter: rng.Float64() < 0.7,
-			v2Gift:  rng.Float64() < 0.3,
-			mirror:  rng.Float64() < 0.15,
-			toastV2: rng.Float64() < 0.2,
-			subs:    map[*conn]struct{}{},
-			guards:  map[string]bool{},
-			live:    true,
-			watched: 1000 + rng.Int64N(100000),
-			likes:   rng.Int64N(50000),
-			fans:    1000 + rng.Int64N(500000),
+			sim:      s,
+			id:       21000000 + int64(i)*7919 + rng.Int64N(7000),
+			rate:     s.opts.Rate * w[i] / wsum,
+			area:     areas[rng.IntN(len(areas))],
+			official: i < s.opts.OfficialRooms,
+			v2Only:   rng.Float64() < 0.3,
+			mirror:   rng.Float64() < 0.15,
+			toastV2:  rng.Float64() < 0.5,
+			subs:     map[*conn]struct{}{},
+			guards:   map[string]bool{},
+			live:     true,
+			watched:  1000 + rng.Int64N(100000),
+			likes:    rng.Int64N(50000),
+			fans:     1000 + rng.Int64N(500000),
 		}
 		if i%5 == 0 && i/5 < len(shortIDs) {
 			r.short = shortIDs[i/5]
@@ -232,6 +278,9 @@ func (s *Sim) buildRooms() {
 				}
 			}
 			r.users[j] = u
+		}
+		if s.opts.RedPocketEvery > 0 {
+			r.pocket.next = now.Add(expDur(rng, s.opts.RedPocketEvery))
 		}
 		if o := s.opts; o.LiveFor > 0 {
 			off := max(o.OfflineFor, time.Second)
@@ -265,7 +314,13 @@ type shard struct {
 	full    []byte // inner packets, unmasked
 	anon    []byte // inner packets, masked for anonymous connections
 	subs    []*conn
-	stopped bool // TrafficFor has passed and the last batch is queued
+	stopped bool // traffic has ended and the last batch is queued
+	// The batch being built and the events its next commands carry
+	// (b.refs[refs[0]:refs[1]]); single-command frames of that batch by
+	// 4*command + 2*variant + (protover 3).
+	b         *batch
+	refs      [2]int
+	cmdFrames []*frame
 }
 
 func newShard(s *Sim, i int) *shard {
@@ -307,7 +362,7 @@ func (x *shard) run() {
 		case now := <-t.C:
 			dt := now.Sub(last).Seconds()
 			last = now
-			traffic := x.s.opts.TrafficFor <= 0 || now.Sub(x.s.start) < x.s.opts.TrafficFor
+			traffic := x.s.trafficOn(now)
 			for _, r := range x.rooms {
 				// Quiet rooms batch over a longer interval (up to 1 s) so
 				// a frame carries about two messages, as on the real
@@ -318,7 +373,10 @@ func (x *shard) run() {
 				if r.lastTick.IsZero() {
 					r.lastTick = now.Add(-time.Duration(dt * float64(time.Second)))
 				}
-				x.tick(r, now, now.Sub(r.lastTick).Seconds(), traffic)
+				// A shard that falls behind (a loaded machine, the race
+				// detector) generates less rather than ever larger
+				// bundles that take ever longer to encode.
+				x.tick(r, now, min(now.Sub(r.lastTick), 2*r.interval).Seconds(), traffic)
 				r.lastTick = now
 			}
 			if !traffic && !x.stopped {
@@ -331,11 +389,15 @@ func (x *shard) run() {
 	}
 }
 
-// tick generates one batch for r and hands it to r's subscribers.
+// tick generates one batch for r and hands it to r's subscribers: the
+// whole batch as one frame to full connections (shared by all of them),
+// and to sampled ones (Conn.sampled) each command with probability
+// AnonKeep, as its own single-command frame (shared too).
 func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 	r.mu.Lock()
 	if traffic {
 		x.churn(r, now)
+		x.redPocket(r, now)
 	}
 	n := 0
 	if traffic && r.live {
@@ -359,10 +421,11 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 		}
 	}
 	b := &batch{room: r}
+	x.b = b
 	x.full, x.anon = x.full[:0], x.anon[:0]
 	for _, p := range r.pending {
-		x.full = protocol.AppendPacket(x.full, protocol.VerJSON, protocol.OpMessage, 0, p)
-		x.anon = protocol.AppendPacket(x.anon, protocol.VerJSON, protocol.OpMessage, 0, p)
+		x.refs = [2]int{}
+		x.putAck(needFull, needAnon, p.msgID, func(dst []byte) []byte { return append(dst, p.body...) }, nil)
 		b.msgs++
 	}
 	r.pending = r.pending[:0]
@@ -373,9 +436,11 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 	r.onlineAt.Store(online)
 	r.mu.Unlock()
 	x.s.stats.Generated.Add(int64(b.msgs))
-	if len(x.subs) == 0 {
+	if len(x.subs) == 0 || len(b.cmds) == 0 {
 		return
 	}
+	x.cmdFrames = append(x.cmdFrames[:0], make([]*frame, 4*len(b.cmds))...)
+	keep := x.s.opts.AnonKeep
 	var frames [2][4]*frame // [anon][protover]
 	for _, c := range x.subs {
 		v := 0
@@ -386,17 +451,65 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 		if pv != 2 && pv != 3 {
 			pv = 3
 		}
+		if c.sampled {
+			for i := x.skip(keep); i < len(b.cmds); i += 1 + x.skip(keep) {
+				f := x.cmdFrame(b, i, v, pv)
+				if c.resend && b.cmds[i].msgID != "" {
+					c.expect(b.cmds[i].msgID, f) // before the send: the ack may come at once
+				}
+				c.send(f)
+			}
+			continue
+		}
 		f := frames[v][pv]
 		if f == nil {
 			inner := x.full
 			if c.anon {
 				inner = x.anon
 			}
-			f = x.encode(b, inner, uint16(pv))
+			f = &frame{b: b, room: r, msgs: len(b.cmds), raw: x.encode(inner, uint16(pv))}
 			frames[v][pv] = f
+		}
+		if c.resend {
+			for i := range b.cmds {
+				if b.cmds[i].msgID != "" {
+					c.expect(b.cmds[i].msgID, x.cmdFrame(b, i, v, pv))
+				}
+			}
 		}
 		c.send(f)
 	}
+	x.b = nil
+}
+
+// skip returns how many commands a sampled connection skips before the
+// next one it gets: geometric with success probability keep.
+func (x *shard) skip(keep float64) int {
+	if keep >= 1 {
+		return 0
+	}
+	u := 1 - x.rng.Float64() // (0,1]
+	return int(math.Log(u) / math.Log1p(-keep))
+}
+
+// cmdFrame returns the single-command frame of b's command i in variant
+// v (0 full, 1 masked) and protover pv, encoding it on first use.
+func (x *shard) cmdFrame(b *batch, i, v, pv int) *frame {
+	k := 4*i + 2*v
+	if pv == 3 {
+		k++
+	}
+	if f := x.cmdFrames[k]; f != nil {
+		return f
+	}
+	m := &b.cmds[i]
+	inner := x.full[m.full[0]:m.full[1]]
+	if v == 1 {
+		inner = x.anon[m.anon[0]:m.anon[1]]
+	}
+	f := &frame{room: b.room, refs: b.refs[m.refs[0]:m.refs[1]], msgs: 1, raw: x.encode(inner, uint16(pv))}
+	x.cmdFrames[k] = f
+	return f
 }
 
 // churn flips r between live and offline and queues LIVE / PREPARING.
@@ -409,17 +522,49 @@ func (x *shard) churn(r *room, now time.Time) {
 	if r.live {
 		r.liveTime = now.Unix()
 		r.liveKey = strconv.FormatInt(x.rng.Int64N(9e17)+1e17, 10)
-		r.pending = append(r.pending, AppendLive(nil, r.id, r.liveKey, r.liveTime, true))
-		r.pending = append(r.pending, AppendLive(nil, r.id, r.liveKey, r.liveTime, false))
+		r.pending = append(r.pending, pendingCmd{body: AppendLive(nil, r.id, r.liveKey, r.liveTime, true)})
+		r.pending = append(r.pending, pendingCmd{body: AppendLive(nil, r.id, r.liveKey, r.liveTime, false)})
 		r.flipAt = now.Add(expDur(x.rng, o.LiveFor))
 	} else {
-		r.pending = append(r.pending, AppendPreparing(nil, r.id, now.UnixMilli()))
+		id := x.s.nextMsgID()
+		r.pending = append(r.pending, pendingCmd{body: AppendPreparing(nil, r.id, id, now.UnixMilli()), msgID: id})
 		r.flipAt = now.Add(expDur(x.rng, max(o.OfflineFor, time.Second)))
 	}
 }
 
-// encode compresses one variant of a batch into a frame.
-func (x *shard) encode(b *batch, inner []byte, ver uint16) *frame {
+// pendingCmd is a state-change command queued for the room's next tick.
+type pendingCmd struct {
+	body  []byte
+	msgID string // set when it expects an ack
+}
+
+// redPocket starts, re-broadcasts and ends r's popularity red pockets
+// (POPULARITY_RED_POCKET_V2_START, one lot_id per pocket). Called with
+// r.mu held.
+func (x *shard) redPocket(r *room, now time.Time) {
+	o := &x.s.opts
+	p := &r.pocket
+	if o.RedPocketEvery <= 0 || !r.live || now.Before(p.next) {
+		return
+	}
+	switch {
+	case !p.start.IsZero() && !now.Before(p.end): // over: schedule the next
+		p.start = time.Time{}
+		p.next = now.Add(expDur(x.rng, o.RedPocketEvery))
+		return
+	case p.start.IsZero(): // a new pocket
+		p.lot = x.s.lotID.Add(1)
+		p.sender = *x.user(r)
+		p.start, p.end = now, now.Add(3*o.RedPocketRepeat)
+		p.price = []int64{1000, 2000, 8000, 20000}[x.rng.IntN(4)]
+	}
+	p.next = now.Add(o.RedPocketRepeat)
+	r.pending = append(r.pending, pendingCmd{body: AppendRedPocketV2(nil, &RedPocket{
+		LotID: p.lot, Sender: p.sender, Start: p.start.Unix(), End: p.end.Unix(), Now: now.Unix(), TotalPrice: p.price})})
+}
+
+// encode compresses one bundle of inner packets into an outer packet.
+func (x *shard) encode(inner []byte, ver uint16) []byte {
 	x.zbuf.Reset()
 	var err error
 	if ver == protocol.VerBrotli {
@@ -438,23 +583,38 @@ func (x *shard) encode(b *batch, inner []byte, ver uint16) *frame {
 	if err != nil {
 		panic("livesim: compress to memory: " + err.Error())
 	}
-	raw := protocol.EncodePacket(ver, protocol.OpMessage, 0, x.zbuf.Bytes())
-	return &frame{b: b, raw: raw}
+	return protocol.EncodePacket(ver, protocol.OpMessage, 0, x.zbuf.Bytes())
 }
 
 // put appends one command to the variants that are needed. enc writes
 // the command; masked, when not nil, writes the anonymous variant.
 // Commands are written straight into the bundles: no per-message copies.
+// The command carries the events b.refs[x.refs[0]:x.refs[1]].
 func (x *shard) put(full, anon bool, enc, masked func([]byte) []byte) {
+	x.putAck(full, anon, "", enc, masked)
+}
+
+// putAck is put for a command with a top-level msg_id that expects an
+// ack ("" = none).
+func (x *shard) putAck(full, anon bool, msgID string, enc, masked func([]byte) []byte) {
+	if !full && !anon {
+		return
+	}
+	m := cmdMeta{refs: x.refs, msgID: msgID}
 	if full {
+		m.full[0] = len(x.full)
 		x.full = appendCmd(x.full, enc)
+		m.full[1] = len(x.full)
 	}
 	if anon {
 		if masked == nil {
 			masked = enc
 		}
+		m.anon[0] = len(x.anon)
 		x.anon = appendCmd(x.anon, masked)
+		m.anon[1] = len(x.anon)
 	}
+	x.b.cmds = append(x.b.cmds, m)
 }
 
 // appendCmd appends an inner packet (ver 0, op 5, seq 0) whose body enc
@@ -478,12 +638,23 @@ func (x *shard) hex(n int) string {
 	return string(b)
 }
 
+// event records a new event of kind in b; the commands put next carry it
+// (and only it).
+func (x *shard) event(r *room, b *batch, kind int) {
+	b.refs = append(b.refs, r.truth.newRef(kind))
+	x.refs = [2]int{len(b.refs) - 1, len(b.refs)}
+}
+
+// noEvent makes the commands put next carry no counted event.
+func (x *shard) noEvent() { x.refs = [2]int{} }
+
 // gen appends one logical event (one or more commands) of r to the batch
 // and returns how many commands it wrote. Called with r.mu held.
 func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 	rng := x.rng
 	p := rng.Float64() * 100
 	r.seq++
+	x.noEvent()
 	switch {
 	case p < 45: // danmaku
 		u := x.user(r)
@@ -504,7 +675,8 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		if rng.Float64() < 0.05 {
 			d.Suffix = ":4:0:2:2:2:0"
 		}
-		b.refs = append(b.refs, r.truth.newRef(tDanmaku))
+		x.event(r, b, tDanmaku)
+		// dM/gethistory reports what the room generated, whoever got it.
 		r.hist[r.histN%histSize] = histItem{text: d.Text, name: u.Name, idStr: d.IDStr, ct: d.Ct, uid: u.UID, ts: now.Unix(), rnd: d.Rnd, medal: *u}
 		r.histN++
 		cmds := 1
@@ -519,62 +691,24 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		}
 		x.putDanmaku(&d, full, anon)
 		return cmds
-	case p < 70: // enter / follow / share
+	case p < 70: // enter / follow / share: INTERACT_WORD_V2 only (§10.6)
 		e := Interact{User: *x.user(r), MsgType: 1, RoomID: r.id, TriggerTime: r.trigger(now)}
 		if q := rng.Float64(); q < 0.12 {
 			e.MsgType = 2
 		} else if q < 0.15 {
 			e.MsgType = 3
 		}
-		b.refs = append(b.refs, r.truth.newRef(tInteract))
-		app := AppendInteractWord
-		if r.v2Inter {
-			app = AppendInteractWordV2
-		}
-		m := e
-		m.Masked = true
-		x.put(full, anon, func(b []byte) []byte { return app(b, &e) }, func(b []byte) []byte { return app(b, &m) })
+		x.event(r, b, tInteract)
+		x.putInteract(&e, full, anon)
 		return 1
-	case p < 76: // like click
+	case p < 76: // like click: real uid and name even when anonymous
 		u := x.user(r)
-		b.refs = append(b.refs, r.truth.newRef(tInteract))
-		x.put(full, anon, func(b []byte) []byte { return AppendLikeClick(b, u, false) },
-			func(b []byte) []byte { return AppendLikeClick(b, u, true) })
+		x.event(r, b, tInteract)
+		x.put(full, anon, func(b []byte) []byte { return AppendLikeClick(b, u, false) }, nil)
 		r.likes++
 		return 1
 	case p < 85: // gift
-		u := x.user(r)
-		g := giftNames[rng.IntN(len(giftNames))]
-		items := 1
-		var blind Gift
-		if rng.Float64() < 0.1 {
-			items = 1 + rng.IntN(3)
-			blind = Gift{BlindName: "心动盲盒", BlindID: 32368, BlindCost: 15000}
-		}
-		gifts := make([]Gift, items)
-		for i := range gifts {
-			if blind.BlindName != "" {
-				g = giftNames[rng.IntN(len(giftNames))]
-			}
-			gifts[i] = Gift{User: *u, ID: g.id, Name: g.name, Num: 1 + rng.Int64N(3)*rng.Int64N(2), Price: g.price,
-				CoinType: g.coin, Timestamp: now.Unix(), Anchor: r.anchor,
-				BlindName: blind.BlindName, BlindID: blind.BlindID, BlindCost: blind.BlindCost}
-			gifts[i].TID = strconv.FormatInt(now.Unix(), 10) + fmt.Sprintf("%09d", r.seq%1e9)
-			r.seq++
-			b.refs = append(b.refs, r.truth.newRef(tGift))
-		}
-		cmds := 0
-		if full || anon {
-			for i := range gifts {
-				x.put(full, anon, func(b []byte) []byte { return AppendSendGift(b, &gifts[i]) }, nil)
-				cmds++
-			}
-			if r.v2Gift {
-				x.put(full, anon, func(b []byte) []byte { return AppendSendGiftV2(b, gifts) }, nil)
-				cmds++
-			}
-		}
-		return max(cmds, 1)
+		return x.genGift(r, b, now, full, anon)
 	case p < 86.5:
 		g := giftNames[rng.IntN(len(giftNames))]
 		gift := Gift{User: *x.user(r), ID: g.id, Name: g.name, Price: g.price, Anchor: r.anchor}
@@ -587,7 +721,9 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		return 1
 	case p < 91.5:
 		onl := r.online()
-		x.put(full, anon, func(b []byte) []byte { return AppendOnlineRankCount(b, onl/20+1, onl/4+1) }, nil)
+		id := x.s.nextMsgID()
+		ms := now.UnixMilli()
+		x.putAck(full, anon, id, func(b []byte) []byte { return AppendOnlineRankCount(b, onl/20+1, onl/4+1, id, ms) }, nil)
 		return 1
 	case p < 93:
 		r.watched += 1 + rng.Int64N(20)
@@ -600,13 +736,19 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		top := []User{*x.user(r), *x.user(r), *x.user(r)}
 		x.put(full, anon, func(b []byte) []byte { return AppendOnlineRankV3(b, top) }, nil)
 		return 1
-	case p < 96.5: // super chat
+	case p < 96.5: // super chat, sometimes followed by its _JPN twin
 		sc := SuperChat{User: *x.user(r), ID: x.s.nextSCID(), Price: []int64{30, 50, 100, 500, 1000}[rng.IntN(5)],
 			Message: texts[rng.IntN(len(texts))], Start: now.Unix(), Duration: 60, RoomID: r.id,
-			JPN: rng.Float64() < 0.2, SendTimeM: now.UnixMilli()}
-		b.refs = append(b.refs, r.truth.newRef(tSuperChat))
+			SendTimeM: now.UnixMilli(), MsgID: x.s.nextMsgID()}
+		x.event(r, b, tSuperChat)
 		r.lastSC = append(r.lastSC[max(0, len(r.lastSC)-4):], sc.ID)
-		x.put(full, anon, func(b []byte) []byte { return AppendSuperChat(b, &sc) }, nil)
+		x.putAck(full, anon, sc.MsgID, func(b []byte) []byte { return AppendSuperChat(b, &sc) }, nil)
+		if rng.Float64() < 0.2 {
+			jpn := sc
+			jpn.JPN, jpn.MsgID = true, x.s.nextMsgID()
+			x.putAck(full, anon, jpn.MsgID, func(b []byte) []byte { return AppendSuperChat(b, &jpn) }, nil)
+			return 2
+		}
 		return 1
 	case p < 96.55:
 		if len(r.lastSC) > 0 {
@@ -616,22 +758,8 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		}
 		x.put(full, anon, func(b []byte) []byte { return AppendRealTime(b, r.id, r.fans) }, nil)
 		return 1
-	case p < 96.85: // guard purchase: GUARD_BUY + USER_TOAST_MSG (+ V2)
-		g := Guard{User: *x.user(r), Level: 1 + rng.Int64N(3), Num: 1, Start: now.Unix(), Anchor: r.anchor}
-		g.Price = []int64{0, 19998000, 1998000, 138000}[g.Level]
-		for r.guards[guardKey(&g)] { // one purchase per (uid, level, second)
-			g.User = *x.user(r)
-		}
-		r.guards[guardKey(&g)] = true
-		g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
-		b.refs = append(b.refs, r.truth.newRef(tGuard))
-		x.put(full, anon, func(b []byte) []byte { return AppendGuardBuy(b, &g) }, nil)
-		x.put(full, anon, func(b []byte) []byte { return AppendUserToast(b, &g) }, nil)
-		if r.toastV2 {
-			x.put(full, anon, func(b []byte) []byte { return AppendUserToastV2(b, &g, 0) }, nil)
-			return 3
-		}
-		return 2
+	case p < 96.85: // guard purchase
+		return x.genGuard(r, b, now, full, anon)
 	case p < 97.35:
 		r.fans += rng.Int64N(5)
 		x.put(full, anon, func(b []byte) []byte { return AppendRealTime(b, r.id, r.fans) }, nil)
@@ -663,13 +791,103 @@ func (x *shard) gen(r *room, b *batch, now time.Time, full, anon bool) int {
 		return 1
 	default: // the last 1.8%: follows
 		e := Interact{User: *x.user(r), MsgType: 2, RoomID: r.id, TriggerTime: r.trigger(now)}
-		b.refs = append(b.refs, r.truth.newRef(tInteract))
-		m := e
-		m.Masked = true
-		x.put(full, anon, func(b []byte) []byte { return AppendInteractWord(b, &e) },
-			func(b []byte) []byte { return AppendInteractWord(b, &m) })
+		x.event(r, b, tInteract)
+		x.putInteract(&e, full, anon)
 		return 1
 	}
+}
+
+// genGift writes one gift event: a normal, bag or blind-box gift as
+// SEND_GIFT (one per item) and/or SEND_GIFT_V2 (all items), by the room.
+func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
+	rng := x.rng
+	u := x.user(r)
+	g := giftNames[rng.IntN(len(giftNames))]
+	items := 1
+	var blind Gift
+	bag := false
+	switch q := rng.Float64(); {
+	case q < 0.1:
+		items = 1 + rng.IntN(3)
+		blind = Gift{BlindName: "心动盲盒", BlindID: 32368, BlindCost: 15000}
+	case q < 0.25 && g.coin == "gold":
+		bag = true
+	}
+	gifts := make([]Gift, items)
+	first := len(b.refs)
+	for i := range gifts {
+		if blind.BlindName != "" {
+			g = giftNames[rng.IntN(len(giftNames))]
+		}
+		gifts[i] = Gift{User: *u, ID: g.id, Name: g.name, Num: 1 + rng.Int64N(3)*rng.Int64N(2), Price: g.price,
+			CoinType: g.coin, Timestamp: now.Unix(), Anchor: r.anchor, Bag: bag,
+			BlindName: blind.BlindName, BlindID: blind.BlindID, BlindCost: blind.BlindCost}
+		if blind.BlindName != "" {
+			gifts[i].CoinType = "gold"
+		}
+		gifts[i].TID = strconv.FormatInt(now.Unix(), 10) + fmt.Sprintf("%09d", r.seq%1e9)
+		r.seq++
+		b.refs = append(b.refs, r.truth.newRef(tGift))
+	}
+	cmds := 0
+	if full || anon {
+		if !r.v2Only {
+			for i := range gifts {
+				x.refs = [2]int{first + i, first + i + 1}
+				gifts[i].MsgID, gifts[i].SendTimeMs = x.s.nextMsgID(), now.UnixMilli()
+				g, m := gifts[i], gifts[i]
+				m.Masked = true
+				x.putAck(full, anon, g.MsgID, func(b []byte) []byte { return AppendSendGift(b, &g) },
+					func(b []byte) []byte { return AppendSendGift(b, &m) })
+				cmds++
+			}
+		}
+		x.refs = [2]int{first, len(b.refs)}
+		x.put(full, anon, func(b []byte) []byte { return AppendSendGiftV2(b, gifts, false) },
+			func(b []byte) []byte { return AppendSendGiftV2(b, gifts, true) })
+		cmds++
+	}
+	return max(cmds, 1)
+}
+
+// genGuard writes one guard purchase the way 2026 rooms announce it
+// (PROTOCOL.md §10.4): GUARD_BUY with the list price first; then, unless
+// this GUARD_BUY gets no toast (~18 %), USER_TOAST_MSG with the price
+// paid and, in toastV2 rooms, USER_TOAST_MSG_V2 with source 0 and then 2.
+// ~15 % of purchases come only as the two USER_TOAST_MSG_V2.
+func (x *shard) genGuard(r *room, b *batch, now time.Time, full, anon bool) int {
+	rng := x.rng
+	g := Guard{User: *x.user(r), Level: 1 + rng.Int64N(3), Num: 1, Start: now.Unix(), Anchor: r.anchor, Unit: "月"}
+	g.ListPrice = guardList[g.Level]
+	g.Price = g.ListPrice
+	if g.Level == 3 {
+		g.Price = []int64{138000, 168000, 198000}[rng.IntN(3)]
+	}
+	for r.guards[guardKey(&g)] { // one purchase per (uid, level, second)
+		g.User = *x.user(r)
+	}
+	r.guards[guardKey(&g)] = true
+	g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
+	x.event(r, b, tGuard)
+	v2only := rng.Float64() < 0.15
+	cmds := 0
+	if !v2only {
+		x.put(full, anon, func(b []byte) []byte { return AppendGuardBuy(b, &g) }, nil)
+		cmds++
+		if rng.Float64() < 0.18 {
+			return cmds
+		}
+		g.MsgID = x.s.nextMsgID()
+		x.putAck(full, anon, g.MsgID, func(b []byte) []byte { return AppendUserToast(b, &g) }, nil)
+		cmds++
+	}
+	if v2only || r.toastV2 {
+		for _, src := range []int64{0, 2} {
+			x.put(full, anon, func(b []byte) []byte { return AppendUserToastV2(b, &g, src) }, nil)
+			cmds++
+		}
+	}
+	return cmds
 }
 
 func (x *shard) putDanmaku(d *Danmaku, full, anon bool) {
@@ -677,6 +895,18 @@ func (x *shard) putDanmaku(d *Danmaku, full, anon bool) {
 	m.Masked = true
 	d.Masked = false
 	x.put(full, anon, func(b []byte) []byte { return AppendDanmaku(b, d) }, func(b []byte) []byte { return AppendDanmaku(b, &m) })
+}
+
+// putInteract writes an INTERACT_WORD_V2; only enters are masked on an
+// anonymous link (follows and shares keep the real uid and name, §10.1).
+func (x *shard) putInteract(e *Interact, full, anon bool) {
+	var masked func([]byte) []byte
+	if e.MsgType == 1 {
+		m := *e
+		m.Masked = true
+		masked = func(b []byte) []byte { return AppendInteractWordV2(b, &m) }
+	}
+	x.put(full, anon, func(b []byte) []byte { return AppendInteractWordV2(b, e) }, masked)
 }
 
 // guardKey is the identity of a guard purchase: the same in GUARD_BUY
@@ -697,6 +927,11 @@ func (r *room) trigger(now time.Time) int64 {
 }
 
 func (s *Sim) nextSCID() int64 { return 12000000 + s.scID.Add(1) }
+
+// nextMsgID returns a new top-level msg_id ("<n>:1000:1000", §2.7).
+func (s *Sim) nextMsgID() string {
+	return strconv.FormatInt(s.msgID.Add(1), 10) + ":1000:1000"
+}
 
 func mustMixin(img, sub string) string {
 	k, err := wbi.MixinKey(img, sub)

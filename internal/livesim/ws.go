@@ -45,10 +45,20 @@ type conn struct {
 	rng  *rand.Rand // writer goroutine only
 	room *room      // set at auth when the room will get messages
 
-	anon      bool
+	anon      bool  // authenticated with uid 0: names masked
+	uid       int64 // the auth's uid
+	sampled   bool  // gets each command with probability AnonKeep
 	protover  int
 	throttled bool
 	stalled   atomic.Bool
+	// resend: the client announced support_ack and Options.ResendUnacked
+	// is on; pending holds the p_msg_type-1 commands sent to it and not
+	// yet acked, by msg_id.
+	resend   bool
+	pendMu   sync.Mutex
+	pending  map[string]pendingAck
+	nPending atomic.Int64
+	cutAfter atomic.Bool // the writer closes the connection after the next control message
 
 	out      chan *frame
 	queued   atomic.Int64 // frames in out or being written
@@ -96,6 +106,9 @@ func (s *Sim) startConn(t transport, remote string) {
 		wDone: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	if s.opts.ResendUnacked {
+		c.pending = map[string]pendingAck{}
+	}
 	s.conns.Store(c, struct{}{})
 	s.stats.ConnsOpen.Add(1)
 	s.wg.Add(2)
@@ -109,14 +122,31 @@ func (s *Sim) startConn(t transport, remote string) {
 	}()
 }
 
-// serve is the reader: auth first, then heartbeats.
+// serve is the reader: auth first, then heartbeats and acks.
 func (c *conn) serve() {
 	defer c.finish()
 	o := &c.s.opts
 	_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.AuthTimeout))
 	msg, err := c.t.read()
-	if err != nil || !c.auth(msg) {
+	if err != nil {
 		return
+	}
+	switch c.auth(msg) {
+	case authRejected:
+		return
+	case authViolation:
+		// Cut right after the handshake: the writer sends the auth reply
+		// and a FIN; drain what the client still sends, briefly.
+		select {
+		case <-c.wDone:
+		case <-time.After(writeTimeout):
+		}
+		_ = c.t.netConn().SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			if _, err := c.t.read(); err != nil {
+				return
+			}
+		}
 	}
 	_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
 	var d protocol.Decoder
@@ -126,7 +156,11 @@ func (c *conn) serve() {
 			return
 		}
 		_ = d.DecodeMessage(msg, func(p *protocol.Packet) error {
-			if p.Op == protocol.OpHeartbeat && !c.stalled.Load() && !c.dropped.Load() {
+			switch {
+			case p.Op == protocol.OpAck:
+				c.s.stats.Acks.Add(1)
+				c.acked(p.Body)
+			case p.Op == protocol.OpHeartbeat && !c.stalled.Load() && !c.dropped.Load():
 				c.s.stats.HeartbeatsSeen.Add(1)
 				_ = c.t.netConn().SetReadDeadline(time.Now().Add(o.HeartbeatTimeout))
 				echo := p.Body
@@ -220,43 +254,67 @@ func heartbeatReply(echo []byte) []byte {
 }
 
 type authBody struct {
-	UID      json.Number `json:"uid"`
-	RoomID   json.Number `json:"roomid"`
-	Protover int         `json:"protover"`
-	Key      string      `json:"key"`
-	Buvid    string      `json:"buvid"`
+	UID        json.Number `json:"uid"`
+	RoomID     json.Number `json:"roomid"`
+	Protover   int         `json:"protover"`
+	Key        string      `json:"key"`
+	Buvid      string      `json:"buvid"`
+	SupportAck bool        `json:"support_ack"`
 }
 
+// Outcomes of auth.
+const (
+	authOK        = iota
+	authRejected  // closed at once, no reply
+	authViolation // identity violation: replied, then cut
+)
+
+var authReply = protocol.EncodePacket(protocol.VerInt, protocol.OpAuthReply, 1, []byte(`{"code":0}`))
+
 // auth checks the first packet. On failure the TCP connection is closed
-// without a close frame, as the real service does.
-func (c *conn) auth(msg []byte) bool {
+// without a close frame, as the real service does: at once for a bad
+// packet or token (and a heartbeat sent before the auth, a violation),
+// right after the auth reply when the uid is not the identity the token
+// was fetched under (a violation, PROTOCOL.md §10.2).
+func (c *conn) auth(msg []byte) int {
 	s := c.s
 	h, err := protocol.ParseHeader(msg)
+	if err == nil && h.Op == protocol.OpHeartbeat {
+		s.violation(c.ip)
+	}
 	if err != nil || h.Op != protocol.OpAuth || int(h.PacketLen) > len(msg) {
 		s.stats.AuthRejected.Add(1)
-		return false
+		return authRejected
 	}
 	var a authBody
 	if err := json.Unmarshal(msg[h.HeaderLen:h.PacketLen], &a); err != nil {
 		s.stats.AuthRejected.Add(1)
-		return false
+		return authRejected
 	}
 	uid, _ := a.UID.Int64()
 	roomID, _ := a.RoomID.Int64()
 	tok, ok := s.parseToken(a.Key)
 	switch {
-	case !ok, tok.room != roomID, uid != 0 && uid != tok.mid:
+	case !ok, tok.room != roomID:
 		s.stats.AuthRejected.Add(1)
-		return false
+		return authRejected
+	case uid != tok.mid:
+		s.violation(c.ip)
+		s.stats.AuthRejected.Add(1)
+		c.cutAfter.Store(true)
+		c.control(authReply)
+		return authViolation
 	case s.opts.AuthReject > 0 && c.rng.Float64() < s.opts.AuthReject:
 		s.stats.AuthRejected.Add(1)
-		return false
+		return authRejected
 	}
 	c.anon = uid == 0
+	c.uid = uid
 	c.protover = a.Protover
 	c.throttled = (s.opts.Throttle > 0 && c.rng.Float64() < s.opts.Throttle) || a.Buvid == ""
+	c.resend = a.SupportAck && s.opts.ResendUnacked
 	s.stats.AuthOK.Add(1)
-	c.control(protocol.EncodePacket(protocol.VerInt, protocol.OpAuthReply, 1, []byte(`{"code":0}`)))
+	c.control(authReply)
 	if c.anon {
 		if c.protover == 2 {
 			c.control(s.loginNotice[0])
@@ -266,13 +324,80 @@ func (c *conn) auth(msg []byte) bool {
 	}
 	// A short id authenticates but its "room" never has messages.
 	if r := s.byID[roomID]; r != nil && r.id == roomID {
+		over := false
+		if !c.anon {
+			over = s.joinRoom(uid, r.id)
+		}
+		c.sampled = (c.anon || over) && s.opts.AnonKeep < 1 && !r.official
 		c.room = r
 		r.mu.Lock()
 		r.subs[c] = struct{}{}
 		r.mu.Unlock()
 	}
 	c.scheduleFaults()
-	return true
+	return authOK
+}
+
+// pendingAck is a command sent to a connection that re-sends unacked
+// ones: the single-command frame to re-send and when it was queued.
+type pendingAck struct {
+	f  *frame
+	at time.Time
+}
+
+// expect records that the command msgID, re-sendable as f, was queued
+// to c and awaits its ack.
+func (c *conn) expect(msgID string, f *frame) {
+	c.pendMu.Lock()
+	if _, dup := c.pending[msgID]; !dup {
+		c.pending[msgID] = pendingAck{f: f, at: time.Now()}
+		c.nPending.Add(1)
+	}
+	c.pendMu.Unlock()
+}
+
+// acked handles an op-24 body {"msg_id": <as sent>, "cmd": …,
+// "p_msg_type": …}: the command is no longer pending.
+func (c *conn) acked(body []byte) {
+	if !c.resend {
+		return
+	}
+	var a struct {
+		MsgID json.RawMessage `json:"msg_id"`
+	}
+	if json.Unmarshal(body, &a) != nil {
+		return
+	}
+	id := string(a.MsgID)
+	var str string
+	if json.Unmarshal(a.MsgID, &str) == nil {
+		id = str
+	}
+	c.pendMu.Lock()
+	if _, ok := c.pending[id]; ok {
+		delete(c.pending, id)
+		c.nPending.Add(-1)
+	}
+	c.pendMu.Unlock()
+}
+
+// unacked is how many commands await an ack (and so a possible re-send).
+func (c *conn) unacked() int64 { return c.nPending.Load() }
+
+// resendDue removes and returns the frames of commands unacked for
+// longer than ResendAfter: each is re-sent once.
+func (c *conn) resendDue(now time.Time) []*frame {
+	var due []*frame
+	c.pendMu.Lock()
+	for id, p := range c.pending {
+		if now.Sub(p.at) >= c.s.opts.ResendAfter {
+			due = append(due, p.f)
+			delete(c.pending, id)
+			c.nPending.Add(-1)
+		}
+	}
+	c.pendMu.Unlock()
+	return due
 }
 
 func (c *conn) scheduleFaults() {
@@ -314,15 +439,40 @@ func (c *conn) send(f *frame) {
 
 func (c *conn) writeLoop() {
 	defer close(c.wDone)
+	var resendTick <-chan time.Time
+	if c.s.opts.ResendUnacked {
+		t := time.NewTicker(max(10*time.Millisecond, c.s.opts.ResendAfter/5))
+		defer t.Stop()
+		resendTick = t.C
+	}
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-c.stopW:
 			return
+		case now := <-resendTick:
+			if c.nPending.Load() == 0 {
+				continue
+			}
+			for _, f := range c.resendDue(now) {
+				c.s.stats.Resent.Add(1)
+				if c.writeFrame(f) != nil {
+					c.kill()
+					return
+				}
+			}
 		case b := <-c.ctrl:
 			if c.t.write(b) != nil {
 				c.kill()
+				return
+			}
+			if c.cutAfter.Load() {
+				// FIN after the reply, so that a client that already sent
+				// its first heartbeat still reads the reply (no RST).
+				if cw, ok := c.t.netConn().(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+					c.kill()
+				}
 				return
 			}
 		case f := <-c.out:
@@ -352,8 +502,8 @@ func (c *conn) writeFrame(f *frame) error {
 		return err
 	}
 	c.s.stats.FramesWritten.Add(1)
-	c.s.stats.MsgsWritten.Add(int64(f.b.msgs))
-	f.b.markDelivered()
+	c.s.stats.MsgsWritten.Add(int64(f.msgs))
+	f.markDelivered()
 	return nil
 }
 
@@ -398,7 +548,14 @@ func (c *conn) finish() {
 			r.mu.Lock()
 			delete(r.subs, c)
 			r.mu.Unlock()
+			if !c.anon {
+				c.s.leaveRoom(c.uid, r.id)
+			}
 		}
+		c.pendMu.Lock()
+		clear(c.pending)
+		c.nPending.Store(0)
+		c.pendMu.Unlock()
 		close(c.done)
 		<-c.wDone
 		c.kill()

@@ -89,7 +89,14 @@ func TestAuthFailuresCloseTCP(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := dial(t, s)
 			act(w)
-			_, err := w.next(5 * time.Second)
+			msg, err := w.next(5 * time.Second)
+			if name == "uid mismatch" {
+				// An identity violation is cut right after the handshake.
+				if h, _ := protocol.ParseHeader(msg); err != nil || h.Op != protocol.OpAuthReply {
+					t.Fatalf("uid mismatch: want the auth reply first, got %x %v", msg, err)
+				}
+				_, err = w.next(5 * time.Second)
+			}
 			if !isTCPClose(err) {
 				t.Fatalf("want TCP close without close frame, got %v", err)
 			}
@@ -98,6 +105,11 @@ func TestAuthFailuresCloseTCP(t *testing.T) {
 				t.Errorf("got a close frame %d", ce.Code)
 			}
 		})
+	}
+	// The uid mismatch and the heartbeat before the auth are violations;
+	// bad or foreign tokens are not.
+	if v := s.Violations(); v != 2 {
+		t.Errorf("Violations() = %d, want 2", v)
 	}
 }
 
@@ -112,6 +124,9 @@ func TestAuthRejectFault(t *testing.T) {
 	}
 	if s.Stats().AuthRejected != 1 {
 		t.Errorf("AuthRejected = %d", s.Stats().AuthRejected)
+	}
+	if s.Violations() != 0 { // the server's doing, not the client's
+		t.Errorf("the auth-reject fault counted as a violation")
 	}
 }
 
