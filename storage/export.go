@@ -101,10 +101,12 @@ var counterCmds = map[string]string{
 
 // eventSpecs lists the event tables in export order. Columns that have
 // no canonical name (dedup keys, money facts the writer derives,
-// deleted_ms) keep their column names: nothing stored is left out.
+// deleted_ms, red pockets' start_ms/end_ms, which are in ms where the
+// canonical start_time/end_time are in s) keep their column names:
+// nothing stored is left out.
 var eventSpecs = []eventSpec{
 	{table: tDanmaku, how: map[string]fieldHow{"is_admin": asBool, "is_mirror": asBool}},
-	{table: tGifts},
+	{table: tGifts, how: map[string]fieldHow{"bag_gift": asBool}},
 	{table: tSuperChats, rename: map[string]string{"sc_id": "id"}},
 	{table: tGuards},
 	{table: tInteractions},
