@@ -72,6 +72,10 @@ func exportFixture(t testing.TB, path string, perRoom int) {
 		exportT0+10*60_000+1)
 	add(&protocol.Room{Base: base(protocol.KindRoom, "PREPARING", 1001, 0), Status: "preparing",
 		Raw: json.RawMessage(`{"cmd":"PREPARING"}`)}, exportT0+70*60_000)
+	if storesRedPockets(t) {
+		add(&protocol.RedPocket{Base: base(protocol.KindRedPocket, "POPULARITY_RED_POCKET_V2_START", 1001, exportT0+5000),
+			LotID: 77, UID: 3, Uname: "rp", Price: 1600, StartTime: exportT0/1000 + 5, EndTime: exportT0/1000 + 185}, exportT0+5001)
+	}
 	for _, room := range []int64{1001, 2002} {
 		for i := range perRoom {
 			recv := exportT0 + int64(i)*(2*3600*1000)/int64(perRoom)

@@ -49,7 +49,7 @@ func rawSamples(t *testing.T, room int64) (raws []storage.Record, events []stora
 // storesRedPockets reports whether the writer stores a *protocol.RedPocket
 // (storage's red_pockets waits for protocol's type: TODO(proto-merge) in
 // storage/tables.go); until it does, a batch holding one fails whole.
-func storesRedPockets(t *testing.T) bool {
+func storesRedPockets(t testing.TB) bool {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rp.db")
 	db, err := storage.Open(path)
