@@ -99,6 +99,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newCollectCmd())
 	root.AddCommand(newStatsCmd())
 	root.AddCommand(newLoginCmd())
+	root.AddCommand(newExportCmd())
+	root.AddCommand(newReparseCmd())
 	return root
 }
 
