@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/protocol"
+	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 	"go.uber.org/goleak"
 )
@@ -23,7 +26,7 @@ func testCollect(t *testing.T, base, db string) collectOptions {
 		apiBase: base, quiet: true, httpRate: 50, heartbeat: 500 * time.Millisecond, watchdog: 2 * time.Second,
 		finalFlush: 30 * time.Second, stdout: io.Discard, stderr: io.Discard, spread: 200 * time.Millisecond,
 		backoffMin: 50 * time.Millisecond, backoffMax: 500 * time.Millisecond, healthyAfter: time.Second,
-		breakerPause: 200 * time.Millisecond}
+		breakerPause: 200 * time.Millisecond, perAccount: collector.DefaultRoomsPerAccount, logFormat: "text"}
 }
 
 func statsJSON(t *testing.T, db string) storage.Summary {
@@ -39,6 +42,21 @@ func statsJSON(t *testing.T, db string) storage.Summary {
 	return s
 }
 
+// simCookieFiles writes the simulator's first n accounts as cookie files
+// (mode 0600), as `danmakud sim --accounts N --cookie-dir DIR` does.
+func simCookieFiles(t *testing.T, sim *livesim.Sim, n int) []string {
+	t.Helper()
+	var files []string
+	for i := 1; i <= n; i++ {
+		f := filepath.Join(t.TempDir(), fmt.Sprintf("account-%d.txt", i))
+		if err := roomsource.WriteCookieFile(f, sim.AccountCookies(i)); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
 // TestEndToEndEqualsTruth runs the simulator with every fault on, lets
 // its traffic stop, ends collect by --duration, and checks that what was
 // stored equals what the simulator delivered, for every room and kind.
@@ -48,6 +66,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 		Rooms: 10, Rate: 400, Seed: 99, Tick: 50 * time.Millisecond, TrafficFor: 10 * time.Second,
 		DropEvery: 3 * time.Second, StallEvery: 6 * time.Second, Corrupt: 0.03, AuthReject: 0.15,
 		HTTP412: 0.05, Throttle: 0.3, ThrottleKeep: 0.3, HTTPRate: 1000, HTTPBurst: 1000,
+		RotateKeys: 2 * time.Second, AnonKeep: 0.1, Accounts: 2, ResendUnacked: true, ResendAfter: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +74,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "e2e.db")
 	o := testCollect(t, sim.URL(), db)
 	o.duration = 16 * time.Second
+	o.cookieFiles = simCookieFiles(t, sim, 2) // two accounts × 5 rooms: every room logged in
 	if err := o.run(context.Background(), "e2e"); err != nil {
 		t.Fatalf("collect: %v", err)
 	}
@@ -93,6 +113,19 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	t.Logf("collector: reconnects %d, starved %d, stalled %d, bad frames %d, malformed rows %d", got.Reconnects, starved, stalled, bad, got.Malformed)
 	if stalled == 0 || bad == 0 || got.Reconnects == 0 {
 		t.Errorf("faults not seen by the collector: stalled %d, bad frames %d, reconnects %d", stalled, bad, got.Reconnects)
+	}
+	// Logged in, under every fault: no identity violation, acks sent,
+	// re-sends dropped, every room's connections logged in.
+	if truth.Violations != 0 {
+		t.Errorf("%d identity violations", truth.Violations)
+	}
+	if st.Acks == 0 {
+		t.Error("the simulator received no acks")
+	}
+	for _, c := range got.Connections {
+		if c.Anonymous != 0 {
+			t.Errorf("room %d: %d anonymous connections in a logged-in run", c.RoomID, c.Anonymous)
+		}
 	}
 }
 
