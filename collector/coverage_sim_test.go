@@ -108,7 +108,7 @@ func checkEstimates(t *testing.T, s *livesim.Sim, c *Collector, want float64) fl
 			continue
 		}
 		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
-		est, ok := cc.Ratio()
+		est, ok := cc.Estimate(time.Now())
 		if !ok {
 			t.Errorf("room %d: no estimate (%d judged) with %d danmaku generated", room, cc.Judged.Load(), gen)
 			continue
@@ -204,7 +204,7 @@ func TestCoverageLoggedInAndBudget(t *testing.T) {
 			continue
 		}
 		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
-		est, ok := cc.Ratio()
+		est, ok := cc.Estimate(time.Now())
 		if !ok || math.Abs(est-trueCov) > 0.10 {
 			t.Errorf("room %d: estimate %.3f (ok %v), true %.3f", room, est, ok, trueCov)
 		}

@@ -300,7 +300,8 @@ const slotWait = 5 * time.Second
 func (w *worker) Run(ctx context.Context) {
 	cfg := &w.c.cfg
 	w.cov = newRoomCoverage(time.Now(), w.c.coverageOf(w.t.RoomID))
-	defer func() { w.c.pool.release(w.account) }()
+	w.cov.totals.wantedFrom(time.Now())
+	defer func() { w.c.pool.release(w.account); w.cov.totals.wantedUntil(time.Now()) }()
 	if !sleep(ctx, spreadOffset(w.t.RoomID, cfg.Spread)) {
 		return
 	}
@@ -464,6 +465,9 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	}
 	st.base.AuthedMs = sess.AuthedAt.UnixMilli()
 	w.c.send(st.record())
+	w.cov.connSince = sess.AuthedAt.Unix()
+	w.cov.totals.connectedFrom(sess.AuthedAt)
+	defer func() { w.cov.totals.connectedUntil(time.Now()) }()
 	w.c.Metrics.Connected.Add(1)
 	w.c.Metrics.Sessions.Add(1)
 	if known {
@@ -543,7 +547,7 @@ func reason(ctx context.Context, err error) string {
 // account slot is free.
 func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, sess syncer, st *connState, known bool) {
 	cfg := &w.c.cfg
-	interval := min(cfg.WatchEvery, 4*cfg.WatchMin) // then adapted to the room's rate
+	interval := min(cfg.WatchEvery, 2*cfg.WatchMin) // then adapted to the room's rate
 	for {
 		if !sleep(ctx, interval) {
 			return

@@ -114,7 +114,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	f.BoolVar(&o.loggedInOnly, "logged-in-only", false, "skip rooms beyond every account's budget instead of watching them anonymously")
 	f.StringVar(&o.logFormat, "log-format", "text", "log lines as text (key=value) or json (one object per line)")
 	f.DurationVar(&o.lockWait, "lock-wait", 2*time.Minute, "if another collect holds the database, wait this long for it to finish (0 = exit 4 at once)")
-	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "compare each room's history with what arrived this often (0 = off)")
+	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "coverage checks: at most this long between two checks of a room's danmaku history against what arrived (busy rooms down to 10s; 0 = off)")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
 	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
 	f.DurationVar(&o.finalFlush, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
@@ -556,15 +556,17 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 	var low []roomCov
 	var judged, arrived int64
 	var rooms, estimated, sampled int
+	var shares float64
+	now := time.Now()
 	for room, c := range col.Coverage() {
 		rooms++
-		j, a := c.Judged.Load(), c.Arrived.Load()
-		judged += j
-		arrived += a
+		judged += c.Judged.Load()
+		arrived += c.Arrived.Load()
+		shares += c.ConnectedShare(now)
 		if c.Sampled.Load() {
 			sampled++
 		}
-		if r, ok := c.Ratio(); ok {
+		if r, ok := c.Estimate(now); ok {
 			estimated++
 			if r < lowCoverage {
 				low = append(low, roomCov{room, r, c.Sampled.Load()})
@@ -572,8 +574,8 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 		}
 	}
 	if judged > 0 {
-		fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% overall (%d of %d history danmaku arrived); %d of %d rooms estimated, %d sampled (anonymous or throttled)\n",
-			100*float64(arrived)/float64(judged), arrived, judged, estimated, rooms, sampled)
+		fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±0.10), %d sampled (anonymous or throttled)\n",
+			100*float64(arrived)/float64(judged), arrived, judged, 100*shares/float64(rooms), estimated, rooms, sampled)
 	} else {
 		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
 	}

@@ -96,8 +96,8 @@ func printSummary(w io.Writer, path string, s *storage.Summary) {
 				c.Sampled, c.Starved, c.Stalled, c.BadFrames)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "coverage: n/a below %d history danmaku judged; share: connected time over wanted time (first connect to the run's end)\n",
-			storage.MinCoverageSamples)
+		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a until it is known to ±%.2f; share: connected time over wanted time (first connect to the run's end)\n",
+			storage.CoverageMargin)
 	}
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "commands without a typed table (kept in unknown_commands with a sample):")
