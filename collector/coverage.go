@@ -153,7 +153,7 @@ type roomCoverage struct {
 	// sent before it fell in a gap, which the connected share accounts
 	// for, so they are not judged.
 	connSince int64
-	totals  *CoverageCount
+	totals    *CoverageCount
 }
 
 func newRoomCoverage(start time.Time, totals *CoverageCount) *roomCoverage {
