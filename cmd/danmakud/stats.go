@@ -96,7 +96,7 @@ func printSummary(w io.Writer, path string, s *storage.Summary) {
 				c.Sampled, c.Starved, c.Stalled, c.BadFrames)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a until it is known to ±%.2f; share: connected time over wanted time (first connect to the run's end)\n",
+		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a until it is known to ±%.2f; share: connected time over wanted time (from the first round that listed the room to its last connection's end)\n",
 			storage.CoverageMargin)
 	}
 	if len(s.Unknown) > 0 {
