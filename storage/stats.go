@@ -16,16 +16,17 @@ import (
 const MinCoverageSamples = 10
 
 // CoverageMargin is the widest uncertainty an estimated coverage may
-// have: an estimate whose 95 % interval (Wilson score) is wider than
-// ± CoverageMargin is reported as null (too few samples to say), so every
-// estimate given is right to about ±0.10. A room that gets everything
-// needs 18 judged items; a 10 % sample about 35.
+// have: an estimate whose 95 % interval (Wilson score) reaches further
+// than CoverageMargin from it on either side is reported as null (too
+// few samples to say), so every estimate given is right to about ±0.10.
+// A room that gets everything (or nothing) needs 35 judged items, a 10 %
+// sample about 65, an even share about 100.
 const CoverageMargin = 0.10
 
-// CoverageEstimate is the one rule for an estimated coverage: the share
-// of judged room-history danmaku that arrived, and whether there are
-// enough of them to say it (at least MinCoverageSamples, and a 95 %
-// Wilson interval within ± CoverageMargin).
+// CoverageEstimate is the one rule for an estimated history share: the
+// share of judged room-history danmaku that arrived, and whether there
+// are enough of them to say it (at least MinCoverageSamples, and a 95 %
+// Wilson interval within ± CoverageMargin of the share).
 func CoverageEstimate(judged, arrived int64) (float64, bool) {
 	if judged < MinCoverageSamples {
 		return 0, false
@@ -33,8 +34,10 @@ func CoverageEstimate(judged, arrived int64) (float64, bool) {
 	n := float64(judged)
 	p := min(1, float64(arrived)/n)
 	const z = 1.96
+	center := (p + z*z/(2*n)) / (1 + z*z/n)
 	half := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / (1 + z*z/n)
-	return p, half <= CoverageMargin
+	lo, hi := center-half, center+half
+	return p, p-lo <= CoverageMargin && hi-p <= CoverageMargin
 }
 
 // RoomKinds returns, per room, the number of distinct stored events of

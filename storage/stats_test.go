@@ -40,7 +40,7 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	}
 	writeInternal(t, db, 1,
 		// room 5, run 1: 10 s … 50 s, then 60 s … (no end: the run's end, 100 s)
-		Conn{Seq: 1, RoomID: 5, StartedMs: 10000, AuthedMs: 11000, EndedMs: 50000, EndReason: "stalled: x", HistSeen: 80, HistArrived: 80, UID: 9},
+		Conn{Seq: 1, RoomID: 5, StartedMs: 10000, AuthedMs: 11000, EndedMs: 50000, EndReason: "stalled: x", HistSeen: 100, HistArrived: 100, UID: 9},
 		Conn{Seq: 2, RoomID: 5, StartedMs: 60000, AuthedMs: 61000, HistSeen: 70, HistArrived: 60, Anonymous: true, Sampled: true, Acks: 4},
 		// room 6: never authenticated, few samples
 		Conn{Seq: 3, RoomID: 6, StartedMs: 20000, EndedMs: 21000, EndReason: "auth_rejected", HistSeen: 3, HistArrived: 1},
@@ -62,7 +62,7 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 		c5.Connections != 3 || c5.Reconnects != 2 || c5.Stalled != 1 || c5.Anonymous != 1 || c5.Sampled != 1 || c5.Acks != 4 {
 		t.Errorf("room 5: %+v", c5)
 	}
-	if c5.Coverage == nil || !near(*c5.Coverage, 140.0/150*127/145) || c5.HistSeen != 150 || c5.HistArrived != 140 {
+	if c5.Coverage == nil || !near(*c5.Coverage, 160.0/170*127/145) || c5.HistSeen != 170 || c5.HistArrived != 160 {
 		t.Errorf("room 5 coverage %v (%d/%d)", c5.Coverage, c5.HistArrived, c5.HistSeen)
 	}
 	if c6.Coverage != nil || c6.Connected != 0 || !near(c6.Wanted, 1) || c6.ConnectedShare != 0 {
@@ -71,7 +71,7 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	if s.Coverage["5"] == nil || *s.Coverage["5"] != *c5.Coverage || s.Coverage["6"] != nil || len(s.Coverage) != 2 {
 		t.Errorf("coverage map %v", s.Coverage)
 	}
-	if s.OverallCoverage == nil || !near(*s.OverallCoverage, 141.0/153*127/146) {
+	if s.OverallCoverage == nil || !near(*s.OverallCoverage, 161.0/173*127/146) {
 		t.Errorf("overall coverage %v", s.OverallCoverage)
 	}
 	if r := s.Rooms["5"]; r.Coverage != s.Coverage["5"] || r.Kinds["danmaku"] != 1 || len(r.Kinds) != 5 {
@@ -119,10 +119,13 @@ func TestCoverageEstimate(t *testing.T) {
 		ok              bool
 	}{
 		{9, 9, false},   // below MinCoverageSamples
-		{12, 12, false}, // all arrived, but 12 items say only ≥ 0.76
-		{20, 20, true},  // ≥ 0.84
+		{20, 20, false}, // all arrived, but 20 items say only ≥ 0.84
+		{35, 35, true},  // ≥ 0.90
+		{35, 0, true},   // ≤ 0.10
+		{16, 0, false},  // ≤ 0.19: not to ±0.10
 		{20, 2, false},  // a 10 % sample needs more
-		{40, 4, true},   // 0.10, interval 0.04–0.23
+		{40, 4, false},  // 0.10, interval 0.04–0.23
+		{80, 8, true},   // 0.10, interval 0.05–0.19
 		{100, 50, true}, // 0.50 ± 0.096
 		{80, 40, false}, // 0.50 ± 0.107
 	} {
