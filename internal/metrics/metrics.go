@@ -91,7 +91,7 @@ func New(version string) *Metrics {
 	m.badFrames = f.counter("danmakud_bad_frames_total", "Messages or commands that could not be decoded (stored as malformed).")
 	m.acks = f.counter("danmakud_acks_total", "Op-24 acks sent for commands that asked for one.")
 	m.resent = f.counter("danmakud_resent_commands_dropped_total", "Commands dropped because their msg_id was already received (server re-sends).")
-	m.unknown = f.counter("danmakud_unknown_commands_total", "Commands of a type danmakud does not know (stored as kind other).")
+	m.unknown = f.counter("danmakud_unknown_commands_total", "Commands stored in the unknown_commands table (kind other): an unknown type, or a known one whose JSON had an unexpected shape.")
 	m.sessions = f.counterVec("danmakud_sessions_total", "Connections authenticated, by identity (logged_in or anonymous).", "identity")
 	m.reconnects = f.counterVec("danmakud_reconnects_total", "Connections that ended while their room was still wanted, by end reason (as connections.end_reason, errors as \"error\").", "reason")
 	m.tokenReuse = f.counter("danmakud_token_reuses_total", "Reconnects that reused a still-valid token (no HTTP request).")
