@@ -416,6 +416,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	records := make(chan storage.Record, 65536)
 	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log, Metrics: mx})
 	mx.SetQueueDepth(func() int { return len(records) })
+	mx.SetFlushDeadline(max(3*o.flushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- writer.Run(hardCtx, records) }()
 	for _, m := range metas {

@@ -12,19 +12,26 @@ import (
 )
 
 // Health says whether the run is healthy: the writer's last flush
-// succeeded (or none has been tried yet) and at least one room is
-// connected or none is wanted. reason is one line either way. A nil
-// handle is healthy.
+// succeeded (or none has been tried yet), it has not held records longer
+// than SetFlushDeadline's d without a successful flush, and at least one
+// room is connected or none is wanted. reason is one line either way. A
+// nil handle is healthy.
 func (m *Metrics) Health() (ok bool, reason string) {
 	if m == nil {
 		return true, "ok: no metrics"
 	}
 	m.mu.Lock()
-	failing, flushed, desired := m.failing, m.flushed, m.nDesired
+	failing, flushed, desired, stale, since := m.failing, m.flushed, m.nDesired, m.stale, m.flushed
 	m.mu.Unlock()
+	if since.IsZero() {
+		since = m.started
+	}
 	connected := sum(m.roomsConnected, nil)
 	if failing > 0 {
 		return false, fmt.Sprintf("writer failing: the last %d flushes failed", failing)
+	}
+	if stale > 0 && time.Since(since) > stale && sum(m.pending, nil) > 0 {
+		return false, fmt.Sprintf("writer stuck: no successful flush for %s with records waiting", time.Since(since).Round(time.Second))
 	}
 	if desired > 0 && connected == 0 {
 		return false, fmt.Sprintf("no room connected (%d wanted)", desired)

@@ -68,6 +68,8 @@ type Metrics struct {
 	sampled  map[int64]bool // wanted rooms known to receive a sample
 	failing  int            // consecutive failed flushes
 	flushed  time.Time      // last successful flush
+	started  time.Time      // New
+	stale    time.Duration  // see SetFlushDeadline; 0 = never stale
 	nDesired int
 }
 
@@ -75,7 +77,7 @@ type Metrics struct {
 // registry, plus the Go runtime and process collectors and
 // danmakud_build_info{version, goversion}.
 func New(version string) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), desired: nil, sampled: map[int64]bool{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), sampled: map[int64]bool{}, started: time.Now()}
 	f := factory{m.reg}
 	m.roomsDesired = f.gauge("danmakud_rooms_desired", "Rooms in the latest discovery round's desired set (top-N plus --room).")
 	m.roomsConnected = f.gauge("danmakud_rooms_connected", "Rooms with an authenticated connection now.")
@@ -91,7 +93,7 @@ func New(version string) *Metrics {
 	m.badFrames = f.counter("danmakud_bad_frames_total", "Messages or commands that could not be decoded (stored as malformed).")
 	m.acks = f.counter("danmakud_acks_total", "Op-24 acks sent for commands that asked for one.")
 	m.resent = f.counter("danmakud_resent_commands_dropped_total", "Commands dropped because their msg_id was already received (server re-sends).")
-	m.unknown = f.counter("danmakud_unknown_commands_total", "Commands stored in the unknown_commands table (kind other): an unknown type, or a known one whose JSON had an unexpected shape.")
+	m.unknown = f.counter("danmakud_unknown_commands_total", "Commands without a typed table (kind other: an unknown type, or a known one whose JSON had an unexpected shape), counted per arrival; the unknown_commands table sums them per cmd.")
 	m.sessions = f.counterVec("danmakud_sessions_total", "Connections authenticated, by identity (logged_in or anonymous).", "identity")
 	m.reconnects = f.counterVec("danmakud_reconnects_total", "Connections that ended while their room was still wanted, by end reason (as connections.end_reason, errors as \"error\").", "reason")
 	m.tokenReuse = f.counter("danmakud_token_reuses_total", "Reconnects that reused a still-valid token (no HTTP request).")
@@ -415,6 +417,17 @@ func (m *Metrics) LoginLapse() {
 func (m *Metrics) SetQueueDepth(fn func() int) {
 	if m != nil && fn != nil {
 		m.queueFn.Store(&fn)
+	}
+}
+
+// SetFlushDeadline makes Health report the writer unhealthy when it
+// holds records and has not flushed successfully for d (since New when
+// it never has). 0, the default, never does.
+func (m *Metrics) SetFlushDeadline(d time.Duration) {
+	if m != nil {
+		m.mu.Lock()
+		m.stale = d
+		m.mu.Unlock()
 	}
 }
 

@@ -158,6 +158,15 @@ func TestHealthz(t *testing.T) {
 	if code, body := get(); code != 200 {
 		t.Errorf("flush recovered: %d %s", code, body)
 	}
+	m.SetFlushDeadline(time.Nanosecond)
+	if code, body := get(); code != 200 {
+		t.Errorf("nothing pending, deadline passed: %d %s", code, body)
+	}
+	m.WriterRecord(1)
+	if code, body := get(); code != 503 || !strings.Contains(body, "stuck") {
+		t.Errorf("records pending past the deadline: %d %s", code, body)
+	}
+	m.SetFlushDeadline(0)
 	res, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
