@@ -91,6 +91,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
   danmakud collect --top 100 --duration 1h                # the 100 busiest rooms for an hour
   danmakud collect --top 0 --room 76 --room 21452505      # given rooms only (short ids resolved)
   danmakud collect --top 50 --area 371 --db vtubers.db    # one area
+  danmakud collect --top 100 --metrics-addr 127.0.0.1:9464 # Prometheus /metrics and /healthz
   danmakud collect --cookie-file a1.txt --cookie-file a2.txt --rooms-per-account 5 --top 10
   danmakud collect --top 100 --duration 59m50s --lock-wait 5m --quiet   # hourly from cron`,
 		Args: cobra.NoArgs,
