@@ -152,7 +152,9 @@ func (c *Config) defaults() {
 	}
 }
 
-// Metrics are running totals for progress lines and the summary.
+// Metrics are running totals, for tests and callers without a metrics
+// handle; collect's progress line and summary read Config.Metrics, which
+// counts the same things.
 type Metrics struct {
 	Connected  atomic.Int64 // sessions authenticated now
 	Sessions   atomic.Int64 // sessions authenticated in total

@@ -153,7 +153,8 @@ func (c *Client) String() string {
 	return fmt.Sprintf("roomsource.Client{base:%q, accounts:%d}", c.base.api, len(c.accts))
 }
 
-// Counts are what the client did since New.
+// Counts are what the client did since New (Config.Metrics counts the
+// same by endpoint and status; collect reads that).
 type Counts struct {
 	Requests    int64 // sent
 	RateLimited int64 // answered 412 / -412

@@ -103,7 +103,8 @@ type WriterOptions struct {
 	Metrics *metrics.Metrics
 }
 
-// WriterStats are running totals, safe to read at any time.
+// WriterStats are running totals, safe to read at any time
+// (WriterOptions.Metrics counts the same per table; collect reads that).
 type WriterStats struct {
 	// Rows is rows added (inserted). On a fresh database that only this
 	// writer wrote, it equals the sum of `stats`'s per-table rows.
