@@ -133,7 +133,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Errorf("danmakud_room_connected never showed 3 connected rooms")
 	}
 	// Once the simulator has delivered everything, wait for the writer to
-	// commit it: every danmaku event a row, stable over two flushes.
+	// commit it: every danmaku event a row, the same in two scrapes.
 	if !until(10*time.Second, sim.Idle) {
 		t.Fatal("the simulator never went idle")
 	}
