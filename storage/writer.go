@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 )
 
@@ -97,9 +98,13 @@ type WriterOptions struct {
 	// BatchMax flushes early when this many records wait; default 20,000.
 	BatchMax int
 	Logger   *slog.Logger
+	// Metrics receives rows per table, flush durations and failures and
+	// the pending batch size (nil: none); Stats counts regardless.
+	Metrics *metrics.Metrics
 }
 
-// WriterStats are running totals, safe to read at any time.
+// WriterStats are running totals, safe to read at any time
+// (WriterOptions.Metrics counts the same per table; collect reads that).
 type WriterStats struct {
 	// Rows is rows added (inserted). On a fresh database that only this
 	// writer wrote, it equals the sum of `stats`'s per-table rows.
@@ -165,6 +170,7 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 		if err := w.flush(hard, batch); err != nil {
 			failing++
 			w.Stats.Errors.Add(1)
+			w.opts.Metrics.FlushFailed()
 			if failing == 1 || failing%10 == 0 {
 				w.log.Error("flush failed; keeping the batch and retrying", "records", len(batch), "err", err, "failures", failing)
 			}
@@ -193,6 +199,7 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			}
 			w.Stats.Records.Add(1)
 			batch = append(batch, r)
+			w.opts.Metrics.WriterRecord(len(batch))
 			// Past the cap, flush; while flushes fail the batch keeps
 			// growing and producers feel it through the full channel.
 			if len(batch) >= w.opts.BatchMax && (failing == 0 || len(batch)%w.opts.BatchMax == 0) {
@@ -281,6 +288,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	w.Stats.Updated.Add(st.updated)
 	w.Stats.Dups.Add(dups)
 	w.Stats.Flushes.Add(1)
+	w.observeFlush(time.Since(start), st, dups)
 	w.log.Debug("flushed", "records", len(batch), "rows", st.inserted+st.updated, "took", time.Since(start))
 	return nil
 }
