@@ -607,7 +607,7 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, s
 			continue // the reader is held up: judge nothing now
 		}
 		considered, arrived, fresh := w.cov.judge(hist, fetched)
-		if r, ok := w.cov.totals.Ratio(); ok {
+		if r, ok := w.cov.totals.Estimate(time.Now()); ok {
 			cfg.Metrics.SetRoomCoverage(w.t.RoomID, r)
 		}
 		interval = nextInterval(interval, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
