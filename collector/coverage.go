@@ -276,11 +276,6 @@ func (c *CoverageCount) Estimate(now time.Time) (float64, bool) {
 	return p * c.ConnectedShare(now), ok
 }
 
-// Ratio is the share of judged history danmaku that arrived while
-// connected, and whether there are enough judged items to say it.
-func (c *CoverageCount) Ratio() (float64, bool) {
-	return storage.CoverageEstimate(c.Judged.Load(), c.Arrived.Load())
-}
 
 // lowPolicy decides what to do with a connection whose coverage is low.
 // A connection that should get everything is replaced once with a fresh
