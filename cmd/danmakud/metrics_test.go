@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,6 +170,16 @@ func TestMetricsEndpoint(t *testing.T) {
 	} {
 		if fams[name] == nil {
 			t.Errorf("/metrics has no %s", name)
+		}
+	}
+	// Every danmakud metric scraped is documented in the README.
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "danmakud_") && !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("metric %s is not listed in README.md", name)
 		}
 	}
 	if v := value(fams, "danmakud_rooms_desired"); v != 3 {
