@@ -7,6 +7,10 @@
 # error, the worst room, recycles ("starved") per room per hour and the
 # simulator's identity violations.
 #
+# The simulator's traffic lasts SECONDS and collect runs 10 s longer, so
+# the truth counts only what was generated while collect ran (but for the
+# second or two collect takes to start).
+#
 # usage: scripts/coverage-check.sh anonymous|login [ROOMS] [SECONDS] [RATE]
 # Extra collect flags: COLLECTARGS="--http-rate 5"; extra sim flags: SIMARGS.
 set -euo pipefail
@@ -17,7 +21,7 @@ simpid=
 trap '[ -n "$simpid" ] && kill $simpid 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/danmakud" "$root/cmd/danmakud"
 accounts=$(( (rooms + 4) / 5 )) # collect's default budget: 5 rooms per account
-"$work/danmakud" sim --rooms "$rooms" --rate "$rate" --live-for 0 --accounts "$accounts" \
+"$work/danmakud" sim --rooms "$rooms" --rate "$rate" --live-for 0 --traffic-for "${secs}s" --accounts "$accounts" \
   --cookie-dir "$work/cookies" --addr-file "$work/addr" --truth "$work/truth.json" ${SIMARGS:-} \
   >"$work/sim.out" 2>&1 &
 simpid=$!
@@ -29,7 +33,7 @@ if [ "$mode" = login ]; then
 fi
 set -x
 "$work/danmakud" collect --top "$rooms" --api-base "$(cat "$work/addr")" --db "$work/cov.db" \
-  --duration "${secs}s" --quiet "${login[@]}" ${COLLECTARGS:-} 2>"$work/collect.err" || true
+  --duration "$((secs + 10))s" --quiet "${login[@]}" ${COLLECTARGS:-} 2>"$work/collect.err" || true
 { set +x; } 2>/dev/null
 kill -INT $simpid; wait $simpid || true; simpid=
 cat "$work/collect.err"
