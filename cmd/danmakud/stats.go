@@ -16,7 +16,10 @@ func newStatsCmd() *cobra.Command {
 	var dbPath string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "stats [--db FILE] [--json]",
+		Use: "stats [--db FILE] [--json]",
+		Example: `  danmakud stats --db danmakud.db
+  danmakud stats --db danmakud.db --json | jq '.coverage'          # estimated coverage per room (null: too few samples)
+  danmakud stats --db danmakud.db --json | jq '.rooms["21452505"]'  # one room's stored events per kind`,
 		Short: "Summarize a database: rows per kind, rooms, time span, coverage, reconnects, unknown commands",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
