@@ -7,9 +7,9 @@
 # error, the worst room, recycles ("starved") per room per hour and the
 # simulator's identity violations.
 #
-# The simulator's traffic lasts SECONDS and collect runs 10 s longer, so
-# the truth counts only what was generated while collect ran (but for the
-# second or two collect takes to start).
+# The simulator's traffic lasts SECONDS, and collect (started a fraction of
+# a second later) runs SECONDS too, so the truth counts what was generated
+# while collect ran, but for the second or so collect takes to start.
 #
 # usage: scripts/coverage-check.sh anonymous|login [ROOMS] [SECONDS] [RATE]
 # Extra collect flags: COLLECTARGS="--http-rate 5"; extra sim flags: SIMARGS.
@@ -33,7 +33,7 @@ if [ "$mode" = login ]; then
 fi
 set -x
 "$work/danmakud" collect --top "$rooms" --api-base "$(cat "$work/addr")" --db "$work/cov.db" \
-  --duration "$((secs + 10))s" --quiet "${login[@]}" ${COLLECTARGS:-} 2>"$work/collect.err" || true
+  --duration "${secs}s" --quiet "${login[@]}" ${COLLECTARGS:-} 2>"$work/collect.err" || true
 { set +x; } 2>/dev/null
 kill -INT $simpid; wait $simpid || true; simpid=
 cat "$work/collect.err"
