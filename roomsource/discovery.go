@@ -2,6 +2,7 @@ package roomsource
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"time"
@@ -48,6 +49,9 @@ type Discovery struct {
 	current map[int64]Target
 	round   int
 	fails   int
+	// listedLast is the length of the last list acted on; hadRooms the
+	// longest list seen.
+	listedLast, hadRooms int
 }
 
 // Run sends a Round on out after every successful refresh until ctx ends.
@@ -95,7 +99,9 @@ func (d *Discovery) Run(ctx context.Context, out chan<- Round) {
 }
 
 // Refresh1 runs one discovery round: it fetches the list and applies
-// hysteresis. On error the state is unchanged.
+// hysteresis. On error the state is unchanged, except that an empty list
+// right after one with rooms is an error once and believed the second
+// time in a row.
 func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 	h := d.Hysteresis
 	if h <= 0 {
@@ -108,6 +114,14 @@ func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 		if err != nil {
 			return Round{}, err
 		}
+		// A suspicious round: an empty list right after one with rooms
+		// tears nothing down (the whole service going dark at once is
+		// far likelier an API fault than every room ending).
+		if len(listed) == 0 && d.listedLast > 0 {
+			d.listedLast = 0 // a second empty round in a row is believed
+			return Round{}, fmt.Errorf("roomsource: the room list came back empty after %d rooms; keeping the last good set this round", d.hadRooms)
+		}
+		d.listedLast, d.hadRooms = len(listed), max(d.hadRooms, len(listed))
 	}
 	if d.absent == nil {
 		d.absent, d.current = map[int64]int{}, map[int64]Target{}
