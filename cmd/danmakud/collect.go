@@ -383,6 +383,19 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		_ = db.EndRun(context.Background(), runID, "bad room")
 		return &exitError{exitUsage, fmt.Errorf("--room %s: no such room; nothing left to watch", strings.Join(badRooms, ", "))}
 	}
+	// --area: the list API answers an unknown area with an empty list, as
+	// it does an area nobody streams in now. An empty first listing is
+	// an error (exit 2) when there is no --room to watch, else a warning.
+	if o.area != 0 && o.top > 0 {
+		if listed, err := api.TopRooms(ctx, 1, o.area); err == nil && len(listed) == 0 {
+			msg := fmt.Sprintf("--area %d lists no live rooms (no such area, or nobody is live in it now)", o.area)
+			if len(fixed) == 0 {
+				_ = db.EndRun(context.Background(), runID, "empty area")
+				return &exitError{exitUsage, errors.New(msg + "; nothing to watch")}
+			}
+			log.Warn(msg+"; watching the --room rooms only until it does", "area", o.area)
+		}
+	}
 
 	hardParent := o.hard
 	if hardParent == nil {
