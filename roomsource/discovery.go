@@ -49,9 +49,8 @@ type Discovery struct {
 	current map[int64]Target
 	round   int
 	fails   int
-	// listedLast is the length of the last list acted on; hadRooms the
-	// longest list seen.
-	listedLast, hadRooms int
+	// hadRooms is the longest list seen.
+	hadRooms int
 }
 
 // Run sends a Round on out after every successful refresh until ctx ends.
@@ -99,9 +98,8 @@ func (d *Discovery) Run(ctx context.Context, out chan<- Round) {
 }
 
 // Refresh1 runs one discovery round: it fetches the list and applies
-// hysteresis. On error the state is unchanged, except that an empty list
-// right after one with rooms is an error once and believed the second
-// time in a row.
+// hysteresis. On error the state is unchanged. An empty list once a list
+// had rooms is an error (a suspicious round), however often it comes.
 func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 	h := d.Hysteresis
 	if h <= 0 {
@@ -114,14 +112,14 @@ func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 		if err != nil {
 			return Round{}, err
 		}
-		// A suspicious round: an empty list right after one with rooms
-		// tears nothing down (the whole service going dark at once is
-		// far likelier an API fault than every room ending).
-		if len(listed) == 0 && d.listedLast > 0 {
-			d.listedLast = 0 // a second empty round in a row is believed
-			return Round{}, fmt.Errorf("roomsource: the room list came back empty after %d rooms; keeping the last good set this round", d.hadRooms)
+		// A suspicious round: an empty list after one with rooms tears
+		// nothing down (every room of a list ending at once is far
+		// likelier an API fault); the rooms leave by hysteresis once a
+		// list with rooms comes back without them.
+		if len(listed) == 0 && d.hadRooms > 0 {
+			return Round{}, fmt.Errorf("roomsource: the room list came back empty (it had %d rooms); keeping the last good set", d.hadRooms)
 		}
-		d.listedLast, d.hadRooms = len(listed), max(d.hadRooms, len(listed))
+		d.hadRooms = max(d.hadRooms, len(listed))
 	}
 	if d.absent == nil {
 		d.absent, d.current = map[int64]int{}, map[int64]Target{}

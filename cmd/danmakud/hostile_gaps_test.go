@@ -91,6 +91,14 @@ func TestReconnectGaps(t *testing.T) {
 	if soak() { // the real defaults: HealthyAfter 5s, Spread 10s
 		rooms, dropEvery, runFor, healthy, spread = 30, 10*time.Second, 5*time.Minute, 0, 0
 	}
+	// DANMAKUD_HEALTHY_AFTER and DANMAKUD_SOAK_FOR override the
+	// collector's HealthyAfter and the run's length (to measure a policy).
+	if v, err := time.ParseDuration(os.Getenv("DANMAKUD_HEALTHY_AFTER")); err == nil {
+		healthy = v
+	}
+	if v, err := time.ParseDuration(os.Getenv("DANMAKUD_SOAK_FOR")); err == nil && soak() {
+		runFor = v
+	}
 	sim, err := livesim.New(livesim.Options{Rooms: rooms, Rate: 100, Seed: 11, DropEvery: dropEvery,
 		HTTPRate: 1000, HTTPBurst: 1000})
 	if err != nil {
