@@ -58,6 +58,7 @@ type collectOptions struct {
 	healthyAfter   time.Duration
 	breakerPause   time.Duration
 	loginCheck     time.Duration
+	pendingMax     int // storage.WriterOptions.PendingMax (0 = its default)
 	// hard, when set, is cancelled by a second signal: collect then
 	// stops at once without the final flush, records the run as
 	// interrupted, closes the database and exits 130.
@@ -404,9 +405,20 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	hardCtx, hardStop := context.WithCancel(hardParent)
 	defer hardStop()
 	records := make(chan storage.Record, 65536)
-	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log})
+	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log, PendingMax: o.pendingMax})
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- writer.Run(hardCtx, records) }()
+	// The writer gives up early only when it cannot write and holds
+	// PendingMax records: then everything stops at once.
+	writerFailed := make(chan struct{})
+	go func() {
+		err := writer.Run(hardCtx, records)
+		writerDone <- err
+		if err != nil && hardCtx.Err() == nil {
+			log.Error("cannot write the database; stopping", "db", o.db, "err", err)
+			close(writerFailed)
+			hardStop()
+		}
+	}()
 	for _, m := range metas {
 		records <- m
 	}
@@ -430,6 +442,15 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		runCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
+	runCtx, cancelRun := context.WithCancel(runCtx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-writerFailed:
+			cancelRun()
+		case <-runCtx.Done():
+		}
+	}()
 	start := time.Now()
 	rounds := make(chan roomsource.Round, 1)
 	disc := &roomsource.Discovery{Lister: api, Top: o.top, Area: o.area, Fixed: fixed, Refresh: o.refresh,
@@ -475,7 +496,15 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	flushTimer.Stop()
 	interrupted := o.hard != nil && o.hard.Err() != nil
 	status := "ok"
+	writeFailed := false
+	select {
+	case <-writerFailed:
+		writeFailed = true
+	default:
+	}
 	switch {
+	case writeFailed:
+		status = "write failed"
 	case interrupted:
 		status = "interrupted: second signal, no final flush"
 	case werr != nil:
