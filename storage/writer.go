@@ -102,7 +102,7 @@ type WriterOptions struct {
 	// (they are lost, and said to be). Default 10 × BatchMax (200,000
 	// records, ~100 MB).
 	PendingMax int
-	Logger   *slog.Logger
+	Logger     *slog.Logger
 }
 
 // WriterStats are running totals, safe to read at any time.
