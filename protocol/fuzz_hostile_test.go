@@ -81,9 +81,9 @@ func FuzzProtobuf(f *testing.F) {
 	m = protowire.AppendTag(m, 2, protowire.BytesType)
 	m = protowire.AppendString(m, "name")
 	f.Add(m)
-	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})                   // length past the end
+	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})                               // length past the end
 	f.Add([]byte{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}) // a varint of 10 bytes
-	f.Add([]byte{0x52, 0x02, 0x08})                                     // gift_list item truncated
+	f.Add([]byte{0x52, 0x02, 0x08})                                                 // gift_list item truncated
 	var cd protocol.CommandDecoder
 	f.Fuzz(func(t *testing.T, pb []byte) {
 		for _, cmd := range []string{"SEND_GIFT_V2", "INTERACT_WORD_V2"} {
