@@ -36,6 +36,7 @@ func smallFS(t *testing.T, size string) string {
 // were not written; the file passes integrity_check; after the
 // filesystem grows, the next run appends to the same file.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := smallFS(t, "1m")
 	sim, err := livesim.New(livesim.Options{Rooms: 3, Rate: 3000, Tick: 20 * time.Millisecond, Seed: 31})
 	if err != nil {

@@ -30,6 +30,7 @@ func fileHash(t *testing.T, path string) string {
 // file exists its bytes are the same afterwards (hashed) and no -wal or
 // -shm is left beside it.
 func TestCollectHostileInput(t *testing.T) {
+	t.Parallel()
 	sim, err := livesim.New(livesim.Options{Rooms: 3, Seed: 3})
 	if err != nil {
 		t.Fatal(err)

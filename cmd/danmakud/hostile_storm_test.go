@@ -75,6 +75,7 @@ func (f *apiFaults) maxInWindow(w time.Duration) (best, total int) {
 // or suspicious discovery rounds, and every room is connected again
 // after the API recovers.
 func TestCollectAPIStorm(t *testing.T) {
+	t.Parallel()
 	sim, err := livesim.New(livesim.Options{Rooms: 5, Rate: 200, Seed: 21, DropEvery: 1500 * time.Millisecond,
 		AuthReject: 0.2, HTTPRate: 1000, HTTPBurst: 1000})
 	if err != nil {
