@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 )
 
 // How coverage is measured.
@@ -148,7 +149,11 @@ type roomCoverage struct {
 	judged  map[string]int64 // history key → its ts (unix s)
 	pending map[string]int64 // seen in a history, too recent to judge yet
 	start   int64            // unix s; history items sent before are not judged
-	totals  *CoverageCount
+	// connSince is the current connection's auth time (unix s): items
+	// sent before it fell in a gap, which the connected share accounts
+	// for, so they are not judged.
+	connSince int64
+	totals    *CoverageCount
 }
 
 func newRoomCoverage(start time.Time, totals *CoverageCount) *roomCoverage {
@@ -183,8 +188,8 @@ func (rc *roomCoverage) judge(hist []roomsource.HistoryItem, fetched time.Time) 
 		}
 		delete(rc.pending, k)
 		rc.judged[k] = ts
-		if ts < rc.start || ts < horizon {
-			continue // before this worker, or older than what it remembers
+		if ts < rc.start || ts < horizon || ts <= rc.connSince {
+			continue // before this worker or this connection, or older than what it remembers
 		}
 		considered++
 		if rc.seen.has(k) {
@@ -219,23 +224,58 @@ func nextInterval(cur, lo, hi time.Duration, fresh, histLen int) time.Duration {
 }
 
 // CoverageCount is a room's running coverage estimate: history danmaku
-// judged and how many of them arrived. Safe for concurrent use.
+// judged while a connection was up and how many of them arrived, and how
+// long the room was connected out of the time it was wanted. Safe for
+// concurrent use.
 type CoverageCount struct {
 	Judged, Arrived atomic.Int64
 	// Sampled is set while the room is known to get a sample (anonymous,
 	// over every account's budget, or logged in but persistently low).
 	Sampled atomic.Bool
+
+	connectedMs, wantedMs  atomic.Int64 // closed sessions / closed workers
+	liveSince, wantedSince atomic.Int64 // unix ms of the open session / worker; 0 = none
 }
 
-// Ratio returns Arrived/Judged and whether there were at least StarveMin
-// judged items to say it.
-func (c *CoverageCount) Ratio() (float64, bool) {
-	j := c.Judged.Load()
-	if j < StarveMin {
-		return 0, false
+func (c *CoverageCount) wantedFrom(at time.Time) { c.wantedSince.Store(at.UnixMilli()) }
+func (c *CoverageCount) wantedUntil(at time.Time) {
+	if since := c.wantedSince.Swap(0); since > 0 {
+		c.wantedMs.Add(at.UnixMilli() - since)
 	}
-	return float64(c.Arrived.Load()) / float64(j), true
 }
+func (c *CoverageCount) connectedFrom(at time.Time) { c.liveSince.Store(at.UnixMilli()) }
+func (c *CoverageCount) connectedUntil(at time.Time) {
+	if since := c.liveSince.Swap(0); since > 0 {
+		c.connectedMs.Add(at.UnixMilli() - since)
+	}
+}
+
+// ConnectedShare is the room's connected time over the time it was
+// wanted, up to now.
+func (c *CoverageCount) ConnectedShare(now time.Time) float64 {
+	open := func(since int64) int64 {
+		if since <= 0 {
+			return 0
+		}
+		return max(0, now.UnixMilli()-since)
+	}
+	wanted := c.wantedMs.Load() + open(c.wantedSince.Load())
+	if wanted <= 0 {
+		return 0
+	}
+	return min(1, float64(c.connectedMs.Load()+open(c.liveSince.Load()))/float64(wanted))
+}
+
+// Estimate is the room's estimated coverage up to now: the share of the
+// judged history danmaku that arrived, times the connected share (what
+// was sent while no connection was up is lost), and whether there are
+// enough judged items to say it (storage.CoverageEstimate: the rule stats
+// applies to the same figures).
+func (c *CoverageCount) Estimate(now time.Time) (float64, bool) {
+	p, ok := storage.CoverageEstimate(c.Judged.Load(), c.Arrived.Load())
+	return p * c.ConnectedShare(now), ok
+}
+
 
 // lowPolicy decides what to do with a connection whose coverage is low.
 // A connection that should get everything is replaced once with a fresh

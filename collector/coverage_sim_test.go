@@ -108,7 +108,7 @@ func checkEstimates(t *testing.T, s *livesim.Sim, c *Collector, want float64) fl
 			continue
 		}
 		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
-		est, ok := cc.Ratio()
+		est, ok := cc.Estimate(time.Now())
 		if !ok {
 			t.Errorf("room %d: no estimate (%d judged) with %d danmaku generated", room, cc.Judged.Load(), gen)
 			continue
@@ -204,7 +204,7 @@ func TestCoverageLoggedInAndBudget(t *testing.T) {
 			continue
 		}
 		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
-		est, ok := cc.Ratio()
+		est, ok := cc.Estimate(time.Now())
 		if !ok || math.Abs(est-trueCov) > 0.10 {
 			t.Errorf("room %d: estimate %.3f (ok %v), true %.3f", room, est, ok, trueCov)
 		}
@@ -251,5 +251,35 @@ func TestLowCoveragePolicy(t *testing.T) {
 	}
 	if !sampled || endReasons(recs)["starved"] != 1 {
 		t.Errorf("connections: sampled %v, end reasons %v", sampled, endReasons(recs))
+	}
+}
+
+// TestLoggedInOnly: with --logged-in-only, a room beyond every account's
+// budget is not watched anonymously: it waits for a slot.
+func TestLoggedInOnly(t *testing.T) {
+	s, err := livesim.New(livesim.Options{Rooms: 3, Rate: 50, Accounts: 1, HTTPRate: 1000, HTTPBurst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg := coverageCfg(apiWithAccounts(t, s, 1), 1)
+	cfg.RoomsPerAccount, cfg.LoggedInOnly = 2, true
+	c, recs := runCollector(t, cfg, s.RoomIDs(), func(c *Collector) bool {
+		return c.Metrics.Sessions.Load() >= 2 && c.Metrics.Waiting.Load() == 1
+	})
+	if n := c.Metrics.Anonymous.Load(); n != 0 {
+		t.Errorf("%d anonymous sessions with --logged-in-only", n)
+	}
+	rooms := map[int64]bool{}
+	for _, r := range recs {
+		if cr, ok := r.(storage.Conn); ok {
+			rooms[cr.RoomID] = true
+			if cr.AuthedMs != 0 && cr.UID != s.AccountMid(1) {
+				t.Errorf("connection as uid %d", cr.UID)
+			}
+		}
+	}
+	if len(rooms) != 2 {
+		t.Errorf("%d rooms connected, want the budget of 2", len(rooms))
 	}
 }

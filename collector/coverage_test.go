@@ -155,7 +155,7 @@ func TestJudgeCountsOnceAndSkipsTooRecent(t *testing.T) {
 	if totals.Judged.Load() != 4 || totals.Arrived.Load() != 3 {
 		t.Errorf("totals %d/%d", totals.Arrived.Load(), totals.Judged.Load())
 	}
-	if _, ok := totals.Ratio(); ok {
+	if _, ok := totals.Estimate(time.Now()); ok {
 		t.Error("a ratio from 4 items")
 	}
 }

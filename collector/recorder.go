@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -100,6 +101,7 @@ type recorder struct {
 	ids   *msgIDs
 	ack   acker // nil: no acks
 	m     *Metrics
+	mx    *metrics.Metrics // nil: none
 	evs   []protocol.Event
 	dupes int64 // commands dropped as re-sent (msg_id seen)
 }
@@ -111,6 +113,7 @@ func (r *recorder) message(msg []byte) error {
 	r.st.frames.Add(1)
 	r.st.bytes.Add(int64(len(msg)))
 	r.m.Frames.Add(1)
+	r.mx.Frame()
 	fd := frameDecoders.Get().(*protocol.FrameDecoder)
 	defer frameDecoders.Put(fd)
 	ferr := fd.Packets.DecodeMessage(msg, func(p *protocol.Packet) error {
@@ -133,11 +136,13 @@ func (r *recorder) message(msg []byte) error {
 			if r.ack.Ack(b.MsgIDRaw, b.Cmd, b.PMsgType) {
 				r.st.acks.Add(1)
 				r.m.Acks.Add(1)
+				r.mx.Ack()
 			}
 		}
 		if b.MsgID != "" && b.PMsgType == 1 && r.ids.seenBefore(b.MsgID, now) {
 			r.dupes++
 			r.m.Resent.Add(1)
+			r.mx.Resent()
 			return nil
 		}
 		if r.raw && p.Op == protocol.OpMessage {
@@ -157,6 +162,10 @@ func (r *recorder) message(msg []byte) error {
 			}
 			r.st.events.Add(1)
 			r.m.Events.Add(1)
+			r.mx.Event(string(e.Common().Kind))
+			if _, ok := e.(*protocol.Other); ok {
+				r.mx.UnknownCommand() // as stored in unknown_commands
+			}
 		}
 		return nil
 	})
@@ -172,5 +181,6 @@ func (r *recorder) message(msg []byte) error {
 func (r *recorder) malformed(now int64, reason error, body []byte) {
 	r.st.bad.Add(1)
 	r.m.BadFrames.Add(1)
+	r.mx.BadFrame()
 	r.send(storage.Malformed{RoomID: r.room, RecvMs: now, Reason: reason.Error(), Body: append([]byte(nil), body...)})
 }

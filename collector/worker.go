@@ -9,10 +9,12 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -90,6 +92,10 @@ type Config struct {
 	// than this share of the history is low; default 0.5.
 	StarveRatio float64
 	Logger      *slog.Logger
+	// Metrics receives what the workers do (rooms, events, sessions,
+	// reconnects by reason, coverage per room); nil: nothing. The
+	// collector's own Metrics field counts the same regardless.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) defaults() {
@@ -146,7 +152,9 @@ func (c *Config) defaults() {
 	}
 }
 
-// Metrics are running totals for progress lines and the summary.
+// Metrics are running totals, for tests and callers without a metrics
+// handle; collect's progress line and summary read Config.Metrics, which
+// counts the same things.
 type Metrics struct {
 	Connected  atomic.Int64 // sessions authenticated now
 	Sessions   atomic.Int64 // sessions authenticated in total
@@ -217,6 +225,11 @@ func (c *Collector) Run(ctx context.Context, rounds <-chan roomsource.Round) {
 
 func (c *Collector) recordRound(r roomsource.Round) {
 	at := r.At.UnixMilli()
+	ids := make([]int64, len(r.Rooms))
+	for i, t := range r.Rooms {
+		ids[i] = t.RoomID
+	}
+	c.cfg.Metrics.SetDesired(ids)
 	for _, t := range r.Rooms {
 		c.send(storage.Snapshot{Round: r.N, AtMs: at, RoomID: t.RoomID, Rank: t.Rank, Online: t.Room.Online,
 			Watched: t.Room.Watched.Num, Desired: true, Fixed: t.Fixed, Absent: t.Absent})
@@ -238,6 +251,7 @@ func (c *Collector) send(r storage.Record) bool {
 	default:
 	}
 	c.Metrics.Blocked.Add(1)
+	c.cfg.Metrics.Backpressure()
 	select {
 	case c.cfg.Out <- r:
 		return true
@@ -300,7 +314,8 @@ const slotWait = 5 * time.Second
 func (w *worker) Run(ctx context.Context) {
 	cfg := &w.c.cfg
 	w.cov = newRoomCoverage(time.Now(), w.c.coverageOf(w.t.RoomID))
-	defer func() { w.c.pool.release(w.account) }()
+	w.cov.totals.wantedFrom(time.Now())
+	defer func() { w.c.pool.release(w.account); w.cov.totals.wantedUntil(time.Now()) }()
 	if !sleep(ctx, spreadOffset(w.t.RoomID, cfg.Spread)) {
 		return
 	}
@@ -315,6 +330,7 @@ func (w *worker) Run(ctx context.Context) {
 			return
 		}
 		w.c.Metrics.Reconnects.Add(1)
+		cfg.Metrics.Reconnect(reasonLabel(ctx, err))
 		if authed >= cfg.HealthyAfter {
 			if failures > 0 {
 				w.log.Info("room recovered", "after_failures", failures)
@@ -360,6 +376,8 @@ func (w *worker) takeSlot(ctx context.Context) bool {
 	}
 	w.c.Metrics.Waiting.Add(1)
 	defer w.c.Metrics.Waiting.Add(-1)
+	cfg.Metrics.RoomWaiting(1)
+	defer cfg.Metrics.RoomWaiting(-1)
 	w.log.Info("every account's room budget is used; waiting for a slot (--logged-in-only)")
 	for w.account < 0 {
 		if !sleep(ctx, slotWait) {
@@ -416,6 +434,7 @@ func (w *worker) token(ctx context.Context) (roomsource.DanmuInfo, error) {
 	cfg := &w.c.cfg
 	if w.info != nil && time.Since(w.info.FetchedAt) < cfg.TokenMaxAge {
 		w.c.Metrics.TokenReuse.Add(1)
+		cfg.Metrics.TokenReuse()
 		return *w.info, nil
 	}
 	w.info = nil
@@ -459,11 +478,15 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	if err != nil {
 		if errors.Is(err, protocol.ErrAuthRejected) {
 			w.c.Metrics.AuthFailed.Add(1)
+			cfg.Metrics.AuthRejected()
 		}
 		return 0, err
 	}
 	st.base.AuthedMs = sess.AuthedAt.UnixMilli()
 	w.c.send(st.record())
+	w.cov.connSince = sess.AuthedAt.Unix()
+	w.cov.totals.connectedFrom(sess.AuthedAt)
+	defer func() { w.cov.totals.connectedUntil(time.Now()) }()
 	w.c.Metrics.Connected.Add(1)
 	w.c.Metrics.Sessions.Add(1)
 	if known {
@@ -473,6 +496,10 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	}
 	w.cov.totals.Sampled.Store(st.sampled.Load())
 	defer w.c.Metrics.Connected.Add(-1)
+	cfg.Metrics.Session(known)
+	cfg.Metrics.RoomConnected(w.t.RoomID, true)
+	defer cfg.Metrics.RoomConnected(w.t.RoomID, false)
+	cfg.Metrics.SetRoomSampled(w.t.RoomID, st.sampled.Load())
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -484,7 +511,7 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 			w.watchdog(runCtx, cancel, sess, st, known)
 		}()
 	}
-	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, m: &w.c.Metrics}
+	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, m: &w.c.Metrics, mx: cfg.Metrics}
 	if !cfg.NoAck {
 		rec.ack = sess
 	}
@@ -500,13 +527,16 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	case ctx.Err() != nil:
 	case errors.Is(cause, errStarved):
 		w.c.Metrics.Starved.Add(1)
+		cfg.Metrics.WatchdogRecycle()
 		return authed, errStarved
 	case errors.Is(cause, errUpgrade):
 		w.c.Metrics.Upgrades.Add(1)
+		cfg.Metrics.Upgrade()
 		return authed, errUpgrade
 	}
 	if errors.Is(err, protocol.ErrStalled) {
 		w.c.Metrics.Stalled.Add(1)
+		cfg.Metrics.Stall()
 	}
 	return authed, err
 }
@@ -536,6 +566,15 @@ func reason(ctx context.Context, err error) string {
 	return "ended"
 }
 
+// reasonLabel is reason as a metrics label: errors without a name of
+// their own are "error" (an error's text would make labels unbounded).
+func reasonLabel(ctx context.Context, err error) string {
+	if r := reason(ctx, err); !strings.HasPrefix(r, "error: ") {
+		return r
+	}
+	return "error"
+}
+
 // watchdog checks the connection's coverage against the room's history
 // (see coverage.go) at adaptive intervals, records it on the connection,
 // and applies the low-coverage policy. An anonymous connection (a known
@@ -543,7 +582,7 @@ func reason(ctx context.Context, err error) string {
 // account slot is free.
 func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, sess syncer, st *connState, known bool) {
 	cfg := &w.c.cfg
-	interval := min(cfg.WatchEvery, 4*cfg.WatchMin) // then adapted to the room's rate
+	interval := min(cfg.WatchEvery, 2*cfg.WatchMin) // then adapted to the room's rate
 	for {
 		if !sleep(ctx, interval) {
 			return
@@ -568,6 +607,9 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, s
 			continue // the reader is held up: judge nothing now
 		}
 		considered, arrived, fresh := w.cov.judge(hist, fetched)
+		if r, ok := w.cov.totals.Estimate(time.Now()); ok {
+			cfg.Metrics.SetRoomCoverage(w.t.RoomID, r)
+		}
 		interval = nextInterval(interval, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
 		if considered == 0 {
 			continue
@@ -588,6 +630,7 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, s
 					"arrived", got, "of", seen)
 				st.sampled.Store(true)
 				w.cov.totals.Sampled.Store(true)
+				cfg.Metrics.SetRoomSampled(w.t.RoomID, true)
 				w.c.send(st.record())
 			}
 			if recycle {
@@ -601,6 +644,7 @@ func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, s
 			if w.low.onGood() {
 				w.log.Info("room's coverage recovered", "arrived", got, "of", seen)
 				w.cov.totals.Sampled.Store(false)
+				cfg.Metrics.SetRoomSampled(w.t.RoomID, false)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"golang.org/x/time/rate"
 )
 
@@ -88,6 +89,8 @@ type Config struct {
 	LoginRecheck time.Duration
 	HTTPClient   *http.Client // default: a plain client (cookies are managed here)
 	Logger       *slog.Logger // nil discards
+	// Metrics counts every request by endpoint and status (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Format prints the configuration with every secret redacted.
@@ -150,7 +153,8 @@ func (c *Client) String() string {
 	return fmt.Sprintf("roomsource.Client{base:%q, accounts:%d}", c.base.api, len(c.accts))
 }
 
-// Counts are what the client did since New.
+// Counts are what the client did since New (Config.Metrics counts the
+// same by endpoint and status; collect reads that).
 type Counts struct {
 	Requests    int64 // sent
 	RateLimited int64 // answered 412 / -412
@@ -344,12 +348,14 @@ func cookieLine(a *Account, buvid string) string {
 func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, cookie string) (*envelope, *http.Response, error) {
 	if err := c.breakerAllow(); err != nil {
 		c.count(func(s *Counts) { s.Refused++ })
+		c.cfg.Metrics.HTTPNotSent(endpoint, metrics.NotSentBreaker)
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
 	}
 	if spare {
 		if !c.lim.Allow() {
 			c.breakerRelease()
 			c.count(func(s *Counts) { s.Skipped++ })
+			c.cfg.Metrics.HTTPNotSent(endpoint, metrics.NotSentNoBudget)
 			return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, ErrNoSpareBudget)
 		}
 	} else if err := c.lim.Wait(ctx); err != nil {
@@ -375,6 +381,7 @@ func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, co
 	if err != nil {
 		c.breakerResult(false)
 		c.count(func(s *Counts) { s.Fails++ })
+		c.cfg.Metrics.HTTPRequest(endpoint, metrics.StatusError)
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, redact(err))
 	}
 	defer res.Body.Close()
@@ -382,12 +389,14 @@ func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, co
 	if err != nil {
 		c.breakerResult(false)
 		c.count(func(s *Counts) { s.Fails++ })
+		c.cfg.Metrics.HTTPRequest(endpoint, metrics.StatusError)
 		return nil, res, fmt.Errorf("roomsource: %s: read body: %w", endpoint, err)
 	}
 	var env envelope
 	jerr := json.Unmarshal(body, &env)
 	limited := res.StatusCode == http.StatusPreconditionFailed || (jerr == nil && env.Code == -412)
 	c.breakerResult(limited)
+	c.cfg.Metrics.HTTPRequest(endpoint, statusLabel(res, &env, jerr))
 	if limited {
 		c.count(func(s *Counts) { s.RateLimited++ })
 		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: env.Message, kind: ErrRateLimited}
@@ -404,6 +413,30 @@ func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, co
 		return nil, res, fmt.Errorf("roomsource: %s: bad JSON: %w", endpoint, jerr)
 	}
 	return &env, res, nil
+}
+
+// statusLabel is a request's status label for the metrics: the HTTP
+// status, or for an HTTP 200 the envelope code's class (metrics.Status*).
+func statusLabel(res *http.Response, env *envelope, jerr error) string {
+	switch {
+	case res.StatusCode != http.StatusOK:
+		if jerr == nil && env.Code == -412 && res.StatusCode != http.StatusPreconditionFailed {
+			return metrics.StatusLimited
+		}
+		return strconv.Itoa(res.StatusCode)
+	case jerr != nil:
+		if strings.Contains(res.Header.Get("Content-Type"), "html") {
+			return "200" // the home page
+		}
+		return metrics.StatusBadJSON
+	case env.Code == 0:
+		return "200"
+	case env.Code == -352:
+		return metrics.StatusRisk
+	case env.Code == -412:
+		return metrics.StatusLimited
+	}
+	return metrics.StatusAPIError
 }
 
 func (c *Client) breakerRelease() {

@@ -151,7 +151,7 @@ INSERT INTO connections (run_id, seq, room_id, host, started_ms, authed_ms, ende
 		t.Fatal(err)
 	}
 	if _, ok := s.Rows["red_pockets"]; ok || s.Rows["connections"] != 1 || len(s.Connections) != 1 ||
-		s.Connections[0].Wanted != 8 || s.Connections[0].Connected != 3 || s.Connections[0].Coverage != nil {
+		s.Connections[0].Wanted != 4 || s.Connections[0].Connected != 3 || s.Connections[0].Coverage != nil {
 		t.Errorf("v2 summary: rows %v, connections %+v", s.Rows, s.Connections)
 	}
 }

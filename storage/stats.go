@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,31 @@ import (
 // MinCoverageSamples is the fewest room-history danmaku (Σ hist_seen)
 // that an estimated coverage needs; below it the estimate is null.
 const MinCoverageSamples = 10
+
+// CoverageMargin is the widest uncertainty an estimated coverage may
+// have: an estimate whose 95 % interval (Wilson score) reaches further
+// than CoverageMargin from it on either side is reported as null (too
+// few samples to say), so every estimate given is right to about ±0.10.
+// A room that gets everything (or nothing) needs 35 judged items, a 10 %
+// sample about 65, an even share about 100.
+const CoverageMargin = 0.10
+
+// CoverageEstimate is the one rule for an estimated history share: the
+// share of judged room-history danmaku that arrived, and whether there
+// are enough of them to say it (at least MinCoverageSamples, and a 95 %
+// Wilson interval within ± CoverageMargin of the share).
+func CoverageEstimate(judged, arrived int64) (float64, bool) {
+	if judged < MinCoverageSamples {
+		return 0, false
+	}
+	n := float64(judged)
+	p := min(1, float64(arrived)/n)
+	const z = 1.96
+	center := (p + z*z/(2*n)) / (1 + z*z/n)
+	half := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / (1 + z*z/n)
+	lo, hi := center-half, center+half
+	return p, p-lo <= CoverageMargin && hi-p <= CoverageMargin
+}
 
 // RoomKinds returns, per room, the number of distinct stored events of
 // each counted kind (Table.RoomKind; the unique keys make rows
@@ -97,11 +123,10 @@ func (r *RoomStats) UnmarshalJSON(b []byte) error {
 // RoomConnections is one room's connection history, summed over runs.
 //
 // Wanted time: per run in which the room had a connection, from the
-// start of its first connection to the end of the run (runs.ended_ms;
-// for a run that has not ended — running, or killed without a word —
-// now), summed over runs. It includes the first connect's spread and
-// every reconnect gap, and assumes the room stayed wanted to the run's
-// end (a room that left the top list mid-run lowers connected_share).
+// first discovery round that listed it (room_snapshots; else its first
+// connection's start) to the end of its last connection (or of the run —
+// runs.ended_ms — or, for a run that has not ended, now), summed over
+// runs. It includes the first connect's spread and every reconnect gap.
 // Connected time is authenticated time; a connection with no end
 // ends with its run, or now.
 type RoomConnections struct {
@@ -134,9 +159,11 @@ type Summary struct {
 	Rooms      map[string]RoomStats `json:"rooms"` // rooms with stored events
 	// Coverage is, per room with connections, the estimated share of its
 	// danmaku that was stored: Σ hist_arrived / Σ hist_seen over its
-	// connections; nil (null) when Σ hist_seen < MinCoverageSamples.
+	// connections (history danmaku judged while a connection was up),
+	// times its connected share; nil (null) when there are too few judged
+	// items to say it to ±0.10 (CoverageEstimate).
 	Coverage map[string]*float64 `json:"coverage"`
-	// OverallCoverage is the same over every room.
+	// OverallCoverage is the same over every room (Σ over rooms).
 	OverallCoverage *float64          `json:"overall_coverage"`
 	Connections     []RoomConnections `json:"connections"` // by room_id
 	Unknown         []UnknownCmd      `json:"unknown_commands"`
@@ -149,12 +176,16 @@ type UnknownCmd struct {
 	Count int64  `json:"count"`
 }
 
-// coverage is arrived/seen, or nil below MinCoverageSamples.
-func coverage(seen, arrived int64) *float64 {
-	if seen < MinCoverageSamples {
+// coverage is the estimated share of a room's danmaku that was stored:
+// arrived/seen (history danmaku judged while a connection was up) times
+// the connected share (what was sent while none was up is lost); nil when
+// CoverageEstimate cannot say.
+func coverage(seen, arrived int64, connectedShare float64) *float64 {
+	c, ok := CoverageEstimate(seen, arrived)
+	if !ok {
 		return nil
 	}
-	c := min(1, float64(arrived)/float64(seen))
+	c *= connectedShare
 	return &c
 }
 
@@ -223,14 +254,21 @@ func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
 		return nil, err
 	}
 	var seen, arrived int64
+	var connected, wanted float64
 	for i := range s.Connections {
 		c := &s.Connections[i]
 		s.Reconnects += c.Reconnects
 		s.Coverage[strconv.FormatInt(c.RoomID, 10)] = c.Coverage
 		seen += c.HistSeen
 		arrived += c.HistArrived
+		connected += c.Connected
+		wanted += c.Wanted
 	}
-	s.OverallCoverage = coverage(seen, arrived)
+	share := 0.0
+	if wanted > 0 {
+		share = min(1, connected/wanted)
+	}
+	s.OverallCoverage = coverage(seen, arrived, share)
 	for room, k := range kinds {
 		s.Rooms[room] = RoomStats{Kinds: k, Coverage: s.Coverage[room]}
 	}
@@ -259,9 +297,15 @@ func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]boo
 		return "0" // schema < 3
 	}
 	wanted := map[int64]int64{}
-	wrows, err := d.SQL.QueryContext(ctx, `SELECT c.room_id, sum(max(0, coalesce(r.ended_ms, ?1) - c.first))
- FROM (SELECT room_id, run_id, min(started_ms) first FROM connections GROUP BY room_id, run_id) c
- LEFT JOIN runs r ON r.id = c.run_id GROUP BY c.room_id`, now)
+	// Wanted, per run: from the first discovery round that listed the
+	// room (or its first connection) to its last connection's end (or
+	// the run's end, or now).
+	wrows, err := d.SQL.QueryContext(ctx, `SELECT c.room_id, sum(max(0, c.last - min(c.first, coalesce(s.first_at, c.first))))
+ FROM (SELECT c.room_id, c.run_id, min(c.started_ms) first, max(coalesce(c.ended_ms, r.ended_ms, ?1)) last
+       FROM connections c LEFT JOIN runs r ON r.id = c.run_id GROUP BY c.room_id, c.run_id) c
+ LEFT JOIN (SELECT room_id, run_id, min(at_ms) first_at FROM room_snapshots GROUP BY room_id, run_id) s
+   ON s.room_id = c.room_id AND s.run_id = c.run_id
+ GROUP BY c.room_id`, now)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +346,7 @@ func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]boo
 		if c.Wanted > 0 {
 			c.ConnectedShare = min(1, c.Connected/c.Wanted)
 		}
-		c.Coverage = coverage(c.HistSeen, c.HistArrived)
+		c.Coverage = coverage(c.HistSeen, c.HistArrived, c.ConnectedShare)
 		out = append(out, c)
 	}
 	return out, rows.Err()

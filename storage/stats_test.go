@@ -28,10 +28,11 @@ func writeInternal(t *testing.T, db *DB, runID int64, recs ...Record) *Writer {
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 // TestSummaryCoverageAndWanted: coverage per room is Σ arrived / Σ seen
-// (null below MinCoverageSamples); wanted time runs from a room's first
-// connection in a run to the run's end (now for a run not ended), summed
-// over runs; connected time stops at the connection's end, else the
-// run's, else now.
+// times the connected share (null when CoverageEstimate cannot say);
+// wanted time runs from the first round that listed the room in a run
+// (else its first connection) to its last connection's end (else the
+// run's end, else now), summed over runs; connected time stops at the
+// connection's end, else the run's, else now.
 func TestSummaryCoverageAndWanted(t *testing.T) {
 	db := openInternal(t)
 	if _, err := db.SQL.Exec(`INSERT INTO runs (id, started_ms, ended_ms, version, args) VALUES (1, 0, 100000, 't', ''), (2, 140000, NULL, 't', '')`); err != nil {
@@ -39,11 +40,12 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	}
 	writeInternal(t, db, 1,
 		// room 5, run 1: 10 s … 50 s, then 60 s … (no end: the run's end, 100 s)
-		Conn{Seq: 1, RoomID: 5, StartedMs: 10000, AuthedMs: 11000, EndedMs: 50000, EndReason: "stalled: x", HistSeen: 8, HistArrived: 8, UID: 9},
-		Conn{Seq: 2, RoomID: 5, StartedMs: 60000, AuthedMs: 61000, HistSeen: 7, HistArrived: 6, Anonymous: true, Sampled: true, Acks: 4},
+		Conn{Seq: 1, RoomID: 5, StartedMs: 10000, AuthedMs: 11000, EndedMs: 50000, EndReason: "stalled: x", HistSeen: 100, HistArrived: 100, UID: 9},
+		Conn{Seq: 2, RoomID: 5, StartedMs: 60000, AuthedMs: 61000, HistSeen: 70, HistArrived: 60, Anonymous: true, Sampled: true, Acks: 4},
 		// room 6: never authenticated, few samples
 		Conn{Seq: 3, RoomID: 6, StartedMs: 20000, EndedMs: 21000, EndReason: "auth_rejected", HistSeen: 3, HistArrived: 1},
 		Event{E: &protocol.Danmaku{Base: protocol.Base{Kind: protocol.KindDanmaku, Cmd: "DANMU_MSG", RoomID: 5}, IDStr: "a"}, RecvMs: 12000},
+		Snapshot{Round: 1, AtMs: 5000, RoomID: 5, Rank: 1, Desired: true}, // listed 5 s before its first connect
 	)
 	// room 5, run 2 (running): 150 s … now (200 s)
 	writeInternal(t, db, 2, Conn{Seq: 1, RoomID: 5, StartedMs: 150000, AuthedMs: 151000})
@@ -55,21 +57,21 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 		t.Fatalf("connections %+v", s.Connections)
 	}
 	c5, c6 := s.Connections[0], s.Connections[1]
-	// wanted: run 1 100-10 = 90 s, run 2 200-150 = 50 s; connected 39 + 39 + 49 s
-	if c5.RoomID != 5 || !near(c5.Wanted, 140) || !near(c5.Connected, 127) || !near(c5.ConnectedShare, 127.0/140) ||
+	// wanted: run 1 100-5 = 95 s, run 2 200-150 = 50 s; connected 39 + 39 + 49 s
+	if c5.RoomID != 5 || !near(c5.Wanted, 145) || !near(c5.Connected, 127) || !near(c5.ConnectedShare, 127.0/145) ||
 		c5.Connections != 3 || c5.Reconnects != 2 || c5.Stalled != 1 || c5.Anonymous != 1 || c5.Sampled != 1 || c5.Acks != 4 {
 		t.Errorf("room 5: %+v", c5)
 	}
-	if c5.Coverage == nil || !near(*c5.Coverage, 14.0/15) || c5.HistSeen != 15 || c5.HistArrived != 14 {
+	if c5.Coverage == nil || !near(*c5.Coverage, 160.0/170*127/145) || c5.HistSeen != 170 || c5.HistArrived != 160 {
 		t.Errorf("room 5 coverage %v (%d/%d)", c5.Coverage, c5.HistArrived, c5.HistSeen)
 	}
-	if c6.Coverage != nil || c6.Connected != 0 || !near(c6.Wanted, 80) || c6.ConnectedShare != 0 {
+	if c6.Coverage != nil || c6.Connected != 0 || !near(c6.Wanted, 1) || c6.ConnectedShare != 0 {
 		t.Errorf("room 6: %+v", c6)
 	}
 	if s.Coverage["5"] == nil || *s.Coverage["5"] != *c5.Coverage || s.Coverage["6"] != nil || len(s.Coverage) != 2 {
 		t.Errorf("coverage map %v", s.Coverage)
 	}
-	if s.OverallCoverage == nil || !near(*s.OverallCoverage, 15.0/18) {
+	if s.OverallCoverage == nil || !near(*s.OverallCoverage, 161.0/173*127/146) {
 		t.Errorf("overall coverage %v", s.OverallCoverage)
 	}
 	if r := s.Rooms["5"]; r.Coverage != s.Coverage["5"] || r.Kinds["danmaku"] != 1 || len(r.Kinds) != 5 {
@@ -106,6 +108,31 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	var back Summary
 	if err := json.Unmarshal(b, &back); err != nil || back.Rooms["5"].Kinds["danmaku"] != 1 || *back.Rooms["5"].Coverage != *c5.Coverage {
 		t.Errorf("round trip: %v %+v", err, back.Rooms)
+	}
+}
+
+// TestCoverageEstimate: an estimate is given only when it is known to
+// about ±0.10 (95 % Wilson interval).
+func TestCoverageEstimate(t *testing.T) {
+	for _, c := range []struct {
+		judged, arrived int64
+		ok              bool
+	}{
+		{9, 9, false},   // below MinCoverageSamples
+		{20, 20, false}, // all arrived, but 20 items say only ≥ 0.84
+		{35, 35, true},  // ≥ 0.90
+		{35, 0, true},   // ≤ 0.10
+		{16, 0, false},  // ≤ 0.19: not to ±0.10
+		{20, 2, false},  // a 10 % sample needs more
+		{40, 4, false},  // 0.10, interval 0.04–0.23
+		{80, 8, true},   // 0.10, interval 0.05–0.19
+		{100, 50, true}, // 0.50 ± 0.096
+		{80, 40, false}, // 0.50 ± 0.107
+	} {
+		p, ok := CoverageEstimate(c.judged, c.arrived)
+		if ok != c.ok || ok && !near(p, float64(c.arrived)/float64(c.judged)) {
+			t.Errorf("CoverageEstimate(%d, %d) = %.3f, %v; want ok %v", c.judged, c.arrived, p, ok, c.ok)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 )
 
@@ -103,9 +104,13 @@ type WriterOptions struct {
 	// records, ~100 MB).
 	PendingMax int
 	Logger     *slog.Logger
+	// Metrics receives rows per table, flush durations and failures and
+	// the pending batch size (nil: none); Stats counts regardless.
+	Metrics *metrics.Metrics
 }
 
-// WriterStats are running totals, safe to read at any time.
+// WriterStats are running totals, safe to read at any time
+// (WriterOptions.Metrics counts the same per table; collect reads that).
 type WriterStats struct {
 	// Rows is rows added (inserted). On a fresh database that only this
 	// writer wrote, it equals the sum of `stats`'s per-table rows.
@@ -180,6 +185,7 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			lastErr = err
 			t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
 			w.Stats.Errors.Add(1)
+			w.opts.Metrics.FlushFailed()
 			if failing == 1 || failing%10 == 0 {
 				w.log.Error("flush failed; keeping the batch and retrying", "records", len(batch), "err", err, "failures", failing)
 			}
@@ -211,6 +217,7 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			}
 			w.Stats.Records.Add(1)
 			batch = append(batch, r)
+			w.opts.Metrics.WriterRecord(len(batch))
 			if failing > 0 && len(batch) >= w.opts.PendingMax {
 				flush() // one last try
 				if len(batch) >= w.opts.PendingMax {
@@ -306,6 +313,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	w.Stats.Updated.Add(st.updated)
 	w.Stats.Dups.Add(dups)
 	w.Stats.Flushes.Add(1)
+	w.observeFlush(time.Since(start), st, dups)
 	w.log.Debug("flushed", "records", len(batch), "rows", st.inserted+st.updated, "took", time.Since(start))
 	return nil
 }

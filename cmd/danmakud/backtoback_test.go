@@ -14,9 +14,6 @@ import (
 // for it (--lock-wait) instead of exiting 4, and starts after the previous
 // run has recorded its end.
 func TestCollectBackToBack(t *testing.T) {
-	if newCollectCmd().Flags().Lookup("lock-wait") == nil {
-		t.Skip("collect has no --lock-wait flag yet")
-	}
 	sim, err := livesim.New(livesim.Options{Rooms: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
@@ -47,6 +48,7 @@ type collectOptions struct {
 	memProfile    string
 	cpuProfile    string
 	raw           bool
+	metricsAddr   string
 
 	// set by demo and tests
 	stdout, stderr io.Writer
@@ -59,6 +61,9 @@ type collectOptions struct {
 	breakerPause   time.Duration
 	loginCheck     time.Duration
 	pendingMax     int // storage.WriterOptions.PendingMax (0 = its default)
+	// metricsReady, when set, is called with the metrics server's
+	// address once it listens (tests use --metrics-addr 127.0.0.1:0).
+	metricsReady func(addr string)
 	// hard, when set, is cancelled by a second signal: collect then
 	// stops at once without the final flush, records the run as
 	// interrupted, closes the database and exits 130.
@@ -87,6 +92,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
   danmakud collect --top 100 --duration 1h                # the 100 busiest rooms for an hour
   danmakud collect --top 0 --room 76 --room 21452505      # given rooms only (short ids resolved)
   danmakud collect --top 50 --area 371 --db vtubers.db    # one area
+  danmakud collect --top 100 --metrics-addr 127.0.0.1:9464 # Prometheus /metrics and /healthz
   danmakud collect --cookie-file a1.txt --cookie-file a2.txt --rooms-per-account 5 --top 10
   danmakud collect --top 100 --duration 59m50s --lock-wait 5m --quiet   # hourly from cron`,
 		Args: cobra.NoArgs,
@@ -115,7 +121,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	f.BoolVar(&o.loggedInOnly, "logged-in-only", false, "skip rooms beyond every account's budget instead of watching them anonymously")
 	f.StringVar(&o.logFormat, "log-format", "text", "log lines as text (key=value) or json (one object per line)")
 	f.DurationVar(&o.lockWait, "lock-wait", 2*time.Minute, "if another collect holds the database, wait this long for it to finish (0 = exit 4 at once)")
-	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "compare each room's history with what arrived this often (0 = off)")
+	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "coverage checks: at most this long between two checks of a room's danmaku history against what arrived (busy rooms down to 10s; 0 = off)")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
 	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
 	f.DurationVar(&o.finalFlush, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
@@ -124,6 +130,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
 	return cmd
 }
 
@@ -235,6 +242,7 @@ type loginWatch struct {
 	accts    []*roomsource.Account
 	log      *slog.Logger
 	lapsed   []bool
+	mx       *metrics.Metrics // nil: none
 	Lapses   atomic.Int64
 	LoggedIn atomic.Int64 // accounts logged in after the last check
 }
@@ -248,6 +256,7 @@ func (lw *loginWatch) check(ctx context.Context) {
 			if !lw.lapsed[i] {
 				lw.lapsed[i] = true
 				lw.Lapses.Add(1)
+				lw.mx.LoginLapse()
 				lw.log.Error("login refused: Bilibili says this cookie is not logged in; its rooms are watched anonymously (a sample). Run danmakud login again", "file", a.Label)
 			}
 			lw.col.SetLoginLapsed(i, true)
@@ -268,6 +277,7 @@ func (lw *loginWatch) check(ctx context.Context) {
 		}
 	}
 	lw.LoggedIn.Store(ok)
+	lw.mx.SetAccounts(int(ok), len(lw.accts)-int(ok))
 }
 
 func (lw *loginWatch) run(ctx context.Context, every time.Duration) {
@@ -326,13 +336,27 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		return &exitError{exitFailure, err}
 	}
 	defer db.Close()
+	// The metrics server starts once the database is ours: a run waiting
+	// for the previous one (--lock-wait) does not fight it for the port.
+	mx := metrics.New(version)
+	if o.metricsAddr != "" {
+		srv, err := mx.Serve(o.metricsAddr)
+		if err != nil {
+			return &exitError{exitUsage, err}
+		}
+		defer srv.Close()
+		log.Info("metrics on http://"+srv.Addr().String()+"/metrics", "healthz", "http://"+srv.Addr().String()+"/healthz")
+		if o.metricsReady != nil {
+			o.metricsReady(srv.Addr().String())
+		}
+	}
 	started := time.Now()
 	runID, err := db.StartRun(ctx, version, args)
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
 	api, err := roomsource.New(roomsource.Config{APIBase: o.apiBase, Rate: o.httpRate, Burst: max(2, int(o.httpRate*2)),
-		Accounts: accts, Logger: log, BreakerPause: o.breakerPause})
+		Accounts: accts, Logger: log, BreakerPause: o.breakerPause, Metrics: mx})
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
@@ -405,7 +429,9 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	hardCtx, hardStop := context.WithCancel(hardParent)
 	defer hardStop()
 	records := make(chan storage.Record, 65536)
-	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log, PendingMax: o.pendingMax})
+	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log, Metrics: mx, PendingMax: o.pendingMax})
+	mx.SetQueueDepth(func() int { return len(records) })
+	mx.SetFlushDeadline(max(3*o.flushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	writerDone := make(chan error, 1)
 	// The writer gives up early only when it cannot write and holds
 	// PendingMax records: then everything stops at once.
@@ -428,8 +454,9 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		Accounts: len(accts), RoomsPerAccount: o.perAccount, LoggedInOnly: o.loggedInOnly,
 		HeartbeatInterval: o.heartbeat, WatchEvery: watchEvery(o.watchdog), Spread: o.spread, BackoffMin: o.backoffMin,
 		BackoffMax: o.backoffMax, HealthyAfter: o.healthyAfter, RateLimitWait: o.breakerPause, Raw: o.raw,
+		Metrics: mx,
 	})
-	lw := &loginWatch{api: api, col: col, accts: accts, log: log, lapsed: make([]bool, len(accts))}
+	lw := &loginWatch{api: api, col: col, accts: accts, log: log, lapsed: make([]bool, len(accts)), mx: mx}
 	if len(accts) > 0 {
 		lw.check(ctx)
 	}
@@ -460,7 +487,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	discWG.Add(1)
 	go func() { defer discWG.Done(); disc.Run(discCtx, rounds) }()
 	progressDone := make(chan struct{})
-	go o.progressLoop(runCtx, progressDone, col, writer, start)
+	go o.progressLoop(runCtx, progressDone, mx, start)
 	var lwWG sync.WaitGroup
 	if len(accts) > 0 {
 		lwWG.Add(1)
@@ -513,7 +540,7 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	if err := db.EndRun(context.Background(), runID, status); err != nil && werr == nil {
 		werr = err
 	}
-	o.summary(col, writer, api.Snapshot(), lw, time.Since(start))
+	o.summary(col, mx.Totals(), time.Since(start))
 	if interrupted {
 		msg := "second signal: stopped without the final flush"
 		if werr != nil {
@@ -535,7 +562,7 @@ func watchEvery(d time.Duration) time.Duration {
 }
 
 // progressLoop prints one progress line a second on a terminal.
-func (o *collectOptions) progressLoop(ctx context.Context, done chan<- struct{}, col *collector.Collector, w *storage.Writer, start time.Time) {
+func (o *collectOptions) progressLoop(ctx context.Context, done chan<- struct{}, mx *metrics.Metrics, start time.Time) {
 	defer close(done)
 	if !o.progress {
 		<-ctx.Done()
@@ -551,12 +578,12 @@ func (o *collectOptions) progressLoop(ctx context.Context, done chan<- struct{},
 			fmt.Fprintln(o.stderr)
 			return
 		case now := <-t.C:
-			m := &col.Metrics
-			ev := m.Events.Load()
+			m := mx.Totals()
+			ev := m.Events
 			rate := float64(ev-lastEv) / now.Sub(last).Seconds()
 			lastEv, last = ev, now
 			fmt.Fprintf(o.stderr, "\r%s  rooms connected %d  %.0f msg/s  rows written %d  reconnects %d  ",
-				time.Since(start).Round(time.Second), m.Connected.Load(), rate, w.Stats.Rows.Load(), m.Reconnects.Load())
+				time.Since(start).Round(time.Second), m.RoomsConnected, rate, m.Rows, m.Reconnects)
 		}
 	}
 }
@@ -576,19 +603,20 @@ const startupPatience = 10 * time.Minute
 // lowCoverage is the share below which the summary names a room.
 const lowCoverage = 0.9
 
-func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h roomsource.Counts, lw *loginWatch, took time.Duration) {
-	m := &col.Metrics
+// summary prints the end-of-run summary from the metrics totals m (and
+// each room's coverage count from col).
+func (o *collectOptions) summary(col *collector.Collector, m metrics.Totals, took time.Duration) {
 	b := bufio.NewWriter(o.stderr)
 	fmt.Fprintf(b, "collect: %s in %s: %d events (%.0f/s), %d rows written in %d flushes, %d duplicates ignored\n",
-		o.db, took.Round(time.Millisecond), m.Events.Load(), float64(m.Events.Load())/took.Seconds(),
-		w.Stats.Rows.Load(), w.Stats.Flushes.Load(), w.Stats.Dups.Load())
+		o.db, took.Round(time.Millisecond), m.Events, float64(m.Events)/took.Seconds(),
+		m.Rows, m.Flushes, m.Dups)
 	fmt.Fprintf(b, "collect: %d sessions (%d logged in, %d anonymous), %d reconnects (%d with a still-valid token), %d recycled for low coverage, %d stalled, %d auth failures, %d bad frames, %d waits on the writer\n",
-		m.Sessions.Load(), m.LoggedIn.Load(), m.Anonymous.Load(), m.Reconnects.Load(), m.TokenReuse.Load(), m.Starved.Load(),
-		m.Stalled.Load(), m.AuthFailed.Load(), m.BadFrames.Load(), m.Blocked.Load())
+		m.Sessions, m.LoggedIn, m.Anonymous, m.Reconnects, m.TokenReuse, m.Recycles,
+		m.Stalls, m.AuthRejected, m.BadFrames, m.Backpressure)
 	fmt.Fprintf(b, "collect: %d acks sent, %d re-sent commands dropped, %d anonymous connections upgraded to a login, %d login lapses\n",
-		m.Acks.Load(), m.Resent.Load(), m.Upgrades.Load(), lw.Lapses.Load())
+		m.Acks, m.Resent, m.Upgrades, m.LoginLapses)
 	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d coverage checks skipped (no spare request budget)\n",
-		h.Requests, h.RateLimited, h.Refused, h.Fails, h.Skipped)
+		m.HTTPRequests, m.HTTPRateLimited, m.HTTPRefused, m.HTTPFailed, m.HTTPSkipped)
 	// Coverage: the estimated share of each room's danmaku that was stored.
 	type roomCov struct {
 		room    int64
@@ -598,15 +626,17 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 	var low []roomCov
 	var judged, arrived int64
 	var rooms, estimated, sampled int
+	var shares float64
+	now := time.Now()
 	for room, c := range col.Coverage() {
 		rooms++
-		j, a := c.Judged.Load(), c.Arrived.Load()
-		judged += j
-		arrived += a
+		judged += c.Judged.Load()
+		arrived += c.Arrived.Load()
+		shares += c.ConnectedShare(now)
 		if c.Sampled.Load() {
 			sampled++
 		}
-		if r, ok := c.Ratio(); ok {
+		if r, ok := c.Estimate(now); ok {
 			estimated++
 			if r < lowCoverage {
 				low = append(low, roomCov{room, r, c.Sampled.Load()})
@@ -614,8 +644,8 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 		}
 	}
 	if judged > 0 {
-		fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% overall (%d of %d history danmaku arrived); %d of %d rooms estimated, %d sampled (anonymous or throttled)\n",
-			100*float64(arrived)/float64(judged), arrived, judged, estimated, rooms, sampled)
+		fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±0.10), %d sampled (anonymous or throttled)\n",
+			100*float64(arrived)/float64(judged), arrived, judged, 100*shares/float64(rooms), estimated, rooms, sampled)
 	} else {
 		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
 	}
@@ -631,7 +661,7 @@ func (o *collectOptions) summary(col *collector.Collector, w *storage.Writer, h 
 		}
 		fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(low), 100*lowCoverage, strings.Join(names, ", "))
 	}
-	if lw.LoggedIn.Load() == 0 {
+	if m.AccountsOK == 0 {
 		fmt.Fprintf(b, "collect: this run was anonymous: what is stored is a sample (about one message in ten in most rooms). Log in: danmakud login\n")
 	}
 	b.Flush()

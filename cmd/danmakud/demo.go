@@ -60,7 +60,7 @@ replaced) unless --append.`,
 			}
 			defer sim.Close()
 			o := collectOptions{top: rooms, db: dbPath, duration: dur, flushInterval: 2 * time.Second, refresh: time.Minute,
-				apiBase: sim.URL(), httpRate: 10, heartbeat: 30 * time.Second, watchdog: 20 * time.Second,
+				apiBase: sim.URL(), httpRate: 10, heartbeat: 30 * time.Second, watchdog: 3 * time.Second,
 				finalFlush: time.Minute, stdout: out, stderr: cmd.ErrOrStderr(), progress: isTerminal(os.Stderr),
 				quiet: true, spread: 2 * time.Second, perAccount: collector.DefaultRoomsPerAccount, anonymous: anonymous, hard: hard}
 			if anonymous {

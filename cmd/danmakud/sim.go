@@ -25,7 +25,11 @@ type simOptions struct {
 func newSimCmd() *cobra.Command {
 	var o simOptions
 	cmd := &cobra.Command{
-		Use:   "sim",
+		Use: "sim",
+		Example: `  danmakud sim --rooms 200 --rate 20000 --truth truth.json --addr-file sim.addr
+  danmakud collect --api-base "$(cat sim.addr)" --top 100 --duration 5m --anonymous
+  danmakud sim --rooms 50 --accounts 10 --cookie-dir cookies --addr-file sim.addr   # logged-in accounts
+  danmakud sim --drop-every 10s --stall-every 1m --corrupt 0.01 --http-412 0.02     # faults`,
 		Short: "Run the built-in Bilibili live simulator (HTTP APIs and WebSocket)",
 		Long: `Sim serves a faithful fake of Bilibili's live HTTP APIs and danmaku WebSocket
 on one listener, the same over TLS on a second (host_list wss_port; its

@@ -16,7 +16,10 @@ func newStatsCmd() *cobra.Command {
 	var dbPath string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "stats [--db FILE] [--json]",
+		Use: "stats [--db FILE] [--json]",
+		Example: `  danmakud stats --db danmakud.db
+  danmakud stats --db danmakud.db --json | jq '.coverage'          # estimated coverage per room (null: too few samples)
+  danmakud stats --db danmakud.db --json | jq '.rooms["21452505"]'  # one room's stored events per kind`,
 		Short: "Summarize a database: rows per kind, rooms, time span, coverage, reconnects, unknown commands",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,8 +99,8 @@ func printSummary(w io.Writer, path string, s *storage.Summary) {
 				c.Sampled, c.Starved, c.Stalled, c.BadFrames)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "coverage: n/a below %d history danmaku judged; share: connected time over wanted time (first connect to the run's end)\n",
-			storage.MinCoverageSamples)
+		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a until it is known to ±%.2f; share: connected time over wanted time (from the first round that listed the room to its last connection's end)\n",
+			storage.CoverageMargin)
 	}
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "commands without a typed table (kept in unknown_commands with a sample):")
