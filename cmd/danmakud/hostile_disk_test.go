@@ -63,8 +63,8 @@ func TestFullDisk(t *testing.T) {
 			t.Errorf("the error does not say %q", want)
 		}
 	}
-	if took > 15*time.Second {
-		t.Errorf("collect ran %v on a full disk before giving up", took)
+	if took > 19*time.Second { // before --duration (20s) ended the run
+		t.Errorf("collect ran %v on a full disk: it did not stop at the bound", took)
 	}
 	if !strings.Contains(logs.String(), "flush failed") {
 		t.Errorf("no flush failure logged:\n%s", logs.String())
