@@ -13,7 +13,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 
-.PHONY: all build install systemd-verify test fmt-check vet unit interop bench fuzz demo clean
+.PHONY: all build install systemd-verify test fmt-check vet unit interop bench fuzz soak demo clean
 
 all: build
 
@@ -61,6 +61,15 @@ bench:
 fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzCommand$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzBundle$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzProtobuf$$' -fuzztime $(FUZZTIME)
+
+# soak: the long hostile-condition tests (reconnect gaps over 5 minutes,
+# 50 kill -9s) and every fuzz target for SOAK_FUZZTIME (default 10m)
+# each: about an hour. Not part of make test.
+soak:
+	GO=$(GO) scripts/soak.sh
 
 demo:
 	$(GO) run ./cmd/danmakud demo

@@ -537,34 +537,59 @@ func maxPages(n int) int { return 2*((n+pageSize-1)/pageSize) + 5 }
 
 // TopRooms pages through getListByAreaID (sort=online; area 0 = all) until
 // it has n rooms or the list ends. Any failed page fails the whole call:
-// callers must never act on a partial list.
+// callers must never act on a partial list. The list ends at an empty
+// page or at a page shorter than the longest seen; while rooms are still
+// wanted that end is confirmed by one more page, and a list that goes on
+// after it (an empty or short page in the middle: a truncated answer) is
+// an error, not a shorter list.
 func (c *Client) TopRooms(ctx context.Context, n int, area int64) ([]Room, error) {
 	var out []Room
 	seen := map[int64]bool{}
+	longest, endPage, endLen := 0, 0, 0
 	for page, last := 1, maxPages(n); len(out) < n && page <= last; page++ {
-		u := fmt.Sprintf("%s/room/v1/Area/getListByAreaID?areaId=%d&sort=online&pageSize=%d&page=%d", c.base.live, area, pageSize, page)
-		env, _, err := c.get(ctx, "getListByAreaID", u)
+		rooms, err := c.listPage(ctx, area, page)
 		if err != nil {
-			return nil, fmt.Errorf("page %d: %w", page, err)
+			return nil, err
 		}
-		if err := codeErr("getListByAreaID", env); err != nil {
-			return nil, fmt.Errorf("page %d: %w", page, err)
-		}
-		var rooms []Room
-		if err := json.Unmarshal(env.Data, &rooms); err != nil {
-			return nil, fmt.Errorf("roomsource: getListByAreaID page %d: data is not a room array: %w", page, err)
-		}
-		if len(rooms) == 0 {
+		if endPage > 0 { // the confirming page after a short or empty one
+			if len(rooms) > 0 {
+				return nil, fmt.Errorf("roomsource: getListByAreaID page %d had %d rooms (pages hold %d) but page %d goes on: a truncated list", endPage, endLen, longest, page)
+			}
 			break
 		}
+		longest = max(longest, len(rooms))
 		for _, r := range rooms {
 			if r.RoomID > 0 && !seen[r.RoomID] && len(out) < n {
 				seen[r.RoomID] = true
 				out = append(out, r)
 			}
 		}
+		if len(rooms) == 0 || len(rooms) < longest {
+			if len(rooms) == 0 && page == 1 {
+				break // an empty list: nothing to confirm
+			}
+			endPage, endLen = page, len(rooms)
+			last = page + 1
+		}
 	}
 	return out, nil
+}
+
+// listPage fetches one page of getListByAreaID.
+func (c *Client) listPage(ctx context.Context, area int64, page int) ([]Room, error) {
+	u := fmt.Sprintf("%s/room/v1/Area/getListByAreaID?areaId=%d&sort=online&pageSize=%d&page=%d", c.base.live, area, pageSize, page)
+	env, _, err := c.get(ctx, "getListByAreaID", u)
+	if err != nil {
+		return nil, fmt.Errorf("page %d: %w", page, err)
+	}
+	if err := codeErr("getListByAreaID", env); err != nil {
+		return nil, fmt.Errorf("page %d: %w", page, err)
+	}
+	var rooms []Room
+	if err := json.Unmarshal(env.Data, &rooms); err != nil {
+		return nil, fmt.Errorf("roomsource: getListByAreaID page %d: data is not a room array: %w", page, err)
+	}
+	return rooms, nil
 }
 
 // HistoryItem is one recent danmaku of dM/gethistory.

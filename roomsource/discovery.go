@@ -2,6 +2,7 @@ package roomsource
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"time"
@@ -48,6 +49,8 @@ type Discovery struct {
 	current map[int64]Target
 	round   int
 	fails   int
+	// hadRooms is the longest list seen.
+	hadRooms int
 }
 
 // Run sends a Round on out after every successful refresh until ctx ends.
@@ -95,7 +98,8 @@ func (d *Discovery) Run(ctx context.Context, out chan<- Round) {
 }
 
 // Refresh1 runs one discovery round: it fetches the list and applies
-// hysteresis. On error the state is unchanged.
+// hysteresis. On error the state is unchanged. An empty list once a list
+// had rooms is an error (a suspicious round), however often it comes.
 func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 	h := d.Hysteresis
 	if h <= 0 {
@@ -108,6 +112,14 @@ func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 		if err != nil {
 			return Round{}, err
 		}
+		// A suspicious round: an empty list after one with rooms tears
+		// nothing down (every room of a list ending at once is far
+		// likelier an API fault); the rooms leave by hysteresis once a
+		// list with rooms comes back without them.
+		if len(listed) == 0 && d.hadRooms > 0 {
+			return Round{}, fmt.Errorf("roomsource: the room list came back empty (it had %d rooms); keeping the last good set", d.hadRooms)
+		}
+		d.hadRooms = max(d.hadRooms, len(listed))
 	}
 	if d.absent == nil {
 		d.absent, d.current = map[int64]int{}, map[int64]Target{}

@@ -97,7 +97,13 @@ type WriterOptions struct {
 	FlushInterval time.Duration // default 10s
 	// BatchMax flushes early when this many records wait; default 20,000.
 	BatchMax int
-	Logger   *slog.Logger
+	// PendingMax bounds the records held in memory while flushes fail
+	// (a full disk, a read-only file): when this many wait, Run gives up
+	// and returns an error naming the file, the cause and the count
+	// (they are lost, and said to be). Default 10 × BatchMax (200,000
+	// records, ~100 MB).
+	PendingMax int
+	Logger     *slog.Logger
 	// Metrics receives rows per table, flush durations and failures and
 	// the pending batch size (nil: none); Stats counts regardless.
 	Metrics *metrics.Metrics
@@ -144,6 +150,9 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.BatchMax <= 0 {
 		opts.BatchMax = 20000
 	}
+	if opts.PendingMax <= 0 {
+		opts.PendingMax = 10 * opts.BatchMax
+	}
 	w := &Writer{db: db, opts: opts, log: opts.Logger}
 	w.Stats.tables = make([]atomic.Int64, len(registry))
 	if w.log == nil {
@@ -157,18 +166,24 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 // closed (by its owner) and the final flush is done, or when hard is
 // cancelled (then the pending batch is lost and the error says how many
 // records). A failed flush is retried on the next trigger with the same
-// records; nothing is dropped while the database can be written.
+// records; nothing is dropped while the database can be written. While
+// flushes fail, at most PendingMax records are held; past that Run
+// returns an error at once (the caller must stop its producers: Run no
+// longer reads in).
 func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	t := time.NewTicker(w.opts.FlushInterval)
 	defer t.Stop()
 	var batch []Record
 	var failing int
+	var lastErr error
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		if err := w.flush(hard, batch); err != nil {
 			failing++
+			lastErr = err
+			t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
 			w.Stats.Errors.Add(1)
 			w.opts.Metrics.FlushFailed()
 			if failing == 1 || failing%10 == 0 {
@@ -186,6 +201,9 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 		select {
 		case <-hard.Done():
 			if len(batch) > 0 {
+				if lastErr != nil {
+					return fmt.Errorf("storage: stopped before the final flush: %d records not written to %s (flushes failing: %w)", len(batch), w.db.path, lastErr)
+				}
 				return fmt.Errorf("storage: stopped before the final flush: %d records not written", len(batch))
 			}
 			return nil
@@ -193,13 +211,20 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			if !ok {
 				flush()
 				if len(batch) > 0 {
-					return fmt.Errorf("storage: final flush failed: %d records not written", len(batch))
+					return fmt.Errorf("storage: final flush failed: %d records not written to %s: %w", len(batch), w.db.path, lastErr)
 				}
 				return nil
 			}
 			w.Stats.Records.Add(1)
 			batch = append(batch, r)
 			w.opts.Metrics.WriterRecord(len(batch))
+			if failing > 0 && len(batch) >= w.opts.PendingMax {
+				flush() // one last try
+				if len(batch) >= w.opts.PendingMax {
+					return fmt.Errorf("storage: cannot write %s: %w; %d records held in memory reached the bound (%d) and are not written: stopping",
+						w.db.path, lastErr, len(batch), w.opts.PendingMax)
+				}
+			}
 			// Past the cap, flush; while flushes fail the batch keeps
 			// growing and producers feel it through the full channel.
 			if len(batch) >= w.opts.BatchMax && (failing == 0 || len(batch)%w.opts.BatchMax == 0) {

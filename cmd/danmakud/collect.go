@@ -60,6 +60,7 @@ type collectOptions struct {
 	healthyAfter   time.Duration
 	breakerPause   time.Duration
 	loginCheck     time.Duration
+	pendingMax     int // storage.WriterOptions.PendingMax (0 = its default)
 	// metricsReady, when set, is called with the metrics server's
 	// address once it listens (tests use --metrics-addr 127.0.0.1:0).
 	metricsReady func(addr string)
@@ -407,6 +408,19 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		_ = db.EndRun(context.Background(), runID, "bad room")
 		return &exitError{exitUsage, fmt.Errorf("--room %s: no such room; nothing left to watch", strings.Join(badRooms, ", "))}
 	}
+	// --area: the list API answers an unknown area with an empty list, as
+	// it does an area nobody streams in now. An empty first listing is
+	// an error (exit 2) when there is no --room to watch, else a warning.
+	if o.area != 0 && o.top > 0 {
+		if listed, err := api.TopRooms(ctx, 1, o.area); err == nil && len(listed) == 0 {
+			msg := fmt.Sprintf("--area %d lists no live rooms (no such area, or nobody is live in it now)", o.area)
+			if len(fixed) == 0 {
+				_ = db.EndRun(context.Background(), runID, "empty area")
+				return &exitError{exitUsage, errors.New(msg + "; nothing to watch")}
+			}
+			log.Warn(msg+"; watching the --room rooms only until it does", "area", o.area)
+		}
+	}
 
 	hardParent := o.hard
 	if hardParent == nil {
@@ -415,11 +429,22 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	hardCtx, hardStop := context.WithCancel(hardParent)
 	defer hardStop()
 	records := make(chan storage.Record, 65536)
-	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log, Metrics: mx})
+	writer := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: o.flushInterval, Logger: log, Metrics: mx, PendingMax: o.pendingMax})
 	mx.SetQueueDepth(func() int { return len(records) })
 	mx.SetFlushDeadline(max(3*o.flushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- writer.Run(hardCtx, records) }()
+	// The writer gives up early only when it cannot write and holds
+	// PendingMax records: then everything stops at once.
+	writerFailed := make(chan struct{})
+	go func() {
+		err := writer.Run(hardCtx, records)
+		writerDone <- err
+		if err != nil && hardCtx.Err() == nil {
+			log.Error("cannot write the database; stopping", "db", o.db, "err", err)
+			close(writerFailed)
+			hardStop()
+		}
+	}()
 	for _, m := range metas {
 		records <- m
 	}
@@ -444,6 +469,15 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 		runCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
+	runCtx, cancelRun := context.WithCancel(runCtx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-writerFailed:
+			cancelRun()
+		case <-runCtx.Done():
+		}
+	}()
 	start := time.Now()
 	rounds := make(chan roomsource.Round, 1)
 	disc := &roomsource.Discovery{Lister: api, Top: o.top, Area: o.area, Fixed: fixed, Refresh: o.refresh,
@@ -489,7 +523,15 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	flushTimer.Stop()
 	interrupted := o.hard != nil && o.hard.Err() != nil
 	status := "ok"
+	writeFailed := false
+	select {
+	case <-writerFailed:
+		writeFailed = true
+	default:
+	}
 	switch {
+	case writeFailed:
+		status = "write failed"
 	case interrupted:
 		status = "interrupted: second signal, no final flush"
 	case werr != nil:

@@ -136,7 +136,7 @@ func TestCollectRefusesSecondInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	code, _, errs := runCLI(t, "", "collect", "--db", db, "--api-base", "http://127.0.0.1:1", "--duration", "1s")
+	code, _, errs := runCLI(t, "", "collect", "--db", db, "--api-base", "http://127.0.0.1:1", "--duration", "1s", "--lock-wait", "0")
 	if code != exitLocked || !strings.Contains(errs, "in use by another collect") {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}

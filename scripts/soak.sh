@@ -1,0 +1,30 @@
+#!/bin/sh
+# soak.sh: the long versions of the hostile-condition tests (make soak).
+#   - reconnect gaps: 30 rooms, drops every ~10 s, 5 minutes, default
+#     --http-rate 2 and the collector's defaults (median/p90/p99 logged)
+#   - kill -9: collect (the built binary) killed 50 times on one file
+#   - SIGTERM / second SIGINT, the API storm and the full disk once more
+#   - every fuzz target for SOAK_FUZZTIME (default 10m) each
+# Figures are printed (go test -v); keep the output (tee) for the README.
+# About an hour with the defaults; SOAK_FUZZTIME=1m for a quick pass.
+# Every step runs; the exit status is 1 if any failed.
+set -u
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+FUZZTIME=${SOAK_FUZZTIME:-10m}
+failed=""
+
+echo "== hostile soak: long tests (DANMAKUD_SOAK=1)"
+DANMAKUD_SOAK=1 $GO test -count=1 -timeout 60m -v \
+	-run '^(TestReconnectGaps|TestKill9|TestSIGTERMAndSecondSIGINT|TestCollectAPIStorm|TestFullDisk)$' \
+	./cmd/danmakud || failed="$failed long-tests"
+
+for target in FuzzDecodeMessage FuzzCommand FuzzBundle FuzzStreamReader FuzzProtobuf; do
+	echo "== fuzz $target for $FUZZTIME"
+	$GO test ./protocol -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" || failed="$failed $target"
+done
+if [ -n "$failed" ]; then
+	echo "== hostile soak: FAILED:$failed"
+	exit 1
+fi
+echo "== hostile soak: all passed"
