@@ -276,7 +276,6 @@ func (c *CoverageCount) Estimate(now time.Time) (float64, bool) {
 	return p * c.ConnectedShare(now), ok
 }
 
-
 // lowPolicy decides what to do with a connection whose coverage is low.
 // A connection that should get everything is replaced once with a fresh
 // token; if the replacement is low too, the room is marked sampled and

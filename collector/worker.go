@@ -64,9 +64,10 @@ type Config struct {
 	BackoffMin        time.Duration // default 1s
 	BackoffMax        time.Duration // default 2m
 	// HealthyAfter: a session authenticated this long resets the backoff
-	// and the next connect reuses its token; default 5s. A session cut
-	// sooner (PROTOCOL.md §10.2: a cut right after auth means an identity
-	// problem) gets a new token and a growing wait.
+	// and the next connect reuses its token; default 5s. Up to
+	// maxQuickRetries shorter sessions in a row count as healthy too,
+	// unless cut within cutAfterAuth of the auth (PROTOCOL.md §10.2: an
+	// identity problem), which gets a new token and a growing wait.
 	HealthyAfter time.Duration
 	// TokenMaxAge: a token younger than this is reused for a reconnect
 	// after a healthy session; default 2m.
@@ -305,6 +306,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // was cut for its identity (PROTOCOL.md §10.2), not by a network blip.
 const cutAfterAuth = time.Second
 
+// maxQuickRetries: this many drops in a row of sessions shorter than
+// HealthyAfter (but not cut right after auth) are answered at once; more
+// mean a server that keeps cutting, and the backoff grows.
+const maxQuickRetries = 3
+
 // slotWait is how often a room without an account slot (LoggedInOnly)
 // looks for one.
 const slotWait = 5 * time.Second
@@ -323,7 +329,7 @@ func (w *worker) Run(ctx context.Context) {
 		return
 	}
 	bo := newBackoff(cfg, w.rng)
-	failures := 0
+	failures, short := 0, 0
 	for host := 0; ; host++ {
 		authed, err := w.session(ctx, host)
 		if ctx.Err() != nil {
@@ -331,7 +337,18 @@ func (w *worker) Run(ctx context.Context) {
 		}
 		w.c.Metrics.Reconnects.Add(1)
 		cfg.Metrics.Reconnect(reasonLabel(ctx, err))
-		if authed >= cfg.HealthyAfter {
+		// A session that stayed up HealthyAfter is healthy. A shorter one
+		// that was not cut right after its auth (an identity problem,
+		// §10.2) is a plain drop: the first maxQuickRetries of those in a
+		// row are answered at once with the same token, more back off.
+		switch {
+		case authed >= cfg.HealthyAfter:
+			short = 0
+		case authed >= cutAfterAuth:
+			short++
+		}
+		healthy := authed >= cfg.HealthyAfter || (authed >= cutAfterAuth && short <= maxQuickRetries)
+		if healthy {
 			if failures > 0 {
 				w.log.Info("room recovered", "after_failures", failures)
 			}
@@ -349,8 +366,8 @@ func (w *worker) Run(ctx context.Context) {
 				return
 			}
 		}
-		wait := bo.next(err, authed >= cfg.HealthyAfter)
-		if authed < cfg.HealthyAfter {
+		wait := bo.next(err, healthy)
+		if !healthy {
 			failures++
 			if failures == 1 || failures%20 == 0 {
 				w.log.Warn("session ended", "err", err, "retry_in", wait.Round(time.Millisecond), "failures", failures)
