@@ -84,7 +84,8 @@ func quantile(sorted []int64, q float64) time.Duration {
 // few seconds (CI: 10 rooms), default --http-rate 2 and default backoff: the time from a
 // connection's end to its replacement's auth (the coverage lost) has a
 // median ≤ 1.5 s and a p99 ≤ 5 s, and the HTTP requests stay within the
-// limiter's budget. CI: drops every ~4 s for 20 s; soak
+// limiter's budget. CI: drops every ~3 s for 15 s (sessions scaled down,
+// so HealthyAfter 1.5 s); soak
 // (DANMAKUD_SOAK=1): every ~10 s for 5 minutes.
 func TestReconnectGaps(t *testing.T) {
 	rooms, dropEvery, runFor, healthy, spread := 10, 3*time.Second, 15*time.Second, 1500*time.Millisecond, 2*time.Second
