@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"sort"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -129,6 +129,12 @@ type Writer struct {
 	opts  WriterOptions
 	log   *slog.Logger
 	Stats WriterStats
+	// prepared holds each table's INSERT, prepared once on the database
+	// (so once on its single connection) before the first transaction
+	// that needs it, and bound to every flush's transaction with Tx.Stmt,
+	// which reuses it. Only Run's goroutine touches it; Run closes them
+	// on return.
+	prepared map[string]*sql.Stmt
 }
 
 // NewWriter returns a writer for db.
@@ -139,7 +145,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.BatchMax <= 0 {
 		opts.BatchMax = 20000
 	}
-	w := &Writer{db: db, opts: opts, log: opts.Logger}
+	w := &Writer{db: db, opts: opts, log: opts.Logger, prepared: map[string]*sql.Stmt{}}
 	w.Stats.tables = make([]atomic.Int64, len(registry))
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -156,6 +162,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	t := time.NewTicker(w.opts.FlushInterval)
 	defer t.Stop()
+	defer w.closePrepared()
 	var batch []Record
 	var failing int
 	flush := func() {
@@ -204,10 +211,13 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	}
 }
 
-// routed is a record with its table (nil: it stores nothing).
+// routed is a record with its table (nil: it stores nothing) and its
+// sort key: the table's registry index (len(registry) for nil) and room.
 type routed struct {
-	r Record
-	t *Table
+	r    Record
+	t    *Table
+	idx  int
+	room int64
 }
 
 // route finds every record's table and sorts the batch for locality:
@@ -220,20 +230,23 @@ func route(batch []Record) ([]routed, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = routed{r, t}
-	}
-	idx := func(t *Table) int {
-		if t == nil {
-			return len(registry)
+		idx := len(registry)
+		if t != nil {
+			idx = t.idx
 		}
-		return t.idx
+		out[i] = routed{r, t, idx, r.roomKey()}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := idx(out[i].t), idx(out[j].t)
-		if ti != tj {
-			return ti < tj
+	slices.SortStableFunc(out, func(a, b routed) int {
+		if a.idx != b.idx {
+			return a.idx - b.idx
 		}
-		return out[i].r.roomKey() < out[j].r.roomKey()
+		switch {
+		case a.room < b.room:
+			return -1
+		case a.room > b.room:
+			return 1
+		}
+		return 0
 	})
 	return out, nil
 }
@@ -243,6 +256,17 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	sorted, err := route(batch)
 	if err != nil {
 		return err
+	}
+	// Prepare what this batch inserts before the transaction takes the
+	// database's only connection.
+	for _, rt := range sorted {
+		if rt.t != nil && w.prepared[rt.t.insert] == nil {
+			p, err := w.db.SQL.PrepareContext(ctx, rt.t.insert)
+			if err != nil {
+				return err
+			}
+			w.prepared[rt.t.insert] = p
+		}
 	}
 	tx, err := w.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
@@ -254,6 +278,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 		}
 	}()
 	st := newStmts(tx)
+	st.prepared = w.prepared
 	defer st.close()
 	var dups int64
 	for _, rt := range sorted {
@@ -285,10 +310,12 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	return nil
 }
 
-// stmts prepares each statement once per transaction, on first use, and
-// counts what the transaction changed.
+// stmts binds the writer's prepared statements to one transaction (the
+// others it prepares in the transaction), on first use, and counts what
+// the transaction changed.
 type stmts struct {
 	tx       *sql.Tx
+	prepared map[string]*sql.Stmt // the writer's; nil = none
 	m        map[string]*sql.Stmt
 	ins      []int64 // rows inserted, per registry index
 	inserted int64   // Σ ins
@@ -299,6 +326,8 @@ func newStmts(tx *sql.Tx) *stmts {
 	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry))}
 }
 
+// close releases the transaction's statements; the prepared ones they
+// wrap stay open for the next flush.
 func (s *stmts) close() {
 	for _, st := range s.m {
 		st.Close()
@@ -306,15 +335,28 @@ func (s *stmts) close() {
 }
 
 func (s *stmts) prep(q string) (*sql.Stmt, error) {
-	st, ok := s.m[q]
-	if !ok {
+	if st, ok := s.m[q]; ok {
+		return st, nil
+	}
+	var st *sql.Stmt
+	if p := s.prepared[q]; p != nil {
+		st = s.tx.Stmt(p)
+	} else {
 		var err error
 		if st, err = s.tx.Prepare(q); err != nil {
 			return nil, err
 		}
-		s.m[q] = st
 	}
+	s.m[q] = st
 	return st, nil
+}
+
+// closePrepared closes the statements prepared for the writer.
+func (w *Writer) closePrepared() {
+	for q, st := range w.prepared {
+		st.Close()
+		delete(w.prepared, q)
+	}
 }
 
 func (s *stmts) exec(q string, args ...any) (int64, error) {
@@ -358,7 +400,7 @@ func (s *stmts) queryRow(q string, args ...any) *sql.Row {
 	return st.QueryRow(args...)
 }
 
-func b2i(b bool) int {
+func b2i(b bool) int64 {
 	if b {
 		return 1
 	}
