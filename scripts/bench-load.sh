@@ -6,11 +6,13 @@
 #   case, rooms, date, load (uptime's three averages at the start and end),
 #   col_cpu_s / sim_cpu_s (user+sys from wait4, the whole run), col_rss_kib /
 #   sim_rss_kib (peak RSS from wait4), steady_core (collector CPU per second
-#   from /proc while all rooms are connected and traffic flows), ramp_s,
+#   from /proc, sampled every second, while all rooms are connected and
+#   traffic flows), ramp_s (until the simulator holds a descriptor for 97 %
+#   of the rooms),
 #   delivered (Σ truth rooms.<id>.<kind>), stored (Σ stats --json
 #   rooms.<id>.<kind>), lost (Σ max(0, delivered − stored) per room and
 #   kind; lost_by_kind per kind), db_bytes (file + -wal after collect exits), rows (Σ stats rows),
-#   starved, writer_waits, reconnects (from collect's summary).
+#   sessions, starved, writer_waits, reconnects (from collect's summary).
 # scripts/bench-load-report.sh turns results.jsonl into BENCHMARKS.md.
 #
 # usage: [RUNS=1] [OUT=bin/bench-load] [BIN=bin/danmakud] scripts/bench-load.sh [CASE...]
@@ -56,22 +58,27 @@ one() { # case run-number
     --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet >"$w/col.out" 2>"$w/col.err" &
   local coltime=$!; pids+=("$coltime")
   local col; col=$(child "$coltime")
-  # Ramp: until the simulator holds a descriptor per room (plus a few).
-  local ramp=
+  # Every second: seconds since the simulator started, the collector's
+  # CPU ticks, the simulator's open descriptors (one per connection).
   while kill -0 "$col" 2>/dev/null; do
-    if [ "$(ls "/proc/$sim/fd" | wc -l)" -ge $((n * 99 / 100 + 5)) ]; then ramp=$(echo "scale=1; ($(date +%s.%N) - $t0) / 1" | bc); break; fi
+    echo "$(echo "$(date +%s.%N) - $t0" | bc) $(ticks "$col") $(ls "/proc/$sim/fd" 2>/dev/null | wc -l)" >>"$w/samples"
     sleep 1
   done
+  # Ramp: until the simulator holds a descriptor for 97 % of the rooms.
   # Steady window: 5 s after the ramp to 3 s before the traffic stops.
-  local steady=null tsec=${traffic%s}
-  local left; left=$(echo "$t0 + $tsec - 3 - $(date +%s.%N) - 5" | bc)
-  if [ -n "$ramp" ] && [ "$(echo "$left > 5" | bc)" = 1 ]; then
-    sleep 5
-    local c0 g0 c1 g1; c0=$(ticks "$col"); g0=$(date +%s.%N)
-    sleep "$left"
-    c1=$(ticks "$col"); g1=$(date +%s.%N)
-    [ -n "$c0" ] && [ -n "$c1" ] && steady=$(echo "scale=3; ($c1 - $c0) / $hz / ($g1 - $g0)" | bc)
-  fi
+  local ramp steady
+  read -r ramp steady < <(awk -v traffic="${traffic%s}" -v hz="$hz" -v rooms="$n" '
+    NF == 3 { t[NR] = $1; c[NR] = $2; f[NR] = $3; n = NR }
+    END {
+      for (i = 1; i <= n; i++) if (ramp == "" && f[i] >= 0.97 * rooms) ramp = t[i]
+      for (i = 1; i <= n; i++) {
+        if (a == "" && t[i] >= ramp + 5) a = i
+        if (t[i] <= traffic - 3) b = i
+      }
+      if (ramp == "") ramp = "null"
+      s = (a != "" && b != "" && t[b] - t[a] >= 5) ? sprintf("%.3f", (c[b] - c[a]) / hz / (t[b] - t[a])) : "null"
+      print ramp, s
+    }' "$w/samples")
   wait "$coltime" || true
   kill -INT "$sim" 2>/dev/null || true
   wait "$simtime" || true
@@ -88,7 +95,7 @@ one() { # case run-number
     --arg load0 "$load0" --arg load1 "$load1" --argjson busy "$busy" \
     --argjson col_cpu "$(awk "BEGIN{print $cu + $cs}")" --argjson col_rss "$crss" \
     --argjson sim_cpu "$(awk "BEGIN{print $su + $ss}")" --argjson sim_rss "$srss" \
-    --argjson steady "$steady" --argjson ramp "${ramp:-null}" --argjson db "$dbb" \
+    --argjson steady "$steady" --argjson ramp "$ramp" --argjson sessions "$(num sessions)" --argjson db "$dbb" \
     --argjson starved "$(num recycled)" --argjson waits "$(num 'waits on')" --argjson reconnects "$(num reconnects)" \
     --argjson kinds "$kinds" --slurpfile t "$w/truth.json" --slurpfile s "$w/stats.json" '
     [$t[0].rooms | to_entries[] | .key as $r | .value as $tv | $kinds[] as $k
@@ -101,7 +108,7 @@ one() { # case run-number
      lost: ($p | map(.d - .s | if . > 0 then . else 0 end) | add // 0),
      lost_by_kind: ($p | group_by(.k) | map({(.[0].k): (map(.d - .s | if . > 0 then . else 0 end) | add)}) | add),
      db_bytes: $db, rows: ([$s[0].rows[]] | add),
-     starved: $starved, writer_waits: $waits, reconnects: $reconnects}' | tee -a "$out/results.jsonl"
+     sessions: $sessions, starved: $starved, writer_waits: $waits, reconnects: $reconnects}' | tee -a "$out/results.jsonl"
   if [ -n "${KEEP:-}" ]; then echo "kept $w" >&2; else rm -rf "$w"; fi
 }
 
