@@ -24,7 +24,7 @@ table=$(jq -rs --arg machine "$machine" '
     "\([.[] | .lost] | median) (\([.[] | .lost_by_kind.guard] | median)) | \([.[] | .starved] | median) | " +
     "\([.[] | .writer_waits] | median) | \([.[] | .reconnects] | median) | \([.[] | .sim_cpu_s * 1e6 / .delivered] | median | r(1)) |"),
   "\nRuns:\n",
-  (.[] | .[] | "- \(.case) \(.date): load \(.load[0]) → \(.load[1]); ramp \(.ramp_s // "–") s; collector \(.col_cpu_s) s CPU, sim \(.sim_cpu_s) s")
+  (.[] | .[] | "- \(.case) \(.date): load \(.load[0]) → \(.load[1]); ramp \(.ramp_s | r(1)) s; \(.sessions // "–") sessions; collector \(.col_cpu_s) s CPU, sim \(.sim_cpu_s) s")
 ' "$res")
 body=$(printf '%s\n' "<!-- bench-load:begin (scripts/bench-load-report.sh writes this part) -->" "$table" "<!-- bench-load:end -->")
 if [ -f "$md" ] && grep -q 'bench-load:begin' "$md"; then
