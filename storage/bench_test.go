@@ -55,7 +55,7 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkWriter: rows/s of the single SQLite writer (one transaction
-// per 20,000 records, its batch cap) into a database that grows to b.N
+// per WriterOptions.BatchMax records, its default) into a database that grows to b.N
 // rows over 10,000 rooms. Run with -benchtime 1000000x or more: the cost
 // per row grows with the indexes. Besides wall time it reports the
 // process's CPU time per row (cpu-ns/row, from getrusage: steadier than

@@ -94,7 +94,9 @@ func (r Raw) roomKey() int64       { return r.RoomID }
 type WriterOptions struct {
 	RunID         int64
 	FlushInterval time.Duration // default 10s
-	// BatchMax flushes early when this many records wait; default 20,000.
+	// BatchMax flushes early when this many records wait; default
+	// 100,000 (BENCHMARKS.md: at a million rows over 10,000 rooms a
+	// larger transaction shares more index pages per row).
 	BatchMax int
 	Logger   *slog.Logger
 }
@@ -143,7 +145,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		opts.FlushInterval = 10 * time.Second
 	}
 	if opts.BatchMax <= 0 {
-		opts.BatchMax = 20000
+		opts.BatchMax = 100000
 	}
 	w := &Writer{db: db, opts: opts, log: opts.Logger, prepared: map[string]*sql.Stmt{}}
 	w.Stats.tables = make([]atomic.Int64, len(registry))
