@@ -13,7 +13,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 
-.PHONY: all build install systemd-verify test fmt-check vet unit interop bench fuzz soak demo clean
+.PHONY: all build install systemd-verify test fmt-check vet unit interop bench bench-load fuzz soak demo clean
 
 all: build
 
@@ -56,6 +56,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./protocol | tee bench.txt
 	$(GO) test -run '^$$' -bench Writer -benchtime 1000000x -count $(BENCH_COUNT) ./storage | tee -a bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
+
+# bench-load: issue 9's whole-site cases (scripts/bench-load.sh: sim and
+# collect as separate processes, ~3 min per run; LOAD_RUNS runs of each
+# case), their medians written into BENCHMARKS.md. Results accumulate in
+# bin/bench-load/results.jsonl; delete it to start afresh.
+LOAD_RUNS  ?= 3
+LOAD_CASES ?= 200 1k 10k 10k-busy
+bench-load: build
+	RUNS=$(LOAD_RUNS) scripts/bench-load.sh $(LOAD_CASES)
+	scripts/bench-load-report.sh
 
 # fuzz: a short run of every fuzz target (go test allows one target per run).
 fuzz:

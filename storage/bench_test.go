@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,13 +45,26 @@ func benchRecords(n, rooms int) []storage.Record {
 	return recs
 }
 
+// cpuTime is the process's user+system CPU time so far (getrusage).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkWriter: rows/s of the single SQLite writer (one transaction
-// per 20,000 records, its batch cap) into a database that grows to b.N
+// per WriterOptions.BatchMax records, its default) into a database that grows to b.N
 // rows over 10,000 rooms. Run with -benchtime 1000000x or more: the cost
-// per row grows with the indexes.
+// per row grows with the indexes. Besides wall time it reports the
+// process's CPU time per row (cpu-ns/row, from getrusage: steadier than
+// ns/op on a shared machine) and the database file's size per row
+// (B/row, file and -wal after the writer's last commit).
 func BenchmarkWriter(b *testing.B) {
 	recs := benchRecords(b.N, 10000)
-	db, err := storage.Open(filepath.Join(b.TempDir(), "bench.db"))
+	path := filepath.Join(b.TempDir(), "bench.db")
+	db, err := storage.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,6 +76,7 @@ func BenchmarkWriter(b *testing.B) {
 	ch := make(chan storage.Record, 65536)
 	done := make(chan error, 1)
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	go func() { done <- w.Run(context.Background(), ch) }()
 	for _, r := range recs {
 		ch <- r
@@ -70,8 +86,17 @@ func BenchmarkWriter(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
 	if got := w.Stats.Rows.Load(); got != int64(b.N) {
 		b.Fatalf("%d rows written of %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/row")
+	var size int64
+	for _, f := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(f); err == nil {
+			size += fi.Size()
+		}
+	}
+	b.ReportMetric(float64(size)/float64(b.N), "B/row")
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"sort"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -95,19 +95,25 @@ func (r Raw) roomKey() int64       { return r.RoomID }
 type WriterOptions struct {
 	RunID         int64
 	FlushInterval time.Duration // default 10s
-	// BatchMax flushes early when this many records wait; default 20,000.
+	// BatchMax flushes early when this many records wait; default
+	// 100,000 (BENCHMARKS.md: at a million rows over 10,000 rooms a
+	// larger transaction shares more index pages per row).
 	BatchMax int
 	// PendingMax bounds the records held in memory while flushes fail
 	// (a full disk, a read-only file): when this many wait, Run gives up
 	// and returns an error naming the file, the cause and the count
-	// (they are lost, and said to be). Default 10 × BatchMax (200,000
-	// records, ~100 MB).
+	// (they are lost, and said to be). Default DefaultPendingMax
+	// (200,000 records, ~100 MB), at least BatchMax.
 	PendingMax int
 	Logger     *slog.Logger
 	// Metrics receives rows per table, flush durations and failures and
 	// the pending batch size (nil: none); Stats counts regardless.
 	Metrics *metrics.Metrics
 }
+
+// DefaultPendingMax is WriterOptions.PendingMax's default: the records
+// held in memory while flushes fail, before Run gives up.
+const DefaultPendingMax = 200000
 
 // WriterStats are running totals, safe to read at any time
 // (WriterOptions.Metrics counts the same per table; collect reads that).
@@ -140,6 +146,12 @@ type Writer struct {
 	opts  WriterOptions
 	log   *slog.Logger
 	Stats WriterStats
+	// prepared holds each table's INSERT, prepared once on the database
+	// (so once on its single connection) before the first transaction
+	// that needs it, and bound to every flush's transaction with Tx.Stmt,
+	// which reuses it. Only Run's goroutine touches it; Run closes them
+	// on return.
+	prepared map[string]*sql.Stmt
 }
 
 // NewWriter returns a writer for db.
@@ -148,12 +160,12 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		opts.FlushInterval = 10 * time.Second
 	}
 	if opts.BatchMax <= 0 {
-		opts.BatchMax = 20000
+		opts.BatchMax = 100000
 	}
 	if opts.PendingMax <= 0 {
-		opts.PendingMax = 10 * opts.BatchMax
+		opts.PendingMax = max(DefaultPendingMax, opts.BatchMax)
 	}
-	w := &Writer{db: db, opts: opts, log: opts.Logger}
+	w := &Writer{db: db, opts: opts, log: opts.Logger, prepared: map[string]*sql.Stmt{}}
 	w.Stats.tables = make([]atomic.Int64, len(registry))
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -173,6 +185,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	t := time.NewTicker(w.opts.FlushInterval)
 	defer t.Stop()
+	defer w.closePrepared()
 	var batch []Record
 	var failing int
 	var lastErr error
@@ -236,10 +249,13 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	}
 }
 
-// routed is a record with its table (nil: it stores nothing).
+// routed is a record with its table (nil: it stores nothing) and its
+// sort key: the table's registry index (len(registry) for nil) and room.
 type routed struct {
-	r Record
-	t *Table
+	r    Record
+	t    *Table
+	idx  int
+	room int64
 }
 
 // route finds every record's table and sorts the batch for locality:
@@ -252,20 +268,23 @@ func route(batch []Record) ([]routed, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = routed{r, t}
-	}
-	idx := func(t *Table) int {
-		if t == nil {
-			return len(registry)
+		idx := len(registry)
+		if t != nil {
+			idx = t.idx
 		}
-		return t.idx
+		out[i] = routed{r, t, idx, r.roomKey()}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := idx(out[i].t), idx(out[j].t)
-		if ti != tj {
-			return ti < tj
+	slices.SortStableFunc(out, func(a, b routed) int {
+		if a.idx != b.idx {
+			return a.idx - b.idx
 		}
-		return out[i].r.roomKey() < out[j].r.roomKey()
+		switch {
+		case a.room < b.room:
+			return -1
+		case a.room > b.room:
+			return 1
+		}
+		return 0
 	})
 	return out, nil
 }
@@ -275,6 +294,17 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	sorted, err := route(batch)
 	if err != nil {
 		return err
+	}
+	// Prepare what this batch inserts before the transaction takes the
+	// database's only connection.
+	for _, rt := range sorted {
+		if rt.t != nil && w.prepared[rt.t.insert] == nil {
+			p, err := w.db.SQL.PrepareContext(ctx, rt.t.insert)
+			if err != nil {
+				return err
+			}
+			w.prepared[rt.t.insert] = p
+		}
 	}
 	tx, err := w.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
@@ -286,6 +316,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 		}
 	}()
 	st := newStmts(tx)
+	st.prepared = w.prepared
 	defer st.close()
 	var dups int64
 	for _, rt := range sorted {
@@ -318,10 +349,12 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	return nil
 }
 
-// stmts prepares each statement once per transaction, on first use, and
-// counts what the transaction changed.
+// stmts binds the writer's prepared statements to one transaction (the
+// others it prepares in the transaction), on first use, and counts what
+// the transaction changed.
 type stmts struct {
 	tx       *sql.Tx
+	prepared map[string]*sql.Stmt // the writer's; nil = none
 	m        map[string]*sql.Stmt
 	ins      []int64 // rows inserted, per registry index
 	inserted int64   // Σ ins
@@ -332,6 +365,8 @@ func newStmts(tx *sql.Tx) *stmts {
 	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry))}
 }
 
+// close releases the transaction's statements; the prepared ones they
+// wrap stay open for the next flush.
 func (s *stmts) close() {
 	for _, st := range s.m {
 		st.Close()
@@ -339,15 +374,28 @@ func (s *stmts) close() {
 }
 
 func (s *stmts) prep(q string) (*sql.Stmt, error) {
-	st, ok := s.m[q]
-	if !ok {
+	if st, ok := s.m[q]; ok {
+		return st, nil
+	}
+	var st *sql.Stmt
+	if p := s.prepared[q]; p != nil {
+		st = s.tx.Stmt(p)
+	} else {
 		var err error
 		if st, err = s.tx.Prepare(q); err != nil {
 			return nil, err
 		}
-		s.m[q] = st
 	}
+	s.m[q] = st
 	return st, nil
+}
+
+// closePrepared closes the statements prepared for the writer.
+func (w *Writer) closePrepared() {
+	for q, st := range w.prepared {
+		st.Close()
+		delete(w.prepared, q)
+	}
 }
 
 func (s *stmts) exec(q string, args ...any) (int64, error) {
@@ -391,7 +439,7 @@ func (s *stmts) queryRow(q string, args ...any) *sql.Row {
 	return st.QueryRow(args...)
 }
 
-func b2i(b bool) int {
+func b2i(b bool) int64 {
 	if b {
 		return 1
 	}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Turns scripts/bench-load.sh's results.jsonl into a Markdown table (the
+# median of every run of each case; each run's date and load averages
+# listed) and puts it in BENCHMARKS.md between the bench-load markers.
+#
+# usage: scripts/bench-load-report.sh [RESULTS] [BENCHMARKS.md]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+res=${1:-$root/bin/bench-load/results.jsonl}; md=${2:-$root/BENCHMARKS.md}
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB"
+table=$(jq -rs --arg machine "$machine" '
+  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def r(n): if . == null then "–" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
+  group_by(.case) | sort_by(.[0].rooms, .[0].busy_loops) |
+  "Machine: \($machine). Median of the runs of each case; a run lists its date (UTC) and load averages (1, 5, 15 min) at its start → end.\n",
+  "| case | runs | collector CPU µs / stored event | steady core | peak RSS MiB (KB / room) | SQLite bytes / stored event | delivered | stored | lost (guard) | starved | waits on writer | reconnects | sim CPU µs / delivered |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  (.[] | . as $runs | .[0] as $c |
+    "| \($c.rooms) rooms\(if $c.busy_loops > 0 then " + \($c.busy_loops) busy loops" else "" end) | \(length) | " +
+    "\([.[] | .col_cpu_s * 1e6 / .stored] | median | r(1)) | \([.[] | .steady_core // empty] | median | r(2)) | " +
+    "\([.[] | .col_rss_kib / 1024] | median | r(0)) (\([.[] | .col_rss_kib * 1.024 / .rooms] | median | r(0))) | " +
+    "\([.[] | .db_bytes / .stored] | median | r(0)) | \([.[] | .delivered] | median) | \([.[] | .stored] | median) | " +
+    "\([.[] | .lost] | median) (\([.[] | .lost_by_kind.guard] | median)) | \([.[] | .starved] | median) | " +
+    "\([.[] | .writer_waits] | median) | \([.[] | .reconnects] | median) | \([.[] | .sim_cpu_s * 1e6 / .delivered] | median | r(1)) |"),
+  "\nRuns:\n",
+  (.[] | .[] | "- \(.case) \(.date): load \(.load[0]) → \(.load[1]); ramp \(.ramp_s | r(1)) s; \(.sessions // "–") sessions; collector \(.col_cpu_s) s CPU, sim \(.sim_cpu_s) s")
+' "$res")
+body=$(printf '%s\n' "<!-- bench-load:begin (scripts/bench-load-report.sh writes this part) -->" "$table" "<!-- bench-load:end -->")
+if [ -f "$md" ] && grep -q 'bench-load:begin' "$md"; then
+  awk -v body="$body" '/bench-load:begin/ {print body; skip = 1} /bench-load:end/ {skip = 0; next} !skip' "$md" >"$md.tmp"
+  mv "$md.tmp" "$md"
+else
+  printf '%s\n' "$body" >>"$md"
+fi
+echo "$table"
