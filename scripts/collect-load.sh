@@ -10,7 +10,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'kill $simpid $colpid 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/danmakud" "$root/cmd/danmakud"
-"$work/danmakud" sim --rooms "$rooms" --rate "$rate" --addr-file "$work/addr" --truth "$work/truth.json" \
+"$work/danmakud" sim --rooms "$rooms" --rate "$rate" --anon-keep 1 --addr-file "$work/addr" --truth "$work/truth.json" \
   --http-budget 50 ${SIMARGS:-} >"$work/sim.out" 2>&1 &
 simpid=$!
 for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done

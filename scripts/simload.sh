@@ -11,7 +11,7 @@ work="$(mktemp -d)"
 trap 'kill $simpid 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/danmakud" "$root/cmd/danmakud"
 ulimit -n $((conns + 1000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-"$work/danmakud" sim --rooms "$rooms" --rate "$rate" --live-for 0 --http-budget 10000 \
+"$work/danmakud" sim --rooms "$rooms" --rate "$rate" --live-for 0 --anon-keep 1 --http-budget 10000 \
   --addr-file "$work/addr" --stats-every 10s >"$work/sim.out" 2>"$work/sim.err" &
 simpid=$!
 for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done

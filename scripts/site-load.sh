@@ -14,7 +14,7 @@ simpid=; colpid=
 trap 'kill $simpid $colpid 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/danmakud" "$root/cmd/danmakud"
 ulimit -n $((n + 1000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-"$work/danmakud" sim --rooms "$n" --rate "$rate" --live-for 0 --http-budget 100000 \
+"$work/danmakud" sim --rooms "$n" --rate "$rate" --live-for 0 --anon-keep 1 --http-budget 100000 \
   --addr-file "$work/addr" >"$work/sim.out" 2>"$work/sim.err" &
 simpid=$!
 for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
