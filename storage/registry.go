@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -75,51 +74,7 @@ func (t *Table) Select() string {
 // []byte (BLOB) or nil (NULL). row is reused between calls; copy what
 // you keep. An error from fn stops the scan and is returned.
 func (d *DB) ScanTable(ctx context.Context, t *Table, fn func(row []any) error) error {
-	rows, err := d.SQL.QueryContext(ctx, t.Select())
-	if err != nil {
-		return fmt.Errorf("storage: read %s: %w", t.Name, err)
-	}
-	defer rows.Close()
-	dest := make([]any, len(t.Columns))
-	for i, c := range t.Columns {
-		switch c.Type {
-		case "INTEGER":
-			dest[i] = new(sql.NullInt64)
-		case "TEXT":
-			dest[i] = new(sql.NullString)
-		default:
-			dest[i] = new([]byte)
-		}
-	}
-	row := make([]any, len(t.Columns))
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("storage: read %s: %w", t.Name, err)
-		}
-		for i, p := range dest {
-			switch v := p.(type) {
-			case *sql.NullInt64:
-				row[i] = nil
-				if v.Valid {
-					row[i] = v.Int64
-				}
-			case *sql.NullString:
-				row[i] = nil
-				if v.Valid {
-					row[i] = v.String
-				}
-			case *[]byte:
-				row[i] = nil
-				if *v != nil {
-					row[i] = *v
-				}
-			}
-		}
-		if err := fn(row); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return d.scanRows(ctx, t, t.Select(), nil, fn)
 }
 
 // Tables returns the registry: every table of the current schema, in
