@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,21 +62,31 @@ func simCookieFiles(t *testing.T, sim *livesim.Sim, n int) []string {
 // TestEndToEndEqualsTruth runs the simulator with every fault on, lets
 // its traffic stop, ends collect by --duration, and checks that what was
 // stored equals what the simulator delivered, for every room and kind.
+//
+// With DANMAKUD_SOAK=1 it is the fault soak: 500 rooms, 10 minutes of
+// traffic, and the process's RSS must stay flat over the second half.
 func TestEndToEndEqualsTruth(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	rooms, rate, traffic, run := 10, 400.0, 10*time.Second, 16*time.Second
+	if soak() {
+		rooms, rate, traffic, run = 500, 2000, 10*time.Minute, 10*time.Minute+20*time.Second
+	}
+	accounts := (rooms + collector.DefaultRoomsPerAccount - 1) / collector.DefaultRoomsPerAccount
+	rss := sampleRSS(t, run)
+	defer rss() // stops the sampler before goleak looks, also on t.Fatal
 	sim, err := livesim.New(livesim.Options{
-		Rooms: 10, Rate: 400, Seed: 99, Tick: 50 * time.Millisecond, TrafficFor: 10 * time.Second,
+		Rooms: rooms, Rate: rate, Seed: 99, Tick: 50 * time.Millisecond, TrafficFor: traffic,
 		DropEvery: 3 * time.Second, StallEvery: 6 * time.Second, Corrupt: 0.03, AuthReject: 0.15,
 		HTTP412: 0.05, Throttle: 0.3, ThrottleKeep: 0.3, HTTPRate: 1000, HTTPBurst: 1000,
-		RotateKeys: 2 * time.Second, AnonKeep: 0.1, Accounts: 2, ResendUnacked: true, ResendAfter: time.Second,
+		RotateKeys: 2 * time.Second, AnonKeep: 0.1, Accounts: accounts, ResendUnacked: true, ResendAfter: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "e2e.db")
 	o := testCollect(t, sim.URL(), db)
-	o.duration = 16 * time.Second
-	o.cookieFiles = simCookieFiles(t, sim, 2) // two accounts × 5 rooms: every room logged in
+	o.duration = run
+	o.cookieFiles = simCookieFiles(t, sim, accounts) // 5 rooms an account: every room logged in
 	if err := o.run(context.Background(), "e2e"); err != nil {
 		t.Fatalf("collect: %v", err)
 	}
@@ -89,7 +101,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 		t.Errorf("not every fault fired: %+v", st)
 	}
 	got := statsJSON(t, db)
-	if len(truth.Rooms) != 10 {
+	if len(truth.Rooms) != rooms {
 		t.Errorf("truth has %d rooms", len(truth.Rooms))
 	}
 	for room, kinds := range truth.Rooms {
@@ -126,6 +138,48 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 		if c.Anonymous != 0 {
 			t.Errorf("room %d: %d anonymous connections in a logged-in run", c.RoomID, c.Anonymous)
 		}
+	}
+	// RSS flat over the second half: its peak in the last quarter is at
+	// most 1.25 × its peak in the third.
+	samples := rss()
+	if q := len(samples) / 4; q >= 2 {
+		third, last := slices.Max(samples[2*q:3*q]), slices.Max(samples[3*q:])
+		t.Logf("RSS: peak %d MiB in the third quarter, %d MiB in the last", third>>20, last>>20)
+		if float64(last) > 1.25*float64(third) {
+			t.Errorf("RSS grew over the second half: %d → %d MiB", third>>20, last>>20)
+		}
+	}
+}
+
+// sampleRSS samples this process's resident set size (bytes) about 40
+// times over d, until the returned func is called, which returns them
+// (later calls return the same).
+func sampleRSS(t *testing.T, d time.Duration) func() []int64 {
+	t.Helper()
+	stop, done := make(chan struct{}), make(chan []int64, 1)
+	var once sync.Once
+	var samples []int64
+	go func() {
+		var out []int64
+		tick := time.NewTicker(max(d/40, 100*time.Millisecond))
+		defer tick.Stop()
+		for {
+			if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+				var size, res int64
+				fmt.Sscan(string(b), &size, &res)
+				out = append(out, res*int64(os.Getpagesize()))
+			}
+			select {
+			case <-stop:
+				done <- out
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() []int64 {
+		once.Do(func() { close(stop); samples = <-done })
+		return samples
 	}
 }
 
