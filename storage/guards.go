@@ -12,11 +12,11 @@ import (
 // GuardLinkWindow is how far apart the start times of two messages may be
 // and still be linked as one purchase when payflow_id cannot link them
 // (GUARD_BUY never carries one). Different purchases by one buyer at one
-// level further apart than this always stay different rows. A minute:
-// the messages of one purchase arrive within a second of each other
+// level further apart than this always stay different rows. Ten
+// seconds: the messages of one purchase arrive within a second of each other
 // (PROTOCOL.md §10.4) and carry its start time; a wider window merged a
 // GUARD_BUY that never got a toast with the same buyer's next purchase.
-const GuardLinkWindow = time.Minute
+const GuardLinkWindow = 10 * time.Second
 
 const cmdGuardBuy = "GUARD_BUY"
 

@@ -172,7 +172,7 @@ var tGuards = &Table{
 	Kinds: []protocol.Kind{protocol.KindGuard},
 	Key: "`(room_id, purchase_key)`: `<uid>:<guard_level>:<start_time>` of the purchase's GUARD_BUY, or `p:<payflow_id>` for a purchase seen " +
 		"only as toasts (`t:<uid>:<guard_level>:<start_time>` for a toast without one); the messages of one purchase are linked by `payflow_id`, or (GUARD_BUY has none) by uid, level and a start time " +
-		"within a minute",
+		"within 10 seconds",
 	Columns: []Column{colI("room_id", ""), colT("purchase_key", ""), colI("ts_ms", "the purchase's start_time, from the first message seen"), colI("recv_ms", "the first message's"),
 		colI("uid", ""), colT("uname", ""), colI("guard_level", "1 governor, 2 admiral, 3 captain"), colI("num", ""),
 		colI("price", "gold; what was paid, from a toast, when one said it, else the list price; see `price_source`"),
