@@ -269,10 +269,23 @@ func TestSIGTERMAndSecondSIGINT(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Two signals sent back to back can reach the process as one (a
+	// pending signal does not queue), so keep signalling until it exits:
+	// the first starts the shutdown, a later one must cut it short.
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(5 * time.Millisecond) // let the first signal's handler run
-	cmd.Process.Signal(syscall.SIGINT)
-	err = cmd.Wait()
+	tick := time.NewTicker(20 * time.Millisecond)
+signalling:
+	for {
+		select {
+		case err = <-exited:
+			break signalling
+		case <-tick.C:
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+	}
+	tick.Stop()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("second SIGINT: %v, want exit %d: %s", err, exitInterrupted, stderr)
