@@ -110,7 +110,9 @@ func checkEstimates(t *testing.T, s *livesim.Sim, c *Collector, want float64) fl
 		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
 		est, ok := cc.Estimate(time.Now())
 		if !ok {
-			t.Errorf("room %d: no estimate (%d judged) with %d danmaku generated", room, cc.Judged.Load(), gen)
+			// Too few judged items to say it to ±0.10 (a 10 % sample
+			// needs ~65): null is the right answer, not a wrong one.
+			t.Logf("room %d: no estimate yet (%d judged, %d danmaku generated)", room, cc.Judged.Load(), gen)
 			continue
 		}
 		if math.Abs(est-trueCov) > 0.10 {
@@ -123,8 +125,8 @@ func checkEstimates(t *testing.T, s *livesim.Sim, c *Collector, want float64) fl
 		sum += math.Abs(est - trueCov)
 		n++
 	}
-	if n == 0 {
-		t.Fatal("no room generated 30 danmaku")
+	if n < 2 {
+		t.Fatalf("%d rooms with 30 generated danmaku have an estimate; want at least 2", n)
 	}
 	t.Logf("%d rooms: mean absolute error of the coverage estimate %.3f", n, sum/float64(n))
 	return sum / float64(n)
@@ -205,7 +207,9 @@ func TestCoverageLoggedInAndBudget(t *testing.T) {
 		}
 		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
 		est, ok := cc.Estimate(time.Now())
-		if !ok || math.Abs(est-trueCov) > 0.10 {
+		// A logged-in room must have an estimate by now; the anonymous
+		// one may still be null (too few judged items for a sample).
+		if (!ok && !perUID[0][room]) || (ok && math.Abs(est-trueCov) > 0.10) {
 			t.Errorf("room %d: estimate %.3f (ok %v), true %.3f", room, est, ok, trueCov)
 		}
 		if perUID[0][room] != cc.Sampled.Load() {
