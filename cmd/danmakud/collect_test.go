@@ -85,6 +85,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "e2e.db")
 	o := testCollect(t, sim.URL(), db)
+	o.top = rooms
 	o.duration = run
 	o.cookieFiles = simCookieFiles(t, sim, accounts) // 5 rooms an account: every room logged in
 	if err := o.run(context.Background(), "e2e"); err != nil {
