@@ -93,6 +93,18 @@ const trafficWindow = 12 * time.Second
 // take to be judged: watchSettle, then at most one check interval.
 const settleTime = watchSettle + 3*time.Second
 
+// trueCoverage is a room's true coverage by the simulator's truth
+// (delivered / generated danmaku) and whether the room generated the 30
+// danmaku an estimate is held to.
+func trueCoverage(truth livesim.Truth, room int64) (cov float64, generated int64, ok bool) {
+	k := strconv.FormatInt(room, 10)
+	generated = truth.Generated[k]["danmaku"]
+	if generated < 30 {
+		return 0, generated, false
+	}
+	return float64(truth.Rooms[k]["danmaku"]) / float64(generated), generated, true
+}
+
 // checkEstimates compares each room's coverage estimate with the truth
 // (delivered / generated danmaku) for rooms with at least 30 generated
 // danmaku, and returns the mean absolute error.
@@ -102,12 +114,10 @@ func checkEstimates(t *testing.T, s *livesim.Sim, c *Collector, want float64) fl
 	var sum float64
 	var n int
 	for room, cc := range c.Coverage() {
-		k := strconv.FormatInt(room, 10)
-		gen := truth.Generated[k]["danmaku"]
-		if gen < 30 {
+		trueCov, gen, ok := trueCoverage(truth, room)
+		if !ok {
 			continue
 		}
-		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
 		est, ok := cc.Estimate(time.Now())
 		if !ok {
 			// Too few judged items to say it to ±0.10 (a 10 % sample
@@ -116,8 +126,8 @@ func checkEstimates(t *testing.T, s *livesim.Sim, c *Collector, want float64) fl
 			continue
 		}
 		if math.Abs(est-trueCov) > 0.10 {
-			t.Errorf("room %d: estimated coverage %.3f (%d/%d judged), true %.3f (%d/%d)", room, est,
-				cc.Arrived.Load(), cc.Judged.Load(), trueCov, truth.Rooms[k]["danmaku"], gen)
+			t.Errorf("room %d: estimated coverage %.3f (%d/%d judged), true %.3f of %d generated", room, est,
+				cc.Arrived.Load(), cc.Judged.Load(), trueCov, gen)
 		}
 		if math.Abs(trueCov-want) > 0.15 {
 			t.Errorf("room %d: true coverage %.3f, expected about %.2f", room, trueCov, want)
@@ -200,12 +210,10 @@ func TestCoverageLoggedInAndBudget(t *testing.T) {
 	}
 	truth := s.Truth()
 	for room, cc := range c.Coverage() {
-		k := strconv.FormatInt(room, 10)
-		gen := truth.Generated[k]["danmaku"]
-		if gen < 30 {
+		trueCov, _, ok := trueCoverage(truth, room)
+		if !ok {
 			continue
 		}
-		trueCov := float64(truth.Rooms[k]["danmaku"]) / float64(gen)
 		est, ok := cc.Estimate(time.Now())
 		// A logged-in room must have an estimate by now; the anonymous
 		// one may still be null (too few judged items for a sample).
