@@ -75,9 +75,10 @@ fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzProtobuf$$' -fuzztime $(FUZZTIME)
 
-# soak: the long hostile-condition tests (reconnect gaps over 5 minutes,
-# 50 kill -9s) and every fuzz target for SOAK_FUZZTIME (default 10m)
-# each: about an hour. Not part of make test.
+# soak: the long hostile-condition tests (the fault soak, plain and on a
+# busy machine with a throttled disk, reconnect gaps over 5 minutes, 50
+# kill -9s) and every fuzz target for SOAK_FUZZTIME (default 10m) each:
+# about 90 minutes. Not part of make test.
 soak:
 	GO=$(GO) scripts/soak.sh
 

@@ -201,6 +201,25 @@ func OpenReadOnly(path string) (*DB, error) {
 // Path is the database path as given to Open.
 func (d *DB) Path() string { return d.path }
 
+// Explain names the file in an error from a query on d, and marks an
+// SQLite "malformed" or "not a database" error (a page damaged after
+// Open's checks, which read only the structure, or a file changed under
+// us) as ErrCorrupt. nil stays nil; an error already naming the file is
+// returned as it is.
+func (d *DB) Explain(err error) error {
+	if err == nil || strings.Contains(err.Error(), d.path) {
+		return err
+	}
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+			return fmt.Errorf("storage: %s: %w: %v", d.path, ErrCorrupt, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", d.path, err)
+}
+
 // Close closes the database, then releases the lock.
 func (d *DB) Close() error {
 	err := d.SQL.Close()
@@ -242,20 +261,35 @@ func (d *DB) migrate() error {
 	return nil
 }
 
-// StartRun records a run and returns its id.
+// NoEndRecorded is the exit_status StartRun gives earlier runs that never
+// recorded their end: killed, crashed, or unable to write it (a full
+// disk). Their ended_ms stays NULL: when they stopped is unknown.
+const NoEndRecorded = "no end recorded (killed, crashed, or the disk was full)"
+
+// StartRun records a run and returns its id. It first marks every earlier
+// run without an exit_status as NoEndRecorded: the caller holds the file's
+// lock (Open), so no such run is still going.
 func (d *DB) StartRun(ctx context.Context, version, args string) (int64, error) {
+	if _, err := d.SQL.ExecContext(ctx, "UPDATE runs SET exit_status = ? WHERE exit_status IS NULL", NoEndRecorded); err != nil {
+		return 0, fmt.Errorf("storage: %s: start run: %w", d.path, err)
+	}
 	res, err := d.SQL.ExecContext(ctx, "INSERT INTO runs (started_ms, version, args) VALUES (?, ?, ?)",
 		time.Now().UnixMilli(), version, args)
 	if err != nil {
-		return 0, fmt.Errorf("storage: start run: %w", err)
+		return 0, fmt.Errorf("storage: %s: start run: %w", d.path, err)
 	}
 	return res.LastInsertId()
 }
 
-// EndRun records how a run ended.
+// EndRun records how a run ended. When that cannot be written (a full
+// disk), the error says so and the next StartRun marks the run
+// NoEndRecorded.
 func (d *DB) EndRun(ctx context.Context, id int64, status string) error {
 	_, err := d.SQL.ExecContext(ctx, "UPDATE runs SET ended_ms = ?, exit_status = ? WHERE id = ?", time.Now().UnixMilli(), status, id)
-	return err
+	if err != nil {
+		return fmt.Errorf("storage: %s: recording the end of run %d (%q) failed: %w; the next run will mark it %q", d.path, id, status, err, NoEndRecorded)
+	}
+	return nil
 }
 
 // ---- the lock ----

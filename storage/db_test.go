@@ -686,3 +686,38 @@ func sqliteLocked(t *testing.T, path string) bool {
 	}
 	return false
 }
+
+// TestStartRunMarksUnendedRuns: a run that never recorded its end (a kill,
+// or a full disk that refused EndRun) is marked NoEndRecorded by the next
+// run, its ended_ms left NULL; ended runs keep their status.
+func TestStartRunMarksUnendedRuns(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	ok, _ := d.StartRun(ctx, "v", "a")
+	if err := d.EndRun(ctx, ok, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	killed, _ := d.StartRun(ctx, "v", "b")
+	next, err := d.StartRun(ctx, "v", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id     int64
+		status string
+		ended  bool
+	}{{ok, "ok", true}, {killed, NoEndRecorded, false}, {next, "", false}} {
+		var status sql.NullString
+		var ended sql.NullInt64
+		if err := d.SQL.QueryRow("SELECT exit_status, ended_ms FROM runs WHERE id = ?", c.id).Scan(&status, &ended); err != nil {
+			t.Fatal(err)
+		}
+		if status.String != c.status || ended.Valid != c.ended {
+			t.Errorf("run %d: status %q ended %v, want %q ended %v", c.id, status.String, ended.Valid, c.status, c.ended)
+		}
+	}
+}

@@ -16,7 +16,7 @@ var registry = []*Table{tRuns, tRooms, tSnapshots, tConnections, tDanmaku, tGift
 var tRuns = &Table{
 	Name: "runs", RowDoc: "collect run",
 	Columns: []Column{colNI("id", ""), colI("started_ms", ""), colNI("ended_ms", ""), colT("version", ""), colT("args", ""),
-		colNT("exit_status", "`ok`, `final flush failed`, …")},
+		colNT("exit_status", "`ok`, `write failed`, `final flush failed`, `interrupted: …`; `no end recorded …` when a run ended without writing it (set by the next run)")},
 	skip: []string{"id", "ended_ms", "exit_status"},
 	// Written by DB.StartRun and DB.EndRun, not by the writer.
 }

@@ -537,8 +537,12 @@ func (o *collectOptions) run(ctx context.Context, args string) error {
 	case werr != nil:
 		status = "final flush failed"
 	}
-	if err := db.EndRun(context.Background(), runID, status); err != nil && werr == nil {
-		werr = err
+	if err := db.EndRun(context.Background(), runID, status); err != nil {
+		if werr == nil {
+			werr = err
+		} else {
+			werr = fmt.Errorf("%w; %v", werr, err)
+		}
 	}
 	o.summary(col, mx.Totals(), time.Since(start))
 	if interrupted {

@@ -66,6 +66,15 @@ func simCookieFiles(t *testing.T, sim *livesim.Sim, n int) []string {
 // With DANMAKUD_SOAK=1 it is the fault soak: 500 rooms, 10 minutes of
 // traffic, and the process's RSS must stay flat over the second half.
 func TestEndToEndEqualsTruth(t *testing.T) {
+	faultSoak(t, t.TempDir())
+}
+
+// faultSoak is TestEndToEndEqualsTruth with the database in dir: every
+// simulator fault on, logged in, stored = truth for every room and kind,
+// no identity violation, no recycle the simulator did not cause (starved
+// ≤ throttled connections, stalled ≤ stalls), goleak, RSS flat over the
+// second half.
+func faultSoak(t *testing.T, dir string) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	rooms, rate, traffic, run := 10, 400.0, 10*time.Second, 16*time.Second
 	if soak() {
@@ -83,7 +92,7 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := filepath.Join(t.TempDir(), "e2e.db")
+	db := filepath.Join(dir, "e2e.db")
 	o := testCollect(t, sim.URL(), db)
 	o.top = rooms
 	o.duration = run
@@ -126,6 +135,11 @@ func TestEndToEndEqualsTruth(t *testing.T) {
 	t.Logf("collector: reconnects %d, starved %d, stalled %d, bad frames %d, malformed rows %d", got.Reconnects, starved, stalled, bad, got.Malformed)
 	if stalled == 0 || bad == 0 || got.Reconnects == 0 {
 		t.Errorf("faults not seen by the collector: stalled %d, bad frames %d, reconnects %d", stalled, bad, got.Reconnects)
+	}
+	// No false recycles: every connection recycled as starved was one the
+	// simulator throttled, every stall one it stalled.
+	if starved > st.Throttled || stalled > st.Stalls {
+		t.Errorf("false recycles: %d starved of %d throttled connections, %d stalled of %d stalls", starved, st.Throttled, stalled, st.Stalls)
 	}
 	// Logged in, under every fault: no identity violation, acks sent,
 	// re-sends dropped, every room's connections logged in.

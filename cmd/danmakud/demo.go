@@ -91,7 +91,7 @@ replaced) unless --append.`,
 			defer db.Close()
 			s, err := db.Summarize(context.Background())
 			if err != nil {
-				return &exitError{exitFailure, err}
+				return &exitError{exitFailure, db.Explain(err)}
 			}
 			printSummary(out, dbPath, s)
 			fmt.Fprintf(out, `

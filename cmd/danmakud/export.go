@@ -212,7 +212,7 @@ func (o *exportOptions) run(ctx context.Context) error {
 	}
 	defer db.Close()
 	if err := db.CheckExportable(ctx); err != nil {
-		return &exitError{exitFailure, err}
+		return &exitError{exitFailure, db.Explain(err)}
 	}
 	prog := o.newProgress()
 	switch o.format {
@@ -234,7 +234,7 @@ func (o *exportOptions) run(ctx context.Context) error {
 		return err
 	}
 	if err != nil {
-		return &exitError{exitFailure, err}
+		return &exitError{exitFailure, db.Explain(err)}
 	}
 	return nil
 }

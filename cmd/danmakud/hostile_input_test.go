@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
@@ -54,17 +56,24 @@ func TestCollectHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	fdb.Close()
-	// A danmakud file with its header damaged. (A damaged page in the
-	// middle is not caught at open: storage.Open runs no quick_check,
-	// which reads the whole file; SQLite reports it when the page is
-	// read. See the hostile notes.)
+	// A danmakud file with its header damaged, and one with a b-tree page
+	// in the middle damaged (storage.Open's quick_check finds it).
 	ours := filepath.Join(dir, "ours.db")
 	d, err := storage.Open(ours)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := 0; i < 2000; i++ { // ~100 pages of runs
+		if _, err := d.StartRun(context.Background(), "test", strings.Repeat("x", 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	d.Close()
 	good, _ := os.ReadFile(ours)
+	badMiddle := append([]byte(nil), good...)
+	mid := len(good) / 4096 / 2 * 4096
+	copy(badMiddle[mid:], bytes.Repeat([]byte{0xff}, 12)) // the page's b-tree header
+	corruptMiddle := file("corrupt-middle.db", badMiddle, 0o644)
 	badHeader := append([]byte(nil), good...)
 	copy(badHeader[16:24], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) // page size, versions
 	corruptHeader := file("corrupt-header.db", badHeader, 0o644)
@@ -111,6 +120,7 @@ func TestCollectHostileInput(t *testing.T) {
 		{"another program's SQLite file", []string{"--db", foreign}, foreign, exitUsage, foreign},
 		{"a text file", []string{"--db", text}, text, exitUsage, text},
 		{"damaged header", []string{"--db", corruptHeader}, corruptHeader, exitFailure, "corrupt"},
+		{"damaged page in the middle", []string{"--db", corruptMiddle}, corruptMiddle, exitFailure, corruptMiddle + ": database file is corrupt"},
 		{"cookie file open to others", []string{"--cookie-file", loose}, "", exitUsage, "chmod 600"},
 		{"cookie file without SESSDATA", []string{"--cookie-file", noSess}, "", exitUsage, "SESSDATA"},
 		{"missing cookie file", []string{"--cookie-file", fresh("nope.txt")}, "", exitUsage, "nope.txt"},
@@ -147,6 +157,19 @@ func TestCollectHostileInput(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// A reader (stats: it reads the runs) names the file and says it is
+	// corrupt when it reaches the damaged page; the file stays as it was.
+	for _, args := range [][]string{{"stats", "--db", corruptMiddle}} {
+		before := fileHash(t, corruptMiddle)
+		code, _, errs := runCLI(t, "", args...)
+		if code != exitFailure || !strings.Contains(errs, corruptMiddle) || !strings.Contains(errs, "corrupt") {
+			t.Errorf("%s on a damaged file: exit %d, %q (want exit %d naming the file and \"corrupt\")", args[0], code, strings.TrimSpace(errs), exitFailure)
+		}
+		if fileHash(t, corruptMiddle) != before {
+			t.Errorf("%s changed %s", args[0], corruptMiddle)
+		}
 	}
 
 	// One nonexistent room among good ones (one given by its short id):

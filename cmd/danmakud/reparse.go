@@ -109,7 +109,7 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 	db, err := storage.Open(o.db)
 	if err != nil {
 		if errors.Is(err, storage.ErrLocked) {
-			return res, &exitError{exitLocked, fmt.Errorf("%s is in use by a running collect (lock %s.lock); reparse refuses to run beside it", o.db, o.db)}
+			return res, &exitError{exitLocked, fmt.Errorf("%s is in use by a running collect; reparse refuses to run beside it", o.db)}
 		}
 		return res, &exitError{exitFailure, err}
 	}
@@ -126,17 +126,17 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 	for _, t := range seriesTables {
 		if have[t] == nil {
 			if have[t], err = db.RoomsWithRows(ctx, t, false); err != nil {
-				return res, &exitError{exitFailure, err}
+				return res, &exitError{exitFailure, db.Explain(err)}
 			}
 		}
 	}
 	keylessInteract, err := db.RoomsWithRows(ctx, "interactions", true)
 	if err != nil {
-		return res, &exitError{exitFailure, err}
+		return res, &exitError{exitFailure, db.Explain(err)}
 	}
 	unknown, err := db.UnknownCmds(ctx)
 	if err != nil {
-		return res, &exitError{exitFailure, err}
+		return res, &exitError{exitFailure, db.Explain(err)}
 	}
 
 	w := storage.NewWriter(db, storage.WriterOptions{FlushInterval: 5 * time.Second})

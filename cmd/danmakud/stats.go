@@ -30,7 +30,7 @@ func newStatsCmd() *cobra.Command {
 			defer db.Close()
 			s, err := db.Summarize(cmd.Context())
 			if err != nil {
-				return &exitError{exitFailure, err}
+				return &exitError{exitFailure, db.Explain(err)}
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -271,6 +271,7 @@ type Stats struct {
 	Acks           atomic.Int64 // op-24 acks received
 	Violations     atomic.Int64 // identity violations (PROTOCOL.md §10.2)
 	Resent         atomic.Int64 // unacked commands re-sent
+	Throttled      atomic.Int64 // connections given only part of the traffic
 }
 
 // StatsSnapshot is a plain copy of Stats.
@@ -278,7 +279,7 @@ type StatsSnapshot struct {
 	Generated, FramesWritten, MsgsWritten, FramesDropped, FramesCorrupt int64
 	ConnsOpen, AuthOK, AuthRejected, Drops, Stalls                      int64
 	HTTPRequests, HTTP412, HTTP352, HeartbeatsSeen                      int64
-	Acks, Violations, Resent                                            int64
+	Acks, Violations, Resent, Throttled                                 int64
 }
 
 // Stats returns the running totals.
@@ -291,6 +292,7 @@ func (s *Sim) Stats() StatsSnapshot {
 		Drops: st.Drops.Load(), Stalls: st.Stalls.Load(), HTTPRequests: st.HTTPRequests.Load(),
 		HTTP412: st.HTTP412.Load(), HTTP352: st.HTTP352.Load(), HeartbeatsSeen: st.HeartbeatsSeen.Load(),
 		Acks: st.Acks.Load(), Violations: st.Violations.Load(), Resent: st.Resent.Load(),
+		Throttled: st.Throttled.Load(),
 	}
 }
 

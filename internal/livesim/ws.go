@@ -312,6 +312,9 @@ func (c *conn) auth(msg []byte) int {
 	c.uid = uid
 	c.protover = a.Protover
 	c.throttled = (s.opts.Throttle > 0 && c.rng.Float64() < s.opts.Throttle) || a.Buvid == ""
+	if c.throttled {
+		s.stats.Throttled.Add(1)
+	}
 	c.resend = a.SupportAck && s.opts.ResendUnacked
 	s.stats.AuthOK.Add(1)
 	c.control(authReply)
