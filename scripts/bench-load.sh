@@ -116,8 +116,10 @@ startsim() {
 peer() {
   local name=$name n=${ROOMS:-$1}
   local interop="$root/internal/livesim/interop"
-  [ -d "$interop/node_modules/bilibili-live-ws" ] || (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
-  local w; w=$(mktemp -d)
+  command -v node >/dev/null || { echo "$name: node not found; skipped" >&2; return 0; }
+  [ -d "$interop/node_modules/bilibili-live-ws" ] || (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error) ||
+    { echo "$name: npm ci in $interop failed; skipped" >&2; return 0; }
+  local w; w=$(mktemp -d); touch "$w/samples"
   local load0; load0=$(cut -d' ' -f1-3 /proc/loadavg)
   local simtime sim t0; startsim "$n" "$w"
   /usr/bin/time -f "$tfmt" -o "$w/peer.time" node "$root/scripts/peer/blws.mjs" "$(cat "$w/addr")" "$n" "${duration%s}" \
