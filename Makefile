@@ -59,10 +59,11 @@ bench:
 
 # bench-load: issue 9's whole-site cases (scripts/bench-load.sh: sim and
 # collect as separate processes, ~3 min per run; LOAD_RUNS runs of each
-# case), their medians written into BENCHMARKS.md. Results accumulate in
+# case; peer-200 is bilibili-live-ws on the 200-room stream, needing node
+# and npm), their medians written into BENCHMARKS.md. Results accumulate in
 # bin/bench-load/results.jsonl; delete it to start afresh.
 LOAD_RUNS  ?= 3
-LOAD_CASES ?= 200 1k 10k 10k-busy
+LOAD_CASES ?= 200 peer-200 1k 10k 10k-busy
 bench-load: build
 	RUNS=$(LOAD_RUNS) scripts/bench-load.sh $(LOAD_CASES)
 	scripts/bench-load-report.sh

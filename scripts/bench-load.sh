@@ -12,11 +12,35 @@
 #   delivered (Σ truth rooms.<id>.<kind>), stored (Σ stats --json
 #   rooms.<id>.<kind>), lost (Σ max(0, delivered − stored) per room and
 #   kind; lost_by_kind per kind), db_bytes (file + -wal after collect exits), rows (Σ stats rows),
-#   sessions, starved, writer_waits, reconnects (from collect's summary).
+#   sessions, starved, writer_waits, reconnects (from collect's summary),
+#   us_per_event_steady (steady_core × 10⁶ / the delivered rate, that rate
+#   being delivered / (traffic seconds − ramp_s): every room is connected
+#   after the ramp and the simulator's rate is constant, so this is the
+#   collector's CPU per delivered event in the steady window; counting
+#   what it stored in that window would lag behind what it decoded).
+#
+# Peer cases (peer-200, peer-1k): the same simulator command as 200 / 1k,
+# with bilibili-live-ws (scripts/peer/blws.mjs, the version pinned in
+# internal/livesim/interop, installed there with `npm ci` when missing)
+# in the collector's place for DURATION: one LiveWS per room, decoding
+# only, nothing stored. Its JSON line: case, rooms, busy_loops (0), date,
+# load, peer ("bilibili-live-ws 6.3.1"), peer_cpu_s, peer_rss_kib (wait4,
+# the whole run), sim_cpu_s, sim_rss_kib, steady_core, ramp_s, steady_s,
+# messages (commands the peer decoded: its 'msg' events, every cmd, not
+# only the five counted kinds), messages_steady (those decoded in the
+# steady window, from the peer's per-second cumulative counts, linearly
+# interpolated at the window's ends), us_per_msg_steady (steady CPU /
+# messages_steady: CPU per decoded command), delivered (Σ truth, the five
+# kinds, as for danmakud), us_per_event_steady (as above, comparable with
+# danmakud's), rss_kib_per_room (peer_rss_kib / rooms), opened, closed,
+# errors (the peer's connections).
 # scripts/bench-load-report.sh turns results.jsonl into BENCHMARKS.md.
 #
-# usage: [RUNS=1] [OUT=bin/bench-load] [BIN=bin/danmakud] scripts/bench-load.sh [CASE...]
-# cases: 200 1k 10k 10k-busy (default: all four)
+# usage: [RUNS=1] [OUT=bin/bench-load] [BIN=bin/danmakud] [TRAFFIC=90s]
+#        [DURATION=130s] [ROOMS=n] scripts/bench-load.sh [CASE...]
+# cases: 200 1k 10k 10k-busy peer-200 peer-1k (default: the first four)
+# ROOMS overrides every case's room count (quick checks only: the case
+# name stays, so keep such runs in their own OUT).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs=${RUNS:-1}; out=${OUT:-$root/bin/bench-load}; bin=${BIN:-$root/bin/danmakud}
@@ -37,22 +61,117 @@ child() { # the process /usr/bin/time ($1) runs
   for _ in $(seq 1 50); do c=$(pgrep -P "$1" || true); [ -n "$c" ] && break; sleep 0.1; done
   echo "$c"
 }
+# window SAMPLES ROOMS [COUNTS]: the ramp (until the simulator holds a
+# descriptor for 97 % of the rooms) and the steady window (5 s after the
+# ramp to 3 s before the traffic stops) of a run's samples ("seconds
+# since the simulator started, the process's CPU ticks, the simulator's
+# descriptors" a line). Prints "ramp steady_core steady_s count cpu_s" (null
+# when there is no window of at least 5 s); count is what COUNTS ("seconds
+# since the simulator started, a cumulative count" a line) grew by in the
+# window, interpolated linearly at its ends.
+window() {
+  awk -v traffic="${traffic%s}" -v hz="$hz" -v rooms="$2" '
+    FILENAME == ARGV[1] && NF == 2 { ct[++m] = $1; cv[m] = $2; next }
+    NF == 3 { t[++n] = $1; c[n] = $2; f[n] = $3 }
+    function at(x,   j) {
+      if (m == 0) return ""
+      if (x <= ct[1]) return cv[1]
+      for (j = 2; j <= m; j++) if (ct[j] >= x) return cv[j-1] + (cv[j] - cv[j-1]) * (x - ct[j-1]) / (ct[j] - ct[j-1])
+      return cv[m]
+    }
+    END {
+      for (i = 1; i <= n; i++) if (ramp == "" && f[i] >= 0.97 * rooms) ramp = t[i]
+      for (i = 1; i <= n; i++) {
+        if (a == "" && t[i] >= ramp + 5) a = i
+        if (t[i] <= traffic - 3) b = i
+      }
+      ok = a != "" && b != "" && t[b] - t[a] >= 5
+      s = ok ? sprintf("%.3f", (c[b] - c[a]) / hz / (t[b] - t[a])) : "null"
+      d = ok ? sprintf("%.3f", t[b] - t[a]) : "null"
+      k = ok && m > 0 ? sprintf("%.0f", at(t[b]) - at(t[a])) : "null"
+      u = ok ? sprintf("%.2f", (c[b] - c[a]) / hz) : "null"
+      if (ramp == "") ramp = "null"
+      print ramp, s, d, k, u
+    }' "${3:-/dev/null}" "$1"
+}
+# jq definitions shared by the cases' JSON lines.
+jqdefs='def usPerEvent(core; delivered; ramp):
+  if core == null or ramp == null or delivered == 0 or $traffic - ramp <= 0 then null
+  else (core * 1e6 / (delivered / ($traffic - ramp)) * 100 | round) / 100 end;'
+
 timed() { awk -F= '{printf "%s ", $2} END {print ""}' "$1"; } # "user sys maxrss"
+
+tfmt='user=%U\nsys=%S\nrss=%M'
+# startsim ROOMS DIR: the simulator every case runs, under /usr/bin/time;
+# sets the caller's simtime (time's pid), sim (the simulator's) and t0.
+startsim() {
+  /usr/bin/time -f "$tfmt" -o "$2/sim.time" "$bin" sim --rooms "$1" --rate 20000 --live-for 0 --anon-keep 1 \
+    --http-budget 100000 --traffic-for "$traffic" --truth "$2/truth.json" --addr-file "$2/addr" >"$2/sim.out" 2>&1 &
+  simtime=$!; pids+=("$simtime")
+  for _ in $(seq 1 100); do [ -s "$2/addr" ] && break; sleep 0.1; done
+  sim=$(child "$simtime"); t0=$(date +%s.%N)
+}
+
+# peer ROOMS: a peer case (see the header).
+peer() {
+  local name=$name n=${ROOMS:-$1}
+  local interop="$root/internal/livesim/interop"
+  command -v node >/dev/null || { echo "$name: node not found; skipped" >&2; return 0; }
+  [ -d "$interop/node_modules/bilibili-live-ws" ] || (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error) ||
+    { echo "$name: npm ci in $interop failed; skipped" >&2; return 0; }
+  local w; w=$(mktemp -d); touch "$w/samples"
+  local load0; load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  local simtime sim t0; startsim "$n" "$w"
+  /usr/bin/time -f "$tfmt" -o "$w/peer.time" node "$root/scripts/peer/blws.mjs" "$(cat "$w/addr")" "$n" "${duration%s}" \
+    >"$w/peer.out" 2>"$w/peer.err" &
+  local peertime=$!; pids+=("$peertime")
+  local pp; pp=$(child "$peertime")
+  while kill -0 "$pp" 2>/dev/null; do
+    echo "$(echo "$(date +%s.%N) - $t0" | bc) $(ticks "$pp") $(ls "/proc/$sim/fd" 2>/dev/null | wc -l)" >>"$w/samples"
+    sleep 1
+  done
+  wait "$peertime" || true
+  kill -INT "$sim" 2>/dev/null || true
+  wait "$simtime" || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pids=()
+  local load1; load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  jq -r --argjson t0 "$t0" 'select(.t != null) | "\(.t - $t0) \(.messages)"' "$w/peer.out" >"$w/counts"
+  local ramp steady steady_s msgs cpu
+  read -r ramp steady steady_s msgs cpu < <(window "$w/samples" "$n" "$w/counts")
+  read -r pu ps prss < <(timed "$w/peer.time")
+  read -r su ss srss < <(timed "$w/sim.time")
+  local final; final=$(jq -c 'select(.final)' "$w/peer.out")
+  [ -n "$final" ] || { echo "peer: no final line; stderr:" >&2; tail -5 "$w/peer.err" >&2; final='{}'; }
+  jq -cn --arg case "$name" --argjson rooms "$n" --arg date "$(date -u +%FT%TZ)" \
+    --arg load0 "$load0" --arg load1 "$load1" --argjson final "$final" \
+    --argjson peer_cpu "$(awk "BEGIN{print $pu + $ps}")" --argjson peer_rss "$prss" \
+    --argjson sim_cpu "$(awk "BEGIN{print $su + $ss}")" --argjson sim_rss "$srss" \
+    --argjson steady "$steady" --argjson ramp "$ramp" --argjson steady_s "$steady_s" --argjson msgs "$msgs" \
+    --argjson cpu "$cpu" --argjson kinds "$kinds" --argjson traffic "${traffic%s}" --slurpfile t "$w/truth.json" "$jqdefs"'
+    {case: $case, rooms: $rooms, busy_loops: 0, date: $date, load: [$load0, $load1],
+     peer: ($final.peer // null), peer_cpu_s: $peer_cpu, peer_rss_kib: $peer_rss,
+     sim_cpu_s: $sim_cpu, sim_rss_kib: $sim_rss, steady_core: $steady, ramp_s: $ramp, steady_s: $steady_s,
+     messages: ($final.messages // null), messages_steady: $msgs,
+     us_per_msg_steady: (if $cpu == null or ($msgs // 0) == 0 then null else ($cpu * 1e6 / $msgs * 100 | round) / 100 end),
+     delivered: ([$t[0].rooms[] | .[$kinds[]] // 0] | add // 0),
+     rss_kib_per_room: ($peer_rss / $rooms | round),
+     opened: ($final.opened // null), closed: ($final.closed // null), errors: ($final.errors // null)}
+    | .us_per_event_steady = usPerEvent(.steady_core; .delivered; $ramp)' | tee -a "$out/results.jsonl"
+  if [ -n "${KEEP:-}" ]; then echo "kept $w" >&2; else rm -rf "$w"; fi
+}
 
 one() { # case run-number
   local name=$1 n busy=0
   case $name in
     200) n=200 ;; 1k) n=1000 ;; 10k) n=10000 ;; 10k-busy) n=10000; busy=2 ;;
+    peer-200) peer 200; return ;; peer-1k) peer 1000; return ;;
     *) echo "unknown case $name" >&2; return 2 ;;
   esac
+  n=${ROOMS:-$n}
   local w; w=$(mktemp -d)
   local load0; load0=$(cut -d' ' -f1-3 /proc/loadavg)
-  local tfmt='user=%U\nsys=%S\nrss=%M'
-  /usr/bin/time -f "$tfmt" -o "$w/sim.time" "$bin" sim --rooms "$n" --rate 20000 --live-for 0 --anon-keep 1 \
-    --http-budget 100000 --traffic-for "$traffic" --truth "$w/truth.json" --addr-file "$w/addr" >"$w/sim.out" 2>&1 &
-  local simtime=$!; pids+=("$simtime")
-  for _ in $(seq 1 100); do [ -s "$w/addr" ] && break; sleep 0.1; done
-  local sim; sim=$(child "$simtime"); local t0; t0=$(date +%s.%N)
+  local simtime sim t0; startsim "$n" "$w"
   for _ in $(seq 1 "$busy"); do sh -c 'while :; do :; done' & pids+=($!); done
   /usr/bin/time -f "$tfmt" -o "$w/col.time" "$bin" collect --top "$n" --api-base "$(cat "$w/addr")" \
     --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet >"$w/col.out" 2>"$w/col.err" &
@@ -64,21 +183,8 @@ one() { # case run-number
     echo "$(echo "$(date +%s.%N) - $t0" | bc) $(ticks "$col") $(ls "/proc/$sim/fd" 2>/dev/null | wc -l)" >>"$w/samples"
     sleep 1
   done
-  # Ramp: until the simulator holds a descriptor for 97 % of the rooms.
-  # Steady window: 5 s after the ramp to 3 s before the traffic stops.
   local ramp steady
-  read -r ramp steady < <(awk -v traffic="${traffic%s}" -v hz="$hz" -v rooms="$n" '
-    NF == 3 { t[NR] = $1; c[NR] = $2; f[NR] = $3; n = NR }
-    END {
-      for (i = 1; i <= n; i++) if (ramp == "" && f[i] >= 0.97 * rooms) ramp = t[i]
-      for (i = 1; i <= n; i++) {
-        if (a == "" && t[i] >= ramp + 5) a = i
-        if (t[i] <= traffic - 3) b = i
-      }
-      if (ramp == "") ramp = "null"
-      s = (a != "" && b != "" && t[b] - t[a] >= 5) ? sprintf("%.3f", (c[b] - c[a]) / hz / (t[b] - t[a])) : "null"
-      print ramp, s
-    }' "$w/samples")
+  read -r ramp steady _ < <(window "$w/samples" "$n")
   wait "$coltime" || true
   kill -INT "$sim" 2>/dev/null || true
   wait "$simtime" || true
@@ -97,7 +203,7 @@ one() { # case run-number
     --argjson sim_cpu "$(awk "BEGIN{print $su + $ss}")" --argjson sim_rss "$srss" \
     --argjson steady "$steady" --argjson ramp "$ramp" --argjson sessions "$(num sessions)" --argjson db "$dbb" \
     --argjson starved "$(num recycled)" --argjson waits "$(num 'waits on')" --argjson reconnects "$(num reconnects)" \
-    --argjson kinds "$kinds" --slurpfile t "$w/truth.json" --slurpfile s "$w/stats.json" '
+    --argjson kinds "$kinds" --argjson traffic "${traffic%s}" --slurpfile t "$w/truth.json" --slurpfile s "$w/stats.json" "$jqdefs"'
     [$t[0].rooms | to_entries[] | .key as $r | .value as $tv | $kinds[] as $k
      | {k: $k, d: ($tv[$k] // 0), s: ($s[0].rooms[$r][$k] // 0)}] as $p
     | {case: $case, rooms: $rooms, busy_loops: $busy, date: $date, load: [$load0, $load1],
@@ -108,7 +214,8 @@ one() { # case run-number
      lost: ($p | map(.d - .s | if . > 0 then . else 0 end) | add // 0),
      lost_by_kind: ($p | group_by(.k) | map({(.[0].k): (map(.d - .s | if . > 0 then . else 0 end) | add)}) | add),
      db_bytes: $db, rows: ([$s[0].rows[]] | add),
-     sessions: $sessions, starved: $starved, writer_waits: $waits, reconnects: $reconnects}' | tee -a "$out/results.jsonl"
+     sessions: $sessions, starved: $starved, writer_waits: $waits, reconnects: $reconnects}
+    | .us_per_event_steady = usPerEvent(.steady_core; .delivered; $ramp)' | tee -a "$out/results.jsonl"
   if [ -n "${KEEP:-}" ]; then echo "kept $w" >&2; else rm -rf "$w"; fi
 }
 
