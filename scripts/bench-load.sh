@@ -40,7 +40,10 @@
 #        [DURATION=130s] [ROOMS=n] scripts/bench-load.sh [CASE...]
 # cases: 200 1k 10k 10k-busy peer-200 peer-1k (default: the first four)
 # ROOMS overrides every case's room count (quick checks only: the case
-# name stays, so keep such runs in their own OUT).
+# name stays, so keep such runs in their own OUT). PROFILE=1 also writes
+# the collector's CPU profile and a heap profile taken as it is told to
+# stop (OUT/<case>-<date>.cpu.pprof, .heap.pprof); profiling costs a few
+# per cent, so keep profiled runs out of the medians (their own OUT).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs=${RUNS:-1}; out=${OUT:-$root/bin/bench-load}; bin=${BIN:-$root/bin/danmakud}
@@ -173,8 +176,13 @@ one() { # case run-number
   local load0; load0=$(cut -d' ' -f1-3 /proc/loadavg)
   local simtime sim t0; startsim "$n" "$w"
   for _ in $(seq 1 "$busy"); do sh -c 'while :; do :; done' & pids+=($!); done
+  local prof=()
+  if [ -n "${PROFILE:-}" ]; then
+    local stem; stem="$out/$name-$(date -u +%Y%m%dT%H%M%S)"
+    prof=(--cpuprofile "$stem.cpu.pprof" --memprofile "$stem.heap.pprof")
+  fi
   /usr/bin/time -f "$tfmt" -o "$w/col.time" "$bin" collect --top "$n" --api-base "$(cat "$w/addr")" \
-    --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet >"$w/col.out" 2>"$w/col.err" &
+    --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet "${prof[@]}" >"$w/col.out" 2>"$w/col.err" &
   local coltime=$!; pids+=("$coltime")
   local col; col=$(child "$coltime")
   # Every second: seconds since the simulator started, the collector's

@@ -30,6 +30,7 @@ func TestFaultSoakBusyMachineSlowDisk(t *testing.T) {
 	dir := slowDisk(t)
 	for i := 0; i < 2; i++ {
 		busy := exec.Command("sh", "-c", "while :; do :; done")
+		busy.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // also when the test is killed
 		if err := busy.Start(); err != nil {
 			t.Fatalf("busy loop: %v", err)
 		}

@@ -188,7 +188,8 @@ type room struct {
 	histN    int
 	lastSC   []int64
 	guards   map[string]bool
-	pending  []pendingCmd // state-change commands for the next tick
+	guardAt  map[[2]int64]int64 // (uid, level) → unix second of its last purchase
+	pending  []pendingCmd       // state-change commands for the next tick
 	pocket   redPocket
 }
 
@@ -249,6 +250,7 @@ func (s *Sim) buildRooms() {
 			toastV2:  rng.Float64() < 0.5,
 			subs:     map[*conn]struct{}{},
 			guards:   map[string]bool{},
+			guardAt:  map[[2]int64]int64{},
 			live:     true,
 			watched:  1000 + rng.Int64N(100000),
 			likes:    rng.Int64N(50000),
@@ -850,6 +852,10 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 	return max(cmds, 1)
 }
 
+// guardRepeat is how soon (seconds) one viewer may buy the same guard
+// level again in one room: not within a minute.
+const guardRepeat = 60
+
 // genGuard writes one guard purchase the way 2026 rooms announce it
 // (PROTOCOL.md §10.4): GUARD_BUY with the list price first; then, unless
 // this GUARD_BUY gets no toast (~18 %), USER_TOAST_MSG with the price
@@ -863,10 +869,14 @@ func (x *shard) genGuard(r *room, b *batch, now time.Time, full, anon bool) int 
 	if g.Level == 3 {
 		g.Price = []int64{138000, 168000, 198000}[rng.IntN(3)]
 	}
-	for r.guards[guardKey(&g)] { // one purchase per (uid, level, second)
+	// One purchase per (uid, level, second); and a viewer does not buy the
+	// same level again within guardRepeat (a purchase covers num months),
+	// unless the room buys so fast that 64 draws find nobody else.
+	for try := 0; r.guards[guardKey(&g)] || (try < 64 && now.Unix()-r.guardAt[[2]int64{g.User.UID, g.Level}] < guardRepeat); try++ {
 		g.User = *x.user(r)
 	}
 	r.guards[guardKey(&g)] = true
+	r.guardAt[[2]int64{g.User.UID, g.Level}] = now.Unix()
 	g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
 	x.event(r, b, tGuard)
 	v2only := rng.Float64() < 0.15
