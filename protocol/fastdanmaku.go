@@ -13,8 +13,11 @@ import (
 // and a full parse of its ~2.5 KB (a user object, a JSON-in-a-string
 // extra) costs more than the brotli inflate. fastDanmaku walks the bytes
 // once, skipping what it does not need, and gives up (ok=false) on
-// anything unexpected so that the general fastjson path decides. A fuzz
-// target checks that both paths agree whenever the fast one succeeds.
+// anything unexpected so that the general fastjson path decides: a
+// number that is not an int64 integer, info or info[0] not an array, a
+// text that is not a string, nesting past maxSkipDepth, JSON fastjson
+// would reject. So both paths give the same result for every body; a
+// fuzz target (FuzzCommand) and TestFastSlowAgree check it.
 
 // scan is a forward-only JSON scanner over one document.
 type scan struct {
@@ -113,14 +116,61 @@ func hasByte(w uint64, c byte) uint64 {
 	return (x - lo) & ^x & hi
 }
 
-// skip consumes one value of any type.
-func (s *scan) skip() bool {
+// maxSkipDepth bounds the nesting the fast path skips over. The fast
+// path's own walk reaches at most 7 levels (body, info, info[0], its
+// [15], user, base, name), so a skipped value ends well inside fastjson's
+// MaxDepth (300); anything deeper gives up, and the general parser
+// decides (a body nested past 300 levels is a *CommandError there).
+const maxSkipDepth = 64
+
+// skip consumes one value of any type. It accepts only what fastjson
+// parses (brackets matched, keys quoted, commas and colons where they
+// belong, literals exact), so the fast path never succeeds on a body the
+// general path rejects.
+func (s *scan) skip() bool { return s.skipValue(0) }
+
+func (s *scan) skipValue(depth int) bool {
 	switch s.peek() {
 	case '"':
 		_, _, ok := s.rawString()
 		return ok
-	case '{', '[':
-		return s.skipNested()
+	case '[':
+		if depth >= maxSkipDepth {
+			return false
+		}
+		s.i++
+		if s.eat(']') {
+			return true
+		}
+		for {
+			if !s.skipValue(depth + 1) {
+				return false
+			}
+			if s.eat(',') {
+				continue
+			}
+			return s.eat(']')
+		}
+	case '{':
+		if depth >= maxSkipDepth {
+			return false
+		}
+		s.i++
+		if s.eat('}') {
+			return true
+		}
+		for {
+			if s.peek() != '"' {
+				return false
+			}
+			if _, _, ok := s.rawString(); !ok || !s.eat(':') || !s.skipValue(depth+1) {
+				return false
+			}
+			if s.eat(',') {
+				continue
+			}
+			return s.eat('}')
+		}
 	case 0:
 		return false
 	default:
@@ -129,70 +179,53 @@ func (s *scan) skip() bool {
 	}
 }
 
-// skipNested consumes an object or array, tracking depth and strings.
-// Plain bytes are passed over with one table look-up each.
-func (s *scan) skipNested() bool {
-	depth := 0
-	b := s.b
-	inStr := false
-	for i := s.i; i < len(b); i++ {
-		c := b[i]
-		if structural[c] == 0 {
-			continue
-		}
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				s.i = i + 1
-				return true
-			}
-		}
-	}
-	return false
+// end reports whether only white space is left.
+func (s *scan) end() bool {
+	s.ws()
+	return s.i == len(s.b)
 }
 
-// structural marks the bytes skipNested must look at.
-var structural = [256]byte{'"': 1, '\\': 1, '{': 1, '}': 1, '[': 1, ']': 1}
-
 // literal consumes a number, true, false or null and returns its text.
+// A number is any run of the bytes fastjson takes for one ([0-9.eE+-]);
+// whether it is a well-formed number is for the reader to say. Anything
+// else (a bare word, "nan", "inf", "truex") is not ok.
 func (s *scan) literal() ([]byte, bool) {
 	s.ws()
 	start := s.i
+	number := true
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E',
-			c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			s.i++
+			continue
+		case c >= 'a' && c <= 'z':
+			number = false
 			s.i++
 			continue
 		}
 		break
 	}
-	if s.i == start {
+	lit := s.b[start:s.i]
+	switch {
+	case len(lit) == 0:
 		return nil, false
+	case number:
+		return lit, true
 	}
-	return s.b[start:s.i], true
+	switch string(lit) {
+	case "true", "false", "null":
+		return lit, true
+	}
+	return nil, false
 }
 
 // value classifies what the next value is without consuming it.
 func (s *scan) kind() byte { return s.peek() }
 
-// num consumes a value and returns it as int64 the way i64 does for the
-// common cases: integer numbers, null → 0, true/false. Anything else
-// (strings, floats, objects) reports ok=false so the slow path decides.
+// num consumes a value and returns it as int64 the way readInt does for
+// the common cases: integer numbers in int64 range, null → 0,
+// true/false. Anything else (strings, fractions, exponents, numbers past
+// int64, objects) reports ok=false so the slow path decides.
 func (s *scan) num() (int64, bool) {
 	switch s.peek() {
 	case '"', '{', '[', 0:
@@ -481,7 +514,7 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 		}
 		return s.skip()
 	})
-	if !ok || dup || !sawCmd || !sawInfo || s.peek() != 0 {
+	if !ok || dup || !sawCmd || !sawInfo || !s.end() {
 		return nil, false
 	}
 	e.RoomID = roomID
@@ -545,7 +578,7 @@ func fastMsgID(s *scan, b *Base) bool {
 // fastInfo fills e from the info array.
 func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 	var userRaw []byte
-	haveA0 := false
+	haveA0, haveText := false, false
 	ok := s.arrayEach(func(i int) bool {
 		var ok bool
 		switch i {
@@ -559,6 +592,7 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 			if s.kind() != '"' {
 				return false
 			}
+			haveText = true
 			e.Text, ok = s.str()
 			return ok
 		case 2:
@@ -637,8 +671,8 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 		}
 		return s.skip()
 	})
-	if !ok || !haveA0 {
-		return false
+	if !ok || !haveA0 || !haveText {
+		return false // the general path names what is missing
 	}
 	if (e.UID == 0 || e.Uname == "") && userRaw != nil {
 		uid, name, ok := userIdentity(userRaw)
@@ -825,7 +859,7 @@ func (d *CommandDecoder) fastExtra(e *Danmaku, emoticon *string) bool {
 			break
 		}
 	}
-	if !ok || x.peek() != 0 {
+	if !ok || !x.end() {
 		// Malformed or unexpected extra: only a full parser can say what
 		// a general decoder would make of it.
 		return false
