@@ -127,50 +127,13 @@ const maxSkipDepth = 64
 // parses (brackets matched, keys quoted, commas and colons where they
 // belong, literals exact), so the fast path never succeeds on a body the
 // general path rejects.
-func (s *scan) skip() bool { return s.skipValue(0) }
-
-func (s *scan) skipValue(depth int) bool {
+func (s *scan) skip() bool {
 	switch s.peek() {
 	case '"':
 		_, _, ok := s.rawString()
 		return ok
-	case '[':
-		if depth >= maxSkipDepth {
-			return false
-		}
-		s.i++
-		if s.eat(']') {
-			return true
-		}
-		for {
-			if !s.skipValue(depth + 1) {
-				return false
-			}
-			if s.eat(',') {
-				continue
-			}
-			return s.eat(']')
-		}
-	case '{':
-		if depth >= maxSkipDepth {
-			return false
-		}
-		s.i++
-		if s.eat('}') {
-			return true
-		}
-		for {
-			if s.peek() != '"' {
-				return false
-			}
-			if _, _, ok := s.rawString(); !ok || !s.eat(':') || !s.skipValue(depth+1) {
-				return false
-			}
-			if s.eat(',') {
-				continue
-			}
-			return s.eat('}')
-		}
+	case '{', '[':
+		return s.skipNested()
 	case 0:
 		return false
 	default:
@@ -179,44 +142,207 @@ func (s *scan) skipValue(depth int) bool {
 	}
 }
 
+// States of skipNested: what may come next (white space aside).
+const (
+	skValue        = iota // a value (after ':' or ',' in an array)
+	skValueOrClose        // a value or ']' (after '[')
+	skKey                 // a key (after ',' in an object)
+	skKeyOrClose          // a key or '}' (after '{')
+	skColon               // ':' (after a key)
+	skCommaOrClose        // ',' or the closing bracket (after a value)
+)
+
+// skipNested consumes an object or array in one loop with an explicit
+// stack (a bit per level: set for an object), giving up past
+// maxSkipDepth levels or on anything fastjson would not parse.
+func (s *scan) skipNested() bool {
+	b := s.b
+	var objects uint64
+	depth := 0
+	state := skValue
+	for i := s.i; i < len(b); {
+		c := b[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			i++
+			continue
+		}
+		switch state {
+		case skValue, skValueOrClose:
+			switch c {
+			case '[', '{':
+				if depth == maxSkipDepth {
+					return false
+				}
+				objects <<= 1
+				state = skValueOrClose
+				if c == '{' {
+					objects |= 1
+					state = skKeyOrClose
+				}
+				depth++
+				i++
+				continue
+			case '"':
+				if i = strEnd(b, i+1); i < 0 {
+					return false
+				}
+			case ']':
+				if state != skValueOrClose {
+					return false
+				}
+				goto close
+			default:
+				n := literalLen(b[i:])
+				if n == 0 {
+					return false
+				}
+				i += n
+			}
+			state = skCommaOrClose
+		case skKey, skKeyOrClose:
+			switch {
+			case c == '"':
+				if i = strEnd(b, i+1); i < 0 {
+					return false
+				}
+				state = skColon
+			case c == '}' && state == skKeyOrClose:
+				goto close
+			default:
+				return false
+			}
+		case skColon:
+			if c != ':' {
+				return false
+			}
+			i++
+			state = skValue
+		case skCommaOrClose:
+			switch {
+			case c == ',':
+				i++
+				state = skValue
+				if objects&1 != 0 {
+					state = skKey
+				}
+			case c == ']' && objects&1 == 0, c == '}' && objects&1 != 0:
+				goto close
+			default:
+				return false
+			}
+		}
+		continue
+	close:
+		i++
+		objects >>= 1
+		if depth--; depth == 0 {
+			s.i = i
+			return true
+		}
+		state = skCommaOrClose
+	}
+	return false
+}
+
+// strEnd returns the index just past the closing quote of the string
+// whose contents start at b[i], or -1 when it does not end. It looks at
+// eight bytes at a time for a quote or a backslash (SWAR).
+func strEnd(b []byte, i int) int {
+	// Keys and short values end within a few bytes: look byte by byte
+	// first (as rawString does).
+	for n := min(len(b), i+16); i < n; i++ {
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i++
+		}
+	}
+	if i >= len(b) {
+		return -1
+	}
+	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if hasByte(w, '"')|hasByte(w, '\\') != 0 {
+				break
+			}
+			i += 8
+		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' {
+				return i + 1
+			} else if c == '\\' {
+				i++
+				break
+			}
+		}
+		if i >= len(b) {
+			return -1
+		}
+		i++
+	}
+}
+
+// litByte classes the bytes of a literal: 1 for those of a number
+// (fastjson takes any run of [0-9.eE+-] for one), 2 for other lower-case
+// letters (true, false, null).
+var litByte = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = 2
+	}
+	for _, c := range "0123456789.eE+-" {
+		t[c] = 1
+	}
+	return t
+}()
+
+// literalLen returns the length of the number, true, false or null at
+// the start of b, or 0 when there is none (a bare word, "nan", "inf",
+// "truex", a lone sign).
+func literalLen(b []byte) int {
+	n := 0
+	number := true
+	for ; n < len(b); n++ {
+		switch litByte[b[n]] {
+		case 0:
+			goto done
+		case 2:
+			number = false
+		}
+	}
+done:
+	if number {
+		if n == 1 && (b[0] == '-' || b[0] == '+') {
+			return 0 // fastjson wants more than a sign
+		}
+		return n
+	}
+	switch string(b[:n]) {
+	case "true", "false", "null":
+		return n
+	}
+	return 0
+}
+
 // end reports whether only white space is left.
 func (s *scan) end() bool {
 	s.ws()
 	return s.i == len(s.b)
 }
 
-// literal consumes a number, true, false or null and returns its text.
-// A number is any run of the bytes fastjson takes for one ([0-9.eE+-]);
-// whether it is a well-formed number is for the reader to say. Anything
-// else (a bare word, "nan", "inf", "truex") is not ok.
+// literal consumes a number, true, false or null and returns its text
+// (see literalLen); whether a number is well formed is for the reader to
+// say.
 func (s *scan) literal() ([]byte, bool) {
 	s.ws()
-	start := s.i
-	number := true
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
-			s.i++
-			continue
-		case c >= 'a' && c <= 'z':
-			number = false
-			s.i++
-			continue
-		}
-		break
-	}
-	lit := s.b[start:s.i]
-	switch {
-	case len(lit) == 0:
+	n := literalLen(s.b[s.i:])
+	if n == 0 {
 		return nil, false
-	case number:
-		return lit, true
 	}
-	switch string(lit) {
-	case "true", "false", "null":
-		return lit, true
-	}
-	return nil, false
+	s.i += n
+	return s.b[s.i-n : s.i], true
 }
 
 // value classifies what the next value is without consuming it.

@@ -5,12 +5,14 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/danmakud/danmakud/protocol"
+	"github.com/valyala/fastjson"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -249,5 +251,37 @@ func TestHostileCommands(t *testing.T) {
 		{"protobuf not base64", `{"cmd":"INTERACT_WORD_V2","data":{"pb":"%%%"}}`, other("INTERACT_WORD_V2: pb: illegal base64 data at input byte 0")},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkOutcome(t, []byte(c.body), c.want) })
+	}
+}
+
+// TestFastSlowAgree: DANMU_MSG bodies with odd JSON in slots the fast path
+// skips (info[5], a top-level key) or reads: the fast path and the general
+// decoder give the same result for each, valid or not, and a body the
+// general parser rejects is never a danmaku.
+func TestFastSlowAgree(t *testing.T) {
+	slots := []string{
+		`[1 2]`, `[1,]`, `[,1]`, `{"a" 1}`, `{"a":1,}`, `{a:1}`, `{"a":1 "b":2}`, `[tru]`, `[truex]`, `[nan]`, `[-inf]`,
+		`["\"]`, `[}`, `{]`, `[1]]`, `"unterminated`, "[\x00]", `[1e5,-0.5,"x\"y",true,false,null,{"k":[{}]}]`,
+		` [ 1 , { "a" : [ ] } ] `, `[-]`, `[1.2.3]`, `[+1]`, `[01]`, `[e]`, `{}`, `[]`, `""`, `"\u00e9\ud800"`,
+		strings.Repeat("[", 64) + strings.Repeat("]", 64),
+		strings.Repeat("[", 65) + strings.Repeat("]", 65),
+		strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70),
+		strings.Repeat("[", 299) + strings.Repeat("]", 299),
+		strings.Repeat("[", 300) + strings.Repeat("]", 300),
+	}
+	dm := danmakuWith(`"x":1`)
+	for i, slot := range slots {
+		for j, body := range []string{
+			strings.Replace(dm, `["",""]`, slot, 1),       // info[5], skipped
+			strings.Replace(dm, `"x":1`, `"x":`+slot, 1),  // a top-level key, skipped
+			strings.Replace(dm, `[1],`, `[`+slot+`],`, 1), // info[4][0], read as a number
+		} {
+			t.Run(fmt.Sprintf("%d/%d", i, j), func(t *testing.T) {
+				evs, err := decodeBoth(t, []byte(body))
+				if err == nil && len(evs) == 1 && evs[0].Common().Kind == protocol.KindDanmaku && !fastjson.Exists([]byte(body), "cmd") {
+					t.Errorf("a danmaku from a body the parser rejects: %.200q", body)
+				}
+			})
+		}
 	}
 }
