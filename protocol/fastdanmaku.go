@@ -142,16 +142,6 @@ func (s *scan) skip() bool {
 	}
 }
 
-// States of skipNested: what may come next (white space aside).
-const (
-	skValue        = iota // a value (after ':' or ',' in an array)
-	skValueOrClose        // a value or ']' (after '[')
-	skKey                 // a key (after ',' in an object)
-	skKeyOrClose          // a key or '}' (after '{')
-	skColon               // ':' (after a key)
-	skCommaOrClose        // ',' or the closing bracket (after a value)
-)
-
 // skipNested consumes an object or array in one loop with an explicit
 // stack (a bit per level: set for an object), giving up past
 // maxSkipDepth levels or on anything fastjson would not parse.
@@ -159,90 +149,115 @@ func (s *scan) skipNested() bool {
 	b := s.b
 	var objects uint64
 	depth := 0
-	state := skValue
-	for i := s.i; i < len(b); {
-		c := b[i]
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			i++
-			continue
-		}
-		switch state {
-		case skValue, skValueOrClose:
-			switch c {
-			case '[', '{':
-				if depth == maxSkipDepth {
-					return false
-				}
-				objects <<= 1
-				state = skValueOrClose
-				if c == '{' {
-					objects |= 1
-					state = skKeyOrClose
-				}
-				depth++
-				i++
-				continue
-			case '"':
-				if i = strEnd(b, i+1); i < 0 {
-					return false
-				}
-			case ']':
-				if state != skValueOrClose {
-					return false
-				}
-				goto close
-			default:
-				n := literalLen(b[i:])
-				if n == 0 {
-					return false
-				}
-				i += n
-			}
-			state = skCommaOrClose
-		case skKey, skKeyOrClose:
-			switch {
-			case c == '"':
-				if i = strEnd(b, i+1); i < 0 {
-					return false
-				}
-				state = skColon
-			case c == '}' && state == skKeyOrClose:
-				goto close
-			default:
-				return false
-			}
-		case skColon:
-			if c != ':' {
-				return false
-			}
-			i++
-			state = skValue
-		case skCommaOrClose:
-			switch {
-			case c == ',':
-				i++
-				state = skValue
-				if objects&1 != 0 {
-					state = skKey
-				}
-			case c == ']' && objects&1 == 0, c == '}' && objects&1 != 0:
-				goto close
-			default:
-				return false
-			}
-		}
-		continue
-	close:
-		i++
-		objects >>= 1
-		if depth--; depth == 0 {
-			s.i = i
-			return true
-		}
-		state = skCommaOrClose
+	i := s.i
+value: // a value may start at i
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return false
 	}
-	return false
+	switch b[i] {
+	case '[':
+		if depth == maxSkipDepth {
+			return false
+		}
+		depth++
+		objects <<= 1
+		if i = skipWS(b, i+1); i < len(b) && b[i] == ']' {
+			i++
+			goto closed
+		}
+		goto value
+	case '{':
+		if depth == maxSkipDepth {
+			return false
+		}
+		depth++
+		objects = objects<<1 | 1
+		if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
+			i++
+			goto closed
+		}
+		goto key
+	case '"':
+		goto str
+	default:
+		n := literalLen(b[i:])
+		if n == 0 {
+			return false
+		}
+		i += n
+	}
+after: // a value ended at i: a comma or the closing bracket
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case ',':
+		i++
+		if objects&1 != 0 {
+			goto key
+		}
+		goto value
+	case ']':
+		if objects&1 != 0 {
+			return false
+		}
+	case '}':
+		if objects&1 == 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	i++
+closed: // a bracket closed just before i
+	objects >>= 1
+	if depth--; depth == 0 {
+		s.i = i
+		return true
+	}
+	goto after
+key: // a key and its colon
+	if i = skipWS(b, i); i >= len(b) || b[i] != '"' {
+		return false
+	}
+	for i++; i < len(b); i++ { // byte by byte; strEnd takes over at a backslash
+		if c := b[i]; c == '"' || c == '\\' {
+			break
+		}
+	}
+	if i < len(b) && b[i] == '"' {
+		i++
+	} else if i = strEnd(b, i); i < 0 {
+		return false
+	}
+	if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i++
+	goto value
+str: // a string value starts at i (as for keys)
+	for i++; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' {
+			break
+		}
+	}
+	if i < len(b) && b[i] == '"' {
+		i++
+	} else if i = strEnd(b, i); i < 0 {
+		return false
+	}
+	goto after
+}
+
+// skipWS returns the index of the first byte at or after i that is not
+// JSON white space.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // strEnd returns the index just past the closing quote of the string
@@ -303,17 +318,12 @@ var litByte = func() (t [256]byte) {
 // "truex", a lone sign).
 func literalLen(b []byte) int {
 	n := 0
-	number := true
-	for ; n < len(b); n++ {
-		switch litByte[b[n]] {
-		case 0:
-			goto done
-		case 2:
-			number = false
-		}
+	var class byte
+	for n < len(b) && litByte[b[n]] != 0 {
+		class |= litByte[b[n]]
+		n++
 	}
-done:
-	if number {
+	if class == 1 { // a number
 		if n == 1 && (b[0] == '-' || b[0] == '+') {
 			return 0 // fastjson wants more than a sign
 		}
