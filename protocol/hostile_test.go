@@ -285,3 +285,32 @@ func TestFastSlowAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileAuthReplyCode: an auth reply whose code is no int64 has no
+// code; its body is kept as received.
+func TestHostileAuthReplyCode(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		code *int64
+	}{
+		{`{"code":-101}`, ptr(int64(-101))},
+		{`{"code":1e400}`, nil},
+		{`{"code":18446744073709551615}`, nil},
+		{`{"code":0.5}`, nil},
+	} {
+		var fd protocol.FrameDecoder
+		evs, errs := fd.DecodeMessage(nil, protocol.EncodePacket(protocol.VerInt, protocol.OpAuthReply, 0, []byte(c.body)), 0)
+		if len(errs) != 0 || len(evs) != 1 {
+			t.Fatalf("%s: %d events, %v", c.body, len(evs), errs)
+		}
+		ctl := evs[0].(*protocol.Control)
+		switch {
+		case c.code == nil && (ctl.Code != nil || ctl.Body != c.body):
+			t.Errorf("%s: code %v, body %q; want no code and the body", c.body, ctl.Code, ctl.Body)
+		case c.code != nil && (ctl.Code == nil || *ctl.Code != *c.code):
+			t.Errorf("%s: code %v, want %d", c.body, ctl.Code, *c.code)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
