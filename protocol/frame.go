@@ -60,13 +60,12 @@ func (f *FrameDecoder) PacketEvents(dst []Event, p *Packet, roomID int64) ([]Eve
 	case p.Op == OpAuthReply:
 		base.Cmd = "AUTH_REPLY"
 		c := &Control{Base: base, Op: p.Op, Ver: p.Ver, Seq: p.Seq}
-		v, err := f.ap.ParseBytes(p.Body)
-		var why string
 		var code int64
-		if err == nil && v.Get("code") != nil {
+		why := "no code"
+		if v, err := f.ap.ParseBytes(p.Body); err == nil && v.Get("code") != nil {
 			code, why = readInt(v.Get("code"))
 		}
-		if err == nil && v.Get("code") != nil && why == "" {
+		if why == "" {
 			c.Code = &code
 		} else { // no code, or one that is no int64: the body as received
 			setBody(c, p.Body)
