@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/valyala/fastjson"
 )
@@ -53,9 +51,15 @@ func looksLikeDanmaku(body []byte) bool {
 // message (the connection knows its room; messages do not always say).
 //
 // Every command yields at least one event: unknown commands and known
-// commands of an unexpected shape become *Other with the raw object. Only
-// a body that is not a JSON object with a string cmd returns an error
-// (a *CommandError carrying a copy of the body).
+// commands of an unexpected shape become *Other with the raw object and a
+// decode_error saying why. A known command with an integer field that
+// does not fit int64 (past its range, fractional, a negative amount;
+// see readInt) is such a command: no typed event carries a wrapped or
+// rounded value. When a command has both, the shape error is the one
+// named. Only a body that is not a JSON object with a string cmd returns
+// an error (a *CommandError carrying a copy of the body); that includes a
+// body nested deeper than the parser's limit (fastjson.MaxDepth), whatever
+// its cmd.
 func (d *CommandDecoder) Decode(dst []Event, body []byte, roomID int64) ([]Event, error) {
 	if !d.slowOnly && looksLikeDanmaku(body) {
 		if e, ok := d.fastDanmaku(body, roomID); ok {
@@ -78,14 +82,17 @@ func (d *CommandDecoder) Decode(dst []Event, body []byte, roomID int64) ([]Event
 	c := cmdCtx{d: d, v: v, body: body, room: roomID}
 	c.b.Cmd = internCmd(base)
 	if c.room == 0 {
-		c.room = roomIDOf(v)
+		c.room = c.roomIDOf(v)
 	}
 	c.b.RoomID = c.room
-	c.b.TsMs = i64(v.Get("send_time"))
+	c.b.TsMs = c.i64(v.Get("send_time"))
 	c.ackFields()
 
 	n := len(dst)
 	dst, err = c.decode(dst)
+	if err == nil && c.bad != "" {
+		err = errShape(c.bad)
+	}
 	if err != nil {
 		dst = dst[:n]
 		dst = append(dst, c.other(err.Error()))
@@ -100,6 +107,11 @@ type cmdCtx struct {
 	body []byte
 	room int64
 	b    Base
+	// x is the parsed DANMU_MSG extra document, for naming its fields.
+	x *fastjson.Value
+	// bad is the first numeric decode error (cmdCtx.i64); when set, the
+	// command is kept as KindOther with it as decode_error.
+	bad string
 }
 
 // ackFields fills the message-level ack fields of the base from the
@@ -120,7 +132,7 @@ func (c *cmdCtx) ackFields() {
 	if a := v.Get("p_is_ack"); a != nil && a.Type() == fastjson.TypeTrue {
 		c.b.PIsAck = true
 	}
-	c.b.PMsgType = i64(v.Get("p_msg_type"))
+	c.b.PMsgType = c.i64(v.Get("p_msg_type"))
 }
 
 func (c *cmdCtx) base(k Kind) Base { b := c.b; b.Kind = k; return b }
@@ -169,10 +181,10 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			return dst, err
 		}
 		return append(dst, &Combo{
-			Base: c.base(KindCombo), UID: i64(data.Get("uid")), Uname: str(data.Get("uname")),
-			GiftID: i64(data.Get("gift_id")), GiftName: str(data.Get("gift_name")),
-			ComboNum: i64(data.Get("combo_num")), TotalNum: i64(data.Get("total_num")),
-			ComboTotalCoin: i64(data.Get("combo_total_coin")),
+			Base: c.base(KindCombo), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
+			GiftID: c.i64(data.Get("gift_id")), GiftName: str(data.Get("gift_name")),
+			ComboNum: c.nonneg(data.Get("combo_num")), TotalNum: c.nonneg(data.Get("total_num")),
+			ComboTotalCoin: c.nonneg(data.Get("combo_total_coin")),
 			ComboID:        str(data.Get("combo_id")), BatchComboID: str(data.Get("batch_combo_id")),
 		}), nil
 	case "SUPER_CHAT_MESSAGE", "SUPER_CHAT_MESSAGE_JPN":
@@ -183,18 +195,18 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		ui := data.Get("user_info")
 		mi := data.Get("medal_info")
 		e := &SuperChat{
-			Base: c.base(KindSuperChat), ID: i64(data.Get("id")), UID: i64(data.Get("uid")),
-			Uname: str(ui.Get("uname")), Price: i64(data.Get("price")), Message: str(data.Get("message")),
-			MessageTrans: str(data.Get("message_trans")), DurationS: i64(data.Get("time")),
-			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")),
-			GuardLevel: i64(ui.Get("guard_level")), UserLevel: i64(ui.Get("user_level")),
-			MedalLevel: i64(mi.Get("medal_level")), MedalName: str(mi.Get("medal_name")),
+			Base: c.base(KindSuperChat), ID: c.i64(data.Get("id")), UID: c.i64(data.Get("uid")),
+			Uname: str(ui.Get("uname")), Price: c.nonneg(data.Get("price")), Message: str(data.Get("message")),
+			MessageTrans: str(data.Get("message_trans")), DurationS: c.i64(data.Get("time")),
+			StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")),
+			GuardLevel: c.i64(ui.Get("guard_level")), UserLevel: c.i64(ui.Get("user_level")),
+			MedalLevel: c.i64(mi.Get("medal_level")), MedalName: str(mi.Get("medal_name")),
 		}
 		if e.Uname == "" {
 			e.Uname = str(data.Get("uinfo", "base", "name"))
 		}
 		if e.StartTime != 0 {
-			e.TsMs = e.StartTime * 1000
+			e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
 		}
 		return append(dst, e), nil
 	case "SUPER_CHAT_MESSAGE_DELETE":
@@ -204,7 +216,7 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		}
 		e := &SuperChatDelete{Base: c.base(KindSuperChatDelete), IDs: []int64{}}
 		for _, id := range data.GetArray("ids") {
-			e.IDs = append(e.IDs, i64(id))
+			e.IDs = append(e.IDs, c.i64(id))
 		}
 		return append(dst, e), nil
 	case "GUARD_BUY", "USER_TOAST_MSG":
@@ -213,18 +225,18 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			return dst, err
 		}
 		e := &Guard{
-			Base: c.base(KindGuard), UID: i64(data.Get("uid")), Uname: str(data.Get("username")),
-			GuardLevel: i64(data.Get("guard_level")), Num: i64(data.Get("num")), Price: i64(data.Get("price")),
-			Unit: str(data.Get("unit")), GiftID: i64(data.Get("gift_id")),
-			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")),
-			PayflowID: str(data.Get("payflow_id")), Source: i64(data.Get("source")),
+			Base: c.base(KindGuard), UID: c.i64(data.Get("uid")), Uname: str(data.Get("username")),
+			GuardLevel: c.i64(data.Get("guard_level")), Num: c.nonneg(data.Get("num")), Price: c.nonneg(data.Get("price")),
+			Unit: str(data.Get("unit")), GiftID: c.i64(data.Get("gift_id")),
+			StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")),
+			PayflowID: str(data.Get("payflow_id")), Source: c.i64(data.Get("source")),
 			RoleName: str(data.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
 		}
 		if e.RoleName == "" {
 			e.RoleName = str(data.Get("gift_name"))
 		}
 		if e.StartTime != 0 {
-			e.TsMs = e.StartTime * 1000
+			e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
 		}
 		return append(dst, e), nil
 	case "USER_TOAST_MSG_V2":
@@ -237,11 +249,11 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		}
 		su, gi, pi := data.Get("sender_uinfo"), data.Get("guard_info"), data.Get("pay_info")
 		e := &Guard{
-			Base: c.base(KindGuard), UID: i64(su.Get("uid")), Uname: str(su.Get("base", "name")),
-			GuardLevel: i64(gi.Get("guard_level")), Num: i64(pi.Get("num")), Price: i64(pi.Get("price")),
-			Unit: str(pi.Get("unit")), GiftID: i64(data.Get("gift_info", "gift_id")),
-			StartTime: i64(gi.Get("start_time")), EndTime: i64(gi.Get("end_time")),
-			PayflowID: str(pi.Get("payflow_id")), Source: i64(data.Get("option", "source")),
+			Base: c.base(KindGuard), UID: c.i64(su.Get("uid")), Uname: str(su.Get("base", "name")),
+			GuardLevel: c.i64(gi.Get("guard_level")), Num: c.nonneg(pi.Get("num")), Price: c.nonneg(pi.Get("price")),
+			Unit: str(pi.Get("unit")), GiftID: c.i64(data.Get("gift_info", "gift_id")),
+			StartTime: c.i64(gi.Get("start_time")), EndTime: c.i64(gi.Get("end_time")),
+			PayflowID: str(pi.Get("payflow_id")), Source: c.i64(data.Get("option", "source")),
 			RoleName: str(gi.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
 		}
 		if e.PayflowID == "" {
@@ -251,7 +263,7 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			e.ToastMsg = str(gi.Get("toast_msg"))
 		}
 		if e.StartTime != 0 {
-			e.TsMs = e.StartTime * 1000
+			e.TsMs = c.times(e.StartTime, 1000, "data.guard_info.start_time")
 		}
 		return append(dst, e), nil
 	case "INTERACT_WORD", "LIKE_INFO_V3_CLICK":
@@ -261,10 +273,10 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		}
 		fm := data.Get("fans_medal")
 		e := &Interact{
-			Base: c.base(KindInteract), UID: i64(data.Get("uid")), Uname: str(data.Get("uname")),
-			MsgType: i64(data.Get("msg_type")), TriggerTimeNs: i64(data.Get("trigger_time")),
-			MedalLevel: i64(fm.Get("medal_level")), MedalName: str(fm.Get("medal_name")),
-			MedalAnchor: i64(fm.Get("target_id")), GuardLevel: i64(fm.Get("guard_level")),
+			Base: c.base(KindInteract), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
+			MsgType: c.i64(data.Get("msg_type")), TriggerTimeNs: c.i64(data.Get("trigger_time")),
+			MedalLevel: c.i64(fm.Get("medal_level")), MedalName: str(fm.Get("medal_name")),
+			MedalAnchor: c.i64(fm.Get("target_id")), GuardLevel: c.i64(fm.Get("guard_level")),
 		}
 		if e.Uname == "" {
 			e.Uname = str(data.Get("uinfo", "base", "name"))
@@ -275,8 +287,8 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		switch {
 		case e.TriggerTimeNs > 0:
 			e.TsMs = e.TriggerTimeNs / 1e6
-		case i64(data.Get("timestamp")) > 0:
-			e.TsMs = i64(data.Get("timestamp")) * 1000
+		case c.i64(data.Get("timestamp")) > 0:
+			e.TsMs = c.times(c.i64(data.Get("timestamp")), 1000, "data.timestamp")
 		}
 		return append(dst, e), nil
 	case "INTERACT_WORD_V2":
@@ -287,18 +299,18 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 			return dst, err
 		}
 		e := &RedPocket{
-			Base: c.base(KindRedPocket), LotID: i64(data.Get("lot_id")), UID: i64(data.Get("sender_uid")),
-			Uname: str(data.Get("sender_name")), Price: i64(data.Get("total_price")),
-			StartTime: i64(data.Get("start_time")), EndTime: i64(data.Get("end_time")), Raw: c.raw(),
+			Base: c.base(KindRedPocket), LotID: c.i64(data.Get("lot_id")), UID: c.i64(data.Get("sender_uid")),
+			Uname: str(data.Get("sender_name")), Price: c.nonneg(data.Get("total_price")),
+			StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")), Raw: c.raw(),
 		}
 		if e.UID == 0 {
-			e.UID = i64(data.Get("sender_uinfo", "uid"))
+			e.UID = c.i64(data.Get("sender_uinfo", "uid"))
 		}
 		if e.Uname == "" {
 			e.Uname = str(data.Get("sender_uinfo", "base", "name"))
 		}
 		if e.TsMs == 0 && e.StartTime != 0 {
-			e.TsMs = e.StartTime * 1000
+			e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
 		}
 		return append(dst, e), nil
 	case "ONLINE_RANK_COUNT":
@@ -306,9 +318,9 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		if err != nil {
 			return dst, err
 		}
-		dst = append(dst, c.counter("online_rank_count", i64(data.Get("count"))))
+		dst = append(dst, c.counter("online_rank_count", c.i64(data.Get("count"))))
 		if oc := data.Get("online_count"); oc != nil {
-			dst = append(dst, c.counter("online_count", i64(oc)))
+			dst = append(dst, c.counter("online_count", c.i64(oc)))
 		}
 		return dst, nil
 	case "WATCHED_CHANGE":
@@ -316,19 +328,19 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		if err != nil {
 			return dst, err
 		}
-		return append(dst, c.counter("watched", i64(data.Get("num")))), nil
+		return append(dst, c.counter("watched", c.i64(data.Get("num")))), nil
 	case "LIKE_INFO_V3_UPDATE":
 		data, err := c.data()
 		if err != nil {
 			return dst, err
 		}
-		return append(dst, c.counter("likes", i64(data.Get("click_count")))), nil
+		return append(dst, c.counter("likes", c.i64(data.Get("click_count")))), nil
 	case "ROOM_REAL_TIME_MESSAGE_UPDATE":
 		data, err := c.data()
 		if err != nil {
 			return dst, err
 		}
-		return append(dst, c.counter("fans", i64(data.Get("fans")))), nil
+		return append(dst, c.counter("fans", c.i64(data.Get("fans")))), nil
 	}
 	if roomCmds[c.b.Cmd] {
 		return append(dst, c.roomEvent()), nil
@@ -366,20 +378,20 @@ func (c *cmdCtx) roomEvent() *Room {
 		e.Status = "live"
 		e.LiveKey = str(v.Get("live_key"))
 		e.LivePlatform = str(v.Get("live_platform"))
-		e.LiveTime = i64(v.Get("live_time"))
+		e.LiveTime = c.i64(v.Get("live_time"))
 		if e.LiveTime != 0 && e.TsMs == 0 {
-			e.TsMs = e.LiveTime * 1000
+			e.TsMs = c.times(e.LiveTime, 1000, "live_time")
 		}
 	case "PREPARING":
 		e.Status = "preparing"
-		if i64(v.Get("round")) == 1 {
+		if c.i64(v.Get("round")) == 1 {
 			e.Status = "rotation"
 		}
 	case "ROOM_CHANGE":
 		e.Title = str(data.Get("title"))
-		e.AreaID = i64(data.Get("area_id"))
+		e.AreaID = c.i64(data.Get("area_id"))
 		e.AreaName = str(data.Get("area_name"))
-		e.ParentAreaID = i64(data.Get("parent_area_id"))
+		e.ParentAreaID = c.i64(data.Get("parent_area_id"))
 		e.ParentAreaName = str(data.Get("parent_area_name"))
 		e.LiveKey = str(data.Get("live_key"))
 	case "CUT_OFF", "WARNING", "ROOM_LOCK":
@@ -391,25 +403,25 @@ func (c *cmdCtx) roomEvent() *Room {
 				e.Message += "; " + str(m.Get("label")) + ": " + s
 			}
 		}
-		if ts := i64(data.Get("timestamp")); ts != 0 && e.TsMs == 0 {
-			e.TsMs = ts * 1000
+		if ts := c.i64(data.Get("timestamp")); ts != 0 && e.TsMs == 0 {
+			e.TsMs = c.times(ts, 1000, "data.timestamp")
 		}
 	case "ROOM_SILENT_ON", "ROOM_SILENT_OFF":
 		e.SilentType = str(data.Get("type"))
-		e.SilentLevel = i64(data.Get("level"))
-		e.SilentUntil = i64(data.Get("second"))
+		e.SilentLevel = c.i64(data.Get("level"))
+		e.SilentUntil = c.i64(data.Get("second"))
 	case "ROOM_BLOCK_MSG":
-		e.UID = i64(data.Get("uid"))
+		e.UID = c.i64(data.Get("uid"))
 		if e.UID == 0 {
-			e.UID = i64(v.Get("uid"))
+			e.UID = c.i64(v.Get("uid"))
 		}
 		e.Uname = str(data.Get("uname"))
 		if e.Uname == "" {
 			e.Uname = str(v.Get("uname"))
 		}
-		e.Operator = i64(data.Get("operator"))
+		e.Operator = c.i64(data.Get("operator"))
 	case "RECALL_DANMU_MSG":
-		e.TargetID = i64(data.Get("target_id"))
+		e.TargetID = c.i64(data.Get("target_id"))
 	case "LOG_IN_NOTICE":
 		e.Message = str(data.Get("notice_msg"))
 	}
@@ -418,44 +430,50 @@ func (c *cmdCtx) roomEvent() *Room {
 
 // danmaku decodes the DANMU_MSG family (PROTOCOL.md §5.1).
 func (c *cmdCtx) danmaku() (*Danmaku, error) {
-	info := c.v.GetArray("info")
-	if info == nil {
+	iv := c.v.Get("info")
+	if iv == nil || iv.Type() != fastjson.TypeArray {
 		return nil, errShape(c.b.Cmd + ": info is not an array")
 	}
+	info := iv.GetArray() // nil when empty
 	a0 := at(info, 0).GetArray()
 	if a0 == nil {
 		return nil, errShape(c.b.Cmd + ": info[0] is not an array")
 	}
+	text := at(info, 1)
+	if text == nil || text.Type() != fastjson.TypeString {
+		// A danmaku is its text: without one it is no danmaku.
+		return nil, errShape(c.b.Cmd + ": info[1] (text) is not a string")
+	}
 	e := &Danmaku{Base: c.base(KindDanmaku)}
-	if ts := i64(at(a0, 4)); ts != 0 {
+	if ts := c.i64(at(a0, 4)); ts != 0 {
 		e.TsMs = ts // else the envelope's send_time, if any
 	}
-	e.Mode = i64(at(a0, 1))
-	e.FontSize = i64(at(a0, 2))
-	e.Color = i64(at(a0, 3))
-	e.Rnd = i64(at(a0, 5))
+	e.Mode = c.i64(at(a0, 1))
+	e.FontSize = c.i64(at(a0, 2))
+	e.Color = c.i64(at(a0, 3))
+	e.Rnd = c.i64(at(a0, 5))
 	e.MidHash = str(at(a0, 7))
-	e.DmMsgType = i64(at(a0, 9))
-	e.DmType = i64(at(a0, 12))
+	e.DmMsgType = c.i64(at(a0, 9))
+	e.DmType = c.i64(at(a0, 12))
 	if st := at(a0, 13); st != nil && st.Type() == fastjson.TypeObject {
 		e.Emoticon = str(st.Get("emoticon_unique"))
 	}
-	e.Text = str(at(info, 1))
+	e.Text = string(text.GetStringBytes())
 	user := at(info, 2).GetArray()
-	e.UID = i64(at(user, 0))
+	e.UID = c.i64(at(user, 0))
 	e.Uname = str(at(user, 1))
-	e.IsAdmin = i64(at(user, 2)) != 0
+	e.IsAdmin = c.i64(at(user, 2)) != 0
 	if medal := at(info, 3).GetArray(); len(medal) > 0 {
-		e.MedalLevel = i64(at(medal, 0))
+		e.MedalLevel = c.i64(at(medal, 0))
 		e.MedalName = str(at(medal, 1))
-		e.MedalRoomID = i64(at(medal, 3))
-		e.MedalAnchorUID = i64(at(medal, 12))
+		e.MedalRoomID = c.i64(at(medal, 3))
+		e.MedalAnchorUID = c.i64(at(medal, 12))
 	}
-	e.UserLevel = i64(at(at(info, 4).GetArray(), 0))
-	e.GuardLevel = i64(at(info, 7))
-	e.CheckTs = i64(at(info, 9).Get("ts"))
+	e.UserLevel = c.i64(at(at(info, 4).GetArray(), 0))
+	e.GuardLevel = c.i64(at(info, 7))
+	e.CheckTs = c.i64(at(info, 9).Get("ts"))
 	e.CheckCt = str(at(info, 9).Get("ct"))
-	e.WealthLevel = i64(at(at(info, 16).GetArray(), 0))
+	e.WealthLevel = c.i64(at(at(info, 16).GetArray(), 0))
 	e.IsMirror = c.b.Cmd == "DANMU_MSG_MIRROR"
 
 	// info[0][15].extra is a JSON document inside a JSON string.
@@ -463,13 +481,14 @@ func (c *cmdCtx) danmaku() (*Danmaku, error) {
 		if xs := mi.Get("extra"); xs != nil && xs.Type() == fastjson.TypeString {
 			c.d.extra = append(c.d.extra[:0], xs.GetStringBytes()...)
 			if x, err := c.d.px.ParseBytes(c.d.extra); err == nil {
+				c.x = x
 				if id := x.Get("id_str"); id != nil && id.Type() == fastjson.TypeString {
 					e.IDStr = string(id.GetStringBytes())
 				}
-				e.ReplyUID = i64(x.Get("reply_mid"))
+				e.ReplyUID = c.i64(x.Get("reply_mid"))
 				e.ReplyUname = str(x.Get("reply_uname"))
 				e.UserHash = str(x.Get("user_hash"))
-				e.HitCombo = i64(x.Get("hit_combo"))
+				e.HitCombo = c.i64(x.Get("hit_combo"))
 				if e.Emoticon == "" && e.DmType == 1 {
 					e.Emoticon = str(x.Get("emoticon_unique"))
 				}
@@ -480,7 +499,7 @@ func (c *cmdCtx) danmaku() (*Danmaku, error) {
 		}
 		if e.UID == 0 {
 			// The 2024+ user object; 0 again on anonymous connections.
-			e.UID = i64(mi.Get("user", "uid"))
+			e.UID = c.i64(mi.Get("user", "uid"))
 		}
 		if e.Uname == "" {
 			e.Uname = str(mi.Get("user", "base", "name"))
@@ -496,17 +515,17 @@ func (c *cmdCtx) gift(data *fastjson.Value) (*Gift, error) {
 	}
 	mi := data.Get("medal_info")
 	e := &Gift{
-		Base: c.base(KindGift), UID: i64(data.Get("uid")), Uname: str(data.Get("uname")),
-		GiftID: i64(data.Get("giftId")), GiftName: str(data.Get("giftName")),
-		GiftType: i64(data.Get("giftType")), Num: i64(data.Get("num")), Price: i64(data.Get("price")),
-		TotalCoin: i64(data.Get("total_coin")), CoinType: str(data.Get("coin_type")),
+		Base: c.base(KindGift), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
+		GiftID: c.i64(data.Get("giftId")), GiftName: str(data.Get("giftName")),
+		GiftType: c.i64(data.Get("giftType")), Num: c.nonneg(data.Get("num")), Price: c.nonneg(data.Get("price")),
+		TotalCoin: c.nonneg(data.Get("total_coin")), CoinType: str(data.Get("coin_type")),
 		TID: str(data.Get("tid")), Rnd: str(data.Get("rnd")), Action: str(data.Get("action")),
-		GuardLevel: i64(data.Get("guard_level")), MedalLevel: i64(mi.Get("medal_level")),
-		MedalName: str(mi.Get("medal_name")), MedalAnchor: i64(mi.Get("target_id")),
-		ReceiverUID: i64(data.Get("receive_user_info", "uid")), ComboID: str(data.Get("batch_combo_id")),
+		GuardLevel: c.i64(data.Get("guard_level")), MedalLevel: c.i64(mi.Get("medal_level")),
+		MedalName: str(mi.Get("medal_name")), MedalAnchor: c.i64(mi.Get("target_id")),
+		ReceiverUID: c.i64(data.Get("receive_user_info", "uid")), ComboID: str(data.Get("batch_combo_id")),
 	}
 	if e.GiftID == 0 {
-		e.GiftID = i64(data.Get("gift_id"))
+		e.GiftID = c.i64(data.Get("gift_id"))
 	}
 	if e.GiftName == "" {
 		e.GiftName = str(data.Get("gift_name"))
@@ -518,14 +537,14 @@ func (c *cmdCtx) gift(data *fastjson.Value) (*Gift, error) {
 		// PROTOCOL.md §10.5: total_coin is what the boxes cost,
 		// combo_total_coin the prize's value; price/giftName are the prize.
 		e.BlindGiftName = str(bg.Get("original_gift_name"))
-		e.BlindPrice = i64(bg.Get("original_gift_price"))
-		e.PrizeValue = i64(data.Get("combo_total_coin"))
+		e.BlindPrice = c.nonneg(bg.Get("original_gift_price"))
+		e.PrizeValue = c.nonneg(data.Get("combo_total_coin"))
 		if e.PrizeValue == 0 {
-			e.PrizeValue = e.Price * e.Num
+			e.PrizeValue = c.times(e.Price, e.Num, "data.price × data.num")
 		}
 	}
-	if ts := i64(data.Get("timestamp")); ts != 0 {
-		e.TsMs = ts * 1000
+	if ts := c.i64(data.Get("timestamp")); ts != 0 {
+		e.TsMs = c.times(ts, 1000, "data.timestamp")
 	}
 	return e, nil
 }
@@ -567,14 +586,14 @@ func internCmd(b []byte) string {
 // roomIDOf finds the room id a message names about itself: top-level
 // roomid/room_id (LIVE, PREPARING as a string, SC, WARNING, CUT_OFF) or
 // data.roomid (INTERACT_WORD, ROOM_REAL_TIME_MESSAGE_UPDATE).
-func roomIDOf(v *fastjson.Value) int64 {
+func (c *cmdCtx) roomIDOf(v *fastjson.Value) int64 {
 	for _, k := range [...]string{"roomid", "room_id"} {
-		if id := i64(v.Get(k)); id > 0 {
+		if id := c.i64(v.Get(k)); id > 0 {
 			return id
 		}
 	}
 	if d := v.Get("data"); d != nil && d.Type() == fastjson.TypeObject {
-		if id := i64(d.Get("roomid")); id > 0 {
+		if id := c.i64(d.Get("roomid")); id > 0 {
 			return id
 		}
 	}
@@ -587,38 +606,6 @@ func at(a []*fastjson.Value, i int) *fastjson.Value {
 		return a[i]
 	}
 	return nil
-}
-
-// i64 reads an integer that may arrive as a JSON number (never through
-// float64 when it is integral: values above 2^53 stay exact), a numeric
-// string, or a boolean. Anything else is 0.
-func i64(v *fastjson.Value) int64 {
-	if v == nil {
-		return 0
-	}
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		if n, err := v.Int64(); err == nil {
-			return n
-		}
-		if u, err := v.Uint64(); err == nil {
-			return int64(u) // wraps above 2^63; no such id is known
-		}
-		if f, err := v.Float64(); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return int64(f)
-		}
-	case fastjson.TypeString:
-		b := v.GetStringBytes()
-		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return n
-		}
-		if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return int64(f)
-		}
-	case fastjson.TypeTrue:
-		return 1
-	}
-	return 0
 }
 
 // str reads a string; numbers come back as their exact JSON text, null and

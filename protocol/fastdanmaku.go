@@ -13,8 +13,11 @@ import (
 // and a full parse of its ~2.5 KB (a user object, a JSON-in-a-string
 // extra) costs more than the brotli inflate. fastDanmaku walks the bytes
 // once, skipping what it does not need, and gives up (ok=false) on
-// anything unexpected so that the general fastjson path decides. A fuzz
-// target checks that both paths agree whenever the fast one succeeds.
+// anything unexpected so that the general fastjson path decides: a
+// number that is not an int64 integer, info or info[0] not an array, a
+// text that is not a string, nesting past maxSkipDepth, JSON fastjson
+// would reject. So both paths give the same result for every body; a
+// fuzz target (FuzzCommand) and TestFastSlowAgree check it.
 
 // scan is a forward-only JSON scanner over one document.
 type scan struct {
@@ -113,7 +116,17 @@ func hasByte(w uint64, c byte) uint64 {
 	return (x - lo) & ^x & hi
 }
 
-// skip consumes one value of any type.
+// maxSkipDepth bounds the nesting the fast path skips over. The fast
+// path's own walk reaches at most 7 levels (body, info, info[0], its
+// [15], user, base, name), so a skipped value ends well inside fastjson's
+// MaxDepth (300); anything deeper gives up, and the general parser
+// decides (a body nested past 300 levels is a *CommandError there).
+const maxSkipDepth = 64
+
+// skip consumes one value of any type. It accepts only what fastjson
+// parses (brackets matched, keys quoted, commas and colons where they
+// belong, literals exact), so the fast path never succeeds on a body the
+// general path rejects.
 func (s *scan) skip() bool {
 	switch s.peek() {
 	case '"':
@@ -129,70 +142,226 @@ func (s *scan) skip() bool {
 	}
 }
 
-// skipNested consumes an object or array, tracking depth and strings.
-// Plain bytes are passed over with one table look-up each.
+// skipNested consumes an object or array in one loop with an explicit
+// stack (a bit per level: set for an object), giving up past
+// maxSkipDepth levels or on anything fastjson would not parse.
 func (s *scan) skipNested() bool {
-	depth := 0
 	b := s.b
-	inStr := false
-	for i := s.i; i < len(b); i++ {
-		c := b[i]
-		if structural[c] == 0 {
-			continue
+	var objects uint64
+	depth := 0
+	i := s.i
+value: // a value may start at i
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case '[':
+		if depth == maxSkipDepth {
+			return false
 		}
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
+		depth++
+		objects <<= 1
+		if i = skipWS(b, i+1); i < len(b) && b[i] == ']' {
+			i++
+			goto closed
 		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				s.i = i + 1
-				return true
-			}
+		goto value
+	case '{':
+		if depth == maxSkipDepth {
+			return false
+		}
+		depth++
+		objects = objects<<1 | 1
+		if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
+			i++
+			goto closed
+		}
+		goto key
+	case '"':
+		goto str
+	default:
+		n := literalLen(b[i:])
+		if n == 0 {
+			return false
+		}
+		i += n
+	}
+after: // a value ended at i: a comma or the closing bracket
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case ',':
+		i++
+		if objects&1 != 0 {
+			goto key
+		}
+		goto value
+	case ']':
+		if objects&1 != 0 {
+			return false
+		}
+	case '}':
+		if objects&1 == 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	i++
+closed: // a bracket closed just before i
+	objects >>= 1
+	if depth--; depth == 0 {
+		s.i = i
+		return true
+	}
+	goto after
+key: // a key and its colon
+	if i = skipWS(b, i); i >= len(b) || b[i] != '"' {
+		return false
+	}
+	for i++; i < len(b); i++ { // byte by byte; strEnd takes over at a backslash
+		if c := b[i]; c == '"' || c == '\\' {
+			break
 		}
 	}
-	return false
+	if i < len(b) && b[i] == '"' {
+		i++
+	} else if i = strEnd(b, i); i < 0 {
+		return false
+	}
+	if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i++
+	goto value
+str: // a string value starts at i (as for keys)
+	for i++; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' {
+			break
+		}
+	}
+	if i < len(b) && b[i] == '"' {
+		i++
+	} else if i = strEnd(b, i); i < 0 {
+		return false
+	}
+	goto after
 }
 
-// structural marks the bytes skipNested must look at.
-var structural = [256]byte{'"': 1, '\\': 1, '{': 1, '}': 1, '[': 1, ']': 1}
+// skipWS returns the index of the first byte at or after i that is not
+// JSON white space.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
 
-// literal consumes a number, true, false or null and returns its text.
+// strEnd returns the index just past the closing quote of the string
+// whose contents start at b[i], or -1 when it does not end. It looks at
+// eight bytes at a time for a quote or a backslash (SWAR).
+func strEnd(b []byte, i int) int {
+	// Keys and short values end within a few bytes: look byte by byte
+	// first (as rawString does).
+	for n := min(len(b), i+16); i < n; i++ {
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i++
+		}
+	}
+	if i >= len(b) {
+		return -1
+	}
+	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if hasByte(w, '"')|hasByte(w, '\\') != 0 {
+				break
+			}
+			i += 8
+		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' {
+				return i + 1
+			} else if c == '\\' {
+				i++
+				break
+			}
+		}
+		if i >= len(b) {
+			return -1
+		}
+		i++
+	}
+}
+
+// litByte classes the bytes of a literal: 1 for those of a number
+// (fastjson takes any run of [0-9.eE+-] for one), 2 for other lower-case
+// letters (true, false, null).
+var litByte = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = 2
+	}
+	for _, c := range "0123456789.eE+-" {
+		t[c] = 1
+	}
+	return t
+}()
+
+// literalLen returns the length of the number, true, false or null at
+// the start of b, or 0 when there is none (a bare word, "nan", "inf",
+// "truex", a lone sign).
+func literalLen(b []byte) int {
+	n := 0
+	var class byte
+	for n < len(b) && litByte[b[n]] != 0 {
+		class |= litByte[b[n]]
+		n++
+	}
+	if class == 1 { // a number
+		if n == 1 && (b[0] == '-' || b[0] == '+') {
+			return 0 // fastjson wants more than a sign
+		}
+		return n
+	}
+	switch string(b[:n]) {
+	case "true", "false", "null":
+		return n
+	}
+	return 0
+}
+
+// end reports whether only white space is left.
+func (s *scan) end() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// literal consumes a number, true, false or null and returns its text
+// (see literalLen); whether a number is well formed is for the reader to
+// say.
 func (s *scan) literal() ([]byte, bool) {
 	s.ws()
-	start := s.i
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E',
-			c >= 'a' && c <= 'z':
-			s.i++
-			continue
-		}
-		break
-	}
-	if s.i == start {
+	n := literalLen(s.b[s.i:])
+	if n == 0 {
 		return nil, false
 	}
-	return s.b[start:s.i], true
+	s.i += n
+	return s.b[s.i-n : s.i], true
 }
 
 // value classifies what the next value is without consuming it.
 func (s *scan) kind() byte { return s.peek() }
 
-// num consumes a value and returns it as int64 the way i64 does for the
-// common cases: integer numbers, null → 0, true/false. Anything else
-// (strings, floats, objects) reports ok=false so the slow path decides.
+// num consumes a value and returns it as int64 the way readInt does for
+// the common cases: integer numbers in int64 range, null → 0,
+// true/false. Anything else (strings, fractions, exponents, numbers past
+// int64, objects) reports ok=false so the slow path decides.
 func (s *scan) num() (int64, bool) {
 	switch s.peek() {
 	case '"', '{', '[', 0:
@@ -481,7 +650,7 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 		}
 		return s.skip()
 	})
-	if !ok || dup || !sawCmd || !sawInfo || s.peek() != 0 {
+	if !ok || dup || !sawCmd || !sawInfo || !s.end() {
 		return nil, false
 	}
 	e.RoomID = roomID
@@ -545,7 +714,7 @@ func fastMsgID(s *scan, b *Base) bool {
 // fastInfo fills e from the info array.
 func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 	var userRaw []byte
-	haveA0 := false
+	haveA0, haveText := false, false
 	ok := s.arrayEach(func(i int) bool {
 		var ok bool
 		switch i {
@@ -559,6 +728,7 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 			if s.kind() != '"' {
 				return false
 			}
+			haveText = true
 			e.Text, ok = s.str()
 			return ok
 		case 2:
@@ -637,8 +807,8 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 		}
 		return s.skip()
 	})
-	if !ok || !haveA0 {
-		return false
+	if !ok || !haveA0 || !haveText {
+		return false // the general path names what is missing
 	}
 	if (e.UID == 0 || e.Uname == "") && userRaw != nil {
 		uid, name, ok := userIdentity(userRaw)
@@ -825,7 +995,7 @@ func (d *CommandDecoder) fastExtra(e *Danmaku, emoticon *string) bool {
 			break
 		}
 	}
-	if !ok || x.peek() != 0 {
+	if !ok || !x.end() {
 		// Malformed or unexpected extra: only a full parser can say what
 		// a general decoder would make of it.
 		return false

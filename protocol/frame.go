@@ -60,10 +60,14 @@ func (f *FrameDecoder) PacketEvents(dst []Event, p *Packet, roomID int64) ([]Eve
 	case p.Op == OpAuthReply:
 		base.Cmd = "AUTH_REPLY"
 		c := &Control{Base: base, Op: p.Op, Ver: p.Ver, Seq: p.Seq}
+		var code int64
+		why := "no code"
 		if v, err := f.ap.ParseBytes(p.Body); err == nil && v.Get("code") != nil {
-			code := i64(v.Get("code"))
+			code, why = readInt(v.Get("code"))
+		}
+		if why == "" {
 			c.Code = &code
-		} else {
+		} else { // no code, or one that is no int64: the body as received
 			setBody(c, p.Body)
 		}
 		return append(dst, c), nil
@@ -76,7 +80,7 @@ func (f *FrameDecoder) PacketEvents(dst []Event, p *Packet, roomID int64) ([]Eve
 				v.Del("key") // tokens are secrets: never printed
 			}
 			if c.RoomID == 0 {
-				c.RoomID = i64(v.Get("roomid"))
+				c.RoomID, _ = readInt(v.Get("roomid")) // 0 when it does not fit
 			}
 			c.Auth = json.RawMessage(v.MarshalTo(nil))
 		} else {

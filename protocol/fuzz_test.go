@@ -50,9 +50,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	})
 }
 
-// FuzzCommand: any command body decodes without panicking, and whenever
-// the DANMU_MSG fast path succeeds, the general decoder agrees with it
-// exactly (or rejects a body the fast path was lenient about).
+// FuzzCommand: any command body decodes without panicking, and the
+// DANMU_MSG fast path and the general decoder agree exactly: the same
+// events, or the same error (the fast path never accepts a body the
+// general parser rejects).
 func FuzzCommand(f *testing.F) {
 	addSampleSeeds(f, func(b []byte) []byte { return b })
 	for _, b := range danmakuBodies(f, 8) {
@@ -61,16 +62,15 @@ func FuzzCommand(f *testing.F) {
 	f.Add([]byte(`{"cmd":"DANMU_MSG","info":[[0,1,25,1,2,3,0,"h",0,0,0,"",1,{"emoticon_unique":"e"},"{}",{"extra":"{\"id_str\":\"a\\u00e9\",\"emoticon_unique\":\"x\"}","user":{"uid":5,"base":{"name":"n"}}}],"t",[0,""],[],[],[],0,0]}`))
 	f.Add([]byte(danmakuWith(`"msg_id":-12,"p_is_ack":true,"p_msg_type":1`)))
 	f.Add([]byte(danmakuWith(`"msg_id":"1:1000:1000","p_is_ack":false,"msg_id":"2"`)))
+	f.Add([]byte(`{"cmd":"DANMU_MSG","info":[[[[[[[[]]]]]]],"t"],"x":[1,{"a":tru}]}`))
+	f.Add([]byte(`{"cmd":"DANMU_MSG","info":[[0,1,99999999999999999999,1.5,1e400],"t",[-1e3]]}`))
 	var fast, slow protocol.CommandDecoder
 	slow.SetSlowOnly(true)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		a, aerr := fast.Decode(nil, body, 0)
 		b, berr := slow.Decode(nil, body, 0)
-		if berr != nil {
-			return // the fast path may accept what a strict parser rejects
-		}
-		if aerr != nil {
-			t.Fatalf("fast path failed where the general one succeeded: %v", aerr)
+		if (aerr == nil) != (berr == nil) || aerr != nil && aerr.Error() != berr.Error() {
+			t.Fatalf("paths disagree on %q: fast %v, general %v", body, aerr, berr)
 		}
 		if len(a) != len(b) {
 			t.Fatalf("event counts differ: %d vs %d", len(a), len(b))

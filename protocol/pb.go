@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"math"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -72,13 +73,37 @@ func pbWalk(b []byte, fn func(f pbField)) error {
 	return nil
 }
 
-// int64 reads a varint field as a signed integer (int64 wire semantics).
-func (f pbField) int64() int64 {
+// pbInt reads an integer field of a protobuf command under name (for
+// decode_error: "data.pb.uid"), by the rules of readInt: a varint or
+// fixed value above math.MaxInt64 is recorded as out of int64 range and
+// read as 0 (so uint64 1<<64-1 never becomes -1; a negative int64 on the
+// wire reads the same way, and no field we read can be negative). A
+// length-delimited value is decimal text (intText): a number that does
+// not fit is recorded, text that is no number is 0.
+func (c *cmdCtx) pbInt(f pbField, name string) int64 {
 	if f.typ == protowire.BytesType {
-		n, _ := strconv.ParseInt(string(f.bytes), 10, 64)
+		n, why, isNum := intText(f.bytes)
+		if why != "" && isNum {
+			c.failf(name + ": " + strconv.Quote(string(f.bytes)) + " " + why)
+		}
 		return n
 	}
+	if f.u > math.MaxInt64 {
+		c.failf(name + ": " + strconv.FormatUint(f.u, 10) + " " + whyRange)
+		return 0
+	}
 	return int64(f.u)
+}
+
+// pbAmount is pbInt for prices, coins and counts: negative (only
+// possible as text) is recorded as well.
+func (c *cmdCtx) pbAmount(f pbField, name string) int64 {
+	n := c.pbInt(f, name)
+	if n < 0 {
+		c.failf(name + ": " + strconv.FormatInt(n, 10) + " " + whyNegative)
+		return 0
+	}
+	return n
 }
 
 // string reads a string field; a varint comes back in decimal (ids are
@@ -112,18 +137,18 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 	err = pbWalk(b, func(f pbField) {
 		switch f.num {
 		case sgUID:
-			proto.UID = f.int64()
+			proto.UID = c.pbInt(f, "data.pb.uid")
 		case sgUname:
 			proto.Uname = f.string()
 		case sgGuardLevel:
-			proto.GuardLevel = f.int64()
+			proto.GuardLevel = c.pbInt(f, "data.pb.guard_level")
 		case sgMedal:
 			_ = pbWalk(f.bytes, func(m pbField) {
 				switch m.num {
 				case sgMedalTarget:
-					proto.MedalAnchor = m.int64()
+					proto.MedalAnchor = c.pbInt(m, "data.pb.medal_info.target_id")
 				case sgMedalLevel:
-					proto.MedalLevel = m.int64()
+					proto.MedalLevel = c.pbInt(m, "data.pb.medal_info.level")
 				case sgMedalName:
 					proto.MedalName = m.string()
 				}
@@ -135,7 +160,7 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 				case sgBlindName:
 					proto.BlindGiftName = m.string()
 				case sgBlindPrice:
-					proto.BlindPrice = m.int64()
+					proto.BlindPrice = c.pbAmount(m, "data.pb.blind_gift.price")
 				}
 			})
 		case sgGiftList:
@@ -146,7 +171,7 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 			_ = pbWalk(f.bytes, func(u pbField) {
 				switch u.num {
 				case 1:
-					uinfoUID = u.int64()
+					uinfoUID = c.pbInt(u, "data.pb.uinfo.uid")
 				case uiBase:
 					_ = pbWalk(u.bytes, func(bf pbField) {
 						if bf.num == uiBaseName && uinfoName == "" {
@@ -174,23 +199,23 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 		if err := pbWalk(it, func(f pbField) {
 			switch f.num {
 			case giID:
-				g.GiftID = f.int64()
+				g.GiftID = c.pbInt(f, "data.pb.gift_list.gift_id")
 			case giName:
 				g.GiftName = f.string()
 			case giNum:
-				g.Num = f.int64()
+				g.Num = c.pbAmount(f, "data.pb.gift_list.num")
 			case giType:
-				g.GiftType = f.int64()
+				g.GiftType = c.pbInt(f, "data.pb.gift_list.gift_type")
 			case giPrice:
-				g.Price = f.int64()
+				g.Price = c.pbAmount(f, "data.pb.gift_list.price")
 			case giTotalCoin:
-				g.TotalCoin = f.int64()
+				g.TotalCoin = c.pbAmount(f, "data.pb.gift_list.total_coin")
 			case giCoinType:
 				g.CoinType = f.string()
 			case giTID:
 				g.TID = f.string()
 			case giTimestamp:
-				g.TsMs = f.int64() * 1000
+				g.TsMs = c.times(c.pbInt(f, "data.pb.gift_list.timestamp"), 1000, "data.pb.gift_list.timestamp")
 			case giRnd:
 				g.Rnd = f.string()
 			case giAction:
@@ -200,7 +225,7 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 			return dst, errShape("SEND_GIFT_V2 gift_list: " + err.Error())
 		}
 		if blind {
-			g.PrizeValue = g.Price * g.Num
+			g.PrizeValue = c.times(g.Price, g.Num, "data.pb.gift_list price × num")
 		}
 		dst = append(dst, &g)
 	}
@@ -222,28 +247,28 @@ func (c *cmdCtx) interactV2(dst []Event) ([]Event, error) {
 	err = pbWalk(b, func(f pbField) {
 		switch f.num {
 		case iwUID:
-			e.UID = f.int64()
+			e.UID = c.pbInt(f, "data.pb.uid")
 		case iwUname:
 			e.Uname = f.string()
 		case iwMsgType:
-			e.MsgType = f.int64()
+			e.MsgType = c.pbInt(f, "data.pb.msg_type")
 		case iwRoomID:
-			room = f.int64()
+			room = c.pbInt(f, "data.pb.roomid")
 		case iwTimestamp:
-			ts = f.int64()
+			ts = c.pbInt(f, "data.pb.timestamp")
 		case iwTrigger:
-			e.TriggerTimeNs = f.int64()
+			e.TriggerTimeNs = c.pbInt(f, "data.pb.trigger_time")
 		case iwMedal:
 			_ = pbWalk(f.bytes, func(m pbField) {
 				switch m.num {
 				case iwMedalTarget:
-					e.MedalAnchor = m.int64()
+					e.MedalAnchor = c.pbInt(m, "data.pb.fans_medal.target_id")
 				case iwMedalLevel:
-					e.MedalLevel = m.int64()
+					e.MedalLevel = c.pbInt(m, "data.pb.fans_medal.medal_level")
 				case iwMedalName:
 					e.MedalName = m.string()
 				case iwMedalGuard:
-					e.GuardLevel = m.int64()
+					e.GuardLevel = c.pbInt(m, "data.pb.fans_medal.guard_level")
 				}
 			})
 		case iwUinfo:
@@ -271,7 +296,7 @@ func (c *cmdCtx) interactV2(dst []Event) ([]Event, error) {
 	case e.TriggerTimeNs > 0:
 		e.TsMs = e.TriggerTimeNs / 1e6
 	case ts > 0:
-		e.TsMs = ts * 1000
+		e.TsMs = c.times(ts, 1000, "data.pb.timestamp")
 	}
 	return append(dst, e), nil
 }
