@@ -2,7 +2,9 @@ package protocol_test
 
 import (
 	"bytes"
+	"compress/zlib"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 
@@ -17,6 +19,12 @@ var texts = []string{"还不睡吗", "哈哈哈哈哈哈", "主播好厉害", "�
 // messages each, shaped like the real 2025–2026 messages, with distinct
 // users, texts and ids so compression sees realistic variety.
 func danmakuBundles(tb testing.TB, n, per int) [][]byte {
+	return danmakuBundlesVer(tb, n, per, protocol.VerBrotli)
+}
+
+// danmakuBundlesVer is danmakuBundles compressed as ver (VerBrotli, as
+// protover 3 gets, or VerZlib, as protover 2 gets).
+func danmakuBundlesVer(tb testing.TB, n, per int, ver uint16) [][]byte {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var out [][]byte
@@ -34,10 +42,13 @@ func danmakuBundles(tb testing.TB, n, per int) [][]byte {
 			inner = protocol.AppendPacket(inner, protocol.VerJSON, protocol.OpMessage, 0, livesim.AppendDanmaku(nil, &d))
 		}
 		var z bytes.Buffer
-		w := brotli.NewWriterLevel(&z, brotli.DefaultCompression)
+		var w io.WriteCloser = brotli.NewWriterLevel(&z, brotli.DefaultCompression)
+		if ver == protocol.VerZlib {
+			w = zlib.NewWriter(&z)
+		}
 		w.Write(inner)
 		w.Close()
-		out = append(out, protocol.EncodePacket(protocol.VerBrotli, protocol.OpMessage, 0, z.Bytes()))
+		out = append(out, protocol.EncodePacket(ver, protocol.OpMessage, 0, z.Bytes()))
 	}
 	return out
 }
@@ -79,4 +90,30 @@ func BenchmarkInflateOnly(b *testing.B) {
 		_ = d.DecodeMessage(bundles[i%len(bundles)], func(*protocol.Packet) error { return nil })
 	}
 	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkInflatePerFrame: the decompression cost per message when a
+// frame carries 1 or 10 messages (at 10,000 rooms most frames carry 1–2),
+// brotli (protover 3, what the web client asks for) against zlib
+// (protover 2, still accepted): framing only, no JSON.
+func BenchmarkInflatePerFrame(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		ver  uint16
+	}{{"brotli", protocol.VerBrotli}, {"zlib", protocol.VerZlib}} {
+		for _, per := range []int{1, 10} {
+			b.Run(fmt.Sprintf("%s/per=%d", c.name, per), func(b *testing.B) {
+				bundles := danmakuBundlesVer(b, 64, per, c.ver)
+				var d protocol.Decoder
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := d.DecodeMessage(bundles[i%len(bundles)], func(*protocol.Packet) error { return nil }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per)/1000, "µs/msg")
+			})
+		}
+	}
 }

@@ -222,14 +222,7 @@ key: // a key and its colon
 	if i = skipWS(b, i); i >= len(b) || b[i] != '"' {
 		return false
 	}
-	for i++; i < len(b); i++ { // byte by byte; strEnd takes over at a backslash
-		if c := b[i]; c == '"' || c == '\\' {
-			break
-		}
-	}
-	if i < len(b) && b[i] == '"' {
-		i++
-	} else if i = strEnd(b, i); i < 0 {
+	if i = strEnd(b, i+1); i < 0 {
 		return false
 	}
 	if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
@@ -238,14 +231,7 @@ key: // a key and its colon
 	i++
 	goto value
 str: // a string value starts at i (as for keys)
-	for i++; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' {
-			break
-		}
-	}
-	if i < len(b) && b[i] == '"' {
-		i++
-	} else if i = strEnd(b, i); i < 0 {
+	if i = strEnd(b, i+1); i < 0 {
 		return false
 	}
 	goto after

@@ -140,7 +140,8 @@ func (s *WriterStats) Inserted(table string) int64 {
 	return 0
 }
 
-// Writer is the single goroutine that owns all writes.
+// Writer owns all writes: Run takes the records, and one flush at a time
+// commits them on a goroutine of its own.
 type Writer struct {
 	db    *DB
 	opts  WriterOptions
@@ -149,8 +150,8 @@ type Writer struct {
 	// prepared holds each table's INSERT, prepared once on the database
 	// (so once on its single connection) before the first transaction
 	// that needs it, and bound to every flush's transaction with Tx.Stmt,
-	// which reuses it. Only Run's goroutine touches it; Run closes them
-	// on return.
+	// which reuses it. Only the running flush touches it; Run closes them
+	// on return, after the last flush ended.
 	prepared map[string]*sql.Stmt
 }
 
@@ -174,31 +175,60 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 }
 
 // Run drains in, committing one transaction per flush: every
-// FlushInterval, or when BatchMax records wait. It returns after in is
+// FlushInterval, or when BatchMax records wait. A flush runs on its own
+// goroutine (one at a time) while Run goes on reading in, so a slow
+// commit (an fsync behind a slow disk, a checkpoint) does not stop the
+// producers: they wait only when PendingMax records are held (received
+// and not yet committed), the memory ceiling. It returns after in is
 // closed (by its owner) and the final flush is done, or when hard is
-// cancelled (then the pending batch is lost and the error says how many
-// records). A failed flush is retried on the next trigger with the same
-// records; nothing is dropped while the database can be written. While
-// flushes fail, at most PendingMax records are held; past that Run
-// returns an error at once (the caller must stop its producers: Run no
-// longer reads in).
+// cancelled (then the records not yet committed are lost and the error
+// says how many). A failed flush is retried on the next trigger with the
+// same records, in order; nothing is dropped while the database can be
+// written. While flushes fail, at most PendingMax records are held; past
+// that Run returns an error at once (the caller must stop its producers:
+// Run no longer reads in).
 func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 	t := time.NewTicker(w.opts.FlushInterval)
 	defer t.Stop()
-	defer w.closePrepared()
-	var batch []Record
-	var failing int
-	var lastErr error
-	flush := func() {
+	var (
+		batch    []Record   // received, not yet handed to a flush
+		inflight []Record   // being committed by the flush goroutine
+		spare    []Record   // a committed batch's array, for reuse
+		done     chan error // the running flush's result; nil when none runs
+		again    bool       // a flush was asked for while one ran
+		failing  int
+		lastErr  error
+	)
+	defer func() {
+		if done != nil {
+			<-done // the flush goroutine uses the prepared statements
+		}
+		w.closePrepared()
+	}()
+	held := func() int { return len(batch) + len(inflight) }
+	start := func() {
+		if done != nil {
+			again = true
+			return
+		}
+		again = false
 		if len(batch) == 0 {
 			return
 		}
-		if err := w.flush(hard, batch); err != nil {
+		inflight, batch, spare = batch, spare[:0], nil
+		done = make(chan error, 1)
+		go func(b []Record) { done <- w.flush(hard, b) }(inflight)
+	}
+	finish := func(err error) { // a flush ended with err
+		done = nil
+		if err != nil {
 			failing++
 			lastErr = err
 			t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
 			w.Stats.Errors.Add(1)
 			w.opts.Metrics.FlushFailed()
+			batch = append(inflight, batch...) // retried first, in order
+			inflight = nil
 			if failing == 1 || failing%10 == 0 {
 				w.log.Error("flush failed; keeping the batch and retrying", "records", len(batch), "err", err, "failures", failing)
 			}
@@ -208,21 +238,51 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			w.log.Info("flushes recovered", "after_failures", failing)
 		}
 		failing = 0
-		batch = batch[:0]
+		spare, inflight = inflight[:0], nil
+	}
+	// wait ends the running flush, if any, before Run returns.
+	wait := func() {
+		if done != nil {
+			finish(<-done)
+		}
+	}
+	bound := func() error {
+		return fmt.Errorf("storage: cannot write %s: %w; %d records held in memory reached the bound (%d) and are not written: stopping",
+			w.db.path, lastErr, held(), w.opts.PendingMax)
 	}
 	for {
+		recv := in
+		if held() >= w.opts.PendingMax {
+			recv = nil // the ceiling: producers wait until a flush commits
+		}
 		select {
 		case <-hard.Done():
-			if len(batch) > 0 {
+			wait()
+			if n := held(); n > 0 {
 				if lastErr != nil {
-					return fmt.Errorf("storage: stopped before the final flush: %d records not written to %s (flushes failing: %w)", len(batch), w.db.path, lastErr)
+					return fmt.Errorf("storage: stopped before the final flush: %d records not written to %s (flushes failing: %w)", n, w.db.path, lastErr)
 				}
-				return fmt.Errorf("storage: stopped before the final flush: %d records not written", len(batch))
+				return fmt.Errorf("storage: stopped before the final flush: %d records not written", n)
 			}
 			return nil
-		case r, ok := <-in:
+		case err := <-done:
+			finish(err)
+			if err != nil {
+				if held() >= w.opts.PendingMax {
+					return bound()
+				}
+				continue // retried at the next tick
+			}
+			if again || len(batch) >= w.opts.BatchMax {
+				start()
+			}
+		case r, ok := <-recv:
 			if !ok {
-				flush()
+				wait()
+				if len(batch) > 0 {
+					start()
+					wait()
+				}
 				if len(batch) > 0 {
 					return fmt.Errorf("storage: final flush failed: %d records not written to %s: %w", len(batch), w.db.path, lastErr)
 				}
@@ -230,21 +290,17 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			}
 			w.Stats.Records.Add(1)
 			batch = append(batch, r)
-			w.opts.Metrics.WriterRecord(len(batch))
-			if failing > 0 && len(batch) >= w.opts.PendingMax {
-				flush() // one last try
-				if len(batch) >= w.opts.PendingMax {
-					return fmt.Errorf("storage: cannot write %s: %w; %d records held in memory reached the bound (%d) and are not written: stopping",
-						w.db.path, lastErr, len(batch), w.opts.PendingMax)
-				}
-			}
+			w.opts.Metrics.WriterRecord(held())
+			switch {
+			case failing > 0 && held() >= w.opts.PendingMax:
+				start() // one last try; if it fails, Run gives up
 			// Past the cap, flush; while flushes fail the batch keeps
-			// growing and producers feel it through the full channel.
-			if len(batch) >= w.opts.BatchMax && (failing == 0 || len(batch)%w.opts.BatchMax == 0) {
-				flush()
+			// growing (up to PendingMax) between the retries.
+			case len(batch) >= w.opts.BatchMax && (failing == 0 || len(batch)%w.opts.BatchMax == 0):
+				start()
 			}
 		case <-t.C:
-			flush()
+			start()
 		}
 	}
 }

@@ -2,6 +2,9 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -9,7 +12,7 @@ import (
 )
 
 // TestWriterPreparesOncePerWriter: the INSERTs are prepared once for the
-// writer and reused by every flush (one flush per record here), the rows
+// writer and reused by every flush (at least one per pair of records), the rows
 // all land, and Run closes the statements when it returns.
 func TestWriterPreparesOncePerWriter(t *testing.T) {
 	db := openInternal(t)
@@ -22,12 +25,20 @@ func TestWriterPreparesOncePerWriter(t *testing.T) {
 		in <- Event{E: &protocol.Danmaku{Base: protocol.Base{Kind: protocol.KindDanmaku, Cmd: "DANMU_MSG", RoomID: 7, TsMs: int64(i)},
 			IDStr: string(rune('a' + i)), Text: "x"}, RecvMs: int64(i)}
 		in <- Event{E: &protocol.Counter{Base: protocol.Base{Kind: protocol.KindCounter, Cmd: "WATCHED_CHANGE", RoomID: 7}, Name: "watched", Value: int64(i)}, RecvMs: int64(i)}
+		// The flush goroutine prepares before it commits and counts the
+		// rows (atomically) after: once both rows are counted, every
+		// statement they needed is in w.prepared, and later flushes of
+		// these tables only read it.
+		deadline := time.Now().Add(10 * time.Second)
+		for w.Stats.Inserted("danmaku") != int64(i+1) || w.Stats.Inserted("counters") != int64(i+1) {
+			if time.Now().After(deadline) {
+				t.Fatalf("record %d not committed after 10 s", i)
+			}
+			runtime.Gosched()
+		}
 		if i == 0 {
 			continue
 		}
-		// Run's goroutine owns w.prepared; it is idle on the unbuffered
-		// channel once the next send is taken, so read it after one.
-		in <- Event{E: &protocol.Control{Base: protocol.Base{Kind: protocol.KindControl, RoomID: 7}}}
 		got := map[string]bool{}
 		for q := range w.prepared {
 			got[q] = true
@@ -47,7 +58,59 @@ func TestWriterPreparesOncePerWriter(t *testing.T) {
 	if len(w.prepared) != 0 {
 		t.Errorf("%d statements left open after Run", len(w.prepared))
 	}
-	if w.Stats.Inserted("danmaku") != 5 || w.Stats.Inserted("counters") != 5 || w.Stats.Flushes.Load() < 10 {
+	if w.Stats.Inserted("danmaku") != 5 || w.Stats.Inserted("counters") != 5 || w.Stats.Flushes.Load() < 5 {
 		t.Errorf("danmaku %d, counters %d rows in %d flushes", w.Stats.Inserted("danmaku"), w.Stats.Inserted("counters"), w.Stats.Flushes.Load())
+	}
+}
+
+// TestSlowCommitDoesNotStopProducers: while a flush waits on the disk
+// (here: on another connection's write lock), Run keeps taking records,
+// up to PendingMax; they all land once the flush can commit.
+func TestSlowCommitDoesNotStopProducers(t *testing.T) {
+	db := openInternal(t)
+	other, err := sql.Open("sqlite", db.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	lock, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWriter(db, WriterOptions{RunID: 1, BatchMax: 10, PendingMax: 5000, FlushInterval: time.Hour})
+	in := make(chan Record) // unbuffered: a send completes only when Run takes it
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, in) }()
+	const n = 1000
+	sent := make(chan struct{})
+	go func() {
+		for i := range n {
+			in <- Event{E: &protocol.Danmaku{Base: protocol.Base{Kind: protocol.KindDanmaku, Cmd: "DANMU_MSG", RoomID: 7, TsMs: int64(i)},
+				IDStr: fmt.Sprint("id-", i), Text: "x"}, RecvMs: int64(i)}
+		}
+		close(sent)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(5 * time.Second): // the lock is held 10 s at most (busy_timeout)
+		t.Fatalf("the producer was stopped by a flush waiting on the disk: %d of %d records taken", w.Stats.Records.Load(), n)
+	}
+	if got := w.Stats.Inserted("danmaku"); got != 0 {
+		t.Fatalf("%d rows committed while the database was locked", got)
+	}
+	if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	close(in)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Stats.Inserted("danmaku"); got != n {
+		t.Errorf("%d of %d danmaku committed", got, n)
 	}
 }

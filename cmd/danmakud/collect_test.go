@@ -66,15 +66,16 @@ func simCookieFiles(t *testing.T, sim *livesim.Sim, n int) []string {
 // With DANMAKUD_SOAK=1 it is the fault soak: 500 rooms, 10 minutes of
 // traffic, and the process's RSS must stay flat over the second half.
 func TestEndToEndEqualsTruth(t *testing.T) {
-	faultSoak(t, t.TempDir())
+	faultSoak(t, t.TempDir(), 0)
 }
 
 // faultSoak is TestEndToEndEqualsTruth with the database in dir: every
 // simulator fault on, logged in, stored = truth for every room and kind,
 // no identity violation, no recycle the simulator did not cause (starved
 // ≤ throttled connections, stalled ≤ stalls), goleak, RSS flat over the
-// second half.
-func faultSoak(t *testing.T, dir string) {
+// second half. heartbeat, when not 0, replaces the tests' 500 ms (a
+// silent second is a stall then: too eager for a starved machine).
+func faultSoak(t *testing.T, dir string, heartbeat time.Duration) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	rooms, rate, traffic, run := 10, 400.0, 10*time.Second, 16*time.Second
 	// The soak's faults are sized to 500 rooms: a drop every ~10 s (50
@@ -108,6 +109,9 @@ func faultSoak(t *testing.T, dir string) {
 	o.top = rooms
 	o.duration = run
 	o.httpRate = httpRate
+	if heartbeat != 0 {
+		o.heartbeat = heartbeat
+	}
 	o.cookieFiles = simCookieFiles(t, sim, accounts) // 5 rooms an account: every room logged in
 	if err := o.run(context.Background(), "e2e"); err != nil {
 		t.Fatalf("collect: %v", err)

@@ -8,18 +8,21 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Slow-disk limits for the fault soak's database: about a slow SD card
 // (a laptop disk does ~100 write IOPS). Enough on average for the soak's
 // write rate, slow per commit: every fsync waits behind the throttle.
 const (
-	slowDiskWriteIOPS = 50
-	slowDiskWriteBPS  = 4 << 20
+	slowDiskWriteIOPS = 200
+	slowDiskWriteBPS  = 8 << 20
 )
 
 // TestFaultSoakBusyMachineSlowDisk is the fault soak (faultSoak: every
-// simulator fault, logged in, stored = truth, no false recycle) with two
+// simulator fault, logged in, stored = truth, no false recycle; the
+// heartbeat at 5 s, not the tests' 500 ms, so that a starved second is
+// not taken for a stall) with two
 // busy loops beside it (`sh -c 'while :; do :; done'`, one per core here)
 // and the database on a throttled device: an ext4 loop device whose
 // writes are limited to slowDiskWriteIOPS and slowDiskWriteBPS by the
@@ -36,7 +39,7 @@ func TestFaultSoakBusyMachineSlowDisk(t *testing.T) {
 		}
 		t.Cleanup(func() { busy.Process.Kill(); busy.Wait() })
 	}
-	faultSoak(t, dir)
+	faultSoak(t, dir, 5*time.Second) // a stall: 10 s of silence, as 60 s is by default
 }
 
 // slowDisk returns a directory on a fresh ext4 filesystem on a loop

@@ -18,7 +18,7 @@
 // connection and exits 0; exits 1 if the rooms cannot be set up.
 //
 // usage: node scripts/peer/blws.mjs BASE_URL N DURATION_S
-import { createHash } from 'node:crypto'
+import { sign } from '../../internal/livesim/interop/wbi.mjs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
@@ -36,7 +36,6 @@ if (!base || !(n > 0) || !(duration > 0)) {
   process.exit(2)
 }
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36'
-const MIXIN = [46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29, 28, 14, 39, 12, 38, 41, 13]
 
 function fail (msg) { console.error('blws: FAIL:', msg); process.exit(1) }
 
@@ -44,16 +43,6 @@ async function getJSON (p, headers = {}) {
   const res = await fetch(base + p, { headers: { 'User-Agent': UA, ...headers } })
   if (!res.ok) throw new Error(`${p}: HTTP ${res.status}`)
   return res.json()
-}
-
-function sign (params, imgKey, subKey) {
-  const raw = imgKey + subKey
-  const mixin = MIXIN.map(i => raw[i]).join('')
-  const all = { ...params, wts: Math.floor(Date.now() / 1000) }
-  const query = Object.keys(all).sort()
-    .map(k => `${encodeURIComponent(k)}=${encodeURIComponent(String(all[k]).replace(/[!'()*]/g, ''))}`)
-    .join('&')
-  return `${query}&w_rid=${createHash('md5').update(query + mixin).digest('hex')}`
 }
 
 let messages = 0; let opened = 0; let closed = 0; let errors = 0; let open = 0

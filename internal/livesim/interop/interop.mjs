@@ -5,13 +5,12 @@
 // and must see heartbeat replies and danmaku. Exit 0 on success.
 //
 // usage: node interop.mjs http://127.0.0.1:PORT
-import { createHash } from 'node:crypto'
+import { sign } from './wbi.mjs'
 import { LiveTCP, LiveWS } from 'bilibili-live-ws'
 
 const base = process.argv[2]
 if (!base) { console.error('usage: node interop.mjs BASE_URL'); process.exit(2) }
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36'
-const MIXIN = [46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29, 28, 14, 39, 12, 38, 41, 13]
 
 function fail (msg) { console.error('interop: FAIL:', msg); process.exit(1) }
 
@@ -19,17 +18,6 @@ async function getJSON (path, headers = {}) {
   const res = await fetch(base + path, { headers: { 'User-Agent': UA, ...headers } })
   if (!res.ok) fail(`${path}: HTTP ${res.status}`)
   return res.json()
-}
-
-function sign (params, imgKey, subKey) {
-  const raw = imgKey + subKey
-  const mixin = MIXIN.map(i => raw[i]).join('')
-  const all = { ...params, wts: Math.floor(Date.now() / 1000) }
-  const query = Object.keys(all).sort()
-    .map(k => `${encodeURIComponent(k)}=${encodeURIComponent(String(all[k]).replace(/[!'()*]/g, ''))}`)
-    .join('&')
-  const wRid = createHash('md5').update(query + mixin).digest('hex')
-  return `${query}&w_rid=${wRid}`
 }
 
 async function main () {
