@@ -657,7 +657,8 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 
 // fastMsgID reads a top-level msg_id into b the way cmdCtx.ackFields does:
 // a string without escapes or control bytes, or an integer literal. Other
-// strings and numbers give up; other types are skipped.
+// strings and numbers (and tokens fastjson takes for numbers) give up;
+// objects, arrays, true, false and null are skipped.
 func fastMsgID(s *scan, b *Base) bool {
 	switch c := s.peek(); {
 	case c == '"':
@@ -693,8 +694,13 @@ func fastMsgID(s *scan, b *Base) bool {
 		b.MsgID = string(lit)
 		b.MsgIDRaw = json.RawMessage(b.MsgID)
 		return true
+	case c == '{' || c == '[':
+		return s.skip()
 	}
-	return s.skip()
+	// true, false and null are skipped; any other bare token (".", "nan",
+	// "inf": fastjson reads them as numbers) gives up.
+	lit, ok := s.literal()
+	return ok && (string(lit) == "true" || string(lit) == "false" || string(lit) == "null")
 }
 
 // fastInfo fills e from the info array.
