@@ -435,10 +435,13 @@ func (c *cmdCtx) danmaku() (*Danmaku, error) {
 		return nil, errShape(c.b.Cmd + ": info is not an array")
 	}
 	info := iv.GetArray() // nil when empty
-	a0 := at(info, 0).GetArray()
-	if a0 == nil {
+	// By type, not by a nil slice: an empty array's slice is nil or not
+	// depending on what the parser's reused values held before.
+	v0 := at(info, 0)
+	if v0 == nil || v0.Type() != fastjson.TypeArray {
 		return nil, errShape(c.b.Cmd + ": info[0] is not an array")
 	}
+	a0 := v0.GetArray()
 	text := at(info, 1)
 	if text == nil || text.Type() != fastjson.TypeString {
 		// A danmaku is its text: without one it is no danmaku.

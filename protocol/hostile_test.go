@@ -314,3 +314,28 @@ func TestHostileAuthReplyCode(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestDecoderStateless: an empty info[0] is an array whatever the decoder
+// parsed before (fastjson reuses values: an empty array's slice is nil in
+// a fresh parser and not after a full one), on both paths.
+func TestDecoderStateless(t *testing.T) {
+	body := []byte(`{"cmd":"DANMU_MSG","info":[[],"t"]}`)
+	for _, slow := range []bool{false, true} {
+		var fresh, warm protocol.CommandDecoder
+		fresh.SetSlowOnly(slow)
+		warm.SetSlowOnly(slow)
+		if _, err := warm.Decode(nil, []byte(danmakuWith(`"x":1`)), 0); err != nil {
+			t.Fatal(err)
+		}
+		a, aerr := fresh.Decode(nil, body, 0)
+		b, berr := warm.Decode(nil, body, 0)
+		if aerr != nil || berr != nil || len(a) != 1 || len(b) != 1 {
+			t.Fatalf("slow %v: %v %v, %d and %d events", slow, aerr, berr, len(a), len(b))
+		}
+		if a[0].Common().Kind != protocol.KindDanmaku || b[0].Common().Kind != protocol.KindDanmaku {
+			ja, _ := protocol.AppendJSON(nil, a[0])
+			jb, _ := protocol.AppendJSON(nil, b[0])
+			t.Errorf("slow %v: fresh %s, warm %s; want a danmaku from both", slow, ja, jb)
+		}
+	}
+}
