@@ -57,9 +57,9 @@ func (s *scan) eat(c byte) bool {
 }
 
 // rawString consumes a string and returns its contents still escaped, and
-// whether it contains escapes. It looks at eight bytes at a time for a
-// quote or a backslash (SWAR), which matters for long values such as URLs
-// and the extra document.
+// whether it contains escapes (strEnd finds its end eight bytes at a
+// time, which matters for long values such as URLs and the extra
+// document).
 func (s *scan) rawString() (raw []byte, escaped, ok bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		if !s.eat('"') {
@@ -68,45 +68,13 @@ func (s *scan) rawString() (raw []byte, escaped, ok bool) {
 	} else {
 		s.i++
 	}
-	b := s.b
-	i := s.i
-	// Short strings (keys, numbers-as-text) end within a few bytes: look
-	// byte by byte first, then eight at a time.
-	for n := min(len(b), i+16); i < n; i++ {
-		switch b[i] {
-		case '\\':
-			escaped = true
-			i++
-			continue
-		case '"':
-			raw = b[s.i:i]
-			s.i = i + 1
-			return raw, escaped, true
-		}
+	end := strEnd(s.b, s.i)
+	if end < 0 {
+		return nil, false, false
 	}
-	for {
-		for i+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[i:])
-			if hasByte(w, '"')|hasByte(w, '\\') != 0 {
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return nil, false, false
-		}
-		switch b[i] {
-		case '\\':
-			escaped = true
-			i += 2
-			continue
-		case '"':
-			raw = b[s.i:i]
-			s.i = i + 1
-			return raw, escaped, true
-		}
-		i++
-	}
+	raw = s.b[s.i : end-1]
+	s.i = end
+	return raw, bytes.IndexByte(raw, '\\') >= 0, true
 }
 
 // hasByte returns a non-zero value when any byte of w equals c.

@@ -59,6 +59,15 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo; }
+# sample PID FILE: while PID lives, every second a line of seconds since
+# the simulator started ($t0), PID's CPU ticks and the simulator's ($sim)
+# open descriptors (one per connection); $t0 and $sim are the caller's.
+sample() {
+  while kill -0 "$1" 2>/dev/null; do
+    echo "$(echo "$(date +%s.%N) - $t0" | bc) $(ticks "$1") $(ls "/proc/$sim/fd" 2>/dev/null | wc -l)" >>"$2"
+    sleep 1
+  done
+}
 child() { # the process /usr/bin/time ($1) runs
   local c=
   for _ in $(seq 1 50); do c=$(pgrep -P "$1" || true); [ -n "$c" ] && break; sleep 0.1; done
@@ -129,10 +138,7 @@ peer() {
     >"$w/peer.out" 2>"$w/peer.err" &
   local peertime=$!; pids+=("$peertime")
   local pp; pp=$(child "$peertime")
-  while kill -0 "$pp" 2>/dev/null; do
-    echo "$(echo "$(date +%s.%N) - $t0" | bc) $(ticks "$pp") $(ls "/proc/$sim/fd" 2>/dev/null | wc -l)" >>"$w/samples"
-    sleep 1
-  done
+  sample "$pp" "$w/samples"
   wait "$peertime" || true
   kill -INT "$sim" 2>/dev/null || true
   wait "$simtime" || true
@@ -185,12 +191,7 @@ one() { # case run-number
     --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet "${prof[@]}" >"$w/col.out" 2>"$w/col.err" &
   local coltime=$!; pids+=("$coltime")
   local col; col=$(child "$coltime")
-  # Every second: seconds since the simulator started, the collector's
-  # CPU ticks, the simulator's open descriptors (one per connection).
-  while kill -0 "$col" 2>/dev/null; do
-    echo "$(echo "$(date +%s.%N) - $t0" | bc) $(ticks "$col") $(ls "/proc/$sim/fd" 2>/dev/null | wc -l)" >>"$w/samples"
-    sleep 1
-  done
+  sample "$col" "$w/samples"
   local ramp steady
   read -r ramp steady _ < <(window "$w/samples" "$n")
   wait "$coltime" || true
