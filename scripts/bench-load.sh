@@ -59,6 +59,15 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo; }
+# finish PID: waits for PID (the measured program's /usr/bin/time), then
+# stops the simulator ($sim, $simtime: the caller's) and the busy loops.
+finish() {
+  wait "$1" || true
+  kill -INT "$sim" 2>/dev/null || true
+  wait "$simtime" || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pids=()
+}
 # sample PID FILE: while PID lives, every second a line of seconds since
 # the simulator started ($t0), PID's CPU ticks and the simulator's ($sim)
 # open descriptors (one per connection); $t0 and $sim are the caller's.
@@ -139,11 +148,7 @@ peer() {
   local peertime=$!; pids+=("$peertime")
   local pp; pp=$(child "$peertime")
   sample "$pp" "$w/samples"
-  wait "$peertime" || true
-  kill -INT "$sim" 2>/dev/null || true
-  wait "$simtime" || true
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  pids=()
+  finish "$peertime"
   local load1; load1=$(cut -d' ' -f1-3 /proc/loadavg)
   jq -r --argjson t0 "$t0" 'select(.t != null) | "\(.t - $t0) \(.messages)"' "$w/peer.out" >"$w/counts"
   local ramp steady steady_s msgs cpu
@@ -194,11 +199,7 @@ one() { # case run-number
   sample "$col" "$w/samples"
   local ramp steady
   read -r ramp steady _ < <(window "$w/samples" "$n")
-  wait "$coltime" || true
-  kill -INT "$sim" 2>/dev/null || true
-  wait "$simtime" || true
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  pids=()
+  finish "$coltime"
   local load1; load1=$(cut -d' ' -f1-3 /proc/loadavg)
   "$bin" stats --db "$w/load.db" --json >"$w/stats.json"
   local dbb; dbb=$(cat "$w/load.db" "$w/load.db-wal" 2>/dev/null | wc -c)
