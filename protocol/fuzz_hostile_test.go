@@ -26,13 +26,7 @@ func FuzzBundle(f *testing.F) {
 		}
 		msg := protocol.EncodePacket(v, protocol.OpMessage, 0, body)
 		evs, errs := fd.DecodeMessage(nil, msg, 0)
-		for _, err := range errs {
-			var fe *protocol.FrameError
-			var ce *protocol.CommandError
-			if !errors.As(err, &fe) && !errors.As(err, &ce) {
-				t.Fatalf("unnamed error type %T: %v", err, err)
-			}
-		}
+		requireNamedErrors(t, errs)
 		// Every event came out of at most MaxInflatedLen bytes.
 		if len(evs) > protocol.MaxInflatedLen/16 {
 			t.Fatalf("%d events from one message", len(evs))

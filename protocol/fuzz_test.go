@@ -35,13 +35,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	var fd protocol.FrameDecoder
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		evs, errs := fd.DecodeMessage(nil, msg, 0)
-		for _, err := range errs {
-			var fe *protocol.FrameError
-			var ce *protocol.CommandError
-			if !errors.As(err, &fe) && !errors.As(err, &ce) {
-				t.Fatalf("unnamed error type %T: %v", err, err)
-			}
-		}
+		requireNamedErrors(t, errs)
 		for _, e := range evs {
 			if _, err := protocol.AppendJSON(nil, e); err != nil {
 				t.Fatalf("event does not encode: %v", err)
@@ -85,4 +79,17 @@ func FuzzCommand(f *testing.F) {
 			}
 		}
 	})
+}
+
+// requireNamedErrors fails t unless every error of a FrameDecoder is a
+// *FrameError or a *CommandError.
+func requireNamedErrors(t *testing.T, errs []error) {
+	t.Helper()
+	for _, err := range errs {
+		var fe *protocol.FrameError
+		var ce *protocol.CommandError
+		if !errors.As(err, &fe) && !errors.As(err, &ce) {
+			t.Fatalf("unnamed error type %T: %v", err, err)
+		}
+	}
 }
