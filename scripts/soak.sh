@@ -21,7 +21,7 @@ failed=""
 echo "== hostile soak: long tests (DANMAKUD_SOAK=1)"
 DANMAKUD_SOAK=1 $GO test -count=1 -timeout 90m -v \
 	-run '^(TestEndToEndEqualsTruth|TestFaultSoakBusyMachineSlowDisk|TestReconnectGaps|TestKill9|TestSIGTERMAndSecondSIGINT|TestCollectAPIStorm|TestFullDisk)$' \
-	./cmd/danmakud || failed="$failed long-tests"
+	./daemon ./cmd/danmakud || failed="$failed long-tests"
 
 for target in FuzzDecodeMessage FuzzCommand FuzzBundle FuzzStreamReader FuzzProtobuf; do
 	echo "== fuzz $target for $FUZZTIME"

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
+	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -59,29 +60,24 @@ replaced) unless --append.`,
 				return &exitError{exitFailure, err}
 			}
 			defer sim.Close()
-			o := collectOptions{top: rooms, db: dbPath, duration: dur, flushInterval: 2 * time.Second, refresh: time.Minute,
-				apiBase: sim.URL(), httpRate: 10, heartbeat: 30 * time.Second, watchdog: 3 * time.Second,
-				finalFlush: time.Minute, stdout: out, stderr: cmd.ErrOrStderr(), progress: isTerminal(os.Stderr),
-				quiet: true, spread: 2 * time.Second, perAccount: collector.DefaultRoomsPerAccount, anonymous: anonymous, hard: hard}
+			cfg := daemon.Config{DB: dbPath, Top: rooms, Duration: dur, FlushInterval: 2 * time.Second, Refresh: time.Minute,
+				APIBase: sim.URL(), HTTPRate: 10, Watchdog: 3 * time.Second, Args: "demo", Version: version,
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError})),
+				Tuning: daemon.Tuning{Spread: 2 * time.Second}}
 			if anonymous {
 				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", rooms, sim.URL(), dur, dbPath)
 			} else {
-				dir, err := os.MkdirTemp("", "danmakud-demo-")
-				if err != nil {
-					return &exitError{exitFailure, err}
-				}
-				defer os.RemoveAll(dir)
 				for i := 1; i <= accounts; i++ {
-					f := filepath.Join(dir, fmt.Sprintf("account-%d.txt", i))
-					if err := roomsource.WriteCookieFile(f, sim.AccountCookies(i)); err != nil {
+					a, err := roomsource.NewAccount(fmt.Sprintf("simulated account %d", i), sim.AccountCookies(i))
+					if err != nil {
 						return &exitError{exitFailure, err}
 					}
-					o.cookieFiles = append(o.cookieFiles, f)
+					cfg.Accounts = append(cfg.Accounts, a)
 				}
 				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (5 rooms each); collecting for %s into %s …\n",
 					rooms, sim.URL(), accounts, dur, dbPath)
 			}
-			if err := o.run(ctx, "demo"); err != nil {
+			if err := runDaemon(ctx, hard, cfg, cmd.ErrOrStderr(), isTerminal(os.Stderr)); err != nil {
 				return err
 			}
 			db, err := storage.OpenReadOnly(dbPath)

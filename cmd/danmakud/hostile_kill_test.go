@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -104,36 +105,6 @@ func (l *truthLog) before(t time.Time) int64 {
 	return n
 }
 
-type dbFacts struct {
-	integrity string
-	danmaku   int64
-	runs      int64
-	unended   int64
-}
-
-func readFacts(t *testing.T, db string) dbFacts {
-	t.Helper()
-	d, err := storage.OpenReadOnly(db)
-	if err != nil {
-		t.Fatalf("open %s after the run: %v", db, err)
-	}
-	defer d.Close()
-	var f dbFacts
-	if err := d.SQL.QueryRow("PRAGMA integrity_check").Scan(&f.integrity); err != nil {
-		t.Fatal(err)
-	}
-	d.SQL.QueryRow("SELECT count(*) FROM danmaku").Scan(&f.danmaku)
-	d.SQL.QueryRow("SELECT count(*), count(*) - count(exit_status) FROM runs").Scan(&f.runs, &f.unended)
-	return f
-}
-
-func readFactsIfExists(t *testing.T, db string) dbFacts {
-	if _, err := os.Stat(db); err != nil {
-		return dbFacts{}
-	}
-	return readFacts(t, db)
-}
-
 // collectCmd starts the built binary's collect against sim on db.
 func collectCmd(t *testing.T, bin, base, db string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
@@ -161,7 +132,7 @@ func TestKill9(t *testing.T) {
 	}
 	bin := builtBinary(t)
 	kills := 10
-	if soak() {
+	if testkit.Soak() {
 		kills = 50
 	}
 	sim, err := livesim.New(livesim.Options{Rooms: 5, Rate: 300, Tick: 20 * time.Millisecond, Seed: 5})
@@ -177,7 +148,7 @@ func TestKill9(t *testing.T) {
 	var lostMax int64
 	for i := 1; i <= kills; i++ {
 		startTruth := totalDanmaku(sim) // the last run's connections are dead
-		before := readFactsIfExists(t, db)
+		before := testkit.ReadFacts(t, db)
 		cmd, stderr := collectCmd(t, bin, sim.URL(), db)
 		// Kill at a random moment from 0.2 to 2.2 s in: before the first
 		// auth, mid-flush, between flushes.
@@ -189,18 +160,18 @@ func TestKill9(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("kill %d: collect ended with %v before the kill: %s", i, err, stderr)
 		}
-		f := readFacts(t, db)
-		if f.integrity != "ok" {
-			t.Fatalf("kill %d: integrity_check: %s", i, f.integrity)
+		f := testkit.ReadFacts(t, db)
+		if f.Integrity != "ok" {
+			t.Fatalf("kill %d: integrity_check: %s", i, f.Integrity)
 		}
 		// A kill before the run row was written leaves none: so one
 		// more run or none, never fewer.
-		if f.runs != before.runs && f.runs != before.runs+1 {
-			t.Fatalf("kill %d: %d runs recorded after %d", i, f.runs, before.runs)
+		if f.Runs != before.Runs && f.Runs != before.Runs+1 {
+			t.Fatalf("kill %d: %d runs recorded after %d", i, f.Runs, before.Runs)
 		}
 		// This run's share: what it stored against what was delivered
 		// to it (only this run's connections were open).
-		stored := f.danmaku - before.danmaku
+		stored := f.Danmaku - before.Danmaku
 		floor, ceil := log.before(killedAt.Add(-window))-startTruth, totalDanmaku(sim)-startTruth
 		if stored < floor {
 			t.Errorf("kill %d: %d danmaku stored by this run, but %d had been delivered to it %v before the kill", i, stored, floor, window)
@@ -212,10 +183,10 @@ func TestKill9(t *testing.T) {
 			lostMax = lost
 		}
 	}
-	f := readFacts(t, db)
-	t.Logf("%d kills, %d runs recorded: %d danmaku stored, at most %d delivered-but-unstored at a kill (the unflushed window)", kills, f.runs, f.danmaku, lostMax)
-	if f.danmaku == 0 || f.runs < int64(kills)/2 {
-		t.Errorf("%d danmaku, %d runs across %d kills: the runs do not append", f.danmaku, f.runs, kills)
+	f := testkit.ReadFacts(t, db)
+	t.Logf("%d kills, %d runs recorded: %d danmaku stored, at most %d delivered-but-unstored at a kill (the unflushed window)", kills, f.Runs, f.Danmaku, lostMax)
+	if f.Danmaku == 0 || f.Runs < int64(kills)/2 {
+		t.Errorf("%d danmaku, %d runs across %d kills: the runs do not append", f.Danmaku, f.Runs, kills)
 	}
 }
 
@@ -248,8 +219,8 @@ func TestSIGTERMAndSecondSIGINT(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v: %s", err, stderr)
 	}
-	f := readFacts(t, db)
-	if want := totalDanmaku(sim); f.danmaku != want || f.integrity != "ok" || f.unended != 0 {
+	f := testkit.ReadFacts(t, db)
+	if want := totalDanmaku(sim); f.Danmaku != want || f.Integrity != "ok" || f.Unended != 0 {
 		t.Errorf("after SIGTERM: %+v, simulator delivered %d", f, want)
 	}
 
@@ -293,7 +264,7 @@ signalling:
 	if _, err := os.Stat(db + "-wal"); err == nil {
 		t.Error("a -wal file was left behind: the database was not closed")
 	}
-	f = readFacts(t, db)
+	f = testkit.ReadFacts(t, db)
 	d, err := storage.OpenReadOnly(db)
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +272,7 @@ signalling:
 	defer d.Close()
 	var status string
 	d.SQL.QueryRow("SELECT coalesce(exit_status, 'NULL') FROM runs ORDER BY id DESC LIMIT 1").Scan(&status)
-	if f.integrity != "ok" || f.unended != 0 || f.runs != 2 || status[:11] != "interrupted" {
+	if f.Integrity != "ok" || f.Unended != 0 || f.Runs != 2 || status[:11] != "interrupted" {
 		t.Errorf("after a second SIGINT: %+v, last status %q", f, status)
 	}
 	t.Logf("second SIGINT: exit 130, last run %q; stderr: %s", status, strconv.Quote(stderr.String()))

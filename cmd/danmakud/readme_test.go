@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -103,14 +103,12 @@ func TestREADMEQueries(t *testing.T) {
 	}
 	defer sim.Close()
 	path := filepath.Join(t.TempDir(), "readme.db")
-	o := testCollect(t, sim.URL(), path)
-	o.duration = 8 * time.Second
-	o.watchdog = time.Second
-	o.cookieFiles = simCookieFiles(t, sim, 1)
-	o.perAccount = 3 // three rooms logged in, one anonymous: both kinds of rows
-	if err := o.run(context.Background(), "readme"); err != nil {
-		t.Fatalf("collect: %v", err)
-	}
+	cfg := testkit.DaemonConfig(sim.URL(), path)
+	cfg.Duration = 8 * time.Second
+	cfg.Watchdog = time.Second
+	cfg.Accounts = testkit.SimAccounts(t, sim, 1)
+	cfg.RoomsPerAccount = 3 // three rooms logged in, one anonymous: both kinds of rows
+	testkit.Collect(t, cfg)
 	db, err := storage.OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -174,11 +175,9 @@ func TestReparseAfterCollect(t *testing.T) {
 	}
 	defer sim.Close()
 	path := filepath.Join(t.TempDir(), "raw.db")
-	o := testCollect(t, sim.URL(), path)
-	o.raw, o.duration = true, 2*time.Second
-	if err := o.run(context.Background(), "raw"); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.DaemonConfig(sim.URL(), path)
+	cfg.Raw, cfg.Duration = true, 2*time.Second
+	testkit.Collect(t, cfg)
 	before := statsJSON(t, path).Rows
 	t.Logf("collect stored %v", before)
 	keyed := []string{"danmaku", "gifts", "super_chats", "guards", "interactions", "red_pockets"}

@@ -77,10 +77,15 @@ func (m *Metrics) Serve(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
+	return m.ServeOn(ln), nil
+}
+
+// ServeOn serves Handler on ln until Close (which closes ln).
+func (m *Metrics) ServeOn(ln net.Listener) *Server {
 	s := &Server{ln: ln, done: make(chan error, 1),
 		srv: &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	go func() { s.done <- s.srv.Serve(ln) }()
-	return s, nil
+	return s
 }
 
 // Addr is the address the server listens on (with the chosen port).

@@ -1,9 +1,8 @@
-package main
+package daemon_test
 
 import (
 	"context"
-	"errors"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 )
 
 // smallFS mounts a tmpfs of size bytes on a new temporary directory and
@@ -44,17 +45,20 @@ func TestFullDisk(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(dir, "full.db")
-	o := testCollect(t, sim.URL(), db)
-	o.top, o.duration, o.anonymous, o.watchdog = 3, 20*time.Second, true, 0
-	o.flushInterval, o.pendingMax = 200*time.Millisecond, 2000
+	cfg := testkit.DaemonConfig(sim.URL(), db)
+	cfg.Top, cfg.Duration, cfg.Watchdog = 3, 20*time.Second, -1
+	cfg.FlushInterval, cfg.Tuning.PendingMax = 200*time.Millisecond, 2000
 	var logs strings.Builder
-	o.stderr, o.quiet = &logs, false
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	d, err := daemon.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
-	err = o.run(context.Background(), "full disk")
+	_, err = d.Run(context.Background(), nil)
 	took := time.Since(start)
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitFailure {
-		t.Fatalf("collect on a full disk: %v, want exit %d", err, exitFailure)
+	if err == nil || daemon.KindOf(err) != daemon.Failure {
+		t.Fatalf("collect on a full disk: %v, want a failure", err)
 	}
 	msg := err.Error()
 	t.Logf("after %v: %s\n%s", took.Round(time.Millisecond), msg, logs.String())
@@ -69,22 +73,20 @@ func TestFullDisk(t *testing.T) {
 	if !strings.Contains(logs.String(), "flush failed") {
 		t.Errorf("no flush failure logged:\n%s", logs.String())
 	}
-	f := readFacts(t, db)
-	if f.integrity != "ok" || f.runs != 1 {
+	f := testkit.ReadFacts(t, db)
+	if f.Integrity != "ok" || f.Runs != 1 {
 		t.Fatalf("after the full disk: %+v", f)
 	}
 	// Space returns: the next run continues the file.
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, "size=64m"); err != nil {
 		t.Fatalf("remount larger: %v", err)
 	}
-	o2 := testCollect(t, sim.URL(), db)
-	o2.top, o2.duration, o2.anonymous, o2.watchdog, o2.stderr = 3, 2*time.Second, true, 0, io.Discard
-	if err := o2.run(context.Background(), "space back"); err != nil {
-		t.Fatalf("collect after space returned: %v", err)
-	}
-	g := readFacts(t, db)
-	if g.integrity != "ok" || g.runs != 2 || g.danmaku <= f.danmaku || g.unended != 0 {
+	cfg2 := testkit.DaemonConfig(sim.URL(), db)
+	cfg2.Top, cfg2.Duration, cfg2.Watchdog = 3, 2*time.Second, -1
+	testkit.Collect(t, cfg2)
+	g := testkit.ReadFacts(t, db)
+	if g.Integrity != "ok" || g.Runs != 2 || g.Danmaku <= f.Danmaku || g.Unended != 0 {
 		t.Errorf("after space returned: %+v (before %+v)", g, f)
 	}
-	t.Logf("full disk: %d danmaku kept, exit 1; after space returned: %d danmaku, runs %d", f.danmaku, g.danmaku, g.runs)
+	t.Logf("full disk: %d danmaku kept, exit 1; after space returned: %d danmaku, runs %d", f.Danmaku, g.Danmaku, g.Runs)
 }

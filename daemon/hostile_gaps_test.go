@@ -1,34 +1,24 @@
-package main
+package daemon_test
 
 import (
-	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/collector"
+	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/storage"
 )
 
-// soak reports whether the long versions of the hostile tests run
-// (DANMAKUD_SOAK=1, make soak).
-func soak() bool { return os.Getenv("DANMAKUD_SOAK") == "1" }
-
-// reconnectGaps returns, sorted, the gap in milliseconds between the end
-// of each connection and the authentication of the same room's next one,
-// from the connections table of one run.
-func reconnectGaps(t *testing.T, db string) []int64 {
-	gaps, _ := reconnectGapsAfterWarmUp(t, db)
-	return gaps
-}
-
-// reconnectGapsAfterWarmUp is reconnectGaps counting only connections
-// that ended after every room's first auth (the start-up queue for first
-// tokens is not a reconnect gap); warm is that moment (Unix ms).
+// reconnectGapsAfterWarmUp returns, sorted, the gap in milliseconds
+// between the end of each connection and the authentication of the same
+// room's next one, from the connections table of one run, counting only
+// connections that ended after every room's first auth (the start-up
+// queue for first tokens is not a reconnect gap); warm is that moment
+// (Unix ms).
 func reconnectGapsAfterWarmUp(t *testing.T, db string) (gaps []int64, warm int64) {
 	t.Helper()
 	d, err := storage.OpenReadOnly(db)
@@ -89,7 +79,7 @@ func quantile(sorted []int64, q float64) time.Duration {
 // (DANMAKUD_SOAK=1): every ~10 s for 5 minutes.
 func TestReconnectGaps(t *testing.T) {
 	rooms, dropEvery, runFor, healthy, spread := 10, 3*time.Second, 15*time.Second, 1500*time.Millisecond, 2*time.Second
-	if soak() { // the real defaults: HealthyAfter 5s, Spread 10s
+	if testkit.Soak() { // the real defaults: HealthyAfter 5s, Spread 10s
 		rooms, dropEvery, runFor, healthy, spread = 30, 10*time.Second, 5*time.Minute, 0, 0
 	}
 	// DANMAKUD_HEALTHY_AFTER and DANMAKUD_SOAK_FOR override the
@@ -97,7 +87,7 @@ func TestReconnectGaps(t *testing.T) {
 	if v, err := time.ParseDuration(os.Getenv("DANMAKUD_HEALTHY_AFTER")); err == nil {
 		healthy = v
 	}
-	if v, err := time.ParseDuration(os.Getenv("DANMAKUD_SOAK_FOR")); err == nil && soak() {
+	if v, err := time.ParseDuration(os.Getenv("DANMAKUD_SOAK_FOR")); err == nil && testkit.Soak() {
 		runFor = v
 	}
 	sim, err := livesim.New(livesim.Options{Rooms: rooms, Rate: 100, Seed: 11, DropEvery: dropEvery,
@@ -107,18 +97,13 @@ func TestReconnectGaps(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(t.TempDir(), "gaps.db")
-	// The defaults of collect's flags, except the test-only knobs left
-	// at zero (= the collector's defaults) and a shorter HealthyAfter in
-	// CI, where sessions are shorter.
-	o := collectOptions{top: rooms, db: db, duration: runFor, flushInterval: time.Second, refresh: 5 * time.Minute,
-		apiBase: sim.URL(), quiet: true, httpRate: 2, heartbeat: 30 * time.Second, watchdog: -1,
-		finalFlush: time.Minute, stdout: io.Discard, stderr: io.Discard, perAccount: collector.DefaultRoomsPerAccount,
-		logFormat: "text", anonymous: true, healthyAfter: healthy, spread: spread}
-	o.watchdog = 0 // off: coverage checks would spend the request budget
+	// The defaults of collect's flags (the zero Config), except a shorter
+	// HealthyAfter and Spread in CI, where sessions are shorter.
+	cfg := daemon.Config{DB: db, Top: rooms, Duration: runFor, FlushInterval: time.Second, APIBase: sim.URL(),
+		Watchdog: -1, // off: coverage checks would spend the request budget
+		Tuning:   daemon.Tuning{HealthyAfter: healthy, Spread: spread}}
 	start := time.Now()
-	if err := o.run(context.Background(), "gaps"); err != nil {
-		t.Fatalf("collect: %v", err)
-	}
+	testkit.Collect(t, cfg)
 	took := time.Since(start)
 	st := sim.Stats()
 	gaps, warm := reconnectGapsAfterWarmUp(t, db)

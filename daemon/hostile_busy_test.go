@@ -1,4 +1,4 @@
-package main
+package daemon_test
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testkit"
 )
 
 // Slow-disk limits for the fault soak's database: about a slow SD card
@@ -43,7 +45,7 @@ func TestFaultSoakBusyMachineSlowDisk(t *testing.T) {
 	// take 1 s), 10 s in the soak (60 s by default), where ten minutes
 	// leave time for the simulator's stalls to be seen.
 	heartbeat := time.Second
-	if soak() {
+	if testkit.Soak() {
 		heartbeat = 5 * time.Second
 	}
 	faultSoak(t, dir, heartbeat)

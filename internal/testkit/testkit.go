@@ -1,0 +1,241 @@
+// Package testkit is what the tests of several packages share: one way
+// to wait for a condition, a fast daemon configuration against the
+// simulator, simulated logins, the HTTP fault proxy, an RSS sampler and
+// the facts a test reads back from a database. Test code only.
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/danmakud/danmakud/daemon"
+	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
+)
+
+// Soak says whether the long versions of the tests run (DANMAKUD_SOAK=1).
+func Soak() bool { return os.Getenv("DANMAKUD_SOAK") == "1" }
+
+// Until checks cond every 10 ms until it holds or d has passed, and
+// returns its last result.
+func Until(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+		<-t.C
+	}
+	return true
+}
+
+// Poll is Until that fails the test, saying what did not happen.
+func Poll(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !Until(d, cond) {
+		t.Fatalf("%s did not happen within %v", what, d)
+	}
+}
+
+// DaemonConfig is a daemon configuration for tests against the simulator
+// at base: the top 10 rooms, fast heartbeats and flushes, short waits,
+// anonymous, no log.
+func DaemonConfig(base, db string) daemon.Config {
+	return daemon.Config{DB: db, Top: 10, APIBase: base, FlushInterval: 500 * time.Millisecond, Refresh: time.Second,
+		HTTPRate: 50, Heartbeat: 500 * time.Millisecond, Watchdog: 2 * time.Second, FinalFlushTimeout: 30 * time.Second,
+		Tuning: daemon.Tuning{Spread: 200 * time.Millisecond, BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
+			HealthyAfter: time.Second, BreakerPause: 200 * time.Millisecond}}
+}
+
+// Collect runs one collection with cfg and fails the test on an error.
+func Collect(t testing.TB, cfg daemon.Config) *daemon.Result {
+	t.Helper()
+	d, err := daemon.New(cfg)
+	if err != nil {
+		t.Fatalf("daemon.New: %v", err)
+	}
+	res, err := d.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	return res
+}
+
+// SimAccounts returns the simulator's first n accounts as logins.
+func SimAccounts(t testing.TB, sim *livesim.Sim, n int) []*roomsource.Account {
+	t.Helper()
+	var accts []*roomsource.Account
+	for i := 1; i <= n; i++ {
+		a, err := roomsource.NewAccount(fmt.Sprintf("account-%d", i), sim.AccountCookies(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		accts = append(accts, a)
+	}
+	return accts
+}
+
+// SimCookieFiles writes the simulator's first n accounts as cookie files
+// (mode 0600), as `danmakud sim --accounts N --cookie-dir DIR` does.
+func SimCookieFiles(t testing.TB, sim *livesim.Sim, n int) []string {
+	t.Helper()
+	var files []string
+	for i := 1; i <= n; i++ {
+		f := filepath.Join(t.TempDir(), fmt.Sprintf("account-%d.txt", i))
+		if err := roomsource.WriteCookieFile(f, sim.AccountCookies(i)); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// Summary is `stats` of the database at path.
+func Summary(t testing.TB, path string) *storage.Summary {
+	t.Helper()
+	db, err := storage.OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer db.Close()
+	s, err := db.Summarize(context.Background())
+	if err != nil {
+		t.Fatalf("stats of %s: %v", path, err)
+	}
+	return s
+}
+
+// Facts are what a test checks of a database after a crash or a failure.
+type Facts struct {
+	Integrity string // PRAGMA integrity_check
+	Danmaku   int64  // rows
+	Runs      int64
+	Unended   int64 // runs without an exit_status
+}
+
+// ReadFacts reads Facts of the database at path; a path that does not
+// exist gives the zero Facts.
+func ReadFacts(t testing.TB, path string) Facts {
+	t.Helper()
+	var f Facts
+	if _, err := os.Stat(path); err != nil {
+		return f
+	}
+	d, err := storage.OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("open %s after the run: %v", path, err)
+	}
+	defer d.Close()
+	if err := d.SQL.QueryRow("PRAGMA integrity_check").Scan(&f.Integrity); err != nil {
+		t.Fatal(err)
+	}
+	d.SQL.QueryRow("SELECT count(*) FROM danmaku").Scan(&f.Danmaku)
+	d.SQL.QueryRow("SELECT count(*), count(*) - count(exit_status) FROM runs").Scan(&f.Runs, &f.Unended)
+	return f
+}
+
+// SampleRSS samples this process's resident set size (bytes) about 40
+// times over d, until the returned func is called, which returns them
+// (later calls return the same).
+func SampleRSS(d time.Duration) func() []int64 {
+	stop, done := make(chan struct{}), make(chan []int64, 1)
+	var once sync.Once
+	var samples []int64
+	go func() {
+		var out []int64
+		tick := time.NewTicker(max(d/40, 100*time.Millisecond))
+		defer tick.Stop()
+		for {
+			if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+				var size, res int64
+				fmt.Sscan(string(b), &size, &res)
+				out = append(out, res*int64(os.Getpagesize()))
+			}
+			select {
+			case <-stop:
+				done <- out
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() []int64 {
+		once.Do(func() { close(stop); samples = <-done })
+		return samples
+	}
+}
+
+// APIFaults stands between a client and the simulator's HTTP API: with
+// Storm set it answers every request 412, with EmptyList it answers the
+// room list with an empty array. It records when each request arrived.
+// The WebSocket hosts that getDanmuInfo names are the simulator's own.
+type APIFaults struct {
+	Storm, EmptyList atomic.Bool
+	URL              string // the proxy's base URL
+	mu               sync.Mutex
+	at               []time.Time
+}
+
+// NewAPIFaults starts a proxy to target (closed when the test ends).
+func NewAPIFaults(t testing.TB, target string) *APIFaults {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &APIFaults{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.at = append(f.at, time.Now())
+		f.mu.Unlock()
+		switch {
+		case f.Storm.Load():
+			w.WriteHeader(http.StatusPreconditionFailed)
+		case f.EmptyList.Load() && strings.HasSuffix(r.URL.Path, "/getListByAreaID"):
+			io.WriteString(w, `{"code":0,"message":"0","data":[]}`)
+		default:
+			rp.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+// Requests is how many requests arrived so far.
+func (f *APIFaults) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.at)
+}
+
+// MaxInWindow is the most requests that arrived within any window w, and
+// the total.
+func (f *APIFaults) MaxInWindow(w time.Duration) (best, total int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := 0
+	for i := range f.at {
+		for f.at[i].Sub(f.at[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best, len(f.at)
+}
