@@ -133,9 +133,9 @@ func TestRunCoalescesAndSurvivesSilence(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
+func TestRetryPolicy(t *testing.T) {
 	cfg := Config{BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, RateLimitWait: 5 * time.Second}
-	b := newBackoff(&cfg, rand.New(rand.NewPCG(1, 2)))
+	b := newRetryPolicy(&cfg, rand.New(rand.NewPCG(1, 2)))
 	var waits []time.Duration
 	for i := 0; i < 6; i++ {
 		waits = append(waits, b.next(protocol.ErrServerClosed, false))
@@ -155,13 +155,13 @@ func TestBackoff(t *testing.T) {
 	if w := b.next(roomsource.ErrRateLimited, false); w < 2500*time.Millisecond {
 		t.Errorf("after a 412: %v, want ≥ half of RateLimitWait", w)
 	}
-	before := b.cur
-	if w := b.next(errStarved, false); w > 100*time.Millisecond || b.cur != before {
-		t.Errorf("starved: wait %v, backoff grew from %v to %v", w, before, b.cur)
+	before := b.bo.Current()
+	if w := b.next(errStarved, false); w > 100*time.Millisecond || b.bo.Current() != before {
+		t.Errorf("starved: wait %v, backoff grew from %v to %v", w, before, b.bo.Current())
 	}
 	// A drop after a healthy session comes back at once and does not grow.
-	if w := b.next(protocol.ErrServerClosed, true); w > 100*time.Millisecond || b.cur != before {
-		t.Errorf("healthy drop: wait %v, backoff grew from %v to %v", w, before, b.cur)
+	if w := b.next(protocol.ErrServerClosed, true); w > 100*time.Millisecond || b.bo.Current() != before {
+		t.Errorf("healthy drop: wait %v, backoff grew from %v to %v", w, before, b.bo.Current())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/backoff"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -282,10 +283,11 @@ func (c *CoverageCount) Estimate(now time.Time) (float64, bool) {
 // kept, and tried again after retryBase, doubling, at most
 // maxRetriesPerHour times in a rolling hour. Owned by one worker.
 type lowPolicy struct {
-	replaced bool        // the one immediate replacement was used
-	sampled  bool        // marked sampled
-	tries    []time.Time // recycles of a sampled room, for the hourly bound
-	next     time.Time   // earliest next retry of a sampled room
+	replaced bool             // the one immediate replacement was used
+	sampled  bool             // marked sampled
+	tries    []time.Time      // recycles of a sampled room, for the hourly bound
+	next     time.Time        // earliest next retry of a sampled room
+	wait     *backoff.Backoff // from retryBase, doubling, at most an hour
 }
 
 // onLow reports whether to recycle the connection now; markSampled says
@@ -297,7 +299,8 @@ func (p *lowPolicy) onLow(now time.Time) (recycle, markSampled bool) {
 	}
 	if !p.sampled {
 		p.sampled = true
-		p.next = now.Add(retryBase)
+		p.wait = backoff.New(retryBase, time.Hour, nil)
+		p.next = now.Add(p.wait.Next())
 		return false, true
 	}
 	if now.Before(p.next) {
@@ -314,7 +317,7 @@ func (p *lowPolicy) onLow(now time.Time) (recycle, markSampled bool) {
 		return false, true
 	}
 	p.tries = append(p.tries, now)
-	p.next = now.Add(min(retryBase<<len(p.tries), time.Hour))
+	p.next = now.Add(p.wait.Next())
 	return true, true
 }
 

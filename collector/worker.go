@@ -328,7 +328,7 @@ func (w *worker) Run(ctx context.Context) {
 	if !w.takeSlot(ctx) {
 		return
 	}
-	bo := newBackoff(cfg, w.rng)
+	bo := newRetryPolicy(cfg, w.rng)
 	failures, short := 0, 0
 	for host := 0; ; host++ {
 		authed, err := w.session(ctx, host)
@@ -403,45 +403,6 @@ func (w *worker) takeSlot(ctx context.Context) bool {
 		w.account = w.c.pool.acquire()
 	}
 	return true
-}
-
-// backoff picks the wait before a worker's next attempt: exponential,
-// jittered (uniform in [d/2, d]), capped, reset after a healthy session;
-// the error decides: at least RateLimitWait after a 412, the cap for a
-// missing room, the minimum (without growing) after a recycle or after a
-// healthy session the server ended.
-type backoff struct {
-	min, max, rateLimit time.Duration
-	cur                 time.Duration
-	rng                 *rand.Rand
-}
-
-func newBackoff(cfg *Config, rng *rand.Rand) *backoff {
-	return &backoff{min: cfg.BackoffMin, max: cfg.BackoffMax, rateLimit: cfg.RateLimitWait, cur: cfg.BackoffMin, rng: rng}
-}
-
-func (b *backoff) reset() { b.cur = b.min }
-
-func (b *backoff) jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(b.rng.Int64N(int64(d/2)+1))
-}
-
-// next returns the wait after a session that ended with err; healthy
-// says it had been authenticated for HealthyAfter.
-func (b *backoff) next(err error, healthy bool) time.Duration {
-	d := b.cur
-	switch {
-	case errors.Is(err, errStarved), errors.Is(err, errUpgrade):
-		return b.jitter(b.min) // not the room's fault: no growth
-	case errors.Is(err, roomsource.ErrRateLimited), errors.Is(err, roomsource.ErrBreakerOpen):
-		d = max(d, b.rateLimit)
-	case errors.Is(err, roomsource.ErrRoomNotFound):
-		d = b.max
-	case healthy:
-		return b.jitter(b.min) // a drop after a good session: come back at once
-	}
-	b.cur = min(2*b.cur, b.max)
-	return b.jitter(d)
 }
 
 // token returns the token to dial with: the last one while it is young
@@ -523,9 +484,10 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	var wg sync.WaitGroup
 	if cfg.WatchEvery > 0 {
 		wg.Add(1)
+		wd := &watchdog{w: w, cancel: cancel, sess: sess, st: st, known: known}
 		go func() {
 			defer wg.Done()
-			w.watchdog(runCtx, cancel, sess, st, known)
+			wd.run(runCtx)
 		}()
 	}
 	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, m: &w.c.Metrics, mx: cfg.Metrics}
@@ -590,79 +552,4 @@ func reasonLabel(ctx context.Context, err error) string {
 		return r
 	}
 	return "error"
-}
-
-// watchdog checks the connection's coverage against the room's history
-// (see coverage.go) at adaptive intervals, records it on the connection,
-// and applies the low-coverage policy. An anonymous connection (a known
-// sample) is never recycled for being one, but is replaced as soon as an
-// account slot is free.
-func (w *worker) watchdog(ctx context.Context, cancel context.CancelCauseFunc, sess syncer, st *connState, known bool) {
-	cfg := &w.c.cfg
-	interval := min(cfg.WatchEvery, 2*cfg.WatchMin) // then adapted to the room's rate
-	for {
-		if !sleep(ctx, interval) {
-			return
-		}
-		if known && cfg.Accounts > 0 && w.account < 0 && w.c.pool.hasFree() {
-			w.log.Info("an account slot is free; replacing the anonymous connection")
-			cancel(errUpgrade)
-			return
-		}
-		fetched := time.Now()
-		hist, err := cfg.API.History(ctx, w.t.RoomID)
-		if err != nil {
-			continue // no verdict without evidence (ErrNoSpareBudget lands here too)
-		}
-		sctx, scancel := context.WithTimeout(ctx, syncTimeout)
-		err = sess.Sync(sctx)
-		scancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			continue // the reader is held up: judge nothing now
-		}
-		considered, arrived, fresh := w.cov.judge(hist, fetched)
-		if r, ok := w.cov.totals.Estimate(time.Now()); ok {
-			cfg.Metrics.SetRoomCoverage(w.t.RoomID, r)
-		}
-		interval = nextInterval(interval, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
-		if considered == 0 {
-			continue
-		}
-		st.histSeen.Add(int64(considered))
-		st.histArrived.Add(int64(arrived))
-		w.c.send(st.record()) // coverage so far, for stats during long runs
-		seen, got := st.histSeen.Load(), st.histArrived.Load()
-		if seen < StarveMin || known {
-			continue
-		}
-		ratio := float64(got) / float64(seen)
-		switch {
-		case ratio < cfg.StarveRatio:
-			recycle, sampled := w.low.onLow(time.Now())
-			if sampled && !st.sampled.Load() {
-				w.log.Warn("logged-in connection still gets a sample; marking the room sampled and keeping it",
-					"arrived", got, "of", seen)
-				st.sampled.Store(true)
-				w.cov.totals.Sampled.Store(true)
-				cfg.Metrics.SetRoomSampled(w.t.RoomID, true)
-				w.c.send(st.record())
-			}
-			if recycle {
-				w.log.Warn("connection gets far fewer danmaku than the room sent; replacing it with a fresh token",
-					"arrived", got, "of", seen)
-				w.info = nil
-				cancel(errStarved)
-				return
-			}
-		case ratio >= goodRatio:
-			if w.low.onGood() {
-				w.log.Info("room's coverage recovered", "arrived", got, "of", seen)
-				w.cov.totals.Sampled.Store(false)
-				cfg.Metrics.SetRoomSampled(w.t.RoomID, false)
-			}
-		}
-	}
 }

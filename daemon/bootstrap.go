@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/backoff"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -73,7 +75,7 @@ func (d *Daemon) bootstrap(ctx context.Context, db *storage.DB, runID int64, dea
 }
 
 // reachAPI runs the client's bootstrap (buvid3, WBI keys), retrying with
-// a growing wait: a 412 or a network blip at start should not end a
+// a growing, jittered wait (5 s doubling to 5 min): a 412 or a network blip at start should not end a
 // daemon. It gives up after Duration, or after StartupPatience without
 // one, so that a supervisor (systemd, cron) sees the failure.
 func (d *Daemon) reachAPI(ctx context.Context, api *roomsource.Client, deadline time.Time) error {
@@ -82,11 +84,13 @@ func (d *Daemon) reachAPI(ctx context.Context, api *roomsource.Client, deadline 
 	if d.cfg.Duration > 0 {
 		patience = min(patience, time.Until(deadline)+time.Since(start))
 	}
-	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
+	bo := backoff.New(5*time.Second, 5*time.Minute, rand.New(rand.NewPCG(uint64(start.UnixNano()), 0)))
+	for {
 		err := api.Bootstrap(ctx)
 		if err == nil {
 			return nil
 		}
+		wait := bo.Jitter(bo.Next())
 		if ctx.Err() != nil || time.Since(start)+wait > patience {
 			msg := fmt.Sprintf("cannot reach the Bilibili API (tried for %s): %v", time.Since(start).Round(time.Second), err)
 			if until := api.BreakerOpenUntil(); until.After(time.Now()) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/backoff"
 	"github.com/danmakud/danmakud/internal/metrics"
 	"golang.org/x/time/rate"
 )
@@ -129,8 +130,8 @@ type Client struct {
 	keyGen    int // counts WBI key updates
 	booted    bool
 	accts     []*acctState
-	openUntil time.Time // breaker
-	pause     time.Duration
+	openUntil time.Time        // breaker
+	pause     *backoff.Backoff // the breaker's pause: BreakerPause doubling to BreakerMax
 	probing   bool
 
 	statsMu sync.Mutex
@@ -199,6 +200,7 @@ func New(cfg Config) (*Client, error) {
 		accounts = []*Account{a}
 	}
 	c := &Client{cfg: cfg, lim: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), log: cfg.Logger,
+		pause:   backoff.New(cfg.BreakerPause, cfg.BreakerMax, nil),
 		bootSem: make(chan struct{}, 1), keysSem: make(chan struct{}, 1)}
 	for i, a := range accounts {
 		if a == nil || a.value("SESSDATA") == "" {
@@ -262,19 +264,17 @@ func (c *Client) breakerResult(limited bool) {
 	wasOpen := !c.openUntil.IsZero()
 	c.probing = false
 	if limited {
-		if c.pause == 0 {
-			c.pause = c.cfg.BreakerPause
-		} else if wasOpen {
-			c.pause = min(2*c.pause, c.cfg.BreakerMax)
-		}
-		c.openUntil = time.Now().Add(c.pause)
-		c.log.Warn("bilibili answered 412; pausing every HTTP request", "for", c.pause)
+		// The first 412 pauses BreakerPause; each failed probe doubles it.
+		pause := c.pause.Next()
+		c.openUntil = time.Now().Add(pause)
+		c.log.Warn("bilibili answered 412; pausing every HTTP request", "for", pause)
 		return
 	}
 	if wasOpen {
 		c.log.Info("HTTP requests recovered after 412 pause")
 	}
-	c.openUntil, c.pause = time.Time{}, 0
+	c.openUntil = time.Time{}
+	c.pause.Reset()
 }
 
 type envelope struct {
