@@ -14,8 +14,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	_ "modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
 )
 
 // checkHeader reads the 100-byte header through f (the lock's

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	_ "modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
 )
 
 // fileKey identifies a file whatever name it is reached by.

@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-
-	_ "modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
 )
 
 // checkWritable: the file, its directory and any -wal/-shm beside it
