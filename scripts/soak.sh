@@ -9,7 +9,7 @@
 #   - kill -9: collect (the built binary) killed 50 times on one file
 #   - SIGTERM / second SIGINT, the API storm and the full disk once more
 #   - every fuzz target for SOAK_FUZZTIME (default 10m) each
-# Figures are printed (go test -v); keep the output (tee) for the README.
+# Figures are printed (go test -v); keep the output (tee) for docs/testing.md.
 # About 90 minutes with the defaults; SOAK_FUZZTIME=1m for a quick pass.
 # Every step runs; the exit status is 1 if any failed.
 set -u
