@@ -3,7 +3,7 @@
 #   - fault soak: 500 rooms, every fault, 10 minutes, logged in: stored =
 #     truth, no false recycle, no goroutine left, RSS flat over the second
 #     half; then the same again with two busy loops beside it and the
-#     database on a throttled loop device (50 write IOPS, 4 MiB/s)
+#     database on a throttled loop device (200 write IOPS, 8 MiB/s)
 #   - reconnect gaps: 30 rooms, drops every ~10 s, 5 minutes, default
 #     --http-rate 2 and the collector's defaults (median/p90/p99 logged)
 #   - kill -9: collect (the built binary) killed 50 times on one file
