@@ -57,7 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench Writer -benchtime 1000000x -count $(BENCH_COUNT) ./storage | tee -a bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
 
-# bench-load: issue 9's whole-site cases (scripts/bench-load.sh: sim and
+# bench-load: the whole-site load cases (scripts/bench-load.sh: sim and
 # collect as separate processes, ~3 min per run; LOAD_RUNS runs of each
 # case; peer-200 is bilibili-live-ws on the 200-room stream, needing node
 # and npm), their medians written into BENCHMARKS.md. Results accumulate in

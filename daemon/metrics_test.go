@@ -20,7 +20,7 @@ import (
 )
 
 // metricsDoc is where the metric names are documented.
-const metricsDoc = "../README.md"
+const metricsDoc = "../docs/operations.md"
 
 // scrape fetches and parses http://addr/metrics (Prometheus text format).
 func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {

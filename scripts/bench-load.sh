@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9's whole-pipeline load cases: `danmakud sim` and `danmakud collect`
+# The whole-pipeline load cases: `danmakud sim` and `danmakud collect`
 # as separate processes, every room live and unsampled (--anon-keep 1), the
 # simulator generating for TRAFFIC, the collector running for DURATION.
 # Each run appends one JSON object to OUT/results.jsonl:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The issue's load figure: `collect --top N` against `danmakud sim --rooms R
+# A collector load figure: `collect --top N` against `danmakud sim --rooms R
 # --rate RATE` for SECONDS, reporting messages/s, rows written, reconnects,
 # and the collector's CPU and RSS (from /proc, the collector process only).
 #

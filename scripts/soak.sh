@@ -3,13 +3,13 @@
 #   - fault soak: 500 rooms, every fault, 10 minutes, logged in: stored =
 #     truth, no false recycle, no goroutine left, RSS flat over the second
 #     half; then the same again with two busy loops beside it and the
-#     database on a throttled loop device (50 write IOPS, 4 MiB/s)
+#     database on a throttled loop device (200 write IOPS, 8 MiB/s)
 #   - reconnect gaps: 30 rooms, drops every ~10 s, 5 minutes, default
 #     --http-rate 2 and the collector's defaults (median/p90/p99 logged)
 #   - kill -9: collect (the built binary) killed 50 times on one file
 #   - SIGTERM / second SIGINT, the API storm and the full disk once more
 #   - every fuzz target for SOAK_FUZZTIME (default 10m) each
-# Figures are printed (go test -v); keep the output (tee) for the README.
+# Figures are printed (go test -v); keep the output (tee) for docs/testing.md.
 # About 90 minutes with the defaults; SOAK_FUZZTIME=1m for a quick pass.
 # Every step runs; the exit status is 1 if any failed.
 set -u

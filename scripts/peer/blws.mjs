@@ -1,4 +1,4 @@
-// Issue 9's peer: bilibili-live-ws (the version pinned for interop in
+// The load cases' peer: bilibili-live-ws (the version pinned for interop in
 // internal/livesim/interop/package.json, installed there with `npm ci`)
 // decoding the simulator's stream, for scripts/bench-load.sh's peer case.
 // It lists the simulator's top N rooms (getListByAreaID, 30 a page, as
