@@ -32,7 +32,9 @@ func (c *counter) JournalDropped(n int, _ int64, reason string) {
 	c.reasons[reason] += n
 }
 
-func frame(i int) []byte { return []byte(fmt.Sprintf("frame %06d %s", i, bytes.Repeat([]byte{'x'}, i%97))) }
+func frame(i int) []byte {
+	return []byte(fmt.Sprintf("frame %06d %s", i, bytes.Repeat([]byte{'x'}, i%97)))
+}
 
 func open(t *testing.T, dir string, o Options) *Journal {
 	t.Helper()
