@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -100,12 +101,31 @@ func (c *SessionConfig) defaults() {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.Dialer == nil {
-		// gorilla's default 4 KB read buffer: most frames are smaller, and
-		// larger ones are read straight into the message. It is kept per
-		// connection, so with thousands of rooms its size is memory.
-		c.Dialer = &websocket.Dialer{HandshakeTimeout: c.AuthTimeout, ReadBufferSize: 4 << 10}
+		c.Dialer = &websocket.Dialer{HandshakeTimeout: c.AuthTimeout, ReadBufferSize: connReadBuffer,
+			WriteBufferSize: connWriteBuffer, WriteBufferPool: writeBuffers}
 	}
 }
+
+// A connection's own buffers sit idle between frames, and a collector
+// holds thousands of connections: the read buffer is small (a frame's
+// payload is read past it straight into a pooled message buffer), and
+// the write buffer is taken from a pool only while a packet is written.
+const (
+	connReadBuffer  = 512
+	connWriteBuffer = 512
+)
+
+// writeBuffers is the write-buffer pool every session's connection
+// shares.
+var writeBuffers = &sync.Pool{}
+
+// messages holds the buffers messages are read into; a buffer is taken
+// when a message starts and returned when onMessage returns.
+var messages = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// maxPooledMessage: a buffer grown past this by a large message is not
+// kept.
+const maxPooledMessage = 256 << 10
 
 // Session is one authenticated connection. Run it once; it owns the
 // WebSocket and closes it when Run returns. Ack, Acks and Sync are safe
@@ -115,9 +135,12 @@ type Session struct {
 	ws       *websocket.Conn
 	AuthedAt time.Time
 
-	ackq  chan []byte      // encoded op-24 packets for the writer
 	syncs chan *syncWaiter // Sync requests for the writer
 	acks  atomic.Int64     // op-24 packets written
+
+	ackMu   sync.Mutex
+	ackq    [][]byte      // encoded op-24 packets for the writer, at most AckQueueLen
+	ackWake chan struct{} // cap 1: ackq has packets
 
 	mu      sync.Mutex
 	hbSent  int64         // heartbeats written (or being written)
@@ -221,7 +244,7 @@ func Dial(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	_ = ws.SetWriteDeadline(time.Time{})
 	return &Session{
 		cfg: cfg, ws: ws, AuthedAt: time.Now(),
-		ackq: make(chan []byte, AckQueueLen), syncs: make(chan *syncWaiter), done: make(chan struct{}),
+		ackWake: make(chan struct{}, 1), syncs: make(chan *syncWaiter), done: make(chan struct{}),
 	}, nil
 }
 
@@ -252,7 +275,8 @@ func (s *Session) Close() error { return s.ws.Close() }
 // Run runs the reader and the writer until either ends or ctx is done,
 // then waits for both and closes the connection. The reader is the only
 // reader: it calls onMessage for every WebSocket message, in order, from
-// Run's goroutine. The writer goroutine is the only writer: heartbeats
+// Run's goroutine; msg is valid only until onMessage returns (its buffer
+// is reused), so keep a copy of what must outlive the call. The writer goroutine is the only writer: heartbeats
 // (one at once, then every HeartbeatInterval), acks and Sync heartbeats.
 //
 // When ctx is cancelled the session closes gracefully: the writer sends
@@ -279,15 +303,8 @@ func (s *Session) Run(ctx context.Context, onMessage func(msg []byte)) (err erro
 		if ctx.Err() == nil {
 			_ = s.ws.SetReadDeadline(time.Now().Add(cfg.ReadTimeout))
 		}
-		_, msg, err := s.ws.ReadMessage()
-		if err != nil {
-			readErr = err
+		if readErr = s.readMessage(onMessage); readErr != nil {
 			break
-		}
-		replies := heartbeatReplies(msg)
-		onMessage(msg)
-		if replies > 0 {
-			s.repliesRead(replies)
 		}
 	}
 	stopPair()
@@ -307,6 +324,46 @@ func (s *Session) Run(ctx context.Context, onMessage func(msg []byte)) (err erro
 		return fmt.Errorf("%w: nothing for %v", ErrStalled, cfg.ReadTimeout)
 	}
 	return fmt.Errorf("%w: %v", ErrServerClosed, readErr)
+}
+
+// readMessage reads one WebSocket message into a pooled buffer and passes
+// it to onMessage (the buffer is reused once onMessage returns).
+func (s *Session) readMessage(onMessage func(msg []byte)) error {
+	_, r, err := s.ws.NextReader()
+	if err != nil {
+		return err
+	}
+	bp := messages.Get().(*[]byte)
+	msg, err := readAll(r, (*bp)[:0])
+	if err == nil {
+		replies := heartbeatReplies(msg)
+		onMessage(msg)
+		if replies > 0 {
+			s.repliesRead(replies)
+		}
+	}
+	if cap(msg) <= maxPooledMessage {
+		*bp = msg[:0]
+		messages.Put(bp)
+	}
+	return err
+}
+
+// readAll reads r to its end into buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // heartbeatReplies counts the heartbeat replies among msg's top-level
@@ -361,8 +418,8 @@ func (s *Session) writer(pairCtx, parent context.Context) error {
 			if err = s.flushAcks(); err == nil {
 				err = s.heartbeat(w)
 			}
-		case pkt := <-s.ackq:
-			err = s.writeAck(pkt)
+		case <-s.ackWake:
+			err = s.flushAcks()
 		case <-pairCtx.Done():
 			if parent.Err() != nil {
 				_ = s.flushAcks()
@@ -409,16 +466,16 @@ func (s *Session) writeAck(pkt []byte) error {
 
 // flushAcks writes the acks queued now.
 func (s *Session) flushAcks() error {
-	for {
-		select {
-		case pkt := <-s.ackq:
-			if err := s.writeAck(pkt); err != nil {
-				return err
-			}
-		default:
-			return nil
+	s.ackMu.Lock()
+	q := s.ackq
+	s.ackq = nil
+	s.ackMu.Unlock()
+	for _, pkt := range q {
+		if err := s.writeAck(pkt); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // Ack queues an op-24 message ack (ver 1, seq 1, body
@@ -446,12 +503,18 @@ func (s *Session) Ack(msgIDRaw json.RawMessage, cmd string, pMsgType int64) bool
 	body = append(body, `,"p_msg_type":`...)
 	body = strconv.AppendInt(body, pMsgType, 10)
 	body = append(body, '}')
-	select {
-	case s.ackq <- EncodePacket(VerInt, OpAck, 1, body):
-		return true
-	default:
+	s.ackMu.Lock()
+	if len(s.ackq) >= AckQueueLen {
+		s.ackMu.Unlock()
 		return false
 	}
+	s.ackq = append(s.ackq, EncodePacket(VerInt, OpAck, 1, body))
+	s.ackMu.Unlock()
+	select {
+	case s.ackWake <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // Acks returns how many op-24 acks have been written so far.
