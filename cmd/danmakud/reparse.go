@@ -146,13 +146,12 @@ func (o *reparseOptions) run(ctx context.Context) (reparseResult, error) {
 	// writer still flushes what it was sent.
 	go func() { writerDone <- w.Run(context.Background(), records) }()
 
-	prog := &progress{name: "reparse", table: "raw_messages", w: o.stderr, tty: o.tty, every: o.progressEvery,
-		off: o.quiet || (!o.tty && o.progressEvery <= 0), start: start}
+	prog := newProgress("reparse", o.stderr, o.tty, o.quiet, o.progressEvery)
 	var dec protocol.CommandDecoder
 	var evs []protocol.Event
 	scanErr := ro.ScanRaw(ctx, func(roomID, recvMs int64, _ string, body []byte) error {
 		res.Bodies++
-		prog.add()
+		prog.update("raw_messages", res.Bodies)
 		var derr error
 		evs, derr = dec.Decode(evs[:0], append([]byte(nil), body...), roomID)
 		if derr != nil {
