@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -167,5 +169,45 @@ func TestCounterCmds(t *testing.T) {
 	}
 	if len(files) < 20 {
 		t.Fatalf("%d samples", len(files))
+	}
+}
+
+// TestUnkeyedRowsDerived: reparse's tables without duplicate protection,
+// derived from the registry, are the time series, the tally of unknown
+// commands, the room event a super chat delete adds, and interactions
+// whose key is NULL.
+func TestUnkeyedRowsDerived(t *testing.T) {
+	got := map[protocol.Kind]string{}
+	for k, ts := range unkeyedRows {
+		var n []string
+		for _, tab := range ts {
+			n = append(n, tab.Name)
+		}
+		sort.Strings(n)
+		got[k] = strings.Join(n, ",")
+	}
+	want := map[protocol.Kind]string{
+		protocol.KindCounter: "counters", protocol.KindRoom: "room_events", protocol.KindCombo: "combos",
+		protocol.KindSuperChatDelete: "room_events", protocol.KindInteract: "interactions", protocol.KindOther: "unknown_commands",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("unkeyed rows %v, want %v", got, want)
+	}
+	if c := nullKeyCond(tInteractions); c != "dedup_key IS NULL" {
+		t.Errorf("interactions: %q", c)
+	}
+}
+
+// TestReparseNeedsWriteHandle: a read-only handle is refused, naming the
+// file.
+func TestReparseNeedsWriteHandle(t *testing.T) {
+	path := openInternal(t).path
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.Reparse(context.Background(), ReparseOptions{}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("%v", err)
 	}
 }
