@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/cookiefile"
 )
 
 // Account is one Bilibili login: the cookies of one browser session.
@@ -185,7 +187,7 @@ func parseCookies(label string, b []byte, now time.Time) (*Account, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.Count(line, "\t") >= 5 {
+		if cookiefile.IsLine(line) {
 			name, value, expires, ok, err := netscapeLine(line)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", n, err)
@@ -243,29 +245,20 @@ func parseCookies(label string, b []byte, now time.Time) (*Account, error) {
 // netscapeLine parses one cookies.txt line. ok is false for cookies of
 // other domains and empty values.
 func netscapeLine(line string) (name, value string, expires time.Time, ok bool, err error) {
-	line = strings.TrimPrefix(line, "#HttpOnly_")
-	f := strings.Split(line, "\t")
-	if len(f) == 6 { // some exporters drop an empty value's field
-		f = append(f, "")
-	}
-	if len(f) != 7 {
-		return "", "", time.Time{}, false, fmt.Errorf("want 7 tab-separated Netscape fields, got %d", len(f))
-	}
-	domain, exp, name, value := f[0], strings.TrimSpace(f[4]), strings.TrimSpace(f[5]), strings.TrimSpace(f[6])
-	if !bilibiliDomain(domain) || strings.TrimSpace(domain) == "" || value == "" {
-		return "", "", time.Time{}, false, nil
-	}
-	if err := checkCookie(name, value); err != nil {
+	l, err := cookiefile.ParseLine(line)
+	if err != nil {
 		return "", "", time.Time{}, false, err
 	}
-	secs, perr := strconv.ParseFloat(exp, 64)
-	if perr != nil {
-		return "", "", time.Time{}, false, fmt.Errorf("cookie %s: bad expiry field (want unix seconds)", name)
+	if !bilibiliDomain(l.Domain) || strings.TrimSpace(l.Domain) == "" || l.Value == "" {
+		return "", "", time.Time{}, false, nil
 	}
-	if secs > 0 {
-		expires = time.Unix(int64(secs), 0)
+	if err := checkCookie(l.Name, l.Value); err != nil {
+		return "", "", time.Time{}, false, err
 	}
-	return name, value, expires, true, nil
+	if expires, err = l.Expires(); err != nil {
+		return "", "", time.Time{}, false, err
+	}
+	return l.Name, l.Value, expires, true, nil
 }
 
 // WriteCookieFile writes cookies as a Netscape cookies.txt that
@@ -275,9 +268,8 @@ func netscapeLine(line string) (name, value string, expires time.Time, ok bool, 
 // mode 0700. Cookies without a domain get ".bilibili.com", without a path
 // "/"; deleting (MaxAge < 0) and empty ones are left out. It refuses a
 // set without SESSDATA, so a failed login never replaces a good file.
-func WriteCookieFile(path string, cookies []*http.Cookie) (err error) {
-	var buf bytes.Buffer
-	buf.WriteString("# Netscape HTTP Cookie File\n# Written by danmakud. It holds a login: keep it mode 0600.\n\n")
+func WriteCookieFile(path string, cookies []*http.Cookie) error {
+	var out []*http.Cookie
 	hasSess := false
 	for _, c := range cookies {
 		if c == nil || c.Value == "" || c.MaxAge < 0 {
@@ -286,77 +278,25 @@ func WriteCookieFile(path string, cookies []*http.Cookie) (err error) {
 		if err := checkCookie(c.Name, c.Value); err != nil {
 			return fmt.Errorf("roomsource: write cookie file %s: %w", path, err)
 		}
-		domain := c.Domain
-		if domain == "" {
-			domain = ".bilibili.com"
+		cc := *c
+		if cc.Domain == "" {
+			cc.Domain = ".bilibili.com"
 		}
-		if strings.ContainsAny(domain, "\t\r\n ") || strings.ContainsAny(c.Path, "\t\r\n") {
-			return fmt.Errorf("roomsource: write cookie file %s: cookie %s has a bad domain or path", path, c.Name)
-		}
-		cpath := c.Path
-		if cpath == "" {
-			cpath = "/"
-		}
-		var exp int64
-		switch {
-		case c.MaxAge > 0:
-			exp = time.Now().Unix() + int64(c.MaxAge)
-		case !c.Expires.IsZero():
-			exp = c.Expires.Unix()
-		}
-		if c.HttpOnly {
-			buf.WriteString("#HttpOnly_")
-		}
-		fmt.Fprintf(&buf, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", domain, upperBool(strings.HasPrefix(domain, ".")),
-			cpath, upperBool(c.Secure), exp, c.Name, c.Value)
-		if c.Name == "SESSDATA" && bilibiliDomain(domain) {
+		if cc.Name == "SESSDATA" && bilibiliDomain(cc.Domain) {
 			hasSess = true
 		}
+		out = append(out, &cc)
 	}
 	if !hasSess {
 		return fmt.Errorf("roomsource: write cookie file %s: no SESSDATA cookie to write", path)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("roomsource: write cookie file: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("roomsource: write cookie file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("roomsource: write cookie file: %w", err)
-	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("roomsource: write cookie file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("roomsource: write cookie file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("roomsource: write cookie file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("roomsource: write cookie file: %w", err)
-	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable; best effort
-		d.Sync()
-		d.Close()
+	if err := cookiefile.Write(path, []string{"Written by danmakud. It holds a login: keep it mode 0600."}, out); err != nil {
+		return fmt.Errorf("roomsource: write cookie file %s: %w", path, err)
 	}
 	return nil
-}
-
-func upperBool(b bool) string {
-	if b {
-		return "TRUE"
-	}
-	return "FALSE"
 }
 
 // DefaultCookiePath is where a login is kept when no file is named:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -81,79 +82,134 @@ const (
 	omitEmpty                 // TEXT, left out when "" (the canonical form's omitempty)
 )
 
-// eventSpec is what differs between a table's columns and the canonical
-// JSON; columns not named keep their name and plain type.
-type eventSpec struct {
-	table  *Table
-	rename map[string]string
-	how    map[string]fieldHow
-	// fixedCmd / cmdOf: for tables without a cmd column.
+// exportSpec is how a table that stores events (Table.Kinds) appears in
+// export: its place in the export order and what differs between its
+// columns and protocol's canonical JSON. Columns not named keep their
+// name and plain type; columns that have no canonical name (dedup keys,
+// money facts the writer derives, deleted_ms, red pockets' start_ms and
+// end_ms, which are in ms where the canonical start_time/end_time are in
+// s) keep their column names: nothing stored is left out.
+type exportSpec struct {
+	// seq is the table's place in export order, from 1 (jsonl's table
+	// order, the default --kind list). A new table takes the next number,
+	// so that existing output keeps its order.
+	seq int
+	// skip, when set, says why the table's rows are not events to export
+	// (seq is then 0).
+	skip   string
+	rename map[string]string   // column → canonical key
+	how    map[string]fieldHow // column → how its value is written
+	// For a table without a cmd column: fixedCmd is every row's cmd, or
+	// cmdBy names a column whose value cmdOf maps to the cmd.
 	fixedCmd string
-	cmdOf    func(name string) string
+	cmdBy    string
+	cmdOf    map[string]string
 }
 
-// counterCmds is the command each counter name comes from (protocol
-// decodes them so), for the counters table, which does not store cmd.
-var counterCmds = map[string]string{
-	"popularity": "HEARTBEAT_REPLY", "online_rank_count": "ONLINE_RANK_COUNT", "online_count": "ONLINE_RANK_COUNT",
-	"watched": "WATCHED_CHANGE", "likes": "LIKE_INFO_V3_UPDATE", "fans": "ROOM_REAL_TIME_MESSAGE_UPDATE",
-}
-
-// eventSpecs lists the event tables in export order. Columns that have
-// no canonical name (dedup keys, money facts the writer derives,
-// deleted_ms, red pockets' start_ms/end_ms, which are in ms where the
-// canonical start_time/end_time are in s) keep their column names:
-// nothing stored is left out.
-var eventSpecs = []eventSpec{
-	{table: tDanmaku, how: map[string]fieldHow{"is_admin": asBool, "is_mirror": asBool}},
-	{table: tGifts, how: map[string]fieldHow{"bag_gift": asBool}},
-	{table: tSuperChats, rename: map[string]string{"sc_id": "id"}},
-	{table: tGuards},
-	{table: tInteractions},
-	{table: tCounters, cmdOf: func(name string) string { return counterCmds[name] }},
-	{table: tRoomEvents, how: map[string]fieldHow{"raw": asRawJSON, "status": omitEmpty, "title": omitEmpty, "message": omitEmpty}},
-	{table: tCombos, fixedCmd: "COMBO_SEND"},
-	{table: tRedPockets},
-}
-
+// eventTables are the exported tables, in export order.
 var eventTables []*EventTable
 
 func init() {
-	for _, s := range eventSpecs {
-		t := s.table
-		et := &EventTable{Table: t, Kind: t.Kinds[0], cmdIdx: -1, roomTs: [2]int{-1, -1}, fixedCmd: s.fixedCmd}
-		nameIdx := -1
-		for i, c := range t.Columns {
-			switch c.Name {
-			case "cmd":
-				et.cmdIdx = i
-				continue
-			case "room_id":
-				et.roomTs[0] = i
-				continue
-			case "ts_ms":
-				et.roomTs[1] = i
-				continue
-			case "name":
-				nameIdx = i
-			}
-			name := c.Name
-			if r, ok := s.rename[name]; ok {
-				name = r
-			}
-			et.fields = append(et.fields, jsonField{col: i, key: []byte(`,"` + name + `":`), how: s.how[c.Name], name: name})
-		}
-		if s.cmdOf != nil && nameIdx >= 0 {
-			et.cmdOf = func(row []any) string {
-				n, _ := row[nameIdx].(string)
-				return s.cmdOf(n)
-			}
-		}
-		if et.roomTs[0] < 0 {
-			panic("storage: event table " + t.Name + " has no room_id")
-		}
-		eventTables = append(eventTables, et)
+	var err error
+	if eventTables, err = buildEventTables(registry); err != nil {
+		panic(err)
 	}
+}
+
+// buildEventTables checks every table's export declaration (checkExport)
+// and returns the exported ones in export order, which their seq numbers
+// must give without gaps or repeats.
+func buildEventTables(tables []*Table) ([]*EventTable, error) {
+	var out []*EventTable
+	for _, t := range tables {
+		if err := checkExport(t); err != nil {
+			return nil, err
+		}
+		if t.export != nil && t.export.skip == "" {
+			out = append(out, newEventTable(t))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].export.seq < out[j].export.seq })
+	for i, et := range out {
+		if et.export.seq != i+1 {
+			return nil, fmt.Errorf("storage: export order: table %s has seq %d, want %d (seq runs 1, 2, … without gaps or repeats)", et.Name, et.export.seq, i+1)
+		}
+	}
+	return out, nil
+}
+
+// checkExport is the registry's export rule: a table that stores events
+// (Kinds) declares how they export, or why they do not; a table without
+// Kinds declares nothing; a declaration names only the table's columns.
+func checkExport(t *Table) error {
+	x := t.export
+	switch {
+	case len(t.Kinds) == 0 && x == nil:
+		return nil
+	case len(t.Kinds) == 0:
+		return fmt.Errorf("storage: table %s has an export mapping but stores no events (no Kinds)", t.Name)
+	case x == nil:
+		return fmt.Errorf("storage: table %s stores events (Kinds) but declares no export mapping: give it an exportSpec, or one with skip saying why its rows are not exported", t.Name)
+	case x.skip != "" && x.seq != 0, x.skip == "" && x.seq <= 0:
+		return fmt.Errorf("storage: table %s: an exportSpec has either a seq > 0 or a skip reason", t.Name)
+	}
+	has := map[string]bool{}
+	for _, c := range t.Columns {
+		has[c.Name] = true
+	}
+	named := []string{x.cmdBy}
+	for c := range x.rename {
+		named = append(named, c)
+	}
+	for c := range x.how {
+		named = append(named, c)
+	}
+	for _, c := range named {
+		if c != "" && !has[c] {
+			return fmt.Errorf("storage: table %s: export mapping names column %q, which it does not have", t.Name, c)
+		}
+	}
+	if x.skip == "" && !has["room_id"] {
+		return fmt.Errorf("storage: event table %s has no room_id", t.Name)
+	}
+	if x.skip == "" && !has["cmd"] && x.fixedCmd == "" && x.cmdOf == nil {
+		return fmt.Errorf("storage: event table %s has no cmd column and declares no cmd for its rows", t.Name)
+	}
+	return nil
+}
+
+// newEventTable builds a checked table's export view.
+func newEventTable(t *Table) *EventTable {
+	s := t.export
+	et := &EventTable{Table: t, Kind: t.Kinds[0], cmdIdx: -1, roomTs: [2]int{-1, -1}, fixedCmd: s.fixedCmd}
+	cmdByIdx := -1
+	for i, c := range t.Columns {
+		switch c.Name {
+		case "cmd":
+			et.cmdIdx = i
+			continue
+		case "room_id":
+			et.roomTs[0] = i
+			continue
+		case "ts_ms":
+			et.roomTs[1] = i
+			continue
+		case s.cmdBy:
+			cmdByIdx = i
+		}
+		name := c.Name
+		if r, ok := s.rename[name]; ok {
+			name = r
+		}
+		et.fields = append(et.fields, jsonField{col: i, key: []byte(`,"` + name + `":`), how: s.how[c.Name], name: name})
+	}
+	if s.cmdOf != nil && cmdByIdx >= 0 {
+		et.cmdOf = func(row []any) string {
+			n, _ := row[cmdByIdx].(string)
+			return s.cmdOf[n]
+		}
+	}
+	return et
 }
 
 // EventTables are the tables that hold events, in export order: danmaku,

@@ -42,7 +42,7 @@ func jsonTags(t reflect.Type, into map[string]bool) {
 
 // TestExportJSONKeysAreCanonical holds the export mapping to protocol's
 // JSON names: a column that is renamed in protocol, or a new column
-// with no canonical field, fails here until eventSpecs or exportExtras
+// with no canonical field, fails here until the table's exportSpec or exportExtras
 // says what it is.
 func TestExportJSONKeysAreCanonical(t *testing.T) {
 	for _, et := range EventTables() {

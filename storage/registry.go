@@ -32,11 +32,16 @@ type Table struct {
 	// Kinds are the protocol event kinds stored here (none: the table is
 	// written from the writer's other records or by DB methods).
 	Kinds []protocol.Kind
-	// Key documents the unique key that makes duplicates impossible; ""
-	// for tables without one (time series, bookkeeping).
+	// KeyCols are the columns of the unique key that makes duplicates
+	// impossible (the schema's UNIQUE constraint); nil for tables without
+	// one (time series, bookkeeping). A row whose key has a NULL is not
+	// refused by it.
+	KeyCols []string
+	// Key says how the key's values are made; "" when the columns say it.
 	Key string
 	// Dedup: a record routed here that adds no row is counted in
-	// WriterStats.Dups (the unique key ignored it as a duplicate).
+	// WriterStats.Dups (the unique key ignored it as a duplicate). Set
+	// exactly on the tables with KeyCols.
 	Dedup bool
 	// RoomKind, when set, is the per-room count's name in `stats`
 	// (Summary.Rooms) for this table's rows.
@@ -49,6 +54,15 @@ type Table struct {
 	skip   []string // columns the INSERT leaves to their default or a later UPDATE
 	// put writes one record routed to this table.
 	put func(s *stmts, t *Table, runID int64, r Record) error
+	// also: kinds routed here whose records add a row to another table
+	// as well (a super chat delete is kept as a room event too).
+	also map[protocol.Kind]*Table
+	// nullKey, for a table whose key may hold NULL, says whether an
+	// event's row will have a NULL key (and so no duplicate protection).
+	nullKey func(protocol.Event) bool
+	// export says how the rows appear in export; set exactly on the
+	// tables with Kinds (see checkExport).
+	export *exportSpec
 }
 
 // Insert is the table's INSERT statement: every column but those the
@@ -102,6 +116,9 @@ var skippedKinds = map[protocol.Kind]bool{protocol.KindControl: true}
 
 func init() {
 	for i, t := range registry {
+		if err := checkKey(t); err != nil {
+			panic(err)
+		}
 		t.idx = i
 		t.insert = buildInsert(t, t.Dedup, t.skip...)
 		for _, k := range t.Kinds {
@@ -111,6 +128,37 @@ func init() {
 			kindTable[k] = t
 		}
 	}
+}
+
+// checkKey holds a table's key declaration together: Dedup exactly
+// when there are KeyCols, KeyCols naming columns, and a nullKey rule
+// when one of them may be NULL.
+func checkKey(t *Table) error {
+	if t.Dedup != (len(t.KeyCols) > 0) {
+		return fmt.Errorf("storage: table %s: Dedup is %v but it has %d key columns", t.Name, t.Dedup, len(t.KeyCols))
+	}
+	nullable := false
+	for _, k := range t.KeyCols {
+		c := t.column(k)
+		if c == nil {
+			return fmt.Errorf("storage: table %s: key column %q is not one of its columns", t.Name, k)
+		}
+		nullable = nullable || c.Null
+	}
+	if nullable != (t.nullKey != nil) {
+		return fmt.Errorf("storage: table %s: a key that may be NULL needs nullKey, and only such a key has one", t.Name)
+	}
+	return nil
+}
+
+// column returns t's column called name, or nil.
+func (t *Table) column(name string) *Column {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
+		}
+	}
+	return nil
 }
 
 // tableFor is the table a record is routed to; nil for records that
@@ -165,9 +213,14 @@ func UniqueKeys() string {
 	var b strings.Builder
 	b.WriteString("| table | unique key |\n| --- | --- |\n")
 	for _, t := range registry {
-		if t.Key != "" {
-			fmt.Fprintf(&b, "| `%s` | %s |\n", t.Name, t.Key)
+		if len(t.KeyCols) == 0 {
+			continue
 		}
+		fmt.Fprintf(&b, "| `%s` | `(%s)`", t.Name, strings.Join(t.KeyCols, ", "))
+		if t.Key != "" {
+			b.WriteString(": " + t.Key)
+		}
+		b.WriteString(" |\n")
 	}
 	return b.String()
 }

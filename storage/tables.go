@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/danmakud/danmakud/protocol"
 )
@@ -103,8 +104,10 @@ var tConnections = &Table{
 
 var tDanmaku = &Table{
 	Name: "danmaku", RowDoc: "chat message", Stats: true, Dedup: true, RoomKind: "danmaku",
-	Kinds: []protocol.Kind{protocol.KindDanmaku},
-	Key:   "`(room_id, dedup_key)`: `id_str`; for old messages without one, `x:<ts_ms>:<mid_hash>:<rnd>:<crc32(text)>`",
+	Kinds:   []protocol.Kind{protocol.KindDanmaku},
+	KeyCols: []string{"room_id", "dedup_key"},
+	Key:     "`id_str`; for old messages without one, `x:<ts_ms>:<mid_hash>:<rnd>:<crc32(text)>`",
+	export:  &exportSpec{seq: 1, how: map[string]fieldHow{"is_admin": asBool, "is_mirror": asBool}},
 	Columns: []Column{colI("room_id", ""), colT("dedup_key", ""), colT("id_str", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colI("uid", "0 when masked"), colT("uname", ""), colT("text", ""), colI("mode", ""), colI("font_size", ""), colI("color", ""),
 		colT("mid_hash", "CRC32 of the uid, kept when masked"), colI("dm_type", "0 text, 1 sticker, 2 voice"), colT("emoticon", ""),
@@ -123,8 +126,10 @@ var tDanmaku = &Table{
 
 var tGifts = &Table{
 	Name: "gifts", RowDoc: "gift (one per SEND_GIFT_V2 list item)", Stats: true, Dedup: true, RoomKind: "gift",
-	Kinds: []protocol.Kind{protocol.KindGift},
-	Key:   "`(room_id, dedup_key)`: `tid` (shared by SEND_GIFT and SEND_GIFT_V2)",
+	Kinds:   []protocol.Kind{protocol.KindGift},
+	KeyCols: []string{"room_id", "dedup_key"},
+	Key:     "`tid` (shared by SEND_GIFT and SEND_GIFT_V2)",
+	export:  &exportSpec{seq: 2, how: map[string]fieldHow{"bag_gift": asBool}},
 	Columns: []Column{colI("room_id", ""), colT("dedup_key", ""), colT("tid", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colI("uid", ""), colT("uname", ""), colI("gift_id", ""), colT("gift_name", ""), colI("num", ""),
 		colI("price", "per unit, coins; 1000 gold = 1 CNY"),
@@ -139,8 +144,10 @@ var tGifts = &Table{
 
 var tSuperChats = &Table{
 	Name: "super_chats", RowDoc: "super chat", Stats: true, Dedup: true, RoomKind: "super_chat",
-	Kinds: []protocol.Kind{protocol.KindSuperChat, protocol.KindSuperChatDelete},
-	Key:   "`(room_id, sc_id)`",
+	Kinds:   []protocol.Kind{protocol.KindSuperChat, protocol.KindSuperChatDelete},
+	KeyCols: []string{"room_id", "sc_id"},
+	export:  &exportSpec{seq: 3, rename: map[string]string{"sc_id": "id"}},
+	also:    map[protocol.Kind]*Table{protocol.KindSuperChatDelete: tRoomEvents},
 	Columns: []Column{colI("room_id", ""), colI("sc_id", ""), colI("ts_ms", "start"), colI("recv_ms", ""), colI("uid", ""),
 		colT("uname", ""), colI("price", "CNY"), colT("message", ""), colT("message_trans", ""), colI("duration_s", ""), colT("cmd", ""),
 		colNI("deleted_ms", "set by SUPER_CHAT_MESSAGE_DELETE")},
@@ -160,7 +167,7 @@ var tSuperChats = &Table{
 			}
 			// Deletes are kept as room events too (a delete of an SC seen
 			// before this run still says something).
-			_, err := s.insert(tRoomEvents, e.RoomID, e.TsMs, r.RecvMs, e.Cmd, "", "", "", fmt.Sprint(e.IDs))
+			_, err := s.insert(t.also[protocol.KindSuperChatDelete], e.RoomID, e.TsMs, r.RecvMs, e.Cmd, "", "", "", fmt.Sprint(e.IDs))
 			return err
 		}
 		return fmt.Errorf("storage: super_chats: unexpected %T", r.E)
@@ -169,10 +176,12 @@ var tSuperChats = &Table{
 
 var tGuards = &Table{
 	Name: "guards", RowDoc: "guard purchase (GUARD_BUY and its toasts linked into one row)", Stats: true, Dedup: true, RoomKind: "guard",
-	Kinds: []protocol.Kind{protocol.KindGuard},
-	Key: "`(room_id, purchase_key)`: `<uid>:<guard_level>:<start_time>` of the purchase's GUARD_BUY, or `p:<payflow_id>` for a purchase seen " +
+	Kinds:   []protocol.Kind{protocol.KindGuard},
+	KeyCols: []string{"room_id", "purchase_key"},
+	Key: "`<uid>:<guard_level>:<start_time>` of the purchase's GUARD_BUY, or `p:<payflow_id>` for a purchase seen " +
 		"only as toasts (`t:<uid>:<guard_level>:<start_time>` for a toast without one); the messages of one purchase are linked by `payflow_id`, or (GUARD_BUY has none) by uid, level and a start time " +
 		"within 10 seconds",
+	export: &exportSpec{seq: 4},
 	Columns: []Column{colI("room_id", ""), colT("purchase_key", ""), colI("ts_ms", "the purchase's start_time, from the first message seen"), colI("recv_ms", "the first message's"),
 		colI("uid", ""), colT("uname", ""), colI("guard_level", "1 governor, 2 admiral, 3 captain"), colI("num", ""),
 		colI("price", "gold; what was paid, from a toast, when one said it, else the list price; see `price_source`"),
@@ -185,8 +194,9 @@ var tGuards = &Table{
 
 var tRedPockets = &Table{
 	Name: "red_pockets", RowDoc: "popularity red pocket (one per lot, however often re-broadcast)", Stats: true, Dedup: true,
-	Kinds: []protocol.Kind{kindRedPocket},
-	Key:   "`(room_id, lot_id)`",
+	Kinds:   []protocol.Kind{kindRedPocket},
+	KeyCols: []string{"room_id", "lot_id"},
+	export:  &exportSpec{seq: 9},
 	Columns: []Column{colI("room_id", ""), colI("lot_id", ""), colI("ts_ms", ""), colI("recv_ms", "the first broadcast's"),
 		colI("uid", "the sender"), colT("uname", ""), colI("price", "total price, gold coins"), colI("start_ms", ""), colI("end_ms", ""),
 		colT("cmd", "POPULARITY_RED_POCKET_START or POPULARITY_RED_POCKET_V2_START")},
@@ -209,8 +219,11 @@ func insertRedPocket(s *stmts, t *Table, b *protocol.Base, recvMs int64, p redPo
 
 var tInteractions = &Table{
 	Name: "interactions", RowDoc: "enter, follow, share, like", Stats: true, Dedup: true, RoomKind: "interact",
-	Kinds: []protocol.Kind{protocol.KindInteract},
-	Key:   "`(room_id, dedup_key)`: `<trigger_time_ns>:<msg_type>`",
+	Kinds:   []protocol.Kind{protocol.KindInteract},
+	KeyCols: []string{"room_id", "dedup_key"},
+	Key:     "`<trigger_time_ns>:<msg_type>`",
+	export:  &exportSpec{seq: 5},
+	nullKey: func(e protocol.Event) bool { return InteractKey(e.(*protocol.Interact)) == nil },
 	Columns: []Column{colI("room_id", ""), colNT("dedup_key", ""), colI("ts_ms", ""), colI("recv_ms", ""), colI("uid", "0 when masked"),
 		colT("uname", ""), colI("msg_type", "1 enter, 2 follow, 3 share, 4 special follow, 5 mutual follow, 6 like"),
 		colI("medal_level", ""), colT("medal_name", ""), colT("cmd", "")},
@@ -225,7 +238,9 @@ var tInteractions = &Table{
 var tCounters = &Table{
 	Name: "counters", RowDoc: "counter sample", Stats: true, Kinds: []protocol.Kind{protocol.KindCounter},
 	Columns: []Column{colI("room_id", ""), colI("ts_ms", ""), colI("recv_ms", ""),
-		colT("name", "`popularity` — always 1 since 2023 —, `online_rank_count`, `online_count`, `watched`, `likes`, `fans`"), colI("value", "")},
+		colT("name", counterNamesDoc()), colI("value", "")},
+	// The table does not store cmd: export derives it from the name.
+	export: &exportSpec{seq: 6, cmdBy: "name", cmdOf: counterCmds()},
 	put: func(s *stmts, t *Table, _ int64, rec Record) error {
 		r := rec.(Event)
 		e := r.E.(*protocol.Counter)
@@ -234,11 +249,46 @@ var tCounters = &Table{
 	},
 }
 
+// counters are the counter names protocol decodes, in the data
+// dictionary's order, each with the command it comes from (a heartbeat
+// reply for popularity) and a note for the dictionary.
+var counters = []struct{ name, cmd, note string }{
+	{"popularity", "HEARTBEAT_REPLY", "always 1 since 2023"},
+	{"online_rank_count", "ONLINE_RANK_COUNT", ""},
+	{"online_count", "ONLINE_RANK_COUNT", ""},
+	{"watched", "WATCHED_CHANGE", ""},
+	{"likes", "LIKE_INFO_V3_UPDATE", ""},
+	{"fans", "ROOM_REAL_TIME_MESSAGE_UPDATE", ""},
+}
+
+// counterCmds maps each counter name to its command.
+func counterCmds() map[string]string {
+	m := map[string]string{}
+	for _, c := range counters {
+		m[c.name] = c.cmd
+	}
+	return m
+}
+
+// counterNamesDoc is the name column's doc: the names, with their notes.
+func counterNamesDoc() string {
+	var parts []string
+	for _, c := range counters {
+		p := "`" + c.name + "`"
+		if c.note != "" {
+			p += " — " + c.note + " —"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
+}
+
 var tRoomEvents = &Table{
 	Name: "room_events", RowDoc: "room state or moderation message", Stats: true, Kinds: []protocol.Kind{protocol.KindRoom},
 	Columns: []Column{colI("room_id", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colT("cmd", "LIVE, PREPARING, ROOM_CHANGE, CUT_OFF, WARNING, ROOM_SILENT_ON/OFF, ROOM_BLOCK_MSG, RECALL_DANMU_MSG, LOG_IN_NOTICE, SUPER_CHAT_MESSAGE_DELETE, …"),
 		colT("status", "`live`, `preparing`, `rotation`"), colT("title", ""), colT("message", ""), colT("raw", "the whole JSON")},
+	export: &exportSpec{seq: 7, how: map[string]fieldHow{"raw": asRawJSON, "status": omitEmpty, "title": omitEmpty, "message": omitEmpty}},
 	put: func(s *stmts, t *Table, _ int64, rec Record) error {
 		r := rec.(Event)
 		e := r.E.(*protocol.Room)
@@ -251,6 +301,7 @@ var tCombos = &Table{
 	Name: "combos", RowDoc: "COMBO_SEND", Stats: true, Kinds: []protocol.Kind{protocol.KindCombo},
 	Columns: []Column{colI("room_id", ""), colI("recv_ms", ""), colI("uid", ""), colT("uname", ""), colI("gift_id", ""), colT("gift_name", ""),
 		colI("combo_num", ""), colI("combo_total_coin", ""), colT("batch_combo_id", "")},
+	export: &exportSpec{seq: 8, fixedCmd: "COMBO_SEND"},
 	put: func(s *stmts, t *Table, _ int64, rec Record) error {
 		r := rec.(Event)
 		e := r.E.(*protocol.Combo)
@@ -263,6 +314,7 @@ var tUnknown = &Table{
 	Name: "unknown_commands", RowDoc: "command without a typed table", Stats: true, Kinds: []protocol.Kind{protocol.KindOther},
 	Columns: []Column{colNT("cmd", ""), colI("count", ""), colI("first_seen_ms", ""), colI("last_seen_ms", ""),
 		colT("sample", "the first one's JSON")},
+	export: &exportSpec{skip: "a tally per command (count, first and last seen, one sample), not events"},
 	put: func(s *stmts, t *Table, _ int64, rec Record) error {
 		r := rec.(Event)
 		e := r.E.(*protocol.Other)

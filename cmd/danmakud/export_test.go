@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/danmakud/danmakud/export"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/parquet-go/parquet-go"
@@ -232,26 +233,6 @@ func TestExportFilters(t *testing.T) {
 	}
 }
 
-func TestParseExportTime(t *testing.T) {
-	for in, want := range map[string]int64{
-		"2026-11-27 20:00:00":       exportT0,
-		"2026-11-27":                exportT0 - 20*3600_000,
-		"2026-11-27T20:00:00+08:00": exportT0,
-		"2026-11-27T12:00:00.5Z":    exportT0 + 500,
-		"1764244800000":             1764244800000,
-	} {
-		got, err := parseExportTime(in)
-		if err != nil || got != want {
-			t.Errorf("%q: got %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"27/11/2026", "-5", "0"} {
-		if _, err := parseExportTime(in); err == nil {
-			t.Errorf("%q: no error", in)
-		}
-	}
-}
-
 func TestExportCSV(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.db")
@@ -297,6 +278,10 @@ func TestExportCSV(t *testing.T) {
 		t.Fatalf("temporary files left: %v", left)
 	}
 }
+
+// netRoundTrip is .NET's round-trip time format, which the recorder's
+// start_time uses.
+const netRoundTrip = "2006-01-02T15:04:05.0000000-07:00"
 
 // recorderP is the p attribute of a recorder <d>: time (s, 3 decimals),
 // mode, size, colour, send time (unix ms), 0, uid, 0.
@@ -441,26 +426,6 @@ func TestExportXML(t *testing.T) {
 	}
 }
 
-func TestAppendXMLText(t *testing.T) {
-	for _, c := range []struct {
-		in         string
-		attr, text string
-	}{
-		{"a&b<c>d\"e'f", "a&amp;b&lt;c&gt;d&quot;e'f", "a&amp;b&lt;c&gt;d\"e'f"},
-		{"x\ty\nz\r", "x&#x9;y&#xA;z&#xD;", "x\ty\nz&#xD;"},
-		{"\x00\x08\x0b\x0c\x1f\x7f\u0080\u009f\ufeff\ufffe\uffff", "", ""},
-		{"ok\xed\xa0\x80\xff\ufffd", "ok\ufffd", "ok\ufffd"}, // a lone surrogate and a bad byte go; a real U+FFFD stays
-		{"弹幕🎉", "弹幕🎉", "弹幕🎉"},
-	} {
-		if got := string(appendXMLText(nil, c.in, true)); got != c.attr {
-			t.Errorf("attr %q: %q, want %q", c.in, got, c.attr)
-		}
-		if got := string(appendXMLText(nil, c.in, false)); got != c.text {
-			t.Errorf("text %q: %q, want %q", c.in, got, c.text)
-		}
-	}
-}
-
 func TestExportParquet(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.db")
@@ -582,6 +547,8 @@ func TestExportRefusesOldSchema(t *testing.T) {
 // event rows (160,000 danmaku in 2 rooms), built once with the writer:
 //
 //	go test -run '^$' -bench Export -benchtime 3x ./cmd/danmakud/
+//
+// It calls export.Options.Run, what the command runs.
 func BenchmarkExport(b *testing.B) {
 	dir := b.TempDir()
 	path := filepath.Join(dir, "bench.db")
@@ -603,19 +570,18 @@ func BenchmarkExport(b *testing.B) {
 		}
 	}
 	db.Close()
-	for _, f := range exportFormats {
-		b.Run(f, func(b *testing.B) {
+	for _, f := range export.Formats {
+		b.Run(f.Name(), func(b *testing.B) {
 			rows := rows
-			if f == "xml" {
+			if f == export.XML {
 				rows = xmlRows
 			}
-			out := filepath.Join(dir, f)
+			out := filepath.Join(dir, f.Name())
+			if !f.ToDir() {
+				out += "." + f.Name()
+			}
 			for b.Loop() {
-				o := exportOptions{db: path, format: f, out: out, quiet: true, stdout: io.Discard, stderr: io.Discard}
-				if f == "jsonl" {
-					o.out = out + ".jsonl"
-				}
-				if err := o.run(context.Background()); err != nil {
+				if _, err := (export.Options{DB: path, Format: f, Out: out, Stdout: io.Discard}).Run(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}

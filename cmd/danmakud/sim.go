@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/atomicfile"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/spf13/cobra"
 )
@@ -111,13 +112,13 @@ func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), s.URL())
 	if o.certFile != "" {
-		if err := writeFileAtomic(o.certFile, s.CertPEM()); err != nil {
+		if err := atomicfile.WriteFile(o.certFile, s.CertPEM(), 0o644); err != nil {
 			s.Close()
 			return &exitError{exitFailure, err}
 		}
 	}
 	if o.addrFile != "" { // last: its appearance means the simulator is ready
-		if err := writeFileAtomic(o.addrFile, []byte(s.URL()+"\n")); err != nil {
+		if err := atomicfile.WriteFile(o.addrFile, []byte(s.URL()+"\n"), 0o644); err != nil {
 			s.Close()
 			return &exitError{exitFailure, err}
 		}
@@ -148,14 +149,4 @@ func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		return &exitError{exitFailure, err}
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to path via a temporary file and a rename, so
-// a reader never sees a partial file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/danmakud/danmakud/export"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +50,7 @@ func newStatsCmd() *cobra.Command {
 
 // bilibiliZone is Bilibili's time zone (China Standard Time, no DST),
 // printed beside UTC.
-var bilibiliZone = time.FixedZone("UTC+8", 8*3600)
+var bilibiliZone = export.Zone
 
 // stamp prints a unix-ms time in UTC and in Bilibili's UTC+8.
 func stamp(ms int64) string {

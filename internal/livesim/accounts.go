@@ -3,15 +3,15 @@ package livesim
 import (
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/cookiefile"
 )
 
 // account is one logged-in user of the simulator: its cookies as a
@@ -65,25 +65,8 @@ func (a *account) writeCookieFile(dir string, i int) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	var b strings.Builder
-	b.WriteString("# Netscape HTTP Cookie File\n# livesim account " + strconv.Itoa(i) + "\n\n")
-	for _, c := range a.cookies() {
-		domain := c.Domain
-		if c.HttpOnly {
-			domain = "#HttpOnly_" + domain
-		}
-		secure := "FALSE"
-		if c.Secure {
-			secure = "TRUE"
-		}
-		fmt.Fprintf(&b, "%s\tTRUE\t%s\t%s\t%d\t%s\t%s\n", domain, c.Path, secure, c.Expires.Unix(), c.Name, c.Value)
-	}
 	path := filepath.Join(dir, "account-"+strconv.Itoa(i)+".txt")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return cookiefile.Write(path, []string{"livesim account " + strconv.Itoa(i)}, a.cookies())
 }
 
 // AccountCookies returns the cookies of account i (from 1: the accounts

@@ -14,7 +14,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/atomicfile"
 	"github.com/danmakud/danmakud/protocol"
 )
 
@@ -642,17 +642,13 @@ func (t *Truth) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// WriteTruth writes Truth as JSON to path (atomically: temp file, rename).
+// WriteTruth writes Truth as JSON to path, atomically (internal/atomicfile), mode 0644.
 func (s *Sim) WriteTruth(path string) error {
 	b, err := json.MarshalIndent(s.Truth(), "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // roomsSorted returns live rooms ordered by the lists' popularity figure.

@@ -34,49 +34,44 @@ func (d *DB) ScanRaw(ctx context.Context, fn func(roomID, recvMs int64, cmd stri
 	return nil
 }
 
-// RoomsWithRows is the set of room ids that have at least one row in
-// the named table (which must have a room_id column); with keyless, only
-// rows whose dedup_key is NULL count (interactions without a trigger
-// time, which the unique key does not hold).
-func (d *DB) RoomsWithRows(ctx context.Context, table string, keyless bool) (map[int64]bool, error) {
-	t := TableNamed(table)
-	if t == nil {
-		return nil, fmt.Errorf("storage: no table %q", table)
-	}
-	q := "SELECT DISTINCT room_id FROM " + t.Name
-	if keyless {
-		q += " WHERE dedup_key IS NULL"
+// distinctInts is the set of values of t's INTEGER column col, over
+// the rows where (when not "").
+func (d *DB) distinctInts(ctx context.Context, t *Table, col, where string) (map[int64]bool, error) {
+	q := "SELECT DISTINCT " + col + " FROM " + t.Name
+	if where != "" {
+		q += " WHERE " + where
 	}
 	rows, err := d.SQL.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("storage: rooms of %s: %w", t.Name, err)
+		return nil, fmt.Errorf("storage: %s of %s: %w", col, t.Name, err)
 	}
 	defer rows.Close()
 	set := map[int64]bool{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("storage: rooms of %s: %w", t.Name, err)
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("storage: %s of %s: %w", col, t.Name, err)
 		}
-		set[id] = true
+		set[v] = true
 	}
 	return set, rows.Err()
 }
 
-// UnknownCmds is the set of commands unknown_commands counts.
-func (d *DB) UnknownCmds(ctx context.Context) (map[string]bool, error) {
-	rows, err := d.SQL.QueryContext(ctx, "SELECT cmd FROM unknown_commands")
+// distinctStrings is the set of values of t's TEXT column col (NULL
+// counts as "").
+func (d *DB) distinctStrings(ctx context.Context, t *Table, col string) (map[string]bool, error) {
+	rows, err := d.SQL.QueryContext(ctx, "SELECT DISTINCT "+col+" FROM "+t.Name)
 	if err != nil {
-		return nil, fmt.Errorf("storage: unknown_commands: %w", err)
+		return nil, fmt.Errorf("storage: %s of %s: %w", col, t.Name, err)
 	}
 	defer rows.Close()
 	set := map[string]bool{}
 	for rows.Next() {
-		var c sql.NullString
-		if err := rows.Scan(&c); err != nil {
-			return nil, fmt.Errorf("storage: unknown_commands: %w", err)
+		var v sql.NullString
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("storage: %s of %s: %w", col, t.Name, err)
 		}
-		set[c.String] = true
+		set[v.String] = true
 	}
 	return set, rows.Err()
 }

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"context"
@@ -8,6 +8,22 @@ import (
 	"github.com/danmakud/danmakud/storage"
 	"github.com/parquet-go/parquet-go"
 )
+
+// parquetFormat writes one Parquet file per table.
+type parquetFormat struct{}
+
+func (parquetFormat) Name() string { return "parquet" }
+func (parquetFormat) ToDir() bool  { return true }
+
+func (parquetFormat) Doc() string {
+	return "one file per kind, <table>.parquet in the output directory: INT64 and UTF-8 BYTE_ARRAY columns, " +
+		"optional where the column may be NULL, row groups of at most 65,536 rows, zstd. " +
+		"pandas, polars and DuckDB read it directly."
+}
+
+func (parquetFormat) write(ctx context.Context, j *job) error {
+	return j.eachTable(ctx, ".parquet", writeParquet)
+}
 
 // parquetRowGroup bounds the rows a Parquet row group holds, and so the
 // memory an export buffers: the writer keeps one row group in memory.
@@ -60,10 +76,9 @@ func parquetSchema(t *storage.Table) *parquet.Schema {
 // writeParquet writes one table as a Parquet file, streaming: rows go
 // to the writer in batches and a row group is cut every
 // parquetRowGroup rows.
-func writeParquet(ctx context.Context, db *storage.DB, et *storage.EventTable, f storage.ExportFilter, w io.Writer, prog *progress) error {
-	schema := parquetSchema(et.Table)
-	pw := parquet.NewWriter(w, schema, parquet.MaxRowsPerRowGroup(parquetRowGroup),
-		parquet.CreatedBy("danmakud", version, ""))
+func writeParquet(ctx context.Context, j *job, et *storage.EventTable, w io.Writer) error {
+	pw := parquet.NewWriter(w, parquetSchema(et.Table), parquet.MaxRowsPerRowGroup(parquetRowGroup),
+		parquet.CreatedBy("danmakud", j.o.Version, ""))
 	cols := et.Columns
 	batch := make([]parquet.Row, 0, parquetBatch)
 	// Values are built into one backing slice per batch row, reused.
@@ -81,31 +96,17 @@ func writeParquet(ctx context.Context, db *storage.DB, et *storage.EventTable, f
 		batch = batch[:0]
 		return nil
 	}
-	err := db.ScanEvents(ctx, et.Table, f, func(row []any) error {
+	err := j.scan(ctx, et, func(row []any) error {
 		vals := backing[len(batch)][:0]
 		for i, v := range row {
-			def := 0
-			if cols[i].Null {
-				def = 1
+			pv, err := parquetValue(&cols[i], i, v)
+			if err != nil {
+				return err
 			}
-			var pv parquet.Value
-			switch v := v.(type) {
-			case int64:
-				pv = parquet.Int64Value(v)
-			case string:
-				pv = parquet.ByteArrayValue([]byte(validUTF8(v)))
-			case []byte:
-				pv = parquet.ByteArrayValue(append([]byte(nil), v...))
-			case nil:
-				if !cols[i].Null {
-					return fmt.Errorf("column %s: NULL in a NOT NULL column", cols[i].Name)
-				}
-				pv, def = parquet.NullValue(), 0
-			}
-			vals = append(vals, pv.Level(0, def, i))
+			vals = append(vals, pv)
 		}
 		batch = append(batch, vals)
-		prog.add()
+		j.row()
 		if len(batch) == parquetBatch {
 			return flush()
 		}
@@ -118,4 +119,28 @@ func writeParquet(ctx context.Context, db *storage.DB, et *storage.EventTable, f
 		return err
 	}
 	return pw.Close()
+}
+
+// parquetValue is one column value (as ScanEvents gives it) for column
+// index i, with its definition level.
+func parquetValue(c *storage.Column, i int, v any) (parquet.Value, error) {
+	def := 0
+	if c.Null {
+		def = 1
+	}
+	var pv parquet.Value
+	switch v := v.(type) {
+	case int64:
+		pv = parquet.Int64Value(v)
+	case string:
+		pv = parquet.ByteArrayValue([]byte(validUTF8(v)))
+	case []byte:
+		pv = parquet.ByteArrayValue(append([]byte(nil), v...))
+	case nil:
+		if !c.Null {
+			return pv, fmt.Errorf("column %s: NULL in a NOT NULL column", c.Name)
+		}
+		pv, def = parquet.NullValue(), 0
+	}
+	return pv.Level(0, def, i), nil
 }
