@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -240,14 +241,15 @@ func TestStallDetection(t *testing.T) {
 func TestBackpressure(t *testing.T) {
 	ch := make(chan storage.Record, 1)
 	hard, stop := context.WithCancel(context.Background())
-	c := New(Config{Out: ch, Hard: hard})
+	mx := metrics.New("test")
+	c := New(Config{Out: ch, Hard: hard, Observer: mx})
 	if !c.send(storage.Malformed{RoomID: 1}) {
 		t.Fatal("first send failed")
 	}
 	res := make(chan bool)
 	go func() { res <- c.send(storage.Malformed{RoomID: 2}) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for c.Metrics.Blocked.Load() != 1 {
+	for mx.Totals().Backpressure != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the second send did not wait")
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -37,13 +38,15 @@ func apiWithAccounts(t *testing.T, s *livesim.Sim, n int) *roomsource.Client {
 	return c
 }
 
-// runCollector runs a collector on the given rooms until stop is closed,
-// then returns every record it sent.
-func runCollector(t *testing.T, cfg Config, rooms []int64, until func(c *Collector) bool) (*Collector, []storage.Record) {
+// runCollector runs a collector on the given rooms until until says so,
+// then returns it, the totals of what it did (from a metrics handle as
+// its Observer) and every record it sent.
+func runCollector(t *testing.T, cfg Config, rooms []int64, until func(c *Collector, m metrics.Totals) bool) (*Collector, metrics.Totals, []storage.Record) {
 	t.Helper()
 	ch := make(chan storage.Record, 1<<16)
 	get, closeCh := drain(ch)
-	cfg.Out = ch
+	mx := metrics.New("test")
+	cfg.Out, cfg.Observer = ch, mx
 	c := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	rounds := make(chan roomsource.Round, 1)
@@ -51,33 +54,32 @@ func runCollector(t *testing.T, cfg Config, rooms []int64, until func(c *Collect
 	done := make(chan struct{})
 	go func() { c.Run(ctx, rounds); close(done) }()
 	deadline := time.Now().Add(60 * time.Second)
-	for !until(c) {
+	for !until(c, mx.Totals()) {
 		if time.Now().After(deadline) {
 			cancel()
 			<-done
 			closeCh()
-			t.Fatalf("condition not reached in time; metrics %+v", metricsOf(c))
+			t.Fatalf("condition not reached in time; metrics %s", totalsOf(mx.Totals()))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
 	<-done
 	closeCh()
-	return c, get()
+	return c, mx.Totals(), get()
 }
 
-func metricsOf(c *Collector) string {
-	m := &c.Metrics
+func totalsOf(m metrics.Totals) string {
 	return fmt.Sprintf("sessions %d (logged in %d, anonymous %d), starved %d, events %d, acks %d",
-		m.Sessions.Load(), m.LoggedIn.Load(), m.Anonymous.Load(), m.Starved.Load(), m.Events.Load(), m.Acks.Load())
+		m.Sessions, m.LoggedIn, m.Anonymous, m.Recycles, m.Events, m.Acks)
 }
 
 // collectFor runs a collector on rooms for d (the traffic window plus
 // what the coverage checks need to judge its last items).
-func collectFor(t *testing.T, cfg Config, rooms []int64, d time.Duration) (*Collector, []storage.Record) {
+func collectFor(t *testing.T, cfg Config, rooms []int64, d time.Duration) (*Collector, metrics.Totals, []storage.Record) {
 	t.Helper()
 	stop := time.Now().Add(d)
-	return runCollector(t, cfg, rooms, func(*Collector) bool { return time.Now().After(stop) })
+	return runCollector(t, cfg, rooms, func(*Collector, metrics.Totals) bool { return time.Now().After(stop) })
 }
 
 // coverageCfg checks coverage often, so that short tests judge enough
@@ -153,9 +155,9 @@ func TestCoverageAnonymous(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c, recs := collectFor(t, coverageCfg(apiFor(t, s), 0), s.RoomIDs(), trafficWindow+settleTime)
+	c, m, recs := collectFor(t, coverageCfg(apiFor(t, s), 0), s.RoomIDs(), trafficWindow+settleTime)
 	checkEstimates(t, s, c, 0.1)
-	if n := c.Metrics.Starved.Load(); n != 0 {
+	if n := m.Recycles; n != 0 {
 		t.Errorf("%d anonymous connections recycled for being a sample", n)
 	}
 	for _, r := range recs {
@@ -181,7 +183,7 @@ func TestCoverageLoggedInAndBudget(t *testing.T) {
 	defer s.Close()
 	cfg := coverageCfg(apiWithAccounts(t, s, 2), 2)
 	cfg.RoomsPerAccount = 2
-	c, recs := collectFor(t, cfg, s.RoomIDs(), trafficWindow+settleTime)
+	c, m, recs := collectFor(t, cfg, s.RoomIDs(), trafficWindow+settleTime)
 	mids := map[int64]bool{s.AccountMid(1): true, s.AccountMid(2): true}
 	perUID := map[int64]map[int64]bool{}
 	for _, r := range recs {
@@ -230,8 +232,8 @@ func TestCoverageLoggedInAndBudget(t *testing.T) {
 			t.Errorf("logged-in room %d got only %.3f of its danmaku", room, trueCov)
 		}
 	}
-	if c.Metrics.Acks.Load() == 0 || s.Acks() == 0 {
-		t.Errorf("no acks: sent %d, simulator counted %d", c.Metrics.Acks.Load(), s.Acks())
+	if m.Acks == 0 || s.Acks() == 0 {
+		t.Errorf("no acks: sent %d, simulator counted %d", m.Acks, s.Acks())
 	}
 	if v := s.Violations(); v != 0 {
 		t.Errorf("%d identity violations", v)
@@ -251,11 +253,11 @@ func TestLowCoveragePolicy(t *testing.T) {
 	cfg := coverageCfg(apiWithAccounts(t, s, 1), 1)
 	cfg.WatchEvery, cfg.WatchMin = time.Second, 300*time.Millisecond
 	room := s.RoomIDs()[0]
-	c, recs := runCollector(t, cfg, []int64{room}, func(c *Collector) bool {
+	_, m, recs := runCollector(t, cfg, []int64{room}, func(c *Collector, _ metrics.Totals) bool {
 		cc := c.Coverage()[room]
 		return cc != nil && cc.Sampled.Load()
 	})
-	if n := c.Metrics.Starved.Load(); n != 1 {
+	if n := m.Recycles; n != 1 {
 		t.Errorf("%d recycles; want exactly one replacement before the room is marked sampled", n)
 	}
 	var sampled bool
@@ -279,10 +281,10 @@ func TestLoggedInOnly(t *testing.T) {
 	defer s.Close()
 	cfg := coverageCfg(apiWithAccounts(t, s, 1), 1)
 	cfg.RoomsPerAccount, cfg.LoggedInOnly = 2, true
-	c, recs := runCollector(t, cfg, s.RoomIDs(), func(c *Collector) bool {
-		return c.Metrics.Sessions.Load() >= 2 && c.Metrics.Waiting.Load() == 1
+	_, m, recs := runCollector(t, cfg, s.RoomIDs(), func(_ *Collector, m metrics.Totals) bool {
+		return m.Sessions >= 2 && m.RoomsWaiting == 1
 	})
-	if n := c.Metrics.Anonymous.Load(); n != 0 {
+	if n := m.Anonymous; n != 0 {
 		t.Errorf("%d anonymous sessions with --logged-in-only", n)
 	}
 	rooms := map[int64]bool{}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -182,9 +183,9 @@ func TestRecorderAcksAndDropsResent(t *testing.T) {
 	st := &connState{}
 	ack := &fakeAcker{}
 	var ids msgIDs
-	m := &Metrics{}
+	mx := metrics.New("test")
 	r := &recorder{room: 5, send: func(rec storage.Record) bool { out = append(out, rec); return true },
-		st: st, seen: newSeenSet(), ids: &ids, ack: ack, m: m}
+		st: st, seen: newSeenSet(), ids: &ids, ack: ack, obs: mx}
 	sc := `{"cmd":"SUPER_CHAT_MESSAGE","msg_id":"123:1000:1000","p_is_ack":true,"p_msg_type":1,"send_time":1700000000000,` +
 		`"roomid":5,"data":{"id":77,"uid":9,"price":30,"message":"hi","time":60,"start_time":1700000000,"end_time":1700000060,"user_info":{"uname":"u"}}}`
 	plain := `{"cmd":"WATCHED_CHANGE","data":{"num":5,"text_small":"5","text_large":"5人看过"}}`
@@ -203,8 +204,8 @@ func TestRecorderAcksAndDropsResent(t *testing.T) {
 			scs++
 		}
 	}
-	if scs != 1 || r.dupes != 1 || m.Resent.Load() != 1 {
-		t.Errorf("super chats stored %d, dupes %d; want the re-sent copy dropped", scs, r.dupes)
+	if n := mx.Totals().Resent; scs != 1 || r.dupes != 1 || n != 1 {
+		t.Errorf("super chats stored %d, dupes %d, resent reported %d; want the re-sent copy dropped", scs, r.dupes, n)
 	}
 	if st.acks.Load() != 2 || st.frames.Load() != 2 || st.events.Load() != 2 {
 		t.Errorf("conn counts acks %d frames %d events %d", st.acks.Load(), st.frames.Load(), st.events.Load())

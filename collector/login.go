@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/roomsource"
 )
 
@@ -28,7 +27,7 @@ type LoginWatch struct {
 	col    *Collector
 	accts  []*roomsource.Account
 	log    *slog.Logger
-	mx     *metrics.Metrics
+	obs    LoginObserver
 	lapsed []bool
 
 	mu       sync.Mutex
@@ -36,12 +35,15 @@ type LoginWatch struct {
 }
 
 // NewLoginWatch watches accts (indexes as in the API's accounts) for
-// col. log and mx may be nil.
-func NewLoginWatch(api LoginChecker, col *Collector, accts []*roomsource.Account, log *slog.Logger, mx *metrics.Metrics) *LoginWatch {
+// col, telling obs what it finds. log and obs may be nil.
+func NewLoginWatch(api LoginChecker, col *Collector, accts []*roomsource.Account, log *slog.Logger, obs LoginObserver) *LoginWatch {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &LoginWatch{api: api, col: col, accts: accts, log: log, mx: mx, lapsed: make([]bool, len(accts))}
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &LoginWatch{api: api, col: col, accts: accts, log: log, obs: obs, lapsed: make([]bool, len(accts))}
 }
 
 // LoggedIn is how many accounts were logged in at the last check.
@@ -61,7 +63,7 @@ func (lw *LoginWatch) Check(ctx context.Context) {
 		case errors.Is(err, roomsource.ErrNotLoggedIn):
 			if !lw.lapsed[i] {
 				lw.lapsed[i] = true
-				lw.mx.LoginLapse()
+				lw.obs.LoginLapse()
 				lw.log.Error("login refused: Bilibili says this cookie is not logged in; its rooms are watched anonymously (a sample). Run danmakud login again", "file", a.Label)
 			}
 			lw.col.SetLoginLapsed(i, true)
@@ -84,7 +86,7 @@ func (lw *LoginWatch) Check(ctx context.Context) {
 	lw.mu.Lock()
 	lw.loggedIn = ok
 	lw.mu.Unlock()
-	lw.mx.SetAccounts(ok, len(lw.accts)-ok)
+	lw.obs.SetAccounts(ok, len(lw.accts)-ok)
 }
 
 // Run checks every interval until ctx is done.

@@ -15,7 +15,7 @@ import (
 func TestRoundRemovesLeavingRoomsSeries(t *testing.T) {
 	mx := metrics.New("test")
 	out := make(chan storage.Record, 64)
-	c := New(Config{Out: out, Metrics: mx})
+	c := New(Config{Out: out, Observer: mx})
 	round := func(n int, rooms ...int64) {
 		r := roomsource.Round{N: n, At: time.Now()}
 		for _, id := range rooms {

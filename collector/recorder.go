@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -100,8 +99,7 @@ type recorder struct {
 	seen  *seenSet
 	ids   *msgIDs
 	ack   acker // nil: no acks
-	m     *Metrics
-	mx    *metrics.Metrics // nil: none
+	obs   Observer
 	evs   []protocol.Event
 	dupes int64 // commands dropped as re-sent (msg_id seen)
 }
@@ -112,8 +110,7 @@ func (r *recorder) message(msg []byte) error {
 	now := time.Now().UnixMilli()
 	r.st.frames.Add(1)
 	r.st.bytes.Add(int64(len(msg)))
-	r.m.Frames.Add(1)
-	r.mx.Frame()
+	r.obs.Frame()
 	fd := frameDecoders.Get().(*protocol.FrameDecoder)
 	defer frameDecoders.Put(fd)
 	ferr := fd.Packets.DecodeMessage(msg, func(p *protocol.Packet) error {
@@ -135,14 +132,12 @@ func (r *recorder) message(msg []byte) error {
 		if b.PIsAck && r.ack != nil && len(b.MsgIDRaw) > 0 {
 			if r.ack.Ack(b.MsgIDRaw, b.Cmd, b.PMsgType) {
 				r.st.acks.Add(1)
-				r.m.Acks.Add(1)
-				r.mx.Ack()
+				r.obs.Ack()
 			}
 		}
 		if b.MsgID != "" && b.PMsgType == 1 && r.ids.seenBefore(b.MsgID, now) {
 			r.dupes++
-			r.m.Resent.Add(1)
-			r.mx.Resent()
+			r.obs.Resent()
 			return nil
 		}
 		if r.raw && p.Op == protocol.OpMessage {
@@ -161,10 +156,9 @@ func (r *recorder) message(msg []byte) error {
 				return errHardStop
 			}
 			r.st.events.Add(1)
-			r.m.Events.Add(1)
-			r.mx.Event(string(e.Common().Kind))
+			r.obs.Event(string(e.Common().Kind))
 			if _, ok := e.(*protocol.Other); ok {
-				r.mx.UnknownCommand() // as stored in unknown_commands
+				r.obs.UnknownCommand() // as stored in unknown_commands
 			}
 		}
 		return nil
@@ -180,7 +174,6 @@ func (r *recorder) message(msg []byte) error {
 
 func (r *recorder) malformed(now int64, reason error, body []byte) {
 	r.st.bad.Add(1)
-	r.m.BadFrames.Add(1)
-	r.mx.BadFrame()
+	r.obs.BadFrame()
 	r.send(storage.Malformed{RoomID: r.room, RecvMs: now, Reason: reason.Error(), Body: append([]byte(nil), body...)})
 }

@@ -47,7 +47,7 @@ func (d *watchdog) run(ctx context.Context) {
 		}
 		considered, arrived, fresh := w.cov.judge(hist, fetched)
 		if r, ok := w.cov.totals.Estimate(time.Now()); ok {
-			cfg.Metrics.SetRoomCoverage(w.t.RoomID, r)
+			cfg.Observer.SetRoomCoverage(w.t.RoomID, r)
 		}
 		interval = nextInterval(interval, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
 		if considered == 0 {
@@ -69,7 +69,7 @@ func (d *watchdog) run(ctx context.Context) {
 					"arrived", got, "of", seen)
 				st.sampled.Store(true)
 				w.cov.totals.Sampled.Store(true)
-				cfg.Metrics.SetRoomSampled(w.t.RoomID, true)
+				cfg.Observer.SetRoomSampled(w.t.RoomID, true)
 				w.c.send(st.record())
 			}
 			if recycle {
@@ -83,7 +83,7 @@ func (d *watchdog) run(ctx context.Context) {
 			if w.low.onGood() {
 				w.log.Info("room's coverage recovered", "arrived", got, "of", seen)
 				w.cov.totals.Sampled.Store(false)
-				cfg.Metrics.SetRoomSampled(w.t.RoomID, false)
+				cfg.Observer.SetRoomSampled(w.t.RoomID, false)
 			}
 		}
 	}

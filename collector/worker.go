@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -93,10 +92,9 @@ type Config struct {
 	// than this share of the history is low; default 0.5.
 	StarveRatio float64
 	Logger      *slog.Logger
-	// Metrics receives what the workers do (rooms, events, sessions,
-	// reconnects by reason, coverage per room); nil: nothing. The
-	// collector's own Metrics field counts the same regardless.
-	Metrics *metrics.Metrics
+	// Observer is told what the workers do (rooms, events, sessions,
+	// reconnects by reason, coverage per room); nil: nobody.
+	Observer Observer
 }
 
 func (c *Config) defaults() {
@@ -151,38 +149,17 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-}
-
-// Metrics are running totals, for tests and callers without a metrics
-// handle; collect's progress line and summary read Config.Metrics, which
-// counts the same things.
-type Metrics struct {
-	Connected  atomic.Int64 // sessions authenticated now
-	Sessions   atomic.Int64 // sessions authenticated in total
-	Reconnects atomic.Int64 // sessions that ended while the room was still wanted
-	Events     atomic.Int64
-	Frames     atomic.Int64
-	BadFrames  atomic.Int64
-	Starved    atomic.Int64 // connections recycled for low coverage
-	Stalled    atomic.Int64
-	AuthFailed atomic.Int64
-	Blocked    atomic.Int64 // sends that had to wait for the writer (backpressure)
-	Acks       atomic.Int64 // op-24 acks sent
-	Resent     atomic.Int64 // commands dropped because their msg_id was seen
-	Anonymous  atomic.Int64 // sessions authenticated anonymously (a sample)
-	LoggedIn   atomic.Int64 // sessions authenticated with a login
-	Upgrades   atomic.Int64 // anonymous connections replaced by a logged-in one
-	Waiting    atomic.Int64 // rooms waiting for an account slot (LoggedInOnly)
-	TokenReuse atomic.Int64 // reconnects that reused a still-valid token
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 }
 
 // Collector runs one worker per wanted room.
 type Collector struct {
-	cfg     Config
-	Metrics Metrics
-	seq     atomic.Int64
-	pool    *accountPool
-	cov     sync.Map // room id → *CoverageCount
+	cfg  Config
+	seq  atomic.Int64
+	pool *accountPool
+	cov  sync.Map // room id → *CoverageCount
 }
 
 // New returns a Collector.
@@ -230,7 +207,7 @@ func (c *Collector) recordRound(r roomsource.Round) {
 	for i, t := range r.Rooms {
 		ids[i] = t.RoomID
 	}
-	c.cfg.Metrics.SetDesired(ids)
+	c.cfg.Observer.SetDesired(ids)
 	for _, t := range r.Rooms {
 		c.send(storage.Snapshot{Round: r.N, AtMs: at, RoomID: t.RoomID, Rank: t.Rank, Online: t.Room.Online,
 			Watched: t.Room.Watched.Num, Desired: true, Fixed: t.Fixed, Absent: t.Absent})
@@ -251,8 +228,7 @@ func (c *Collector) send(r storage.Record) bool {
 		return true
 	default:
 	}
-	c.Metrics.Blocked.Add(1)
-	c.cfg.Metrics.Backpressure()
+	c.cfg.Observer.Backpressure()
 	select {
 	case c.cfg.Out <- r:
 		return true
@@ -335,8 +311,7 @@ func (w *worker) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.c.Metrics.Reconnects.Add(1)
-		cfg.Metrics.Reconnect(reasonLabel(ctx, err))
+		cfg.Observer.Reconnect(reasonLabel(ctx, err))
 		// A session that stayed up HealthyAfter is healthy. A shorter one
 		// that was not cut right after its auth (an identity problem,
 		// §10.2) is a plain drop: the first maxQuickRetries of those in a
@@ -391,10 +366,8 @@ func (w *worker) takeSlot(ctx context.Context) bool {
 	if w.account >= 0 || !cfg.LoggedInOnly {
 		return true
 	}
-	w.c.Metrics.Waiting.Add(1)
-	defer w.c.Metrics.Waiting.Add(-1)
-	cfg.Metrics.RoomWaiting(1)
-	defer cfg.Metrics.RoomWaiting(-1)
+	cfg.Observer.RoomWaiting(1)
+	defer cfg.Observer.RoomWaiting(-1)
 	w.log.Info("every account's room budget is used; waiting for a slot (--logged-in-only)")
 	for w.account < 0 {
 		if !sleep(ctx, slotWait) {
@@ -411,8 +384,7 @@ func (w *worker) takeSlot(ctx context.Context) bool {
 func (w *worker) token(ctx context.Context) (roomsource.DanmuInfo, error) {
 	cfg := &w.c.cfg
 	if w.info != nil && time.Since(w.info.FetchedAt) < cfg.TokenMaxAge {
-		w.c.Metrics.TokenReuse.Add(1)
-		cfg.Metrics.TokenReuse()
+		cfg.Observer.TokenReuse()
 		return *w.info, nil
 	}
 	w.info = nil
@@ -455,8 +427,7 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	})
 	if err != nil {
 		if errors.Is(err, protocol.ErrAuthRejected) {
-			w.c.Metrics.AuthFailed.Add(1)
-			cfg.Metrics.AuthRejected()
+			cfg.Observer.AuthRejected()
 		}
 		return 0, err
 	}
@@ -465,19 +436,11 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	w.cov.connSince = sess.AuthedAt.Unix()
 	w.cov.totals.connectedFrom(sess.AuthedAt)
 	defer func() { w.cov.totals.connectedUntil(time.Now()) }()
-	w.c.Metrics.Connected.Add(1)
-	w.c.Metrics.Sessions.Add(1)
-	if known {
-		w.c.Metrics.Anonymous.Add(1)
-	} else {
-		w.c.Metrics.LoggedIn.Add(1)
-	}
 	w.cov.totals.Sampled.Store(st.sampled.Load())
-	defer w.c.Metrics.Connected.Add(-1)
-	cfg.Metrics.Session(known)
-	cfg.Metrics.RoomConnected(w.t.RoomID, true)
-	defer cfg.Metrics.RoomConnected(w.t.RoomID, false)
-	cfg.Metrics.SetRoomSampled(w.t.RoomID, st.sampled.Load())
+	cfg.Observer.Session(known)
+	cfg.Observer.RoomConnected(w.t.RoomID, true)
+	defer cfg.Observer.RoomConnected(w.t.RoomID, false)
+	cfg.Observer.SetRoomSampled(w.t.RoomID, st.sampled.Load())
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -490,7 +453,7 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 			wd.run(runCtx)
 		}()
 	}
-	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, m: &w.c.Metrics, mx: cfg.Metrics}
+	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, obs: cfg.Observer}
 	if !cfg.NoAck {
 		rec.ack = sess
 	}
@@ -505,17 +468,14 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	switch cause := context.Cause(runCtx); {
 	case ctx.Err() != nil:
 	case errors.Is(cause, errStarved):
-		w.c.Metrics.Starved.Add(1)
-		cfg.Metrics.WatchdogRecycle()
+		cfg.Observer.WatchdogRecycle()
 		return authed, errStarved
 	case errors.Is(cause, errUpgrade):
-		w.c.Metrics.Upgrades.Add(1)
-		cfg.Metrics.Upgrade()
+		cfg.Observer.Upgrade()
 		return authed, errUpgrade
 	}
 	if errors.Is(err, protocol.ErrStalled) {
-		w.c.Metrics.Stalled.Add(1)
-		cfg.Metrics.Stall()
+		cfg.Observer.Stall()
 	}
 	return authed, err
 }
@@ -545,8 +505,9 @@ func reason(ctx context.Context, err error) string {
 	return "ended"
 }
 
-// reasonLabel is reason as a metrics label: errors without a name of
-// their own are "error" (an error's text would make labels unbounded).
+// reasonLabel is reason as Observer.Reconnect reports it: errors without
+// a name of their own are "error" (an error's text would make metric
+// labels unbounded).
 func reasonLabel(ctx context.Context, err error) string {
 	if r := reason(ctx, err); !strings.HasPrefix(r, "error: ") {
 		return r

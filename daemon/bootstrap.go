@@ -29,7 +29,7 @@ func (d *Daemon) bootstrap(ctx context.Context, db *storage.DB, runID int64, dea
 	cfg := &d.cfg
 	endRun := func(status string) { _ = db.EndRun(context.Background(), runID, status) }
 	api, err := roomsource.New(roomsource.Config{APIBase: cfg.APIBase, Rate: cfg.HTTPRate, Burst: max(2, int(cfg.HTTPRate*2)),
-		Accounts: cfg.Accounts, Logger: cfg.Logger, BreakerPause: cfg.Tuning.BreakerPause, Metrics: d.mx})
+		Accounts: cfg.Accounts, Logger: cfg.Logger, BreakerPause: cfg.Tuning.BreakerPause, Observer: d.mx})
 	if err != nil {
 		endRun("bad configuration")
 		return nil, usageErr(err)

@@ -31,7 +31,7 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 	s := &sink{records: make(chan storage.Record, recordQueue), done: make(chan error, 1), failed: make(chan struct{})}
 	s.hard, s.stop = context.WithCancel(hardParent)
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Metrics: d.mx, PendingMax: cfg.Tuning.PendingMax})
+		Observer: d.mx, PendingMax: cfg.Tuning.PendingMax})
 	d.mx.SetQueueDepth(func() int { return len(s.records) })
 	d.mx.SetFlushDeadline(max(3*cfg.FlushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	go func() {
@@ -60,7 +60,7 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
 		HeartbeatInterval: cfg.Heartbeat, WatchEvery: cfg.Watchdog, Spread: cfg.Tuning.Spread,
 		BackoffMin: cfg.Tuning.BackoffMin, BackoffMax: cfg.Tuning.BackoffMax, HealthyAfter: cfg.Tuning.HealthyAfter,
-		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Metrics: d.mx,
+		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx,
 	})
 	logins := collector.NewLoginWatch(st.api, col, cfg.Accounts, cfg.Logger, d.mx)
 	if len(cfg.Accounts) > 0 {

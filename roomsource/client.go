@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/backoff"
-	"github.com/danmakud/danmakud/internal/metrics"
 	"golang.org/x/time/rate"
 )
 
@@ -90,8 +89,9 @@ type Config struct {
 	LoginRecheck time.Duration
 	HTTPClient   *http.Client // default: a plain client (cookies are managed here)
 	Logger       *slog.Logger // nil discards
-	// Metrics counts every request by endpoint and status (nil: none).
-	Metrics *metrics.Metrics
+	// Observer is told of every request sent, by endpoint and outcome,
+	// and of every one not sent (nil: nobody).
+	Observer Observer
 }
 
 // Format prints the configuration with every secret redacted.
@@ -134,8 +134,7 @@ type Client struct {
 	pause     *backoff.Backoff // the breaker's pause: BreakerPause doubling to BreakerMax
 	probing   bool
 
-	statsMu sync.Mutex
-	stats   Counts
+	obs Observer // cfg.Observer, or a no-op
 }
 
 // acctState is what the client knows of one account's login; guarded by
@@ -152,16 +151,6 @@ type acctState struct {
 // its unexported fields).
 func (c *Client) String() string {
 	return fmt.Sprintf("roomsource.Client{base:%q, accounts:%d}", c.base.api, len(c.accts))
-}
-
-// Counts are what the client did since New (Config.Metrics counts the
-// same by endpoint and status; collect reads that).
-type Counts struct {
-	Requests    int64 // sent
-	RateLimited int64 // answered 412 / -412
-	Refused     int64 // not sent: breaker open
-	Fails       int64 // network errors and bad statuses
-	Skipped     int64 // background requests not sent for want of spare budget
 }
 
 // New returns a Client. It makes no request yet.
@@ -211,6 +200,10 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.obs = cfg.Observer
+	if c.obs == nil {
+		c.obs = nopObserver{}
+	}
 	c.hc = cfg.HTTPClient
 	if c.hc == nil {
 		c.hc = &http.Client{}
@@ -224,13 +217,6 @@ func New(cfg Config) (*Client, error) {
 		c.base.www, c.base.api, c.base.live, c.base.passport = b, b, b, b
 	}
 	return c, nil
-}
-
-// Snapshot returns the request counters. Safe for concurrent use.
-func (c *Client) Snapshot() Counts {
-	c.statsMu.Lock()
-	defer c.statsMu.Unlock()
-	return c.stats
 }
 
 // BreakerOpenUntil returns when the 412 breaker lets the next request
@@ -347,15 +333,13 @@ func cookieLine(a *Account, buvid string) string {
 // cookie is the whole Cookie header ("" = none).
 func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, cookie string) (*envelope, *http.Response, error) {
 	if err := c.breakerAllow(); err != nil {
-		c.count(func(s *Counts) { s.Refused++ })
-		c.cfg.Metrics.HTTPNotSent(endpoint, metrics.NotSentBreaker)
+		c.obs.HTTPNotSent(endpoint, NotSentBreaker)
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, err)
 	}
 	if spare {
 		if !c.lim.Allow() {
 			c.breakerRelease()
-			c.count(func(s *Counts) { s.Skipped++ })
-			c.cfg.Metrics.HTTPNotSent(endpoint, metrics.NotSentNoBudget)
+			c.obs.HTTPNotSent(endpoint, NotSentNoBudget)
 			return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, ErrNoSpareBudget)
 		}
 	} else if err := c.lim.Wait(ctx); err != nil {
@@ -376,79 +360,67 @@ func (c *Client) do(ctx context.Context, endpoint, rawURL string, spare bool, co
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
-	c.count(func(s *Counts) { s.Requests++ })
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.breakerResult(false)
-		c.count(func(s *Counts) { s.Fails++ })
-		c.cfg.Metrics.HTTPRequest(endpoint, metrics.StatusError)
+		c.obs.HTTPRequest(endpoint, StatusError)
 		return nil, nil, fmt.Errorf("roomsource: %s: %w", endpoint, redact(err))
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
 	if err != nil {
 		c.breakerResult(false)
-		c.count(func(s *Counts) { s.Fails++ })
-		c.cfg.Metrics.HTTPRequest(endpoint, metrics.StatusError)
+		c.obs.HTTPRequest(endpoint, StatusError)
 		return nil, res, fmt.Errorf("roomsource: %s: read body: %w", endpoint, err)
 	}
 	var env envelope
 	jerr := json.Unmarshal(body, &env)
 	limited := res.StatusCode == http.StatusPreconditionFailed || (jerr == nil && env.Code == -412)
 	c.breakerResult(limited)
-	c.cfg.Metrics.HTTPRequest(endpoint, statusLabel(res, &env, jerr))
+	c.obs.HTTPRequest(endpoint, statusLabel(res, &env, jerr))
 	if limited {
-		c.count(func(s *Counts) { s.RateLimited++ })
 		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: env.Message, kind: ErrRateLimited}
 	}
 	if res.StatusCode != http.StatusOK {
-		c.count(func(s *Counts) { s.Fails++ })
 		return nil, res, &APIError{Endpoint: endpoint, Status: res.StatusCode, Code: env.Code, Message: http.StatusText(res.StatusCode)}
 	}
 	if jerr != nil {
 		if strings.Contains(res.Header.Get("Content-Type"), "html") {
 			return &envelope{}, res, nil // the home page
 		}
-		c.count(func(s *Counts) { s.Fails++ })
 		return nil, res, fmt.Errorf("roomsource: %s: bad JSON: %w", endpoint, jerr)
 	}
 	return &env, res, nil
 }
 
-// statusLabel is a request's status label for the metrics: the HTTP
-// status, or for an HTTP 200 the envelope code's class (metrics.Status*).
+// statusLabel is a sent request's outcome for the Observer: the HTTP
+// status, or for an HTTP 200 the envelope code's class (Status*).
 func statusLabel(res *http.Response, env *envelope, jerr error) string {
 	switch {
 	case res.StatusCode != http.StatusOK:
 		if jerr == nil && env.Code == -412 && res.StatusCode != http.StatusPreconditionFailed {
-			return metrics.StatusLimited
+			return StatusLimited
 		}
 		return strconv.Itoa(res.StatusCode)
 	case jerr != nil:
 		if strings.Contains(res.Header.Get("Content-Type"), "html") {
 			return "200" // the home page
 		}
-		return metrics.StatusBadJSON
+		return StatusBadJSON
 	case env.Code == 0:
 		return "200"
 	case env.Code == -352:
-		return metrics.StatusRisk
+		return StatusRisk
 	case env.Code == -412:
-		return metrics.StatusLimited
+		return StatusLimited
 	}
-	return metrics.StatusAPIError
+	return StatusAPIError
 }
 
 func (c *Client) breakerRelease() {
 	c.mu.Lock()
 	c.probing = false
 	c.mu.Unlock()
-}
-
-func (c *Client) count(f func(*Counts)) {
-	c.statsMu.Lock()
-	f(&c.stats)
-	c.statsMu.Unlock()
 }
 
 // redact strips query strings (they may carry tokens or signatures) from

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -270,12 +271,37 @@ func TestBreakerOn412Storm(t *testing.T) {
 
 func runtimeGosched() { time.Sleep(time.Millisecond) }
 
+// notSentCounter is an Observer that counts the requests not sent, by
+// reason.
+type notSentCounter struct {
+	mu      sync.Mutex
+	notSent map[string]int
+}
+
+func (o *notSentCounter) HTTPRequest(endpoint, status string) {}
+
+func (o *notSentCounter) HTTPNotSent(endpoint, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.notSent == nil {
+		o.notSent = map[string]int{}
+	}
+	o.notSent[reason]++
+}
+
+func (o *notSentCounter) count(reason string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.notSent[reason]
+}
+
 // History is a background request: it never queues for the limiter, so
 // with many rooms' watchdogs asking it cannot delay a reconnect's token
 // fetch or a discovery page.
 func TestHistoryUsesOnlySpareBudget(t *testing.T) {
 	s := newSim(t, livesim.Options{Rooms: 1})
-	c := newClient(t, s.URL(), roomsource.Config{Rate: 4, Burst: 1})
+	obs := &notSentCounter{}
+	c := newClient(t, s.URL(), roomsource.Config{Rate: 4, Burst: 1, Observer: obs})
 	ctx := context.Background()
 	room := s.RoomIDs()[0]
 	if _, err := c.RoomInit(ctx, room); err != nil { // takes the one token
@@ -308,8 +334,8 @@ wait:
 		skipped++
 		time.Sleep(time.Millisecond)
 	}
-	if got := c.Snapshot().Skipped; got != int64(skipped)+1 {
-		t.Errorf("Snapshot().Skipped = %d, want %d", got, skipped+1)
+	if got := obs.count(roomsource.NotSentNoBudget); got != skipped+1 {
+		t.Errorf("%d requests reported not sent for want of budget, want %d", got, skipped+1)
 	}
 	// With budget to spare it goes out.
 	c2 := newClient(t, s.URL(), roomsource.Config{})

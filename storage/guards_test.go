@@ -92,10 +92,10 @@ func TestGuardOnePurchaseAnyOrder(t *testing.T) {
 			var dups int64
 			if perFlush {
 				for _, r := range recs {
-					dups += write(t, db, r).Stats.Dups.Load()
+					dups += write(t, db, r).Totals().Dups
 				}
 			} else {
-				dups = write(t, db, recs...).Stats.Dups.Load()
+				dups = write(t, db, recs...).Totals().Dups
 			}
 			got := guardRows(t, db, room)
 			first := msgs[order[0]].Cmd
@@ -128,12 +128,12 @@ func TestGuardOnlyToasts(t *testing.T) {
 func TestGuardBuyWithoutToast(t *testing.T) {
 	db, _ := open(t)
 	b := guardBuy(1, 5, guardStart)
-	w := write(t, db, ev(b), ev(b)) // and the same message again (a resend)
+	mx := write(t, db, ev(b), ev(b)) // and the same message again (a resend)
 	got := guardRows(t, db, 1)
 	want := guardRow{Key: fmt.Sprintf("5:3:%d", guardStart), Cmd: "GUARD_BUY", Source: "GUARD_BUY", Price: 198000, List: 198000,
 		TsMs: guardStart * 1000}
-	if len(got) != 1 || got[0] != want || w.Stats.Dups.Load() != 1 {
-		t.Errorf("GUARD_BUY only: %+v (dups %d), want %+v", got, w.Stats.Dups.Load(), want)
+	if len(got) != 1 || got[0] != want || mx.Totals().Dups != 1 {
+		t.Errorf("GUARD_BUY only: %+v (dups %d), want %+v", got, mx.Totals().Dups, want)
 	}
 	// A repeat of a GUARD_BUY already joined by its toast is still one row.
 	write(t, db, ev(guardToast("USER_TOAST_MSG", 1, 5, guardStart, "pf-2", 138000, 0)))

@@ -70,7 +70,7 @@ func (d *DB) Reparse(ctx context.Context, o ReparseOptions) (ReparseResult, erro
 	if err != nil {
 		return res, d.Explain(err)
 	}
-	w := NewWriter(d, WriterOptions{FlushInterval: 5 * time.Second})
+	w := NewWriter(d, WriterOptions{FlushInterval: 5 * time.Second, Observer: reparseCount{&res}})
 	records := make(chan Record, 4096)
 	writerDone := make(chan error, 1)
 	// The writer's context is not ctx: a signal stops the reading, the
@@ -79,12 +79,6 @@ func (d *DB) Reparse(ctx context.Context, o ReparseOptions) (ReparseResult, erro
 	scanErr := ro.ScanRaw(ctx, reparseBody(ctx, &res, have, records, o.Progress))
 	close(records)
 	werr := <-writerDone
-	res.Rows, res.Dups = w.Stats.Rows.Load(), w.Stats.Dups.Load()
-	for _, t := range registry {
-		if n := w.Stats.Inserted(t.Name); n > 0 {
-			res.PerTable[t.Name] = n
-		}
-	}
 	res.Duration = time.Since(start)
 	switch {
 	case werr != nil:
@@ -95,6 +89,22 @@ func (d *DB) Reparse(ctx context.Context, o ReparseOptions) (ReparseResult, erro
 		return res, scanErr
 	}
 	return res, nil
+}
+
+// reparseCount is the writer's observer during a reparse: it adds the
+// rows and duplicates each flush committed to the result. It relies on
+// the writer reporting one flush at a time and returning from Run after
+// the last; the result's other fields are reparseBody's.
+type reparseCount struct{ res *ReparseResult }
+
+func (reparseCount) WriterRecord(int) {}
+func (reparseCount) FlushFailed()     {}
+func (c reparseCount) Flushed(_ time.Duration, rows map[string]int64, _, dups int64, _ int) {
+	for t, n := range rows {
+		c.res.Rows += n
+		c.res.PerTable[t] += n
+	}
+	c.res.Dups += dups
 }
 
 // reparseBody is ScanRaw's callback: it decodes one body and sends the

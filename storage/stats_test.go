@@ -7,13 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 )
 
-// writeInternal runs a writer over recs and waits for its final flush.
-func writeInternal(t *testing.T, db *DB, runID int64, recs ...Record) *Writer {
+// writeInternal runs a writer over recs and waits for its final flush;
+// the returned metrics handle saw what the writer did.
+func writeInternal(t *testing.T, db *DB, runID int64, recs ...Record) *metrics.Metrics {
 	t.Helper()
-	w := NewWriter(db, WriterOptions{RunID: runID, FlushInterval: time.Hour})
+	mx := metrics.New("test")
+	w := NewWriter(db, WriterOptions{RunID: runID, FlushInterval: time.Hour, Observer: mx})
 	ch := make(chan Record, len(recs))
 	for _, r := range recs {
 		ch <- r
@@ -22,7 +25,7 @@ func writeInternal(t *testing.T, db *DB, runID int64, recs ...Record) *Writer {
 	if err := w.Run(context.Background(), ch); err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return mx
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -138,7 +141,7 @@ func TestCoverageEstimate(t *testing.T) {
 
 // TestSummaryTotalsMatchWriter: on a fresh database, stats's rows per
 // table are what the writer counted as inserted, for every table it
-// writes, and their sum is WriterStats.Rows.
+// writes, and their sum is the writer's rows inserted.
 func TestSummaryTotalsMatchWriter(t *testing.T) {
 	db := openInternal(t)
 	if _, err := db.StartRun(context.Background(), "t", ""); err != nil {
@@ -166,7 +169,8 @@ func TestSummaryTotalsMatchWriter(t *testing.T) {
 		Event{E: other}, Event{E: other},
 		Event{E: &protocol.Control{Base: protocol.Base{Kind: protocol.KindControl}}},
 	}
-	w := writeInternal(t, db, 1, recs...)
+	mx := writeInternal(t, db, 1, recs...)
+	tot := mx.Totals()
 	s, err := db.Summarize(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -176,13 +180,13 @@ func TestSummaryTotalsMatchWriter(t *testing.T) {
 		if !tab.Stats {
 			continue
 		}
-		if s.Rows[tab.Name] != w.Stats.Inserted(tab.Name) {
-			t.Errorf("%s: stats %d rows, writer inserted %d", tab.Name, s.Rows[tab.Name], w.Stats.Inserted(tab.Name))
+		if s.Rows[tab.Name] != mx.RowsWritten(tab.Name) {
+			t.Errorf("%s: stats %d rows, writer inserted %d", tab.Name, s.Rows[tab.Name], mx.RowsWritten(tab.Name))
 		}
 		sum += s.Rows[tab.Name]
 	}
-	if sum != w.Stats.Rows.Load() || sum != 15 || w.Stats.Dups.Load() != 2 {
-		t.Errorf("Σ rows %d, writer rows %d (want 15), dups %d (want 2)", sum, w.Stats.Rows.Load(), w.Stats.Dups.Load())
+	if sum != tot.Rows || sum != 15 || tot.Dups != 2 {
+		t.Errorf("Σ rows %d, writer rows %d (want 15), dups %d (want 2)", sum, tot.Rows, tot.Dups)
 	}
 	var deleted, blind, count, rank int64
 	var title, anchor string
@@ -196,8 +200,8 @@ func TestSummaryTotalsMatchWriter(t *testing.T) {
 	}
 	var authed, ended int64
 	db.SQL.QueryRow("SELECT authed_ms, ended_ms FROM connections").Scan(&authed, &ended)
-	if authed != 2 || ended != 3 || w.Stats.Updated.Load() == 0 {
-		t.Errorf("connection update: authed %d ended %d, updated %d", authed, ended, w.Stats.Updated.Load())
+	if authed != 2 || ended != 3 || tot.Updated == 0 {
+		t.Errorf("connection update: authed %d ended %d, updated %d", authed, ended, tot.Updated)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 	"go.uber.org/goleak"
@@ -25,10 +26,12 @@ func open(t *testing.T) (*storage.DB, string) {
 	return db, path
 }
 
-// write runs a writer over recs and waits for its final flush.
-func write(t *testing.T, db *storage.DB, recs ...storage.Record) *storage.Writer {
+// write runs a writer over recs and waits for its final flush; the
+// returned metrics handle saw what the writer did.
+func write(t *testing.T, db *storage.DB, recs ...storage.Record) *metrics.Metrics {
 	t.Helper()
-	w := storage.NewWriter(db, storage.WriterOptions{RunID: 1, FlushInterval: time.Hour})
+	mx := metrics.New("test")
+	w := storage.NewWriter(db, storage.WriterOptions{RunID: 1, FlushInterval: time.Hour, Observer: mx})
 	ch := make(chan storage.Record, len(recs))
 	for _, r := range recs {
 		ch <- r
@@ -37,7 +40,7 @@ func write(t *testing.T, db *storage.DB, recs ...storage.Record) *storage.Writer
 	if err := w.Run(context.Background(), ch); err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return mx
 }
 
 func ev(e protocol.Event) storage.Record { return storage.Event{E: e, RecvMs: 1700000000000} }
@@ -88,7 +91,7 @@ func TestDuplicatesAreImpossible(t *testing.T) {
 	sc := &protocol.SuperChat{Base: protocol.Base{Kind: protocol.KindSuperChat, RoomID: 1}, ID: 9}
 	in := &protocol.Interact{Base: protocol.Base{Kind: protocol.KindInteract, RoomID: 1}, TriggerTimeNs: 123, MsgType: 1}
 	like := &protocol.Interact{Base: protocol.Base{Kind: protocol.KindInteract, RoomID: 1}, MsgType: 6}
-	w := write(t, db, ev(d), ev(d), ev(&mirror), ev(&otherRoom), ev(g), ev(&g2), ev(buy), ev(&toast), ev(sc), ev(sc), ev(in), ev(in), ev(like), ev(like))
+	mx := write(t, db, ev(d), ev(d), ev(&mirror), ev(&otherRoom), ev(g), ev(&g2), ev(buy), ev(&toast), ev(sc), ev(sc), ev(in), ev(in), ev(like), ev(like))
 	got, err := db.RoomKinds(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +105,8 @@ func TestDuplicatesAreImpossible(t *testing.T) {
 	if got["2"]["danmaku"] != 1 {
 		t.Errorf("the same id in another room is another danmaku: %v", got["2"])
 	}
-	if w.Stats.Dups.Load() != 6 {
-		t.Errorf("dups %d, want 6", w.Stats.Dups.Load())
+	if n := mx.Totals().Dups; n != 6 {
+		t.Errorf("dups %d, want 6", n)
 	}
 	var payflow string
 	db.SQL.QueryRow("SELECT payflow_id FROM guards").Scan(&payflow)
@@ -120,7 +123,8 @@ func TestFailedFlushKeepsRecords(t *testing.T) {
 	if _, err := db.SQL.Exec("PRAGMA query_only = ON"); err != nil {
 		t.Fatal(err)
 	}
-	w := storage.NewWriter(db, storage.WriterOptions{RunID: 1, FlushInterval: 20 * time.Millisecond})
+	mx := metrics.New("test")
+	w := storage.NewWriter(db, storage.WriterOptions{RunID: 1, FlushInterval: 20 * time.Millisecond, Observer: mx})
 	ch := make(chan storage.Record)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background(), ch) }()
@@ -128,7 +132,7 @@ func TestFailedFlushKeepsRecords(t *testing.T) {
 		ch <- ev(&protocol.Counter{Base: protocol.Base{Kind: protocol.KindCounter, RoomID: 1}, Name: "watched", Value: int64(i)})
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for w.Stats.Errors.Load() < 2 {
+	for mx.Totals().FlushErrors < 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("flushes did not fail")
 		}

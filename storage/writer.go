@@ -8,10 +8,8 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 
-	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 )
 
@@ -106,47 +104,22 @@ type WriterOptions struct {
 	// (200,000 records, ~100 MB), at least BatchMax.
 	PendingMax int
 	Logger     *slog.Logger
-	// Metrics receives rows per table, flush durations and failures and
-	// the pending batch size (nil: none); Stats counts regardless.
-	Metrics *metrics.Metrics
+	// Observer is told of every record received and every flush, with
+	// the rows it inserted per table (nil: nobody).
+	Observer WriterObserver
 }
 
 // DefaultPendingMax is WriterOptions.PendingMax's default: the records
 // held in memory while flushes fail, before Run gives up.
 const DefaultPendingMax = 200000
 
-// WriterStats are running totals, safe to read at any time
-// (WriterOptions.Metrics counts the same per table; collect reads that).
-type WriterStats struct {
-	// Rows is rows added (inserted). On a fresh database that only this
-	// writer wrote, it equals the sum of `stats`'s per-table rows.
-	Rows    atomic.Int64
-	Updated atomic.Int64 // rows updated (a connection's end, a guard's toast, …)
-	Records atomic.Int64 // records received
-	Dups    atomic.Int64 // records the schema's unique keys ignored as duplicates
-	Flushes atomic.Int64
-	Errors  atomic.Int64
-	tables  []atomic.Int64 // rows inserted, per registry index
-}
-
-// Inserted is how many rows the writer has added to the named table
-// (committed; updates and ignored duplicates are not counted). On a
-// fresh database that only this writer wrote, it equals the table's row
-// count, which `stats` reports.
-func (s *WriterStats) Inserted(table string) int64 {
-	if t := TableNamed(table); t != nil && t.idx < len(s.tables) {
-		return s.tables[t.idx].Load()
-	}
-	return 0
-}
-
 // Writer owns all writes: Run takes the records, and one flush at a time
 // commits them on a goroutine of its own.
 type Writer struct {
-	db    *DB
-	opts  WriterOptions
-	log   *slog.Logger
-	Stats WriterStats
+	db   *DB
+	opts WriterOptions
+	log  *slog.Logger
+	obs  WriterObserver // opts.Observer, or a no-op
 	// prepared holds each table's INSERT, prepared once on the database
 	// (so once on its single connection) before the first transaction
 	// that needs it, and bound to every flush's transaction with Tx.Stmt,
@@ -166,10 +139,12 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.PendingMax <= 0 {
 		opts.PendingMax = max(DefaultPendingMax, opts.BatchMax)
 	}
-	w := &Writer{db: db, opts: opts, log: opts.Logger, prepared: map[string]*sql.Stmt{}}
-	w.Stats.tables = make([]atomic.Int64, len(registry))
+	w := &Writer{db: db, opts: opts, log: opts.Logger, obs: opts.Observer, prepared: map[string]*sql.Stmt{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.obs == nil {
+		w.obs = nopWriterObserver{}
 	}
 	return w
 }
@@ -225,8 +200,7 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 			failing++
 			lastErr = err
 			t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
-			w.Stats.Errors.Add(1)
-			w.opts.Metrics.FlushFailed()
+			w.obs.FlushFailed()
 			batch = append(inflight, batch...) // retried first, in order
 			inflight = nil
 			if failing == 1 || failing%10 == 0 {
@@ -288,9 +262,8 @@ func (w *Writer) Run(hard context.Context, in <-chan Record) error {
 				}
 				return nil
 			}
-			w.Stats.Records.Add(1)
 			batch = append(batch, r)
-			w.opts.Metrics.WriterRecord(held())
+			w.obs.WriterRecord(held())
 			switch {
 			case failing > 0 && held() >= w.opts.PendingMax:
 				start() // one last try; if it fails, Run gives up
@@ -391,15 +364,6 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	for i, n := range st.ins {
-		if n != 0 {
-			w.Stats.tables[i].Add(n)
-		}
-	}
-	w.Stats.Rows.Add(st.inserted)
-	w.Stats.Updated.Add(st.updated)
-	w.Stats.Dups.Add(dups)
-	w.Stats.Flushes.Add(1)
 	w.observeFlush(time.Since(start), st, dups)
 	w.log.Debug("flushed", "records", len(batch), "rows", st.inserted+st.updated, "took", time.Since(start))
 	return nil

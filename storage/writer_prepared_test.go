@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/metrics"
 	"github.com/danmakud/danmakud/protocol"
 )
 
@@ -16,7 +17,8 @@ import (
 // all land, and Run closes the statements when it returns.
 func TestWriterPreparesOncePerWriter(t *testing.T) {
 	db := openInternal(t)
-	w := NewWriter(db, WriterOptions{RunID: 1, BatchMax: 1, FlushInterval: time.Hour})
+	mx := metrics.New("test")
+	w := NewWriter(db, WriterOptions{RunID: 1, BatchMax: 1, FlushInterval: time.Hour, Observer: mx})
 	in := make(chan Record)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background(), in) }()
@@ -25,12 +27,12 @@ func TestWriterPreparesOncePerWriter(t *testing.T) {
 		in <- Event{E: &protocol.Danmaku{Base: protocol.Base{Kind: protocol.KindDanmaku, Cmd: "DANMU_MSG", RoomID: 7, TsMs: int64(i)},
 			IDStr: string(rune('a' + i)), Text: "x"}, RecvMs: int64(i)}
 		in <- Event{E: &protocol.Counter{Base: protocol.Base{Kind: protocol.KindCounter, Cmd: "WATCHED_CHANGE", RoomID: 7}, Name: "watched", Value: int64(i)}, RecvMs: int64(i)}
-		// The flush goroutine prepares before it commits and counts the
-		// rows (atomically) after: once both rows are counted, every
+		// The flush goroutine prepares before it commits and reports the
+		// rows (to atomic counters) after: once both rows are counted, every
 		// statement they needed is in w.prepared, and later flushes of
 		// these tables only read it.
 		deadline := time.Now().Add(10 * time.Second)
-		for w.Stats.Inserted("danmaku") != int64(i+1) || w.Stats.Inserted("counters") != int64(i+1) {
+		for mx.RowsWritten("danmaku") != int64(i+1) || mx.RowsWritten("counters") != int64(i+1) {
 			if time.Now().After(deadline) {
 				t.Fatalf("record %d not committed after 10 s", i)
 			}
@@ -58,8 +60,8 @@ func TestWriterPreparesOncePerWriter(t *testing.T) {
 	if len(w.prepared) != 0 {
 		t.Errorf("%d statements left open after Run", len(w.prepared))
 	}
-	if w.Stats.Inserted("danmaku") != 5 || w.Stats.Inserted("counters") != 5 || w.Stats.Flushes.Load() < 5 {
-		t.Errorf("danmaku %d, counters %d rows in %d flushes", w.Stats.Inserted("danmaku"), w.Stats.Inserted("counters"), w.Stats.Flushes.Load())
+	if mx.RowsWritten("danmaku") != 5 || mx.RowsWritten("counters") != 5 || mx.Totals().Flushes < 5 {
+		t.Errorf("danmaku %d, counters %d rows in %d flushes", mx.RowsWritten("danmaku"), mx.RowsWritten("counters"), mx.Totals().Flushes)
 	}
 }
 
@@ -82,7 +84,8 @@ func TestSlowCommitDoesNotStopProducers(t *testing.T) {
 	if _, err := lock.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(db, WriterOptions{RunID: 1, BatchMax: 10, PendingMax: 5000, FlushInterval: time.Hour})
+	mx := metrics.New("test")
+	w := NewWriter(db, WriterOptions{RunID: 1, BatchMax: 10, PendingMax: 5000, FlushInterval: time.Hour, Observer: mx})
 	in := make(chan Record) // unbuffered: a send completes only when Run takes it
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, in) }()
@@ -98,9 +101,9 @@ func TestSlowCommitDoesNotStopProducers(t *testing.T) {
 	select {
 	case <-sent:
 	case <-time.After(5 * time.Second): // the lock is held 10 s at most (busy_timeout)
-		t.Fatalf("the producer was stopped by a flush waiting on the disk: %d of %d records taken", w.Stats.Records.Load(), n)
+		t.Fatalf("the producer was stopped by a flush waiting on the disk: %d of %d records taken", mx.Totals().Records, n)
 	}
-	if got := w.Stats.Inserted("danmaku"); got != 0 {
+	if got := mx.RowsWritten("danmaku"); got != 0 {
 		t.Fatalf("%d rows committed while the database was locked", got)
 	}
 	if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
@@ -110,7 +113,7 @@ func TestSlowCommitDoesNotStopProducers(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := w.Stats.Inserted("danmaku"); got != n {
+	if got := mx.RowsWritten("danmaku"); got != n {
 		t.Errorf("%d of %d danmaku committed", got, n)
 	}
 }
