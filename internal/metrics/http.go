@@ -1,107 +1,58 @@
 package metrics
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"time"
+	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/danmakud/danmakud/roomsource"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Health says whether the run is healthy: the writer's last flush
-// succeeded (or none has been tried yet), it has not held records longer
-// than SetFlushDeadline's d without a successful flush, and at least one
-// room is connected or none is wanted. reason is one line either way. A
-// nil handle is healthy.
-func (m *Metrics) Health() (ok bool, reason string) {
-	if m == nil {
-		return true, "ok: no metrics"
-	}
-	m.mu.Lock()
-	failing, flushed, desired, stale, since := m.failing, m.flushed, m.nDesired, m.stale, m.flushed
-	m.mu.Unlock()
-	if since.IsZero() {
-		since = m.started
-	}
-	connected := sum(m.roomsConnected, nil)
-	if failing > 0 {
-		return false, fmt.Sprintf("writer failing: the last %d flushes failed", failing)
-	}
-	if stale > 0 && time.Since(since) > stale && sum(m.pending, nil) > 0 {
-		return false, fmt.Sprintf("writer stuck: no successful flush for %s with records waiting", time.Since(since).Round(time.Second))
-	}
-	if desired > 0 && connected == 0 {
-		return false, fmt.Sprintf("no room connected (%d wanted)", desired)
-	}
-	last := "no flush yet"
-	if !flushed.IsZero() {
-		last = "last flush " + time.Since(flushed).Round(time.Second).String() + " ago"
-	}
-	return true, fmt.Sprintf("ok: %d of %d wanted rooms connected, %s", connected, desired, last)
+// httpMetrics are what roomsource's client reports (roomsource.Observer):
+// every Bilibili request, sent or not. The status and reason labels take
+// roomsource's values (an HTTP status code or roomsource.Status*,
+// roomsource.NotSent*).
+type httpMetrics struct {
+	requests, notSent *prometheus.CounterVec
 }
 
-// Handler serves GET /metrics (the Prometheus text or protobuf format,
-// as negotiated) and GET /healthz (200 or 503 with Health's reason as
-// one line of text/plain). Everything else is 404.
-func (m *Metrics) Handler() http.Handler {
-	mux := http.NewServeMux()
+func (h *httpMetrics) register(f factory) {
+	h.requests = f.counterVec("danmakud_http_requests_total", "Bilibili HTTP requests sent, by endpoint and status: the HTTP status code, or -352 / -412 / api_error for a non-zero envelope code in an HTTP 200 answer, bad_json, or error (no answer).", "endpoint", "status")
+	h.notSent = f.counterVec("danmakud_http_requests_not_sent_total", "Bilibili HTTP requests not sent, by endpoint and reason (breaker_open after a 412, no_spare_budget for background checks).", "endpoint", "reason")
+}
+
+func (h *httpMetrics) totals(t *Totals) {
+	t.HTTPRequests = sum(h.requests, nil)
+	t.HTTPRateLimited = sum(h.requests, func(l map[string]string) bool { return l["status"] == "412" || l["status"] == roomsource.StatusLimited })
+	t.HTTPRiskControl = sum(h.requests, is("status", roomsource.StatusRisk))
+	t.HTTPFailed = sum(h.requests, func(l map[string]string) bool { return httpFailed(l["status"]) })
+	t.HTTPRefused = sum(h.notSent, is("reason", roomsource.NotSentBreaker))
+	t.HTTPSkipped = sum(h.notSent, is("reason", roomsource.NotSentNoBudget))
+}
+
+// httpFailed says whether a status label counts as a failed request:
+// no answer, not the JSON envelope, or an HTTP status other than 200 and
+// 412 (a 412 counts as rate limited).
+func httpFailed(status string) bool {
+	switch status {
+	case roomsource.StatusError, roomsource.StatusBadJSON:
+		return true
+	}
+	n, err := strconv.Atoi(status)
+	return err == nil && n > 0 && n != 200 && n != 412
+}
+
+// HTTPRequest counts one request sent to endpoint (a fixed name such as
+// "getDanmuInfo", never a URL) with its status label: the HTTP status
+// code or one of roomsource.Status*.
+func (m *Metrics) HTTPRequest(endpoint, status string) {
 	if m != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+		m.http.requests.WithLabelValues(endpoint, status).Inc()
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		ok, reason := m.Health()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		fmt.Fprintln(w, reason)
-	})
-	return mux
 }
 
-// Server is a running /metrics and /healthz endpoint.
-type Server struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan error
-}
-
-// Serve listens on addr ("host:port"; port 0 picks a free one) and serves
-// Handler until Close. It returns once the listener is open.
-func (m *Metrics) Serve(addr string) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
+// HTTPNotSent counts one request not sent (reason roomsource.NotSent*).
+func (m *Metrics) HTTPNotSent(endpoint, reason string) {
+	if m != nil {
+		m.http.notSent.WithLabelValues(endpoint, reason).Inc()
 	}
-	return m.ServeOn(ln), nil
-}
-
-// ServeOn serves Handler on ln until Close (which closes ln).
-func (m *Metrics) ServeOn(ln net.Listener) *Server {
-	s := &Server{ln: ln, done: make(chan error, 1),
-		srv: &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}}
-	go func() { s.done <- s.srv.Serve(ln) }()
-	return s
-}
-
-// Addr is the address the server listens on (with the chosen port).
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
-
-// Close stops the server, waiting at most a few seconds for scrapes in
-// flight, and returns when its goroutine has exited.
-func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = s.srv.Close()
-	}
-	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/roomsource"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -22,7 +23,7 @@ func TestRoomLeavingRemovesItsSeries(t *testing.T) {
 	m.SetRoomCoverage(1, 0.5)
 	m.SetRoomCoverage(2, 1)
 	m.SetRoomSampled(1, true)
-	if n := testutil.CollectAndCount(m.roomConnected); n != 2 {
+	if n := testutil.CollectAndCount(m.rooms.roomConnected); n != 2 {
 		t.Fatalf("%d room_connected series, want 2", n)
 	}
 	if got := m.Totals().RoomsSampled; got != 1 {
@@ -33,13 +34,13 @@ func TestRoomLeavingRemovesItsSeries(t *testing.T) {
 	m.RoomConnected(1, false) // room 1's worker drains after it left
 	m.SetRoomCoverage(1, 0.7)
 	m.SetRoomSampled(1, true)
-	if n := testutil.CollectAndCount(m.roomConnected); n != 1 {
+	if n := testutil.CollectAndCount(m.rooms.roomConnected); n != 1 {
 		t.Errorf("%d room_connected series after room 1 left, want 1", n)
 	}
-	if n := testutil.CollectAndCount(m.roomCoverage); n != 1 {
+	if n := testutil.CollectAndCount(m.rooms.roomCoverage); n != 1 {
 		t.Errorf("%d room_coverage_ratio series after room 1 left, want 1", n)
 	}
-	if v := testutil.ToFloat64(m.roomCoverage.WithLabelValues("2")); v != 1 {
+	if v := testutil.ToFloat64(m.rooms.roomCoverage.WithLabelValues("2")); v != 1 {
 		t.Errorf("room 2 coverage %v, want 1", v)
 	}
 	tot := m.Totals()
@@ -50,7 +51,7 @@ func TestRoomLeavingRemovesItsSeries(t *testing.T) {
 # TYPE danmakud_room_connected gauge
 danmakud_room_connected{room_id="2"} 1
 `
-	if err := testutil.CollectAndCompare(m.roomConnected, strings.NewReader(exp)); err != nil {
+	if err := testutil.CollectAndCompare(m.rooms.roomConnected, strings.NewReader(exp)); err != nil {
 		t.Error(err)
 	}
 }
@@ -78,7 +79,7 @@ func TestNilHandleIsNoOp(t *testing.T) {
 	m.Upgrade()
 	m.Backpressure()
 	m.HTTPRequest("nav", "200")
-	m.HTTPNotSent("nav", NotSentBreaker)
+	m.HTTPNotSent("nav", roomsource.NotSentBreaker)
 	m.SetAccounts(1, 0)
 	m.LoginLapse()
 	m.SetQueueDepth(func() int { return 1 })
@@ -97,12 +98,12 @@ func TestNilHandleIsNoOp(t *testing.T) {
 // summary's numbers are defined.
 func TestTotalsSumLabels(t *testing.T) {
 	m := New("test")
-	for _, s := range []string{"200", "200", "412", StatusLimited, StatusRisk, StatusError, StatusBadJSON, "503", StatusAPIError} {
+	for _, s := range []string{"200", "200", "412", roomsource.StatusLimited, roomsource.StatusRisk, roomsource.StatusError, roomsource.StatusBadJSON, "503", roomsource.StatusAPIError} {
 		m.HTTPRequest("getDanmuInfo", s)
 	}
-	m.HTTPNotSent("gethistory", NotSentNoBudget)
-	m.HTTPNotSent("nav", NotSentBreaker)
-	m.HTTPNotSent("nav", NotSentBreaker)
+	m.HTTPNotSent("gethistory", roomsource.NotSentNoBudget)
+	m.HTTPNotSent("nav", roomsource.NotSentBreaker)
+	m.HTTPNotSent("nav", roomsource.NotSentBreaker)
 	m.Session(true)
 	m.Session(false)
 	m.Session(false)
