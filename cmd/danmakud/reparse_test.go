@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,10 @@ func TestReparseRederivesOnce(t *testing.T) {
 	}
 	if got["danmaku"] == 0 || got["gifts"] == 0 || got["counters"] == 0 || got["room_events"] == 0 {
 		t.Fatalf("reparse stored too little: %v", got)
+	}
+	// The summary counts what the writer committed: every row, and per table.
+	if !strings.Contains(errs, fmt.Sprintf(" %d rows added", total)) || !strings.Contains(errs, fmt.Sprintf("  danmaku: +%d\n", got["danmaku"])) {
+		t.Errorf("summary does not count the %d rows (%d danmaku) stored: %s", total, got["danmaku"], errs)
 	}
 	if got["raw_messages"] != int64(len(raws)) {
 		t.Fatalf("raw_messages changed: %d", got["raw_messages"])
