@@ -250,5 +250,14 @@ CREATE TABLE red_pockets (
   cmd      TEXT NOT NULL,
   UNIQUE (room_id, lot_id)
 );
+`, // v4: the frame journal's committed position, in the same transaction
+	// as the rows derived from the frames before it.
+	`
+CREATE TABLE journal_position (
+  journal_id   INTEGER PRIMARY KEY,
+  seg          INTEGER NOT NULL,
+  off          INTEGER NOT NULL,
+  committed_ms INTEGER NOT NULL
+);
 `,
 }

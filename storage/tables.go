@@ -11,7 +11,7 @@ import (
 // migrations leave them (TestRegistryMatchesSchema), their meaning,
 // what feeds it and how a record is written. Order = data dictionary
 // order = flush order.
-var registry = []*Table{tRuns, tRooms, tSnapshots, tConnections, tDanmaku, tGifts, tSuperChats, tGuards, tRedPockets,
+var registry = []*Table{tRuns, tJournal, tRooms, tSnapshots, tConnections, tDanmaku, tGifts, tSuperChats, tGuards, tRedPockets,
 	tInteractions, tCounters, tRoomEvents, tCombos, tUnknown, tMalformed, tRaw}
 
 var tRuns = &Table{
@@ -20,6 +20,13 @@ var tRuns = &Table{
 		colNT("exit_status", "`ok`, `write failed`, `final flush failed`, `interrupted: …`; `no end recorded …` when a run ended without writing it (set by the next run)")},
 	skip: []string{"id", "ended_ms", "exit_status"},
 	// Written by DB.StartRun and DB.EndRun, not by the writer.
+}
+
+var tJournal = &Table{
+	Name: "journal_position", RowDoc: "frame journal (one row; the journal beside the database)",
+	Columns: []Column{colNI("journal_id", "the journal's id (in its segment files)"), colI("seg", "segment number"),
+		colI("off", "offset in the segment: every frame before it is stored"), colI("committed_ms", "")},
+	// Written by the writer's flush with the rows (Decoded), not routed.
 }
 
 var tRooms = &Table{

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -13,8 +14,8 @@ import (
 	"github.com/danmakud/danmakud/protocol"
 )
 
-// Record is anything the writer stores. The concrete types are Event,
-// Conn, Snapshot, RoomMeta, Raw and Malformed.
+// Record is anything the writer stores. The concrete types are Decoded,
+// Event, Conn, Snapshot, RoomMeta, Raw and Malformed.
 type Record interface{ roomKey() int64 }
 
 // Event is a decoded event and when it was received (unix ms).
@@ -82,12 +83,30 @@ type Malformed struct {
 	Body           []byte
 }
 
+// Decoded is what one journal frame gave: its records and the journal
+// position just after it. The writer stores the records and, in the same
+// transaction, the position (journal_position), so that a frame's rows
+// are committed together with the position that says they are: after a
+// crash the journal is replayed from exactly there.
+type Decoded struct {
+	Records []Record
+	At      Checkpoint
+}
+
+// Checkpoint is a position in the frame journal (see package journal).
+type Checkpoint struct {
+	JournalID uint64
+	Seg       uint64
+	Off       int64
+}
+
 func (e Event) roomKey() int64     { return e.E.Common().RoomID }
 func (c Conn) roomKey() int64      { return c.RoomID }
 func (s Snapshot) roomKey() int64  { return s.RoomID }
 func (r RoomMeta) roomKey() int64  { return r.RoomID }
 func (m Malformed) roomKey() int64 { return m.RoomID }
 func (r Raw) roomKey() int64       { return r.RoomID }
+func (Decoded) roomKey() int64     { return 0 }
 
 // WriterOptions tune the single writer. Zero values mean the defaults.
 type WriterOptions struct {
@@ -107,6 +126,10 @@ type WriterOptions struct {
 	// Observer is told of every record received and every flush, with
 	// the rows it inserted per table (nil: nobody).
 	Observer WriterObserver
+	// Committed, when set, is called after each commit that stored a
+	// Checkpoint (Decoded), with the latest one, from the flush
+	// goroutine (the journal releases what is consumed).
+	Committed func(Checkpoint)
 }
 
 // DefaultPendingMax is WriterOptions.PendingMax's default: the records
@@ -149,133 +172,22 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	return w
 }
 
-// Run drains in, committing one transaction per flush: every
-// FlushInterval, or when BatchMax records wait. A flush runs on its own
-// goroutine (one at a time) while Run goes on reading in, so a slow
-// commit (an fsync behind a slow disk, a checkpoint) does not stop the
-// producers: they wait only when PendingMax records are held (received
-// and not yet committed), the memory ceiling. It returns after in is
-// closed (by its owner) and the final flush is done, or when hard is
-// cancelled (then the records not yet committed are lost and the error
-// says how many). A failed flush is retried on the next trigger with the
-// same records, in order; nothing is dropped while the database can be
-// written. While flushes fail, at most PendingMax records are held; past
-// that Run returns an error at once (the caller must stop its producers:
-// Run no longer reads in).
-func (w *Writer) Run(hard context.Context, in <-chan Record) error {
-	t := time.NewTicker(w.opts.FlushInterval)
-	defer t.Stop()
-	var (
-		batch    []Record   // received, not yet handed to a flush
-		inflight []Record   // being committed by the flush goroutine
-		spare    []Record   // a committed batch's array, for reuse
-		done     chan error // the running flush's result; nil when none runs
-		again    bool       // a flush was asked for while one ran
-		failing  int
-		lastErr  error
-	)
-	defer func() {
-		if done != nil {
-			<-done // the flush goroutine uses the prepared statements
-		}
-		w.closePrepared()
-	}()
-	held := func() int { return len(batch) + len(inflight) }
-	start := func() {
-		if done != nil {
-			again = true
-			return
-		}
-		again = false
-		if len(batch) == 0 {
-			return
-		}
-		inflight, batch, spare = batch, spare[:0], nil
-		done = make(chan error, 1)
-		go func(b []Record) { done <- w.flush(hard, b) }(inflight)
+// qJournalPosition records the journal position a flush commits.
+const qJournalPosition = `INSERT INTO journal_position (journal_id, seg, off, committed_ms) VALUES (?, ?, ?, ?)
+ ON CONFLICT (journal_id) DO UPDATE SET seg = excluded.seg, off = excluded.off, committed_ms = excluded.committed_ms`
+
+// JournalPosition is the journal position last committed for journal
+// id, if any.
+func (d *DB) JournalPosition(ctx context.Context, id uint64) (Checkpoint, bool, error) {
+	cp := Checkpoint{JournalID: id}
+	err := d.SQL.QueryRowContext(ctx, "SELECT seg, off FROM journal_position WHERE journal_id = ?", int64(id)).Scan(&cp.Seg, &cp.Off)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, false, nil
 	}
-	finish := func(err error) { // a flush ended with err
-		done = nil
-		if err != nil {
-			failing++
-			lastErr = err
-			t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
-			w.obs.FlushFailed()
-			batch = append(inflight, batch...) // retried first, in order
-			inflight = nil
-			if failing == 1 || failing%10 == 0 {
-				w.log.Error("flush failed; keeping the batch and retrying", "records", len(batch), "err", err, "failures", failing)
-			}
-			return
-		}
-		if failing > 0 {
-			w.log.Info("flushes recovered", "after_failures", failing)
-		}
-		failing = 0
-		spare, inflight = inflight[:0], nil
+	if err != nil {
+		return cp, false, fmt.Errorf("storage: %s: journal position: %w", d.path, err)
 	}
-	// wait ends the running flush, if any, before Run returns.
-	wait := func() {
-		if done != nil {
-			finish(<-done)
-		}
-	}
-	bound := func() error {
-		return fmt.Errorf("storage: cannot write %s: %w; %d records held in memory reached the bound (%d) and are not written: stopping",
-			w.db.path, lastErr, held(), w.opts.PendingMax)
-	}
-	for {
-		recv := in
-		if held() >= w.opts.PendingMax {
-			recv = nil // the ceiling: producers wait until a flush commits
-		}
-		select {
-		case <-hard.Done():
-			wait()
-			if n := held(); n > 0 {
-				if lastErr != nil {
-					return fmt.Errorf("storage: stopped before the final flush: %d records not written to %s (flushes failing: %w)", n, w.db.path, lastErr)
-				}
-				return fmt.Errorf("storage: stopped before the final flush: %d records not written", n)
-			}
-			return nil
-		case err := <-done:
-			finish(err)
-			if err != nil {
-				if held() >= w.opts.PendingMax {
-					return bound()
-				}
-				continue // retried at the next tick
-			}
-			if again || len(batch) >= w.opts.BatchMax {
-				start()
-			}
-		case r, ok := <-recv:
-			if !ok {
-				wait()
-				if len(batch) > 0 {
-					start()
-					wait()
-				}
-				if len(batch) > 0 {
-					return fmt.Errorf("storage: final flush failed: %d records not written to %s: %w", len(batch), w.db.path, lastErr)
-				}
-				return nil
-			}
-			batch = append(batch, r)
-			w.obs.WriterRecord(held())
-			switch {
-			case failing > 0 && held() >= w.opts.PendingMax:
-				start() // one last try; if it fails, Run gives up
-			// Past the cap, flush; while flushes fail the batch keeps
-			// growing (up to PendingMax) between the retries.
-			case len(batch) >= w.opts.BatchMax && (failing == 0 || len(batch)%w.opts.BatchMax == 0):
-				start()
-			}
-		case <-t.C:
-			start()
-		}
-	}
+	return cp, true, nil
 }
 
 // routed is a record with its table (nil: it stores nothing) and its
@@ -318,7 +230,7 @@ func route(batch []Record) ([]routed, error) {
 	return out, nil
 }
 
-func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
+func (w *Writer) flush(ctx context.Context, batch []Record, at *Checkpoint) (err error) {
 	start := time.Now()
 	sorted, err := route(batch)
 	if err != nil {
@@ -361,8 +273,16 @@ func (w *Writer) flush(ctx context.Context, batch []Record) (err error) {
 			dups++
 		}
 	}
+	if at != nil {
+		if _, err := st.exec(qJournalPosition, int64(at.JournalID), at.Seg, at.Off, time.Now().UnixMilli()); err != nil {
+			return fmt.Errorf("storage: journal_position: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return err
+	}
+	if at != nil && w.opts.Committed != nil {
+		w.opts.Committed(*at)
 	}
 	w.observeFlush(time.Since(start), st, dups)
 	w.log.Debug("flushed", "records", len(batch), "rows", st.inserted+st.updated, "took", time.Since(start))
