@@ -20,7 +20,10 @@ const (
 
 // Record is one journal entry.
 type Record struct {
-	Kind   Kind
+	Kind Kind
+	// Run is the run id of the segment the record was read from (set by
+	// Reader; ignored by Append, which writes the journal's own run).
+	Run    int64
 	Conn   uint32 // the connection's number within its run
 	Room   int64
 	RecvMs int64 // when it was received, unix ms

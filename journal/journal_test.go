@@ -83,7 +83,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 		t.Fatalf("read %d records, %d written", len(recs), obs.written.Load())
 	}
 	for i, r := range recs {
-		if !bytes.Equal(r.Data, frame(i)) || r.Room != int64(100+i%5) || r.Conn != uint32(i%3) || r.RecvMs != int64(i) || r.Kind != KindFrame {
+		if !bytes.Equal(r.Data, frame(i)) || r.Room != int64(100+i%5) || r.Conn != uint32(i%3) || r.RecvMs != int64(i) || r.Kind != KindFrame || r.Run != 7 {
 			t.Fatalf("record %d: %+v", i, r)
 		}
 		if i > 0 && !ends[i-1].Less(ends[i]) {
@@ -193,6 +193,9 @@ func TestReaderWaitsForAppends(t *testing.T) {
 		for {
 			_, _, err := r.Next(context.Background())
 			if err != nil {
+				if err != io.EOF {
+					t.Errorf("reader: %v", err)
+				}
 				got <- n
 				return
 			}

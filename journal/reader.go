@@ -17,6 +17,7 @@ type Reader struct {
 	f   *os.File // segment pos.Seg; nil before the first read
 	buf []byte   // file bytes [bufAt, bufAt+len(buf))
 	at  int64
+	run int64 // the open segment's run id
 	rec Record
 }
 
@@ -55,7 +56,7 @@ func (r *Reader) Next(ctx context.Context) (*Record, Pos, error) {
 				return nil, r.pos, err
 			}
 		}
-		if r.j.closedNow() {
+		if r.j.finished() {
 			if w, _ := r.j.Written(); !r.pos.Less(w) {
 				return nil, r.pos, io.EOF
 			}
@@ -111,6 +112,7 @@ func (r *Reader) read(written Pos) (*Record, error) {
 		return nil, r.nextSegment("a record failing its checksum")
 	}
 	r.rec.Data = b[recHeaderLen:]
+	r.rec.Run = r.run
 	r.pos.Off += recordLen(n)
 	return &r.rec, nil
 }
@@ -134,7 +136,17 @@ func (r *Reader) open() error {
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		r.f, r.buf, r.at = f, r.buf[:0], 0
+		hb := make([]byte, segHeaderLen)
+		if _, err := f.ReadAt(hb, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("journal: %s: %w", f.Name(), err)
+		}
+		h, err := parseSegHeader(hb)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("journal: %s: %w", f.Name(), err)
+		}
+		r.f, r.buf, r.at, r.run = f, r.buf[:0], 0, h.run
 		r.pos.Off = max(r.pos.Off, segHeaderLen)
 		return nil
 	}

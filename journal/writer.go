@@ -235,9 +235,13 @@ func (j *Journal) Close() error {
 	return j.dir.Close()
 }
 
-// closedNow reports whether Close was called.
-func (j *Journal) closedNow() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.closed
+// finished reports whether the journal is closed and its writer has
+// written everything.
+func (j *Journal) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
