@@ -176,6 +176,8 @@ func apiFor(t *testing.T, s *livesim.Sim) *roomsource.Client {
 }
 
 // drain collects records until the collector stops.
+// drain collects what is sent on ch (a Decoded's records one by one)
+// until the returned close func is called.
 func drain(ch chan storage.Record) (func() []storage.Record, func()) {
 	var mu sync.Mutex
 	var got []storage.Record
@@ -183,7 +185,11 @@ func drain(ch chan storage.Record) (func() []storage.Record, func()) {
 	go func() {
 		for r := range ch {
 			mu.Lock()
-			got = append(got, r)
+			if d, ok := r.(storage.Decoded); ok {
+				got = append(got, d.Records...)
+			} else {
+				got = append(got, r)
+			}
 			mu.Unlock()
 		}
 		close(done)

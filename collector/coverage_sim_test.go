@@ -11,6 +11,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/metrics"
+	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -46,26 +47,37 @@ func runCollector(t *testing.T, cfg Config, rooms []int64, until func(c *Collect
 	ch := make(chan storage.Record, 1<<16)
 	get, closeCh := drain(ch)
 	mx := metrics.New("test")
-	cfg.Out, cfg.Observer = ch, mx
+	j, err := journal.Open(journal.Options{Dir: t.TempDir(), Run: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Out, cfg.Observer, cfg.Journal, cfg.RunID = ch, mx, j, 1
 	c := New(cfg)
+	decoded := make(chan error, 1)
+	go func() { decoded <- c.Decode(context.Background(), journal.Pos{}) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	rounds := make(chan roomsource.Round, 1)
 	rounds <- roomsource.Round{N: 1, Rooms: targets(rooms...)}
 	done := make(chan struct{})
 	go func() { c.Run(ctx, rounds); close(done) }()
+	stop := func() {
+		cancel()
+		<-done
+		j.Close() // every reader has stopped; the decoder drains the rest
+		if err := <-decoded; err != nil {
+			t.Errorf("decode: %v", err)
+		}
+		closeCh()
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for !until(c, mx.Totals()) {
 		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			closeCh()
+			stop()
 			t.Fatalf("condition not reached in time; metrics %s", totalsOf(mx.Totals()))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	<-done
-	closeCh()
+	stop()
 	return c, mx.Totals(), get()
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/metrics"
+	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -178,22 +179,19 @@ func wsMessage(bodies ...string) []byte {
 	return msg
 }
 
-func TestRecorderAcksAndDropsResent(t *testing.T) {
-	var out []storage.Record
+func TestDecoderAcksAndDropsResent(t *testing.T) {
 	st := &connState{}
 	ack := &fakeAcker{}
 	var ids msgIDs
 	mx := metrics.New("test")
-	r := &recorder{room: 5, send: func(rec storage.Record) bool { out = append(out, rec); return true },
-		st: st, seen: newSeenSet(), ids: &ids, ack: ack, obs: mx}
+	c := New(Config{RunID: 1, Observer: mx})
+	c.dec.register(1, &connCtx{st: st, seen: newSeenSet(), ids: &ids, ack: ack})
 	sc := `{"cmd":"SUPER_CHAT_MESSAGE","msg_id":"123:1000:1000","p_is_ack":true,"p_msg_type":1,"send_time":1700000000000,` +
 		`"roomid":5,"data":{"id":77,"uid":9,"price":30,"message":"hi","time":60,"start_time":1700000000,"end_time":1700000060,"user_info":{"uname":"u"}}}`
 	plain := `{"cmd":"WATCHED_CHANGE","data":{"num":5,"text_small":"5","text_large":"5人看过"}}`
-	if err := r.message(wsMessage(sc, plain)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.message(wsMessage(sc)); err != nil { // the server re-sends it
-		t.Fatal(err)
+	var out []storage.Record
+	for _, msg := range [][]byte{wsMessage(sc, plain), wsMessage(sc)} { // the server re-sends the super chat
+		out = append(out, c.dec.frame(&journal.Record{Kind: journal.KindFrame, Run: 1, Conn: 1, Room: 5, Data: msg})...)
 	}
 	if len(ack.acks) != 2 || ack.acks[0] != `"123:1000:1000" SUPER_CHAT_MESSAGE 1` {
 		t.Errorf("acks %q; want one per received copy with the msg_id as received", ack.acks)
@@ -204,10 +202,16 @@ func TestRecorderAcksAndDropsResent(t *testing.T) {
 			scs++
 		}
 	}
-	if n := mx.Totals().Resent; scs != 1 || r.dupes != 1 || n != 1 {
-		t.Errorf("super chats stored %d, dupes %d, resent reported %d; want the re-sent copy dropped", scs, r.dupes, n)
+	if n := mx.Totals().Resent; scs != 1 || n != 1 {
+		t.Errorf("super chats stored %d, resent reported %d; want the re-sent copy dropped", scs, n)
 	}
-	if st.acks.Load() != 2 || st.frames.Load() != 2 || st.events.Load() != 2 {
-		t.Errorf("conn counts acks %d frames %d events %d", st.acks.Load(), st.frames.Load(), st.events.Load())
+	if st.acks.Load() != 2 || st.decoded.Load() != 2 || st.events.Load() != 2 {
+		t.Errorf("conn counts acks %d decoded %d events %d", st.acks.Load(), st.decoded.Load(), st.events.Load())
+	}
+	// A frame of another run (replayed after a crash) is decoded without
+	// its connection: no ack, no connection counts.
+	out = c.dec.frame(&journal.Record{Kind: journal.KindFrame, Run: 0, Conn: 1, Room: 5, Data: wsMessage(plain)})
+	if len(out) != 1 || len(ack.acks) != 2 || st.decoded.Load() != 2 {
+		t.Errorf("a replayed frame: %d records, %d acks, %d decoded", len(out), len(ack.acks), st.decoded.Load())
 	}
 }

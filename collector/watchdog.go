@@ -36,14 +36,11 @@ func (d *watchdog) run(ctx context.Context) {
 		if err != nil {
 			continue // no verdict without evidence (ErrNoSpareBudget lands here too)
 		}
-		sctx, scancel := context.WithTimeout(ctx, syncTimeout)
-		err = d.sess.Sync(sctx)
-		scancel()
-		if err != nil {
+		if err := d.barrier(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			continue // the reader is held up: judge nothing now
+			continue // the reader or the decoder is held up: judge nothing now
 		}
 		considered, arrived, fresh := w.cov.judge(hist, fetched)
 		if r, ok := w.cov.totals.Estimate(time.Now()); ok {
@@ -55,7 +52,7 @@ func (d *watchdog) run(ctx context.Context) {
 		}
 		st.histSeen.Add(int64(considered))
 		st.histArrived.Add(int64(arrived))
-		w.c.send(st.record()) // coverage so far, for stats during long runs
+		w.c.journalConn(st.record()) // coverage so far, for stats during long runs
 		seen, got := st.histSeen.Load(), st.histArrived.Load()
 		if seen < StarveMin || known {
 			continue
@@ -70,7 +67,7 @@ func (d *watchdog) run(ctx context.Context) {
 				st.sampled.Store(true)
 				w.cov.totals.Sampled.Store(true)
 				cfg.Observer.SetRoomSampled(w.t.RoomID, true)
-				w.c.send(st.record())
+				w.c.journalConn(st.record())
 			}
 			if recycle {
 				w.log.Warn("connection gets far fewer danmaku than the room sent; replacing it with a fresh token",
@@ -88,3 +85,32 @@ func (d *watchdog) run(ctx context.Context) {
 		}
 	}
 }
+
+// barrier returns once everything the server sent before now has been
+// decoded (so a history item that arrived is in the seen set): it sends
+// a heartbeat and waits for its reply to be read (Session.Sync; the reply
+// comes after everything sent before it), then for the decoder to have
+// handled every frame the reader journaled by then. It gives up after
+// syncTimeout: a busy machine is never counted as loss.
+func (d *watchdog) barrier(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	if err := d.sess.Sync(ctx); err != nil {
+		return err
+	}
+	target := d.st.journaled.Load()
+	t := time.NewTicker(decodeWaitPoll)
+	defer t.Stop()
+	for d.st.decoded.Load() < target {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// decodeWaitPoll is how often the barrier looks at the decoder's
+// progress.
+const decodeWaitPoll = 20 * time.Millisecond

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -40,10 +41,16 @@ type API interface {
 // Config configures a Collector. Zero durations mean the defaults.
 type Config struct {
 	API API
-	// Out is the writer's input. The collector sends on it and never
-	// closes it; sends give up only when Hard is done.
+	// Out is the writer's input. The collector sends on it (the decode
+	// stage and discovery rounds; never a reader) and never closes it;
+	// sends give up only when Hard is done.
 	Out  chan<- storage.Record
 	Hard context.Context
+	// Journal is where readers put what they read (required); Decode
+	// reads it. RunID is this run's id, as the journal's segments record
+	// it: frames of other runs are replayed without their connection.
+	Journal *journal.Journal
+	RunID   int64
 
 	// Accounts is how many logins the API has (roomsource.Config.Accounts);
 	// 0 = every room is watched anonymously.
@@ -156,6 +163,7 @@ func (c *Config) defaults() {
 
 // Collector runs one worker per wanted room.
 type Collector struct {
+	dec *decoder
 	cfg  Config
 	seq  atomic.Int64
 	pool *accountPool
@@ -165,7 +173,9 @@ type Collector struct {
 // New returns a Collector.
 func New(cfg Config) *Collector {
 	cfg.defaults()
-	return &Collector{cfg: cfg, pool: newAccountPool(cfg.Accounts, cfg.RoomsPerAccount)}
+	c := &Collector{cfg: cfg, pool: newAccountPool(cfg.Accounts, cfg.RoomsPerAccount)}
+	c.dec = newDecoder(c)
+	return c
 }
 
 // Coverage returns each room's running coverage count (rooms watched so
@@ -405,7 +415,7 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 		r := st.record()
 		r.EndedMs = time.Now().UnixMilli()
 		r.EndReason = reason(ctx, err)
-		w.c.send(r)
+		w.c.journalConn(r) // after the connection's last frame
 	}()
 	info, err := w.token(ctx)
 	if err != nil {
@@ -432,7 +442,12 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 		return 0, err
 	}
 	st.base.AuthedMs = sess.AuthedAt.UnixMilli()
-	w.c.send(st.record())
+	cc := &connCtx{st: st, seen: w.cov.seen, ids: &w.msgIDs}
+	if !cfg.NoAck {
+		cc.ack = sess
+	}
+	w.c.dec.register(uint32(st.base.Seq), cc)
+	w.c.journalConn(st.record())
 	w.cov.connSince = sess.AuthedAt.Unix()
 	w.cov.totals.connectedFrom(sess.AuthedAt)
 	defer func() { w.cov.totals.connectedUntil(time.Now()) }()
@@ -441,7 +456,14 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	cfg.Observer.RoomConnected(w.t.RoomID, true)
 	defer cfg.Observer.RoomConnected(w.t.RoomID, false)
 	cfg.Observer.SetRoomSampled(w.t.RoomID, st.sampled.Load())
+	return w.read(ctx, sess, st, known)
+}
 
+// read runs an authenticated session: its reader journals every frame
+// as received and never waits for anything else (decoding and the
+// database are the decode stage's); the watchdog checks the coverage.
+func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState, known bool) (authed time.Duration, err error) {
+	cfg := &w.c.cfg
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -453,13 +475,14 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 			wd.run(runCtx)
 		}()
 	}
-	rec := &recorder{room: w.t.RoomID, raw: cfg.Raw, send: w.c.send, st: st, seen: w.cov.seen, ids: &w.msgIDs, obs: cfg.Observer}
-	if !cfg.NoAck {
-		rec.ack = sess
-	}
+	rec := journal.Record{Kind: journal.KindFrame, Conn: uint32(st.base.Seq), Room: w.t.RoomID}
 	err = sess.Run(runCtx, func(msg []byte) {
-		if rec.message(msg) != nil {
-			cancel(errHardStop)
+		st.frames.Add(1)
+		st.bytes.Add(int64(len(msg)))
+		cfg.Observer.Frame()
+		rec.RecvMs, rec.Data = time.Now().UnixMilli(), msg
+		if cfg.Journal.Append(&rec) == nil {
+			st.journaled.Add(1)
 		}
 	})
 	cancel(nil)

@@ -3,10 +3,13 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
+	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -18,20 +21,63 @@ const recordQueue = 65536
 type sink struct {
 	records chan storage.Record
 	done    chan error    // the writer's result
-	failed  chan struct{} // closed when the writer gave up early
+	failed  chan struct{} // closed when the writer or the journal gave up
+	err     error         // why, set before failed is closed
+	once    sync.Once
 	hard    context.Context
 	stop    context.CancelFunc // cancels hard: everything stops at once
+}
+
+// fail ends the run because nothing can be stored any more: the writer
+// gave up (it stops everything at once), or the journal cannot be
+// written (the run stops in order).
+func (s *sink) fail(err error, now bool) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.failed)
+		if now {
+			s.stop()
+		}
+	})
+}
+
+// journalGiveUp: a journal whose writes have failed this long (a full
+// disk) ends the run, as nothing read can be kept.
+const journalGiveUp = 5 * time.Second
+
+// watchJournal ends the run when the journal's writes keep failing.
+func (d *Daemon) watchJournal(ctx context.Context, j *journal.Journal, out *sink) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if since, err := j.Failing(); err != nil && time.Since(since) >= journalGiveUp {
+			d.cfg.Logger.Error("cannot write the frame journal; stopping", "journal", j.Dir(), "err", err)
+			out.fail(fmt.Errorf("storage: cannot write %s (the frame journal of %s) for %s: %w; what was read since is lost (danmakud_journal_dropped_total): stopping",
+				j.Dir(), d.cfg.DB, time.Since(since).Round(time.Second), err), false)
+			return
+		}
+	}
 }
 
 // startWriter starts the single writer. It gives up early only when it
 // cannot write and holds PendingMax records: then everything stops at
 // once.
-func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID int64) *sink {
+func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID int64, j *journal.Journal) *sink {
 	cfg := &d.cfg
 	s := &sink{records: make(chan storage.Record, recordQueue), done: make(chan error, 1), failed: make(chan struct{})}
 	s.hard, s.stop = context.WithCancel(hardParent)
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: d.mx, PendingMax: cfg.Tuning.PendingMax})
+		Observer: d.mx, PendingMax: cfg.Tuning.PendingMax,
+		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
+			if err := j.Release(journal.Pos{Seg: c.Seg, Off: c.Off}); err != nil {
+				cfg.Logger.Warn("journal: cannot delete a consumed segment", "err", err)
+			}
+		}})
 	d.mx.SetQueueDepth(func() int { return len(s.records) })
 	d.mx.SetFlushDeadline(max(3*cfg.FlushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	go func() {
@@ -39,29 +85,38 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 		s.done <- err
 		if err != nil && s.hard.Err() == nil {
 			cfg.Logger.Error("cannot write the database; stopping", "db", cfg.DB, "err", err)
-			close(s.failed)
-			s.stop()
+			s.fail(err, true)
 		}
 	}()
 	return s
 }
 
-// collect runs the collection proper: writer, collector, login checks,
-// discovery, progress; then the ordered shutdown and the run's end.
+// collect runs the collection proper: journal, writer, decode stage,
+// collector, login checks, discovery; then the ordered shutdown and the
+// run's end.
 func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *storage.DB, runID int64, deadline time.Time) (*Result, error) {
 	cfg := &d.cfg
-	out := d.startWriter(hardParent, db, runID)
+	j, from, err := d.openJournal(ctx, db, runID)
+	if err != nil {
+		return &Result{Status: "journal failed"}, err
+	}
+	defer j.Close()
+	out := d.startWriter(hardParent, db, runID, j)
 	defer out.stop()
 	for _, m := range st.metas {
 		out.records <- m
 	}
 	col := collector.New(collector.Config{
-		API: st.api, Out: out.records, Hard: out.hard, UserAgent: roomsource.DefaultUserAgent, Logger: cfg.Logger,
-		Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
+		API: st.api, Out: out.records, Hard: out.hard, Journal: j, RunID: runID, UserAgent: roomsource.DefaultUserAgent,
+		Logger: cfg.Logger, Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
 		HeartbeatInterval: cfg.Heartbeat, WatchEvery: cfg.Watchdog, Spread: cfg.Tuning.Spread,
 		BackoffMin: cfg.Tuning.BackoffMin, BackoffMax: cfg.Tuning.BackoffMax, HealthyAfter: cfg.Tuning.HealthyAfter,
 		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx,
 	})
+	decodeCtx, stopDecode := context.WithCancel(out.hard)
+	defer stopDecode()
+	decoded := make(chan error, 1)
+	go func() { decoded <- col.Decode(decodeCtx, from) }()
 	logins := collector.NewLoginWatch(st.api, col, cfg.Accounts, cfg.Logger, d.mx)
 	if len(cfg.Accounts) > 0 {
 		logins.Check(ctx)
@@ -75,17 +130,57 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		runCtx, cancelRun = context.WithDeadline(runCtx, deadline)
 		defer cancelRun()
 	}
-	go func() { // a writer that gave up ends the run
+	go func() { // a writer or journal that gave up ends the run
 		select {
 		case <-out.failed:
 			cancelRun()
 		case <-runCtx.Done():
 		}
 	}()
+	go d.watchJournal(runCtx, j, out)
 	start := time.Now()
 	d.watch(runCtx, out.hard, st, col, logins)
+	// Every reader has stopped: the journal holds all they read. The
+	// decoder drains it and the writer stores it, within the final flush
+	// timeout; what is left then stays in the journal for the next run.
+	flushTimer := time.AfterFunc(cfg.FinalFlushTimeout, stopDecode)
+	defer flushTimer.Stop()
+	j.Close()
+	<-decoded
 	close(out.records) // we own it: every producer has stopped
-	return d.finish(db, runID, out, col, logins, hardParent, time.Since(start))
+	return d.finish(db, runID, out, col, logins, hardParent, time.Since(start), j)
+}
+
+// JournalDir is where the frame journal of the database at db lives.
+func JournalDir(db string) string { return db + ".frames" }
+
+// openJournal opens the frame journal beside the database and finds
+// where to start decoding: after the position the database last
+// committed for it (frames read by an earlier run and not stored are
+// replayed first).
+func (d *Daemon) openJournal(ctx context.Context, db *storage.DB, runID int64) (*journal.Journal, journal.Pos, error) {
+	cfg := &d.cfg
+	j, err := journal.Open(journal.Options{Dir: JournalDir(cfg.DB), Run: runID, MaxBytes: cfg.JournalMax,
+		Logger: cfg.Logger, Observer: d.mx})
+	if err != nil {
+		_ = db.EndRun(context.Background(), runID, "journal failed")
+		return nil, journal.Pos{}, usageErr(err)
+	}
+	d.mx.SetJournalBacklog(j.OnDisk)
+	cp, ok, err := db.JournalPosition(ctx, j.ID())
+	if err != nil {
+		j.Close()
+		_ = db.EndRun(context.Background(), runID, "journal failed")
+		return nil, journal.Pos{}, failureErr(err)
+	}
+	from := journal.Pos{}
+	if ok {
+		from = journal.Pos{Seg: cp.Seg, Off: cp.Off}
+	}
+	if back := j.OnDisk(); back > 0 {
+		cfg.Logger.Info("replaying frames an earlier run read but did not store", "journal", j.Dir(), "bytes", back, "from", from.String())
+	}
+	return j, from, nil
 }
 
 // watch runs discovery, the login checks and the room workers until
@@ -130,10 +225,15 @@ func (d *Daemon) watch(runCtx, hard context.Context, st *started, col *collector
 // finish waits for the final flush (within FinalFlushTimeout), records
 // the run's end and builds the Result.
 func (d *Daemon) finish(db *storage.DB, runID int64, out *sink, col *collector.Collector, logins *collector.LoginWatch,
-	hardParent context.Context, took time.Duration) (*Result, error) {
+	hardParent context.Context, took time.Duration, j *journal.Journal) (*Result, error) {
 	flushTimer := time.AfterFunc(d.cfg.FinalFlushTimeout, out.stop)
 	werr := <-out.done
 	flushTimer.Stop()
+	if left := j.OnDisk(); left > 0 {
+		d.cfg.Logger.Warn("frames not yet stored are kept in the journal; the next run stores them first", "journal", j.Dir(), "bytes", left)
+	} else {
+		_ = os.Remove(j.Dir()) // empty: everything read is stored
+	}
 	interrupted := hardParent.Err() != nil
 	status := "ok"
 	writeFailed := false
@@ -150,14 +250,17 @@ func (d *Daemon) finish(db *storage.DB, runID int64, out *sink, col *collector.C
 	case werr != nil:
 		status = "final flush failed"
 	}
+	if writeFailed && (werr == nil || out.err != werr) {
+		werr = errors.Join(out.err, werr) // the journal's failure first
+	}
 	if err := db.EndRun(context.Background(), runID, status); err != nil {
 		werr = errors.Join(werr, err)
 	}
 	res := &Result{Status: status, Took: took, Totals: d.mx.Totals(), Coverage: col.Coverage(), LoggedIn: logins.LoggedIn()}
 	if interrupted {
 		msg := "second signal: stopped without the final flush"
-		if werr != nil {
-			msg += " (" + werr.Error() + ")"
+		if j.OnDisk() > 0 {
+			msg += "; what was read and not stored is kept in " + j.Dir() + " and stored by the next run"
 		}
 		return res, &Error{Kind: Interrupted, Err: errors.New(msg)}
 	}

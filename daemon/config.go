@@ -57,6 +57,10 @@ type Config struct {
 	FinalFlushTimeout time.Duration
 	// Raw also archives every command body as received (raw_messages).
 	Raw bool
+	// JournalMax bounds the frame journal beside the database
+	// (JournalDir) in bytes: frames read and not yet stored. Past it new
+	// frames are dropped, counted and logged; default 32 GiB.
+	JournalMax int64
 	// MetricsAddr serves Prometheus /metrics and /healthz there ("" =
 	// off) once the database is ours. MetricsListener, when set, is used
 	// instead (Run closes it); tests pass one on 127.0.0.1:0.

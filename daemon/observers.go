@@ -3,6 +3,7 @@ package daemon
 import (
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/internal/metrics"
+	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -16,4 +17,5 @@ var (
 	_ collector.Observer      = (*metrics.Metrics)(nil)
 	_ collector.LoginObserver = (*metrics.Metrics)(nil)
 	_ storage.WriterObserver  = (*metrics.Metrics)(nil)
+	_ journal.Observer        = (*metrics.Metrics)(nil)
 )

@@ -105,19 +105,21 @@ type Journal struct {
 	id   uint64
 	dir  *os.File // for fsyncs of the directory when segments come and go
 
-	mu       sync.Mutex
-	pending  []byte // encoded records not yet taken by the writer
-	pendRecs int
-	spare    []byte
-	cur      *batch
-	stalled  bool
-	stallCh  chan struct{} // closed when the writer is found stalled
-	closed   bool
-	disk     int64         // bytes of segments not yet released (the current one included)
-	segs     []uint64      // segment numbers on disk, ascending (the current one last)
-	written  Pos           // everything before is in the kernel
-	advanced chan struct{} // closed (and replaced) when written moves
-	dropping string        // the reason of the drop episode going on, for logging once
+	mu        sync.Mutex
+	pending   []byte // encoded records not yet taken by the writer
+	pendRecs  int
+	spare     []byte
+	cur       *batch
+	stalled   bool
+	stallCh   chan struct{} // closed when the writer is found stalled
+	closed    bool
+	disk      int64         // bytes of segments not yet released (the current one included)
+	segs      []uint64      // segment numbers on disk, ascending (the current one last)
+	written   Pos           // everything before is in the kernel
+	advanced  chan struct{} // closed (and replaced) when written moves
+	dropping  string        // the reason of the drop episode going on, for logging once
+	failErr   error         // the last segment write's error; nil when it succeeded
+	failSince time.Time     // when writes started failing
 
 	wake    chan struct{} // cap 1: pending has records
 	quit    chan struct{}

@@ -304,3 +304,23 @@ func TestAppendAfterClose(t *testing.T) {
 		t.Errorf("append after close: %v", err)
 	}
 }
+
+// TestReleaseAfterCloseEmptiesTheJournal: consumed to its end after
+// Close, nothing is left on disk; the next Open starts empty.
+func TestReleaseAfterCloseEmptiesTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, Options{SegmentSize: 1 << 10})
+	for i := range 50 {
+		j.Append(&Record{Kind: KindFrame, Data: frame(i)})
+	}
+	j.Close()
+	_, ends := readAll(t, j, Pos{})
+	j.Release(ends[len(ends)-2])
+	if ents, _ := os.ReadDir(dir); len(ents) == 0 {
+		t.Fatal("released past the unread last record")
+	}
+	j.Release(ends[len(ends)-1])
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 || j.OnDisk() != 0 {
+		t.Errorf("after the last release: %d files, %d bytes", len(ents), j.OnDisk())
+	}
+}

@@ -54,9 +54,17 @@ func (j *Journal) writeOnce() bool {
 	j.mu.Lock()
 	if err != nil {
 		j.opts.Observer.JournalDropped(recs, int64(len(buf)), "write failed")
-		j.opts.Logger.Error("journal: DROPPING FRAMES: cannot write a segment; what is dropped is counted (danmakud_journal_dropped_total)",
-			"dir", j.opts.Dir, "records", recs, "err", err)
+		if j.failErr == nil {
+			j.failSince = time.Now()
+			j.opts.Logger.Error("journal: DROPPING FRAMES: cannot write a segment; what is dropped is counted (danmakud_journal_dropped_total)",
+				"dir", j.opts.Dir, "records", recs, "err", err)
+		}
+		j.failErr = err
 	} else {
+		if j.failErr != nil {
+			j.opts.Logger.Info("journal: segments are written again", "dir", j.opts.Dir, "after", time.Since(j.failSince).Round(time.Millisecond))
+		}
+		j.failErr = nil
 		j.opts.Observer.JournalWritten(recs, int64(len(buf)))
 	}
 	if cap(buf) <= 4<<20 {
@@ -173,6 +181,14 @@ func (j *Journal) Written() (Pos, <-chan struct{}) {
 	return j.written, j.advanced
 }
 
+// Failing returns the error of the last segment write and since when
+// writes have failed, or a nil error while they succeed.
+func (j *Journal) Failing() (since time.Time, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failSince, j.failErr
+}
+
 // OnDisk is the bytes of segments not yet released.
 func (j *Journal) OnDisk() int64 {
 	j.mu.Lock()
@@ -181,13 +197,15 @@ func (j *Journal) OnDisk() int64 {
 }
 
 // Release deletes the segments wholly before p (consumed and committed).
-// The current segment is never deleted. Safe for concurrent use.
+// The current segment is kept, unless the journal is closed and p is its
+// end: then every segment goes. Safe for concurrent use.
 func (j *Journal) Release(p Pos) error {
 	j.mu.Lock()
 	var gone []uint64
 	keep := j.segs[:0]
+	all := j.closed && !p.Less(j.written) // closed and consumed to its end
 	for i, s := range j.segs {
-		if s < p.Seg && i < len(j.segs)-1 {
+		if (s < p.Seg && i < len(j.segs)-1) || all {
 			gone = append(gone, s)
 			continue
 		}

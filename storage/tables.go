@@ -92,6 +92,9 @@ var tConnections = &Table{
 		colI("acks", "op-24 message acks sent")},
 	put: func(s *stmts, t *Table, runID int64, rec Record) error {
 		r := rec.(Conn)
+		if r.RunID != 0 {
+			runID = r.RunID
+		}
 		var reason any
 		if r.EndReason != "" {
 			reason = r.EndReason

@@ -27,6 +27,9 @@ type Event struct {
 // Conn is the state of one connection; the latest record for (run, seq)
 // wins, so a worker sends one at auth and one at the end.
 type Conn struct {
+	// RunID is the run the connection belongs to; 0: the writer's run
+	// (a journal replayed after a crash carries the earlier run's).
+	RunID                        int64
 	Seq                          int64
 	RoomID                       int64
 	Host                         string

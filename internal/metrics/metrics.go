@@ -6,8 +6,9 @@
 //
 // The handle's methods are grouped by the part of danmakud that reports
 // them, one file each: rooms.go (the collector's workers and logins),
-// http.go (roomsource's requests), writer.go (storage's writer) and
-// server.go (/healthz and the HTTP endpoint).
+// http.go (roomsource's requests), writer.go (storage's writer),
+// journal.go (the frame journal) and server.go (/healthz and the HTTP
+// endpoint).
 //
 // A nil *Metrics is a valid no-op handle: every method may be called on
 // it (the recording ones do nothing, Totals returns zeros), so tests and
@@ -31,7 +32,8 @@ type Metrics struct {
 	reg    *prometheus.Registry
 	rooms  roomMetrics
 	http   httpMetrics
-	writer writerMetrics
+	writer  writerMetrics
+	journal journalMetrics
 }
 
 // New returns a handle with every danmakud_ metric registered on its own
@@ -43,6 +45,7 @@ func New(version string) *Metrics {
 	m.rooms.register(f)
 	m.http.register(f)
 	m.writer.register(f)
+	m.journal.register(f)
 	bi := f.gaugeVec("danmakud_build_info", "Always 1; the labels say which danmakud build runs.", "version", "goversion")
 	bi.WithLabelValues(version, runtime.Version()).Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -108,6 +111,8 @@ type Totals struct {
 	AccountsOK, AccountsLapsed, LoginLapses int64
 
 	Rows, Updated, Dups, Records, Flushes, FlushErrors int64
+
+	JournalRecords, JournalDropped int64
 }
 
 // Totals reads the running totals (zeros for a nil handle).
@@ -119,6 +124,7 @@ func (m *Metrics) Totals() Totals {
 	m.rooms.totals(&t)
 	m.http.totals(&t)
 	m.writer.totals(&t)
+	m.journal.totals(&t)
 	return t
 }
 
