@@ -158,8 +158,11 @@ type errShape string
 
 func (e errShape) Error() string { return string(e) }
 
+// decode appends the events of the command to dst: one switch on the
+// command name, each known command read by its own method. An error (an
+// errShape) means the command is not of the shape its name promises;
+// Decode then drops what was appended and keeps it as KindOther.
 func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
-	v := c.v
 	switch c.b.Cmd {
 	case "DANMU_MSG", "DANMU_MSG_MIRROR":
 		e, err := c.danmaku()
@@ -168,7 +171,7 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 		}
 		return append(dst, e), nil
 	case "SEND_GIFT":
-		e, err := c.gift(v.Get("data"))
+		e, err := c.gift(c.v.Get("data"))
 		if err != nil {
 			return dst, err
 		}
@@ -176,176 +179,216 @@ func (c *cmdCtx) decode(dst []Event) ([]Event, error) {
 	case "SEND_GIFT_V2":
 		return c.giftV2(dst)
 	case "COMBO_SEND":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, &Combo{
-			Base: c.base(KindCombo), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
-			GiftID: c.i64(data.Get("gift_id")), GiftName: str(data.Get("gift_name")),
-			ComboNum: c.nonneg(data.Get("combo_num")), TotalNum: c.nonneg(data.Get("total_num")),
-			ComboTotalCoin: c.nonneg(data.Get("combo_total_coin")),
-			ComboID:        str(data.Get("combo_id")), BatchComboID: str(data.Get("batch_combo_id")),
-		}), nil
+		return c.combo(dst)
 	case "SUPER_CHAT_MESSAGE", "SUPER_CHAT_MESSAGE_JPN":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		ui := data.Get("user_info")
-		mi := data.Get("medal_info")
-		e := &SuperChat{
-			Base: c.base(KindSuperChat), ID: c.i64(data.Get("id")), UID: c.i64(data.Get("uid")),
-			Uname: str(ui.Get("uname")), Price: c.nonneg(data.Get("price")), Message: str(data.Get("message")),
-			MessageTrans: str(data.Get("message_trans")), DurationS: c.i64(data.Get("time")),
-			StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")),
-			GuardLevel: c.i64(ui.Get("guard_level")), UserLevel: c.i64(ui.Get("user_level")),
-			MedalLevel: c.i64(mi.Get("medal_level")), MedalName: str(mi.Get("medal_name")),
-		}
-		if e.Uname == "" {
-			e.Uname = str(data.Get("uinfo", "base", "name"))
-		}
-		if e.StartTime != 0 {
-			e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
-		}
-		return append(dst, e), nil
+		return c.superChat(dst)
 	case "SUPER_CHAT_MESSAGE_DELETE":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		e := &SuperChatDelete{Base: c.base(KindSuperChatDelete), IDs: []int64{}}
-		for _, id := range data.GetArray("ids") {
-			e.IDs = append(e.IDs, c.i64(id))
-		}
-		return append(dst, e), nil
+		return c.superChatDelete(dst)
 	case "GUARD_BUY", "USER_TOAST_MSG":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		e := &Guard{
-			Base: c.base(KindGuard), UID: c.i64(data.Get("uid")), Uname: str(data.Get("username")),
-			GuardLevel: c.i64(data.Get("guard_level")), Num: c.nonneg(data.Get("num")), Price: c.nonneg(data.Get("price")),
-			Unit: str(data.Get("unit")), GiftID: c.i64(data.Get("gift_id")),
-			StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")),
-			PayflowID: str(data.Get("payflow_id")), Source: c.i64(data.Get("source")),
-			RoleName: str(data.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
-		}
-		if e.RoleName == "" {
-			e.RoleName = str(data.Get("gift_name"))
-		}
-		if e.StartTime != 0 {
-			e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
-		}
-		return append(dst, e), nil
+		return c.guard(dst)
 	case "USER_TOAST_MSG_V2":
-		// PROTOCOL.md §10.4: sender_uinfo{uid, base{name}}, guard_info{
-		// guard_level, role_name, op_type, start_time}, pay_info{price, num,
-		// unit, payflow_id}, option{source}, toast_msg.
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		su, gi, pi := data.Get("sender_uinfo"), data.Get("guard_info"), data.Get("pay_info")
-		e := &Guard{
-			Base: c.base(KindGuard), UID: c.i64(su.Get("uid")), Uname: str(su.Get("base", "name")),
-			GuardLevel: c.i64(gi.Get("guard_level")), Num: c.nonneg(pi.Get("num")), Price: c.nonneg(pi.Get("price")),
-			Unit: str(pi.Get("unit")), GiftID: c.i64(data.Get("gift_info", "gift_id")),
-			StartTime: c.i64(gi.Get("start_time")), EndTime: c.i64(gi.Get("end_time")),
-			PayflowID: str(pi.Get("payflow_id")), Source: c.i64(data.Get("option", "source")),
-			RoleName: str(gi.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
-		}
-		if e.PayflowID == "" {
-			e.PayflowID = str(data.Get("payflow_id"))
-		}
-		if e.ToastMsg == "" {
-			e.ToastMsg = str(gi.Get("toast_msg"))
-		}
-		if e.StartTime != 0 {
-			e.TsMs = c.times(e.StartTime, 1000, "data.guard_info.start_time")
-		}
-		return append(dst, e), nil
+		return c.guardV2(dst)
 	case "INTERACT_WORD", "LIKE_INFO_V3_CLICK":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		fm := data.Get("fans_medal")
-		e := &Interact{
-			Base: c.base(KindInteract), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
-			MsgType: c.i64(data.Get("msg_type")), TriggerTimeNs: c.i64(data.Get("trigger_time")),
-			MedalLevel: c.i64(fm.Get("medal_level")), MedalName: str(fm.Get("medal_name")),
-			MedalAnchor: c.i64(fm.Get("target_id")), GuardLevel: c.i64(fm.Get("guard_level")),
-		}
-		if e.Uname == "" {
-			e.Uname = str(data.Get("uinfo", "base", "name"))
-		}
-		if c.b.Cmd == "LIKE_INFO_V3_CLICK" && e.MsgType == 0 {
-			e.MsgType = 6
-		}
-		switch {
-		case e.TriggerTimeNs > 0:
-			e.TsMs = e.TriggerTimeNs / 1e6
-		case c.i64(data.Get("timestamp")) > 0:
-			e.TsMs = c.times(c.i64(data.Get("timestamp")), 1000, "data.timestamp")
-		}
-		return append(dst, e), nil
+		return c.interact(dst)
 	case "INTERACT_WORD_V2":
 		return c.interactV2(dst)
 	case "POPULARITY_RED_POCKET_START", "POPULARITY_RED_POCKET_V2_START":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		e := &RedPocket{
-			Base: c.base(KindRedPocket), LotID: c.i64(data.Get("lot_id")), UID: c.i64(data.Get("sender_uid")),
-			Uname: str(data.Get("sender_name")), Price: c.nonneg(data.Get("total_price")),
-			StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")), Raw: c.raw(),
-		}
-		if e.UID == 0 {
-			e.UID = c.i64(data.Get("sender_uinfo", "uid"))
-		}
-		if e.Uname == "" {
-			e.Uname = str(data.Get("sender_uinfo", "base", "name"))
-		}
-		if e.TsMs == 0 && e.StartTime != 0 {
-			e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
-		}
-		return append(dst, e), nil
+		return c.redPocket(dst)
 	case "ONLINE_RANK_COUNT":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, c.counter("online_rank_count", c.i64(data.Get("count"))))
-		if oc := data.Get("online_count"); oc != nil {
-			dst = append(dst, c.counter("online_count", c.i64(oc)))
-		}
-		return dst, nil
+		return c.onlineRank(dst)
 	case "WATCHED_CHANGE":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, c.counter("watched", c.i64(data.Get("num")))), nil
+		return c.dataCounter(dst, "watched", "num")
 	case "LIKE_INFO_V3_UPDATE":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, c.counter("likes", c.i64(data.Get("click_count")))), nil
+		return c.dataCounter(dst, "likes", "click_count")
 	case "ROOM_REAL_TIME_MESSAGE_UPDATE":
-		data, err := c.data()
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, c.counter("fans", c.i64(data.Get("fans")))), nil
+		return c.dataCounter(dst, "fans", "fans")
 	}
 	if roomCmds[c.b.Cmd] {
 		return append(dst, c.roomEvent()), nil
 	}
 	return append(dst, c.other("")), nil
+}
+
+// combo decodes COMBO_SEND.
+func (c *cmdCtx) combo(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, &Combo{
+		Base: c.base(KindCombo), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
+		GiftID: c.i64(data.Get("gift_id")), GiftName: str(data.Get("gift_name")),
+		ComboNum: c.nonneg(data.Get("combo_num")), TotalNum: c.nonneg(data.Get("total_num")),
+		ComboTotalCoin: c.nonneg(data.Get("combo_total_coin")),
+		ComboID:        str(data.Get("combo_id")), BatchComboID: str(data.Get("batch_combo_id")),
+	}), nil
+}
+
+// superChat decodes SUPER_CHAT_MESSAGE and SUPER_CHAT_MESSAGE_JPN.
+func (c *cmdCtx) superChat(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	ui := data.Get("user_info")
+	mi := data.Get("medal_info")
+	e := &SuperChat{
+		Base: c.base(KindSuperChat), ID: c.i64(data.Get("id")), UID: c.i64(data.Get("uid")),
+		Uname: str(ui.Get("uname")), Price: c.nonneg(data.Get("price")), Message: str(data.Get("message")),
+		MessageTrans: str(data.Get("message_trans")), DurationS: c.i64(data.Get("time")),
+		StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")),
+		GuardLevel: c.i64(ui.Get("guard_level")), UserLevel: c.i64(ui.Get("user_level")),
+		MedalLevel: c.i64(mi.Get("medal_level")), MedalName: str(mi.Get("medal_name")),
+	}
+	if e.Uname == "" {
+		e.Uname = str(data.Get("uinfo", "base", "name"))
+	}
+	if e.StartTime != 0 {
+		e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
+	}
+	return append(dst, e), nil
+}
+
+// superChatDelete decodes SUPER_CHAT_MESSAGE_DELETE.
+func (c *cmdCtx) superChatDelete(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	e := &SuperChatDelete{Base: c.base(KindSuperChatDelete), IDs: []int64{}}
+	for _, id := range data.GetArray("ids") {
+		e.IDs = append(e.IDs, c.i64(id))
+	}
+	return append(dst, e), nil
+}
+
+// guard decodes GUARD_BUY and USER_TOAST_MSG.
+func (c *cmdCtx) guard(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	e := &Guard{
+		Base: c.base(KindGuard), UID: c.i64(data.Get("uid")), Uname: str(data.Get("username")),
+		GuardLevel: c.i64(data.Get("guard_level")), Num: c.nonneg(data.Get("num")), Price: c.nonneg(data.Get("price")),
+		Unit: str(data.Get("unit")), GiftID: c.i64(data.Get("gift_id")),
+		StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")),
+		PayflowID: str(data.Get("payflow_id")), Source: c.i64(data.Get("source")),
+		RoleName: str(data.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
+	}
+	if e.RoleName == "" {
+		e.RoleName = str(data.Get("gift_name"))
+	}
+	if e.StartTime != 0 {
+		e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
+	}
+	return append(dst, e), nil
+}
+
+// guardV2 decodes USER_TOAST_MSG_V2 (PROTOCOL.md §10.4):
+// sender_uinfo{uid, base{name}}, guard_info{guard_level, role_name,
+// op_type, start_time}, pay_info{price, num, unit, payflow_id},
+// option{source}, toast_msg.
+func (c *cmdCtx) guardV2(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	su, gi, pi := data.Get("sender_uinfo"), data.Get("guard_info"), data.Get("pay_info")
+	e := &Guard{
+		Base: c.base(KindGuard), UID: c.i64(su.Get("uid")), Uname: str(su.Get("base", "name")),
+		GuardLevel: c.i64(gi.Get("guard_level")), Num: c.nonneg(pi.Get("num")), Price: c.nonneg(pi.Get("price")),
+		Unit: str(pi.Get("unit")), GiftID: c.i64(data.Get("gift_info", "gift_id")),
+		StartTime: c.i64(gi.Get("start_time")), EndTime: c.i64(gi.Get("end_time")),
+		PayflowID: str(pi.Get("payflow_id")), Source: c.i64(data.Get("option", "source")),
+		RoleName: str(gi.Get("role_name")), ToastMsg: str(data.Get("toast_msg")),
+	}
+	if e.PayflowID == "" {
+		e.PayflowID = str(data.Get("payflow_id"))
+	}
+	if e.ToastMsg == "" {
+		e.ToastMsg = str(gi.Get("toast_msg"))
+	}
+	if e.StartTime != 0 {
+		e.TsMs = c.times(e.StartTime, 1000, "data.guard_info.start_time")
+	}
+	return append(dst, e), nil
+}
+
+// interact decodes INTERACT_WORD and LIKE_INFO_V3_CLICK (a like is an
+// interaction of msg_type 6).
+func (c *cmdCtx) interact(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	fm := data.Get("fans_medal")
+	e := &Interact{
+		Base: c.base(KindInteract), UID: c.i64(data.Get("uid")), Uname: str(data.Get("uname")),
+		MsgType: c.i64(data.Get("msg_type")), TriggerTimeNs: c.i64(data.Get("trigger_time")),
+		MedalLevel: c.i64(fm.Get("medal_level")), MedalName: str(fm.Get("medal_name")),
+		MedalAnchor: c.i64(fm.Get("target_id")), GuardLevel: c.i64(fm.Get("guard_level")),
+	}
+	if e.Uname == "" {
+		e.Uname = str(data.Get("uinfo", "base", "name"))
+	}
+	if c.b.Cmd == "LIKE_INFO_V3_CLICK" && e.MsgType == 0 {
+		e.MsgType = 6
+	}
+	switch {
+	case e.TriggerTimeNs > 0:
+		e.TsMs = e.TriggerTimeNs / 1e6
+	case c.i64(data.Get("timestamp")) > 0:
+		e.TsMs = c.times(c.i64(data.Get("timestamp")), 1000, "data.timestamp")
+	}
+	return append(dst, e), nil
+}
+
+// redPocket decodes POPULARITY_RED_POCKET_START and its V2.
+func (c *cmdCtx) redPocket(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	e := &RedPocket{
+		Base: c.base(KindRedPocket), LotID: c.i64(data.Get("lot_id")), UID: c.i64(data.Get("sender_uid")),
+		Uname: str(data.Get("sender_name")), Price: c.nonneg(data.Get("total_price")),
+		StartTime: c.i64(data.Get("start_time")), EndTime: c.i64(data.Get("end_time")), Raw: c.raw(),
+	}
+	if e.UID == 0 {
+		e.UID = c.i64(data.Get("sender_uinfo", "uid"))
+	}
+	if e.Uname == "" {
+		e.Uname = str(data.Get("sender_uinfo", "base", "name"))
+	}
+	if e.TsMs == 0 && e.StartTime != 0 {
+		e.TsMs = c.times(e.StartTime, 1000, "data.start_time")
+	}
+	return append(dst, e), nil
+}
+
+// onlineRank decodes ONLINE_RANK_COUNT: the counter online_rank_count,
+// and online_count when the message has it.
+func (c *cmdCtx) onlineRank(dst []Event) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, c.counter("online_rank_count", c.i64(data.Get("count"))))
+	if oc := data.Get("online_count"); oc != nil {
+		dst = append(dst, c.counter("online_count", c.i64(oc)))
+	}
+	return dst, nil
+}
+
+// dataCounter decodes a command that carries one counter, name, in
+// data.field.
+func (c *cmdCtx) dataCounter(dst []Event, name, field string) ([]Event, error) {
+	data, err := c.data()
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, c.counter(name, c.i64(data.Get(field)))), nil
 }
 
 func (c *cmdCtx) data() (*fastjson.Value, error) {
@@ -479,36 +522,43 @@ func (c *cmdCtx) danmaku() (*Danmaku, error) {
 	e.WealthLevel = c.i64(at(at(info, 16).GetArray(), 0))
 	e.IsMirror = c.b.Cmd == "DANMU_MSG_MIRROR"
 
-	// info[0][15].extra is a JSON document inside a JSON string.
 	if mi := at(a0, 15); mi != nil {
-		if xs := mi.Get("extra"); xs != nil && xs.Type() == fastjson.TypeString {
-			c.d.extra = append(c.d.extra[:0], xs.GetStringBytes()...)
-			if x, err := c.d.px.ParseBytes(c.d.extra); err == nil {
-				c.x = x
-				if id := x.Get("id_str"); id != nil && id.Type() == fastjson.TypeString {
-					e.IDStr = string(id.GetStringBytes())
-				}
-				e.ReplyUID = c.i64(x.Get("reply_mid"))
-				e.ReplyUname = str(x.Get("reply_uname"))
-				e.UserHash = str(x.Get("user_hash"))
-				e.HitCombo = c.i64(x.Get("hit_combo"))
-				if e.Emoticon == "" && e.DmType == 1 {
-					e.Emoticon = str(x.Get("emoticon_unique"))
-				}
-				if x.GetBool("is_mirror") {
-					e.IsMirror = true
-				}
-			}
-		}
-		if e.UID == 0 {
-			// The 2024+ user object; 0 again on anonymous connections.
-			e.UID = c.i64(mi.Get("user", "uid"))
-		}
-		if e.Uname == "" {
-			e.Uname = str(mi.Get("user", "base", "name"))
-		}
+		c.modeInfo(e, mi)
 	}
 	return e, nil
+}
+
+// modeInfo fills e from info[0][15], the mode_info object: the fields
+// of its extra (a JSON document inside a JSON string; one that does not
+// parse is no error, the danmaku keeps going without them), and the
+// 2024+ user object where info[2] lacks the uid or name.
+func (c *cmdCtx) modeInfo(e *Danmaku, mi *fastjson.Value) {
+	if xs := mi.Get("extra"); xs != nil && xs.Type() == fastjson.TypeString {
+		c.d.extra = append(c.d.extra[:0], xs.GetStringBytes()...)
+		if x, err := c.d.px.ParseBytes(c.d.extra); err == nil {
+			c.x = x
+			if id := x.Get("id_str"); id != nil && id.Type() == fastjson.TypeString {
+				e.IDStr = string(id.GetStringBytes())
+			}
+			e.ReplyUID = c.i64(x.Get("reply_mid"))
+			e.ReplyUname = str(x.Get("reply_uname"))
+			e.UserHash = str(x.Get("user_hash"))
+			e.HitCombo = c.i64(x.Get("hit_combo"))
+			if e.Emoticon == "" && e.DmType == 1 {
+				e.Emoticon = str(x.Get("emoticon_unique"))
+			}
+			if x.GetBool("is_mirror") {
+				e.IsMirror = true
+			}
+		}
+	}
+	if e.UID == 0 {
+		// The 2024+ user object; 0 again on anonymous connections.
+		e.UID = c.i64(mi.Get("user", "uid"))
+	}
+	if e.Uname == "" {
+		e.Uname = str(mi.Get("user", "base", "name"))
+	}
 }
 
 // gift decodes one SEND_GIFT data object.

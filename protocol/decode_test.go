@@ -174,7 +174,7 @@ func TestLikeClick(t *testing.T) {
 
 // sendGiftV2 builds a SEND_GIFT_V2 body the way the 2026 service does:
 // base64 protobuf in data.pb, here with a blind box holding two prizes.
-func sendGiftV2(t *testing.T) []byte {
+func sendGiftV2(t testing.TB) []byte {
 	t.Helper()
 	var item = func(id int64, name, tid string, price, num int64) []byte {
 		var b []byte

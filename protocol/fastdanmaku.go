@@ -553,23 +553,9 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 				dup = true
 			}
 			sawCmd = true
-			raw, esc, ok := s.rawString()
-			if !ok || esc {
-				return false
-			}
-			base := raw
-			if i := bytes.IndexByte(base, ':'); i >= 0 {
-				base = base[:i]
-			}
-			switch string(base) {
-			case "DANMU_MSG":
-				e.Cmd = "DANMU_MSG"
-			case "DANMU_MSG_MIRROR":
-				e.Cmd = "DANMU_MSG_MIRROR"
-			default:
-				return false
-			}
-			return true
+			var ok bool
+			e.Cmd, ok = fastCmd(&s)
+			return ok
 		case "info":
 			if sawInfo {
 				dup = true
@@ -621,6 +607,26 @@ func (d *CommandDecoder) fastDanmaku(body []byte, roomID int64) (e *Danmaku, ok 
 	}
 	e.IsMirror = e.IsMirror || e.Cmd == "DANMU_MSG_MIRROR"
 	return e, true
+}
+
+// fastCmd reads the cmd string and returns the command it names without
+// a ":suffix". Anything but DANMU_MSG and DANMU_MSG_MIRROR, or a cmd
+// with escapes, gives up.
+func fastCmd(s *scan) (string, bool) {
+	raw, esc, ok := s.rawString()
+	if !ok || esc {
+		return "", false
+	}
+	if i := bytes.IndexByte(raw, ':'); i >= 0 {
+		raw = raw[:i]
+	}
+	switch string(raw) {
+	case "DANMU_MSG":
+		return "DANMU_MSG", true
+	case "DANMU_MSG_MIRROR":
+		return "DANMU_MSG_MIRROR", true
+	}
+	return "", false
 }
 
 // fastMsgID reads a top-level msg_id into b the way cmdCtx.ackFields does:
@@ -692,78 +698,18 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 			e.Text, ok = s.str()
 			return ok
 		case 2:
-			if s.kind() != '[' {
-				return s.skip()
-			}
-			return s.arrayEach(func(j int) bool {
-				var ok bool
-				switch j {
-				case 0:
-					e.UID, ok = s.num()
-				case 1:
-					e.Uname, ok = s.str()
-				case 2:
-					var n int64
-					n, ok = s.num()
-					e.IsAdmin = n != 0
-				default:
-					ok = s.skip()
-				}
-				return ok
-			})
+			return fastUser(s, e)
 		case 3:
-			if s.kind() != '[' {
-				return s.skip()
-			}
-			return s.arrayEach(func(j int) bool {
-				var ok bool
-				switch j {
-				case 0:
-					e.MedalLevel, ok = s.num()
-				case 1:
-					e.MedalName, ok = s.str()
-				case 3:
-					e.MedalRoomID, ok = s.num()
-				case 12:
-					e.MedalAnchorUID, ok = s.num()
-				default:
-					ok = s.skip()
-				}
-				return ok
-			})
-		case 4, 16:
-			if s.kind() != '[' {
-				return s.skip()
-			}
-			return s.arrayEach(func(j int) bool {
-				if j == 0 {
-					var ok bool
-					if i == 4 {
-						e.UserLevel, ok = s.num()
-					} else {
-						e.WealthLevel, ok = s.num()
-					}
-					return ok
-				}
-				return s.skip()
-			})
+			return fastMedal(s, e)
+		case 4:
+			return fastFirstNum(s, &e.UserLevel)
 		case 7:
 			e.GuardLevel, ok = s.num()
 			return ok
 		case 9:
-			if s.kind() != '{' {
-				return s.skip()
-			}
-			var seenTs, seenCt bool
-			return s.objectEach(func(k []byte) bool {
-				switch string(k) {
-				case "ts":
-					return numOnce(s, &seenTs, &e.CheckTs)
-				case "ct":
-					return strOnce(s, &seenCt, &e.CheckCt)
-				}
-				return s.skip()
-			})
+			return fastCheck(s, e)
+		case 16:
+			return fastFirstNum(s, &e.WealthLevel)
 		}
 		return s.skip()
 	})
@@ -783,6 +729,89 @@ func (d *CommandDecoder) fastInfo(s *scan, e *Danmaku) bool {
 		}
 	}
 	return true
+}
+
+// fastUser reads info[2], the sender: [0] uid, [1] uname, [2] is admin.
+// A value that is not an array is skipped (the general path reads no
+// sender from it either).
+func fastUser(s *scan, e *Danmaku) bool {
+	if s.kind() != '[' {
+		return s.skip()
+	}
+	return s.arrayEach(func(j int) bool {
+		var ok bool
+		switch j {
+		case 0:
+			e.UID, ok = s.num()
+		case 1:
+			e.Uname, ok = s.str()
+		case 2:
+			var n int64
+			n, ok = s.num()
+			e.IsAdmin = n != 0
+		default:
+			ok = s.skip()
+		}
+		return ok
+	})
+}
+
+// fastMedal reads info[3], the fan medal: [0] level, [1] name, [3] the
+// owner's room id, [12] the owner's uid. A non-array is skipped.
+func fastMedal(s *scan, e *Danmaku) bool {
+	if s.kind() != '[' {
+		return s.skip()
+	}
+	return s.arrayEach(func(j int) bool {
+		var ok bool
+		switch j {
+		case 0:
+			e.MedalLevel, ok = s.num()
+		case 1:
+			e.MedalName, ok = s.str()
+		case 3:
+			e.MedalRoomID, ok = s.num()
+		case 12:
+			e.MedalAnchorUID, ok = s.num()
+		default:
+			ok = s.skip()
+		}
+		return ok
+	})
+}
+
+// fastFirstNum reads the first element of an array (info[4], the user
+// level; info[16], the wealth level) into *dst. A non-array is skipped.
+func fastFirstNum(s *scan, dst *int64) bool {
+	if s.kind() != '[' {
+		return s.skip()
+	}
+	return s.arrayEach(func(j int) bool {
+		if j == 0 {
+			var ok bool
+			*dst, ok = s.num()
+			return ok
+		}
+		return s.skip()
+	})
+}
+
+// fastCheck reads info[9], the check object {ts, ct}. A non-object is
+// skipped.
+func fastCheck(s *scan, e *Danmaku) bool {
+	if s.kind() != '{' {
+		return s.skip()
+	}
+	var seenTs, seenCt bool
+	return s.objectEach(func(k []byte) bool {
+		switch string(k) {
+		case "ts":
+			return numOnce(s, &seenTs, &e.CheckTs)
+		case "ct":
+			return strOnce(s, &seenCt, &e.CheckCt)
+		}
+		return s.skip()
+	})
 }
 
 // userIdentity reads uid and base.name from info[0][15].user.
@@ -854,43 +883,7 @@ func (d *CommandDecoder) fastA0(s *scan, e *Danmaku, userRaw *[]byte) bool {
 				return s.skip()
 			})
 		case 15:
-			if s.kind() != '{' {
-				return s.skip()
-			}
-			var seenExtra, seenUser bool
-			return s.objectEach(func(k []byte) bool {
-				switch string(k) {
-				case "extra":
-					if seenExtra {
-						return s.skip()
-					}
-					seenExtra = true
-					if s.kind() != '"' {
-						return s.skip()
-					}
-					var ok bool
-					d.extra, ok = s.unescapeString(d.extra[:0])
-					if !ok {
-						return false
-					}
-					return d.fastExtra(e, &extraEmoticon)
-				case "user":
-					if seenUser {
-						return s.skip()
-					}
-					seenUser = true
-					// Only needed when info[2] lacks the uid or name, which
-					// is known later: keep the bytes, parse on demand.
-					s.ws()
-					start := s.i
-					if !s.skip() {
-						return false
-					}
-					*userRaw = s.b[start:s.i]
-					return true
-				}
-				return s.skip()
-			})
+			return d.fastModeInfo(s, e, &extraEmoticon, userRaw)
 		default:
 			return s.skip()
 		}
@@ -903,6 +896,51 @@ func (d *CommandDecoder) fastA0(s *scan, e *Danmaku, userRaw *[]byte) bool {
 		e.Emoticon = extraEmoticon
 	}
 	return true
+}
+
+// fastModeInfo reads info[0][15], the mode_info object: the fields of
+// its extra document into e (fastExtra), except the emoticon, which goes
+// to *extraEmoticon (fastA0 uses it for a sticker when info[0][13] names
+// none), and the bytes of its user object into *userRaw. A non-object is
+// skipped.
+func (d *CommandDecoder) fastModeInfo(s *scan, e *Danmaku, extraEmoticon *string, userRaw *[]byte) bool {
+	if s.kind() != '{' {
+		return s.skip()
+	}
+	var seenExtra, seenUser bool
+	return s.objectEach(func(k []byte) bool {
+		switch string(k) {
+		case "extra":
+			if seenExtra {
+				return s.skip()
+			}
+			seenExtra = true
+			if s.kind() != '"' {
+				return s.skip()
+			}
+			var ok bool
+			d.extra, ok = s.unescapeString(d.extra[:0])
+			if !ok {
+				return false
+			}
+			return d.fastExtra(e, extraEmoticon)
+		case "user":
+			if seenUser {
+				return s.skip()
+			}
+			seenUser = true
+			// Only needed when info[2] lacks the uid or name, which
+			// is known later: keep the bytes, parse on demand.
+			s.ws()
+			start := s.i
+			if !s.skip() {
+				return false
+			}
+			*userRaw = s.b[start:s.i]
+			return true
+		}
+		return s.skip()
+	})
 }
 
 // fastExtra reads the fields we keep from the unescaped extra document in

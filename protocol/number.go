@@ -68,14 +68,24 @@ func intText(s []byte) (n int64, why string, isNum bool) {
 	if n, err := strconv.ParseInt(string(s), 10, 64); err == nil {
 		return n, "", true
 	}
+	neg, digits, exp, isNum := decimalParts(s)
+	if !isNum {
+		return 0, whyNotNum, false
+	}
+	n, why = exactInt(neg, digits, exp)
+	return n, why, true
+}
+
+// decimalParts takes decimal number text apart (the shape intText
+// accepts): its value is ±digits × 10^exp, digits being the mantissa's
+// digits without the point. isNum is false for any other text.
+func decimalParts(s []byte) (neg bool, digits []byte, exp int, isNum bool) {
 	i := 0
-	neg := false
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		neg = s[i] == '-'
 		i++
 	}
-	// Mantissa digits without the point; frac counts those after it.
-	var digits []byte
+	// frac counts the mantissa digits after the point.
 	frac, mant := 0, 0
 	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 		digits = append(digits, s[i])
@@ -89,9 +99,8 @@ func intText(s []byte) (n int64, why string, isNum bool) {
 		}
 	}
 	if mant == 0 {
-		return 0, whyNotNum, false
+		return false, nil, 0, false
 	}
-	exp := 0
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		eneg := false
@@ -106,17 +115,22 @@ func intText(s []byte) (n int64, why string, isNum bool) {
 			}
 		}
 		if i == start {
-			return 0, whyNotNum, false
+			return false, nil, 0, false
 		}
 		if eneg {
 			exp = -exp
 		}
 	}
 	if i != len(s) {
-		return 0, whyNotNum, false
+		return false, nil, 0, false
 	}
-	// The value is digits × 10^(exp-frac), exactly.
-	exp -= frac
+	return neg, digits, exp - frac, true
+}
+
+// exactInt returns ±digits × 10^exp (decimalParts) when that is an
+// integer that fits int64, else 0 and whyFraction or whyRange. It may
+// append to digits.
+func exactInt(neg bool, digits []byte, exp int) (int64, string) {
 	for len(digits) > 0 && digits[0] == '0' {
 		digits = digits[1:]
 	}
@@ -126,11 +140,11 @@ func intText(s []byte) (n int64, why string, isNum bool) {
 	}
 	switch {
 	case len(digits) == 0:
-		return 0, "", true // a zero
+		return 0, "" // a zero
 	case exp < 0:
-		return 0, whyFraction, true
+		return 0, whyFraction
 	case len(digits)+exp > 19:
-		return 0, whyRange, true
+		return 0, whyRange
 	}
 	for ; exp > 0; exp-- {
 		digits = append(digits, '0')
@@ -138,13 +152,13 @@ func intText(s []byte) (n int64, why string, isNum bool) {
 	u, err := strconv.ParseUint(string(digits), 10, 64)
 	switch {
 	case err != nil:
-		return 0, whyRange, true
+		return 0, whyRange
 	case !neg && u <= math.MaxInt64:
-		return int64(u), "", true
+		return int64(u), ""
 	case neg && u <= 1<<63:
-		return int64(-u), "", true // -(1<<63) wraps to math.MinInt64, which is exact
+		return int64(-u), "" // -(1<<63) wraps to math.MinInt64, which is exact
 	}
-	return 0, whyRange, true
+	return 0, whyRange
 }
 
 // i64 reads an int64 field of the command through readInt. A number that

@@ -130,8 +130,32 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 		return dst, err
 	}
 	proto := Gift{Base: c.base(KindGift)}
-	var items [][]byte
-	var blind bool
+	items, blind, err := c.giftBroadcast(b, &proto)
+	if err != nil {
+		return dst, errShape("SEND_GIFT_V2: " + err.Error())
+	}
+	if len(items) == 0 {
+		return dst, errShape("SEND_GIFT_V2: empty gift_list")
+	}
+	for _, it := range items {
+		g := proto
+		if err := c.giftListItem(&g, it); err != nil {
+			return dst, errShape("SEND_GIFT_V2 gift_list: " + err.Error())
+		}
+		if blind {
+			g.PrizeValue = c.times(g.Price, g.Num, "data.pb.gift_list price × num")
+		}
+		dst = append(dst, &g)
+	}
+	return dst, nil
+}
+
+// giftBroadcast reads the SendGiftBroadcast message in b: the sender,
+// medal and blind box into proto (the fields every gift of the message
+// shares), and returns the gift_list items still encoded, and whether the
+// message has a blind box. uinfo's uid and name fill in a missing uid or
+// uname. The error is pbWalk's (errProto).
+func (c *cmdCtx) giftBroadcast(b []byte, proto *Gift) (items [][]byte, blind bool, err error) {
 	var uinfoUID int64
 	var uinfoName string
 	err = pbWalk(b, func(f pbField) {
@@ -188,48 +212,37 @@ func (c *cmdCtx) giftV2(dst []Event) ([]Event, error) {
 	if proto.Uname == "" {
 		proto.Uname = uinfoName
 	}
-	if err != nil {
-		return dst, errShape("SEND_GIFT_V2: " + err.Error())
-	}
-	if len(items) == 0 {
-		return dst, errShape("SEND_GIFT_V2: empty gift_list")
-	}
-	for _, it := range items {
-		g := proto
-		if err := pbWalk(it, func(f pbField) {
-			switch f.num {
-			case giID:
-				g.GiftID = c.pbInt(f, "data.pb.gift_list.gift_id")
-			case giName:
-				g.GiftName = f.string()
-			case giNum:
-				g.Num = c.pbAmount(f, "data.pb.gift_list.num")
-			case giType:
-				g.GiftType = c.pbInt(f, "data.pb.gift_list.gift_type")
-			case giPrice:
-				g.Price = c.pbAmount(f, "data.pb.gift_list.price")
-			case giTotalCoin:
-				g.TotalCoin = c.pbAmount(f, "data.pb.gift_list.total_coin")
-			case giCoinType:
-				g.CoinType = f.string()
-			case giTID:
-				g.TID = f.string()
-			case giTimestamp:
-				g.TsMs = c.times(c.pbInt(f, "data.pb.gift_list.timestamp"), 1000, "data.pb.gift_list.timestamp")
-			case giRnd:
-				g.Rnd = f.string()
-			case giAction:
-				g.Action = f.string()
-			}
-		}); err != nil {
-			return dst, errShape("SEND_GIFT_V2 gift_list: " + err.Error())
+	return items, blind, err
+}
+
+// giftListItem reads one gift_list item (it, still encoded) into g.
+func (c *cmdCtx) giftListItem(g *Gift, it []byte) error {
+	return pbWalk(it, func(f pbField) {
+		switch f.num {
+		case giID:
+			g.GiftID = c.pbInt(f, "data.pb.gift_list.gift_id")
+		case giName:
+			g.GiftName = f.string()
+		case giNum:
+			g.Num = c.pbAmount(f, "data.pb.gift_list.num")
+		case giType:
+			g.GiftType = c.pbInt(f, "data.pb.gift_list.gift_type")
+		case giPrice:
+			g.Price = c.pbAmount(f, "data.pb.gift_list.price")
+		case giTotalCoin:
+			g.TotalCoin = c.pbAmount(f, "data.pb.gift_list.total_coin")
+		case giCoinType:
+			g.CoinType = f.string()
+		case giTID:
+			g.TID = f.string()
+		case giTimestamp:
+			g.TsMs = c.times(c.pbInt(f, "data.pb.gift_list.timestamp"), 1000, "data.pb.gift_list.timestamp")
+		case giRnd:
+			g.Rnd = f.string()
+		case giAction:
+			g.Action = f.string()
 		}
-		if blind {
-			g.PrizeValue = c.times(g.Price, g.Num, "data.pb.gift_list price × num")
-		}
-		dst = append(dst, &g)
-	}
-	return dst, nil
+	})
 }
 
 // interactV2 decodes INTERACT_WORD_V2.
