@@ -163,7 +163,7 @@ func (c *Config) defaults() {
 
 // Collector runs one worker per wanted room.
 type Collector struct {
-	dec *decoder
+	dec  *decoder
 	cfg  Config
 	seq  atomic.Int64
 	pool *accountPool

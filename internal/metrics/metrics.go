@@ -29,9 +29,9 @@ import (
 
 // Metrics is the handle. Make it with New.
 type Metrics struct {
-	reg    *prometheus.Registry
-	rooms  roomMetrics
-	http   httpMetrics
+	reg     *prometheus.Registry
+	rooms   roomMetrics
+	http    httpMetrics
 	writer  writerMetrics
 	journal journalMetrics
 }
