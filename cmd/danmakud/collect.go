@@ -7,15 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
+	"github.com/danmakud/danmakud/internal/profiling"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
 
@@ -77,7 +77,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
 			o.progress = isTerminal(os.Stderr) && !o.quiet
-			ctx, hard, stop := signalContexts(cmd.Context())
+			ctx, hard, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx, hard, strings.Join(os.Args[1:], " "))
 		},
@@ -109,30 +109,6 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
 	return cmd
-}
-
-// signalContexts returns ctx, cancelled by the first SIGINT/SIGTERM;
-// hard, cancelled by a second one (give up the final flush and exit 130);
-// and a stop func that releases the signal handler.
-func signalContexts(parent context.Context) (ctx, hard context.Context, stop func()) {
-	ctx, cancel := context.WithCancel(parent)
-	hard, cancelHard := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
-		cancel()
-		if _, ok := <-ch; ok {
-			cancelHard()
-		}
-	}()
-	return ctx, hard, func() { signal.Stop(ch); close(ch); cancel(); <-done; cancelHard() }
 }
 
 func isTerminal(f *os.File) bool {
@@ -209,7 +185,7 @@ func (o *collectOptions) config(log *slog.Logger, args string) (daemon.Config, e
 		cfg.Watchdog = -1 // --watchdog 0 = off
 	}
 	if o.memProfile != "" {
-		cfg.OnStopping = func() { writeProfile(o.memProfile, "heap") }
+		cfg.OnStopping = func() { reportProfile(profiling.Write(o.memProfile, "heap")) }
 	}
 	if o.anonymous {
 		return cfg, nil
@@ -228,7 +204,7 @@ func (o *collectOptions) run(ctx, hard context.Context, args string) error {
 	if err := o.validate(); err != nil {
 		return &exitError{exitUsage, err}
 	}
-	stopProfile, err := startProfiles(o.cpuProfile, "")
+	stopProfile, err := profiling.Start(o.cpuProfile, "")
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
@@ -325,7 +301,7 @@ func summary(w io.Writer, db string, res *daemon.Result) {
 		m.Acks, m.Resent, m.Upgrades, m.LoginLapses)
 	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d coverage checks skipped (no spare request budget)\n",
 		m.HTTPRequests, m.HTTPRateLimited, m.HTTPRefused, m.HTTPFailed, m.HTTPSkipped)
-	printCoverage(b, res.Coverage)
+	printCoverage(b, res)
 	if m.AccountsOK == 0 {
 		fmt.Fprintf(b, "collect: this run was anonymous: what is stored is a sample (about one message in ten in most rooms). Log in: danmakud login\n")
 	}
@@ -334,48 +310,24 @@ func summary(w io.Writer, db string, res *daemon.Result) {
 // printCoverage prints the coverage lines of the summary: the estimated
 // share of each room's danmaku that was stored, and the rooms below
 // lowCoverage.
-func printCoverage(b io.Writer, cov map[int64]*collector.CoverageCount) {
-	type roomCov struct {
-		room  int64
-		ratio float64
-	}
-	var low []roomCov
-	var judged, arrived int64
-	var rooms, estimated, sampled int
-	var shares float64
-	now := time.Now()
-	for room, c := range cov {
-		rooms++
-		judged += c.Judged.Load()
-		arrived += c.Arrived.Load()
-		shares += c.ConnectedShare(now)
-		if c.Sampled.Load() {
-			sampled++
-		}
-		if r, ok := c.Estimate(now); ok {
-			estimated++
-			if r < lowCoverage {
-				low = append(low, roomCov{room, r})
-			}
-		}
-	}
-	if judged == 0 {
+func printCoverage(b io.Writer, res *daemon.Result) {
+	c := res.CoverageSummary(time.Now(), lowCoverage)
+	if c.Judged == 0 {
 		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
 		return
 	}
-	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±0.10), %d sampled (anonymous or throttled)\n",
-		100*float64(arrived)/float64(judged), arrived, judged, 100*shares/float64(rooms), estimated, rooms, sampled)
-	if len(low) == 0 {
+	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±%.2f), %d sampled (anonymous or throttled)\n",
+		100*float64(c.Arrived)/float64(c.Judged), c.Arrived, c.Judged, 100*c.ConnectedShare, c.Estimated, c.Rooms, storage.CoverageMargin, c.Sampled)
+	if len(c.Low) == 0 {
 		return
 	}
-	sort.Slice(low, func(i, j int) bool { return low[i].ratio < low[j].ratio })
 	var names []string
-	for i, l := range low {
+	for i, l := range c.Low {
 		if i == 20 {
-			names = append(names, fmt.Sprintf("… %d more", len(low)-20))
+			names = append(names, fmt.Sprintf("… %d more", len(c.Low)-20))
 			break
 		}
-		names = append(names, fmt.Sprintf("%d %.0f%%", l.room, 100*l.ratio))
+		names = append(names, fmt.Sprintf("%d %.0f%%", l.Room, 100*l.Estimate))
 	}
-	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(low), 100*lowCoverage, strings.Join(names, ", "))
+	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(c.Low), 100*lowCoverage, strings.Join(names, ", "))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
@@ -40,7 +41,7 @@ replaced) unless --append.`,
   danmakud demo --duration 2m --rooms 50 --append`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, hard, stop := signalContexts(cmd.Context())
+			ctx, hard, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			out := cmd.OutOrStdout()
 			if rooms <= 0 || dur <= 0 {

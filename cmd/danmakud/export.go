@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/danmakud/danmakud/export"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -52,7 +53,7 @@ func newExportCmd() *cobra.Command {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			// A signal stops the export; the unfinished file is removed.
-			ctx, _, stop := signalContexts(cmd.Context())
+			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx)
 		},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +50,7 @@ collect runs, and a collect started meanwhile refuses.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
 			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
-			ctx, _, stop := signalContexts(cmd.Context())
+			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			r, err := o.run(ctx)
 			if err != nil {
