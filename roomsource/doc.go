@@ -5,7 +5,8 @@
 //
 // Logins: an Account is one login's cookies, read from a cookie file
 // (LoadCookieFile, WriteCookieFile, DefaultCookiePath) or made by a QR
-// login (QRGenerate, QRPoll, NewAccount). A Client may hold several
+// login: QRLogin runs the whole flow (code, polls, cookie file, nav
+// check); QRGenerate, QRPoll and NewAccount are its steps. A Client may hold several
 // accounts; every request of every account goes through its one rate
 // limiter and one 412 breaker. A token is fetched as one account or
 // anonymously (DanmuInfoAs) and comes back with the Identity it is bound

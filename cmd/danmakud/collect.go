@@ -7,45 +7,30 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
+	"github.com/danmakud/danmakud/internal/profiling"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
 
-// collectOptions are collect's flags; the names are a contract.
+// collectOptions are collect's flags (the names are a contract): most
+// bound straight into the daemon configuration.
 type collectOptions struct {
-	top           int
-	area          int64
-	rooms         []int64
-	db            string
-	duration      time.Duration
-	flushInterval time.Duration
-	refresh       time.Duration
-	apiBase       string
-	quiet         bool
-	cookieFiles   []string
-	anonymous     bool
-	perAccount    int
-	loggedInOnly  bool
-	lockWait      time.Duration
-	logFormat     string
-	watchdog      time.Duration
-	heartbeat     time.Duration
-	httpRate      float64
-	finalFlush    time.Duration
-	memProfile    string
-	cpuProfile    string
-	raw           bool
-	metricsAddr   string
-	stderr        io.Writer
-	progress      bool // a progress line on stderr (a terminal, not --quiet)
+	cfg         daemon.Config
+	quiet       bool
+	cookieFiles []string
+	anonymous   bool
+	logFormat   string
+	memProfile  string
+	cpuProfile  string
+	stderr      io.Writer
+	progress    bool // a progress line on stderr (a terminal, not --quiet)
 }
 
 func newCollectCmd() *cobra.Command {
@@ -77,62 +62,38 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
 			o.progress = isTerminal(os.Stderr) && !o.quiet
-			ctx, hard, stop := signalContexts(cmd.Context())
+			ctx, hard, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx, hard, strings.Join(os.Args[1:], " "))
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.top, "top", 100, "watch the N most popular live rooms (0 = only --room rooms)")
-	f.Int64Var(&o.area, "area", 0, "take the top rooms of this area id only (0 = all areas)")
-	f.Int64SliceVar(&o.rooms, "room", nil, "also watch this room (real or short id; repeatable; never dropped)")
-	f.StringVar(&o.db, "db", "danmakud.db", "SQLite database file")
-	f.DurationVar(&o.duration, "duration", 0, "stop after this long (0 = until signalled)")
-	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "commit buffered events this often")
-	f.DurationVar(&o.refresh, "refresh", 5*time.Minute, "re-rank the top rooms this often")
-	f.StringVar(&o.apiBase, "api-base", "", "send every Bilibili HTTP request to this base URL (e.g. the simulator's)")
+	f.IntVar(&o.cfg.Top, "top", 100, "watch the N most popular live rooms (0 = only --room rooms)")
+	f.Int64Var(&o.cfg.Area, "area", 0, "take the top rooms of this area id only (0 = all areas)")
+	f.Int64SliceVar(&o.cfg.Rooms, "room", nil, "also watch this room (real or short id; repeatable; never dropped)")
+	f.StringVar(&o.cfg.DB, "db", "danmakud.db", "SQLite database file")
+	f.DurationVar(&o.cfg.Duration, "duration", 0, "stop after this long (0 = until signalled)")
+	f.DurationVar(&o.cfg.FlushInterval, "flush-interval", 10*time.Second, "commit buffered events this often")
+	f.DurationVar(&o.cfg.Refresh, "refresh", 5*time.Minute, "re-rank the top rooms this often")
+	f.StringVar(&o.cfg.APIBase, "api-base", "", "send every Bilibili HTTP request to this base URL (e.g. the simulator's)")
 	f.BoolVar(&o.quiet, "quiet", false, "print only errors and the final summary")
 	f.StringArrayVar(&o.cookieFiles, "cookie-file", nil, "login cookies (Netscape cookies.txt or name=value lines, mode 0600); repeatable, one file per account; default "+roomsource.DefaultCookiePath()+" when it exists")
 	f.BoolVar(&o.anonymous, "anonymous", false, "do not log in even if a cookie file exists (Bilibili then sends about one message in ten)")
-	f.IntVar(&o.perAccount, "rooms-per-account", collector.DefaultRoomsPerAccount, "watch at most this many rooms per account at once; rooms beyond every account's budget are watched anonymously (a sample)")
-	f.BoolVar(&o.loggedInOnly, "logged-in-only", false, "skip rooms beyond every account's budget instead of watching them anonymously")
+	f.IntVar(&o.cfg.RoomsPerAccount, "rooms-per-account", collector.DefaultRoomsPerAccount, "watch at most this many rooms per account at once; rooms beyond every account's budget are watched anonymously (a sample)")
+	f.BoolVar(&o.cfg.LoggedInOnly, "logged-in-only", false, "skip rooms beyond every account's budget instead of watching them anonymously")
 	f.StringVar(&o.logFormat, "log-format", "text", "log lines as text (key=value) or json (one object per line)")
-	f.DurationVar(&o.lockWait, "lock-wait", 2*time.Minute, "if another collect holds the database, wait this long for it to finish (0 = exit 4 at once)")
-	f.DurationVar(&o.watchdog, "watchdog", time.Minute, "coverage checks: at most this long between two checks of a room's danmaku history against what arrived (busy rooms down to 10s; 0 = off)")
-	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
-	f.Float64Var(&o.httpRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
-	f.DurationVar(&o.finalFlush, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
-	f.BoolVar(&o.raw, "raw", false, "also archive every command body as received (table raw_messages; ~2 KB per message)")
+	f.DurationVar(&o.cfg.LockWait, "lock-wait", 2*time.Minute, "if another collect holds the database, wait this long for it to finish (0 = exit 4 at once)")
+	f.DurationVar(&o.cfg.Watchdog, "watchdog", time.Minute, "coverage checks: at most this long between two checks of a room's danmaku history against what arrived (busy rooms down to 10s; 0 = off)")
+	f.DurationVar(&o.cfg.Heartbeat, "heartbeat", 30*time.Second, "heartbeat interval; a silent connection is dropped after two")
+	f.Float64Var(&o.cfg.HTTPRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
+	f.DurationVar(&o.cfg.FinalFlushTimeout, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
+	f.BoolVar(&o.cfg.Raw, "raw", false, "also archive every command body as received (table raw_messages; ~2 KB per message)")
 	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect is told to stop (before the workers stop)")
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	_ = f.MarkHidden("cpuprofile")
-	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
+	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
 	return cmd
-}
-
-// signalContexts returns ctx, cancelled by the first SIGINT/SIGTERM;
-// hard, cancelled by a second one (give up the final flush and exit 130);
-// and a stop func that releases the signal handler.
-func signalContexts(parent context.Context) (ctx, hard context.Context, stop func()) {
-	ctx, cancel := context.WithCancel(parent)
-	hard, cancelHard := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
-		cancel()
-		if _, ok := <-ch; ok {
-			cancelHard()
-		}
-	}()
-	return ctx, hard, func() { signal.Stop(ch); close(ch); cancel(); <-done; cancelHard() }
 }
 
 func isTerminal(f *os.File) bool {
@@ -141,37 +102,38 @@ func isTerminal(f *os.File) bool {
 }
 
 func (o *collectOptions) validate() error {
+	c := &o.cfg
 	switch {
-	case o.top < 0:
-		return fmt.Errorf("--top %d: must be ≥ 0", o.top)
-	case o.top == 0 && len(o.rooms) == 0:
+	case c.Top < 0:
+		return fmt.Errorf("--top %d: must be ≥ 0", c.Top)
+	case c.Top == 0 && len(c.Rooms) == 0:
 		return fmt.Errorf("nothing to watch: --top 0 and no --room")
-	case o.flushInterval <= 0:
-		return fmt.Errorf("--flush-interval %v: must be > 0", o.flushInterval)
-	case o.refresh <= 0:
-		return fmt.Errorf("--refresh %v: must be > 0", o.refresh)
-	case o.duration < 0:
-		return fmt.Errorf("--duration %v: must be ≥ 0 (0 = until signalled)", o.duration)
-	case o.httpRate <= 0:
-		return fmt.Errorf("--http-rate %v: must be > 0", o.httpRate)
-	case o.heartbeat <= 0:
-		return fmt.Errorf("--heartbeat %v: must be > 0", o.heartbeat)
-	case o.watchdog < 0:
-		return fmt.Errorf("--watchdog %v: must be ≥ 0 (0 = off)", o.watchdog)
-	case o.finalFlush <= 0:
-		return fmt.Errorf("--final-flush-timeout %v: must be > 0 (the last batch is written within it)", o.finalFlush)
-	case o.perAccount < 1:
-		return fmt.Errorf("--rooms-per-account %d: must be ≥ 1", o.perAccount)
+	case c.FlushInterval <= 0:
+		return fmt.Errorf("--flush-interval %v: must be > 0", c.FlushInterval)
+	case c.Refresh <= 0:
+		return fmt.Errorf("--refresh %v: must be > 0", c.Refresh)
+	case c.Duration < 0:
+		return fmt.Errorf("--duration %v: must be ≥ 0 (0 = until signalled)", c.Duration)
+	case c.HTTPRate <= 0:
+		return fmt.Errorf("--http-rate %v: must be > 0", c.HTTPRate)
+	case c.Heartbeat <= 0:
+		return fmt.Errorf("--heartbeat %v: must be > 0", c.Heartbeat)
+	case c.Watchdog < 0:
+		return fmt.Errorf("--watchdog %v: must be ≥ 0 (0 = off)", c.Watchdog)
+	case c.FinalFlushTimeout <= 0:
+		return fmt.Errorf("--final-flush-timeout %v: must be > 0 (the last batch is written within it)", c.FinalFlushTimeout)
+	case c.RoomsPerAccount < 1:
+		return fmt.Errorf("--rooms-per-account %d: must be ≥ 1", c.RoomsPerAccount)
 	case o.logFormat != "" && o.logFormat != "text" && o.logFormat != "json":
 		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
-	case o.lockWait < 0:
-		return fmt.Errorf("--lock-wait %v: must be ≥ 0", o.lockWait)
+	case c.LockWait < 0:
+		return fmt.Errorf("--lock-wait %v: must be ≥ 0", c.LockWait)
 	case o.anonymous && len(o.cookieFiles) > 0:
 		return fmt.Errorf("--anonymous and --cookie-file contradict each other")
-	case o.anonymous && o.loggedInOnly:
+	case o.anonymous && c.LoggedInOnly:
 		return fmt.Errorf("--anonymous and --logged-in-only contradict each other")
 	}
-	for _, r := range o.rooms {
+	for _, r := range c.Rooms {
 		if r <= 0 {
 			return fmt.Errorf("--room %d: room ids are positive integers", r)
 		}
@@ -198,18 +160,15 @@ func (o *collectOptions) logger() *slog.Logger {
 	return slog.New(handler)
 }
 
-// config is the daemon configuration the flags describe.
+// config completes the daemon configuration the flags describe.
 func (o *collectOptions) config(log *slog.Logger, args string) (daemon.Config, error) {
-	cfg := daemon.Config{DB: o.db, Top: o.top, Area: o.area, Rooms: o.rooms, Duration: o.duration,
-		FlushInterval: o.flushInterval, Refresh: o.refresh, APIBase: o.apiBase, RoomsPerAccount: o.perAccount,
-		LoggedInOnly: o.loggedInOnly, LockWait: o.lockWait, Watchdog: o.watchdog, Heartbeat: o.heartbeat,
-		HTTPRate: o.httpRate, FinalFlushTimeout: o.finalFlush, Raw: o.raw, MetricsAddr: o.metricsAddr,
-		Logger: log, Version: version, Args: args}
-	if o.watchdog == 0 {
+	cfg := o.cfg
+	cfg.Logger, cfg.Version, cfg.Args = log, version, args
+	if cfg.Watchdog == 0 {
 		cfg.Watchdog = -1 // --watchdog 0 = off
 	}
 	if o.memProfile != "" {
-		cfg.OnStopping = func() { writeProfile(o.memProfile, "heap") }
+		cfg.OnStopping = func() { reportProfile(profiling.Write(o.memProfile, "heap")) }
 	}
 	if o.anonymous {
 		return cfg, nil
@@ -228,7 +187,7 @@ func (o *collectOptions) run(ctx, hard context.Context, args string) error {
 	if err := o.validate(); err != nil {
 		return &exitError{exitUsage, err}
 	}
-	stopProfile, err := startProfiles(o.cpuProfile, "")
+	stopProfile, err := profiling.Start(o.cpuProfile, "")
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
@@ -325,7 +284,7 @@ func summary(w io.Writer, db string, res *daemon.Result) {
 		m.Acks, m.Resent, m.Upgrades, m.LoginLapses)
 	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d coverage checks skipped (no spare request budget)\n",
 		m.HTTPRequests, m.HTTPRateLimited, m.HTTPRefused, m.HTTPFailed, m.HTTPSkipped)
-	printCoverage(b, res.Coverage)
+	printCoverage(b, res)
 	if m.AccountsOK == 0 {
 		fmt.Fprintf(b, "collect: this run was anonymous: what is stored is a sample (about one message in ten in most rooms). Log in: danmakud login\n")
 	}
@@ -334,48 +293,24 @@ func summary(w io.Writer, db string, res *daemon.Result) {
 // printCoverage prints the coverage lines of the summary: the estimated
 // share of each room's danmaku that was stored, and the rooms below
 // lowCoverage.
-func printCoverage(b io.Writer, cov map[int64]*collector.CoverageCount) {
-	type roomCov struct {
-		room  int64
-		ratio float64
-	}
-	var low []roomCov
-	var judged, arrived int64
-	var rooms, estimated, sampled int
-	var shares float64
-	now := time.Now()
-	for room, c := range cov {
-		rooms++
-		judged += c.Judged.Load()
-		arrived += c.Arrived.Load()
-		shares += c.ConnectedShare(now)
-		if c.Sampled.Load() {
-			sampled++
-		}
-		if r, ok := c.Estimate(now); ok {
-			estimated++
-			if r < lowCoverage {
-				low = append(low, roomCov{room, r})
-			}
-		}
-	}
-	if judged == 0 {
+func printCoverage(b io.Writer, res *daemon.Result) {
+	c := res.CoverageSummary(time.Now(), lowCoverage)
+	if c.Judged == 0 {
 		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
 		return
 	}
-	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±0.10), %d sampled (anonymous or throttled)\n",
-		100*float64(arrived)/float64(judged), arrived, judged, 100*shares/float64(rooms), estimated, rooms, sampled)
-	if len(low) == 0 {
+	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±%.2f), %d sampled (anonymous or throttled)\n",
+		100*float64(c.Arrived)/float64(c.Judged), c.Arrived, c.Judged, 100*c.ConnectedShare, c.Estimated, c.Rooms, storage.CoverageMargin, c.Sampled)
+	if len(c.Low) == 0 {
 		return
 	}
-	sort.Slice(low, func(i, j int) bool { return low[i].ratio < low[j].ratio })
 	var names []string
-	for i, l := range low {
+	for i, l := range c.Low {
 		if i == 20 {
-			names = append(names, fmt.Sprintf("… %d more", len(low)-20))
+			names = append(names, fmt.Sprintf("… %d more", len(c.Low)-20))
 			break
 		}
-		names = append(names, fmt.Sprintf("%d %.0f%%", l.room, 100*l.ratio))
+		names = append(names, fmt.Sprintf("%d %.0f%%", l.Room, 100*l.Estimate))
 	}
-	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(low), 100*lowCoverage, strings.Join(names, ", "))
+	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(c.Low), 100*lowCoverage, strings.Join(names, ", "))
 }

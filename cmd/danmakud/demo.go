@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
-	"github.com/danmakud/danmakud/daemon"
-	"github.com/danmakud/danmakud/internal/livesim"
-	"github.com/danmakud/danmakud/roomsource"
-	"github.com/danmakud/danmakud/storage"
+	"github.com/danmakud/danmakud/internal/demo"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/spf13/cobra"
 )
 
@@ -40,54 +37,35 @@ replaced) unless --append.`,
   danmakud demo --duration 2m --rooms 50 --append`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, hard, stop := signalContexts(cmd.Context())
+			ctx, hard, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			out := cmd.OutOrStdout()
 			if rooms <= 0 || dur <= 0 {
 				return &exitError{exitUsage, fmt.Errorf("--rooms and --duration must be > 0")}
 			}
 			if !appendDB {
-				if err := removeDemoDB(dbPath); err != nil {
-					return &exitError{exitUsage, err}
+				if err := demo.Reset(dbPath); err != nil {
+					return &exitError{exitUsage, fmt.Errorf("--db %w", err)}
 				}
 			}
-			accounts := 0
-			if !anonymous {
-				accounts = (rooms + collector.DefaultRoomsPerAccount - 1) / collector.DefaultRoomsPerAccount
-			}
-			sim, err := livesim.New(livesim.Options{Rooms: rooms, Rate: 300, AnonKeep: 0.1, Accounts: accounts})
+			d, err := demo.Start(demo.Options{DB: dbPath, Rooms: rooms, Duration: dur, Anonymous: anonymous, Version: version,
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))})
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}
-			defer sim.Close()
-			cfg := daemon.Config{DB: dbPath, Top: rooms, Duration: dur, FlushInterval: 2 * time.Second, Refresh: time.Minute,
-				APIBase: sim.URL(), HTTPRate: 10, Watchdog: 3 * time.Second, Args: "demo", Version: version,
-				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError})),
-				Tuning: daemon.Tuning{Spread: 2 * time.Second}}
+			defer d.Close()
 			if anonymous {
-				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", rooms, sim.URL(), dur, dbPath)
+				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", rooms, d.Sim.URL(), dur, dbPath)
 			} else {
-				for i := 1; i <= accounts; i++ {
-					a, err := roomsource.NewAccount(fmt.Sprintf("simulated account %d", i), sim.AccountCookies(i))
-					if err != nil {
-						return &exitError{exitFailure, err}
-					}
-					cfg.Accounts = append(cfg.Accounts, a)
-				}
-				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (5 rooms each); collecting for %s into %s …\n",
-					rooms, sim.URL(), accounts, dur, dbPath)
+				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (%d rooms each); collecting for %s into %s …\n",
+					rooms, d.Sim.URL(), len(d.Config.Accounts), collector.DefaultRoomsPerAccount, dur, dbPath)
 			}
-			if err := runDaemon(ctx, hard, cfg, cmd.ErrOrStderr(), isTerminal(os.Stderr)); err != nil {
+			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), isTerminal(os.Stderr)); err != nil {
 				return err
 			}
-			db, err := storage.OpenReadOnly(dbPath)
+			s, err := summarize(context.Background(), dbPath)
 			if err != nil {
-				return &exitError{exitFailure, err}
-			}
-			defer db.Close()
-			s, err := db.Summarize(context.Background())
-			if err != nil {
-				return &exitError{exitFailure, db.Explain(err)}
+				return err
 			}
 			printSummary(out, dbPath, s)
 			fmt.Fprintf(out, `
@@ -108,24 +86,4 @@ or, without sqlite3:  danmakud stats --db %s --json
 	cmd.Flags().BoolVar(&anonymous, "anonymous", false, "collect without logging in (shows the sample Bilibili sends guests)")
 	cmd.Flags().BoolVar(&appendDB, "append", false, "add to an existing --db instead of starting a fresh one")
 	return cmd
-}
-
-// removeDemoDB removes a previous demo database (and its WAL files) so
-// the demo starts fresh. It refuses a file that is not a danmakud
-// database: never delete what is not ours.
-func removeDemoDB(path string) error {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	db, err := storage.OpenReadOnly(path)
-	if err != nil {
-		return fmt.Errorf("--db %s exists and is not a danmakud database; not replacing it (%v)", path, err)
-	}
-	db.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("--db %s: %w", path, err)
-		}
-	}
-	return nil
 }

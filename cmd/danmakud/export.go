@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/danmakud/danmakud/export"
+	"github.com/danmakud/danmakud/internal/progress"
+	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/internal/textwrap"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -52,7 +55,7 @@ func newExportCmd() *cobra.Command {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			// A signal stops the export; the unfinished file is removed.
-			ctx, _, stop := signalContexts(cmd.Context())
+			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx)
 		},
@@ -82,7 +85,7 @@ writes the events it holds, row by row, in constant memory.
 Formats:
 `)
 	for _, f := range export.Formats {
-		for i, l := range wrapText(f.Doc(), 68) {
+		for i, l := range textwrap.Lines(f.Doc(), 68) {
 			if i == 0 {
 				fmt.Fprintf(&b, "  %-8s %s\n", f.Name(), l)
 			} else {
@@ -93,7 +96,7 @@ Formats:
 	files, dirs := formatsByOutput()
 	b.WriteString("\n")
 	for _, p := range []string{
-		"--kind takes a kind (" + strings.Join(kindNames(), ", ") + ") or its table name; repeatable; default all.",
+		"--kind takes a kind (" + strings.Join(export.KindNames(), ", ") + ") or its table name; repeatable; default all.",
 		"--room takes real room ids; repeatable; default all.",
 		"--since / --until bound the receive time (recv_ms): since <= t < until. A time is RFC 3339 " +
 			`("2026-11-27T20:00:00+08:00"), "2006-01-02 15:04:05" or "2006-01-02" read in UTC+8 ` +
@@ -101,33 +104,20 @@ Formats:
 		"-o names the output file of " + files + " ('-', standard output, by default) or the directory of " + dirs +
 			" ('.' by default; created if needed).",
 	} {
-		b.WriteString(strings.Join(wrapText(p, 79), "\n") + "\n")
+		b.WriteString(strings.Join(textwrap.Lines(p, 79), "\n") + "\n")
 	}
 	b.WriteString("\nFiles are written under a temporary name and renamed when complete.")
 	return b.String()
 }
 
 // formatNames joins the formats' names with sep.
-func formatNames(sep string) string {
-	var n []string
-	for _, f := range export.Formats {
-		n = append(n, f.Name())
-	}
-	return strings.Join(n, sep)
-}
+func formatNames(sep string) string { return strings.Join(export.FormatNames(nil), sep) }
 
 // formatsByOutput lists the formats that write one file and those that
 // write into a directory.
 func formatsByOutput() (files, dirs string) {
-	var f, d []string
-	for _, x := range export.Formats {
-		if x.ToDir() {
-			d = append(d, x.Name())
-		} else {
-			f = append(f, x.Name())
-		}
-	}
-	return strings.Join(f, ", "), strings.Join(d, ", ")
+	toFile := func(f export.Format) bool { return !f.ToDir() }
+	return strings.Join(export.FormatNames(toFile), ", "), strings.Join(export.FormatNames(export.Format.ToDir), ", ")
 }
 
 // orList turns "a, b, c" into "a, b or c".
@@ -136,34 +126,6 @@ func orList(s string) string {
 		return s[:i] + " or " + s[i+2:]
 	}
 	return s
-}
-
-// kindNames are the event kinds, in export order.
-func kindNames() []string {
-	var names []string
-	for _, et := range storage.EventTables() {
-		names = append(names, string(et.Kind))
-	}
-	return names
-}
-
-// wrapText breaks s into lines of at most width columns at spaces (a
-// longer word gets a line of its own).
-func wrapText(s string, width int) []string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(s) {
-		switch {
-		case line == "":
-			line = w
-		case len([]rune(line))+1+len([]rune(w)) <= width:
-			line += " " + w
-		default:
-			lines = append(lines, line)
-			line = w
-		}
-	}
-	return append(lines, line)
 }
 
 // options turns the flags into export.Options; every error is a usage
@@ -187,7 +149,7 @@ func (o *exportOptions) options() (export.Options, error) {
 	for _, k := range o.kinds {
 		et := storage.EventTableFor(strings.TrimSpace(k))
 		if et == nil {
-			return opts, fmt.Errorf("unknown --kind %q: want one of %s (or a table name)", k, strings.Join(kindNames(), ", "))
+			return opts, fmt.Errorf("unknown --kind %q: want one of %s (or a table name)", k, strings.Join(export.KindNames(), ", "))
 		}
 		opts.Tables = append(opts.Tables, et)
 	}
@@ -205,10 +167,10 @@ func (o *exportOptions) run(ctx context.Context) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	prog := newProgress("export", o.stderr, o.tty, o.quiet, o.progressEvery)
-	opts.Progress = prog.update
+	prog := progress.New("export", o.stderr, o.tty, o.quiet, o.progressEvery)
+	opts.Progress = prog.Update
 	_, err = opts.Run(ctx)
-	prog.finish(err == nil)
+	prog.Finish(err == nil)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return &exitError{exitFailure, fmt.Errorf("export interrupted; the unfinished file was removed (finished ones are kept)")}

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/cookiefile"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/mdp/qrterminal/v3"
 	"github.com/spf13/cobra"
@@ -51,7 +50,7 @@ database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			ctx, _, stop := signalContexts(cmd.Context())
+			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx)
 		},
@@ -77,57 +76,64 @@ func (o *loginOptions) run(ctx context.Context) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	qr, err := api.QRGenerate(ctx)
+	mid, err := api.QRLogin(ctx, roomsource.QRLoginOptions{CookieFile: o.cookieFile, Timeout: o.timeout, Poll: o.poll,
+		OnCode: o.showCode, OnState: o.showState,
+		OnPollError: func(err error) { fmt.Fprintf(o.stderr, "login: poll failed (will retry): %v\n", err) }})
 	if err != nil {
-		return &exitError{exitFailure, fmt.Errorf("login: cannot get a QR code: %w", err)}
+		return &exitError{exitFailure, o.explain(err)}
 	}
+	fmt.Fprintf(o.stdout, "Logged in as uid %d. Cookies saved to %s (mode 0600); collect uses them", mid, o.cookieFile)
+	if o.cookieFile == roomsource.DefaultCookiePath() {
+		fmt.Fprintln(o.stdout, " by default.")
+	} else {
+		fmt.Fprintf(o.stdout, " with --cookie-file %s.\n", o.cookieFile)
+	}
+	return nil
+}
+
+// showCode prints the QR code (unless --no-qr) and its URL.
+func (o *loginOptions) showCode(qr roomsource.QRCode) {
 	if !o.noQR {
 		qrterminal.GenerateWithConfig(qr.URL, qrterminal.Config{Level: qrterminal.L, Writer: o.stdout,
 			HalfBlocks: true, BlackChar: qrterminal.BLACK_BLACK, WhiteBlackChar: qrterminal.WHITE_BLACK,
 			WhiteChar: qrterminal.WHITE_WHITE, BlackWhiteChar: qrterminal.BLACK_WHITE, QuietZone: 1})
 	}
 	fmt.Fprintf(o.stdout, "Scan this with the Bilibili app (or open the URL on a logged-in phone):\n  %s\n", qr.URL)
-	last := -1
-	t := time.NewTicker(o.poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return &exitError{exitFailure, fmt.Errorf("login: not confirmed within %v; run danmakud login again", o.timeout)}
-			}
-			return &exitError{exitFailure, fmt.Errorf("login: interrupted")}
-		case <-t.C:
-		}
-		st, err := api.QRPoll(ctx, qr.Key)
-		if err != nil {
-			if ctx.Err() != nil {
-				continue // reported by the select above
-			}
-			fmt.Fprintf(o.stderr, "login: poll failed (will retry): %v\n", err)
-			continue
-		}
-		if st.Code != last {
-			switch st.Code {
-			case roomsource.QRNotScanned:
-				fmt.Fprintln(o.stderr, "login: waiting for the code to be scanned …")
-			case roomsource.QRScanned:
-				fmt.Fprintln(o.stderr, "login: scanned; confirm the login on the phone …")
-			}
-			last = st.Code
-		}
-		switch st.Code {
-		case roomsource.QRExpired:
-			return &exitError{exitFailure, fmt.Errorf("login: the QR code expired; run danmakud login again")}
-		case roomsource.QRSuccess:
-			return o.save(ctx, st.Cookies)
-		case roomsource.QRNotScanned, roomsource.QRScanned:
-		default:
-			return &exitError{exitFailure, fmt.Errorf("login: unexpected answer %d (%s)", st.Code, st.Message)}
-		}
+}
+
+// showState reports the login's progress on stderr.
+func (o *loginOptions) showState(code int) {
+	switch code {
+	case roomsource.QRNotScanned:
+		fmt.Fprintln(o.stderr, "login: waiting for the code to be scanned …")
+	case roomsource.QRScanned:
+		fmt.Fprintln(o.stderr, "login: scanned; confirm the login on the phone …")
 	}
+}
+
+// explain turns a QR login error into login's message.
+func (o *loginOptions) explain(err error) error {
+	var step *roomsource.QRStepError
+	var odd *roomsource.QRUnexpectedError
+	switch {
+	case errors.Is(err, roomsource.ErrQRTimedOut):
+		return fmt.Errorf("login: not confirmed within %v; run danmakud login again", o.timeout)
+	case errors.Is(err, roomsource.ErrQRInterrupted):
+		return fmt.Errorf("login: interrupted")
+	case errors.Is(err, roomsource.ErrQRExpired):
+		return fmt.Errorf("login: the QR code expired; run danmakud login again")
+	case errors.Is(err, roomsource.ErrQRNoCookies):
+		return fmt.Errorf("login: confirmed, but the answer set no cookies")
+	case errors.As(err, &odd):
+		return fmt.Errorf("login: unexpected answer %d (%s)", odd.Code, odd.Message)
+	case !errors.As(err, &step):
+		return err
+	case step.Step == roomsource.QRStepGenerate:
+		return fmt.Errorf("login: cannot get a QR code: %w", step.Err)
+	case step.Step == roomsource.QRStepVerify:
+		return fmt.Errorf("login: cookies saved to %s, but nav does not accept them: %w", o.cookieFile, step.Err)
+	}
+	return fmt.Errorf("login: %w", step.Err)
 }
 
 // checkTarget refuses to overwrite a file that is not a cookie file (a
@@ -146,43 +152,12 @@ func (o *loginOptions) checkTarget() error {
 	if o.force {
 		return nil
 	}
-	f, err := os.Open(o.cookieFile)
+	ok, err := cookiefile.HasHeader(o.cookieFile)
 	if err != nil {
 		return fmt.Errorf("--cookie-file %s: %w", o.cookieFile, err)
 	}
-	defer f.Close()
-	first, _ := bufio.NewReader(f).ReadString('\n')
-	if !strings.HasPrefix(first, "# Netscape HTTP Cookie File") && !strings.HasPrefix(first, "# HTTP Cookie File") {
+	if !ok {
 		return fmt.Errorf("--cookie-file %s exists and is not a cookie file; not overwriting it (use --force)", o.cookieFile)
-	}
-	return nil
-}
-
-// save writes the cookies and checks them with nav.
-func (o *loginOptions) save(ctx context.Context, cookies []*http.Cookie) error {
-	if len(cookies) == 0 {
-		return &exitError{exitFailure, fmt.Errorf("login: confirmed, but the answer set no cookies")}
-	}
-	if err := roomsource.WriteCookieFile(o.cookieFile, cookies); err != nil {
-		return &exitError{exitFailure, fmt.Errorf("login: %w", err)}
-	}
-	acct, err := roomsource.LoadCookieFile(o.cookieFile)
-	if err != nil {
-		return &exitError{exitFailure, fmt.Errorf("login: %w", err)}
-	}
-	api, err := roomsource.New(roomsource.Config{APIBase: o.apiBase, Rate: 2, Burst: 4, Accounts: []*roomsource.Account{acct}})
-	if err != nil {
-		return &exitError{exitFailure, err}
-	}
-	mid, err := api.Login(ctx, 0)
-	if err != nil {
-		return &exitError{exitFailure, fmt.Errorf("login: cookies saved to %s, but nav does not accept them: %w", o.cookieFile, err)}
-	}
-	fmt.Fprintf(o.stdout, "Logged in as uid %d. Cookies saved to %s (mode 0600); collect uses them", mid, o.cookieFile)
-	if o.cookieFile == roomsource.DefaultCookiePath() {
-		fmt.Fprintln(o.stdout, " by default.")
-	} else {
-		fmt.Fprintf(o.stdout, " with --cookie-file %s.\n", o.cookieFile)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/progress"
+	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +51,7 @@ collect runs, and a collect started meanwhile refuses.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
 			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
-			ctx, _, stop := signalContexts(cmd.Context())
+			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			r, err := o.run(ctx)
 			if err != nil {
@@ -87,9 +89,9 @@ func (o *reparseOptions) run(ctx context.Context) (storage.ReparseResult, error)
 		return storage.ReparseResult{}, &exitError{exitFailure, err}
 	}
 	defer db.Close()
-	prog := newProgress("reparse", o.stderr, o.tty, o.quiet, o.progressEvery)
-	res, err := db.Reparse(ctx, storage.ReparseOptions{Progress: func(n int64) { prog.update("raw_messages", n) }})
-	prog.finish(false) // the summary follows
+	prog := progress.New("reparse", o.stderr, o.tty, o.quiet, o.progressEvery)
+	res, err := db.Reparse(ctx, storage.ReparseOptions{Progress: func(n int64) { prog.Update("raw_messages", n) }})
+	prog.Finish(false) // the summary follows
 	switch {
 	case errors.Is(err, storage.ErrReparseInterrupted):
 		return res, &exitError{exitOK, fmt.Errorf("reparse: interrupted after %d bodies; what was read is stored, run it again to finish", res.Bodies)}

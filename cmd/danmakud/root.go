@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
-	"strings"
 
+	"github.com/danmakud/danmakud/internal/buildinfo"
 	"github.com/spf13/cobra"
 )
 
@@ -39,47 +37,8 @@ func (e *exitError) Unwrap() error { return e.err }
 var buildVersion, buildCommit string
 
 // version is this binary's version, as --version prints it and
-// runs.version records it: see versionFrom.
-var version = versionFrom(buildVersion, buildCommit, debug.ReadBuildInfo)
-
-// versionFrom composes the version string: the stamped version, else the
-// module version the Go toolchain recorded (a tag or pseudo-version from
-// `go install …@version`; "(devel)" in a checkout counts as none), else
-// "devel"; followed by " (commit C)" with the first 12 hex digits of the
-// stamped or recorded VCS revision (and ", modified" when the recorded
-// work tree had changes) unless the version already names the commit.
-func versionFrom(ver, commit string, readBuildInfo func() (*debug.BuildInfo, bool)) string {
-	modified := false
-	if bi, ok := readBuildInfo(); ok && bi != nil {
-		if ver == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			ver = bi.Main.Version
-		}
-		if commit == "" {
-			for _, s := range bi.Settings {
-				switch s.Key {
-				case "vcs.revision":
-					commit = s.Value
-				case "vcs.modified":
-					modified = s.Value == "true"
-				}
-			}
-		}
-	}
-	if ver == "" {
-		ver = "devel"
-	}
-	if commit == "" {
-		return ver
-	}
-	short := commit[:min(12, len(commit))]
-	if strings.Contains(ver, short[:min(7, len(short))]) {
-		return ver
-	}
-	if modified {
-		return ver + " (commit " + short + ", modified)"
-	}
-	return ver + " (commit " + short + ")"
-}
+// runs.version records it (internal/buildinfo composes it).
+var version = buildinfo.Version(buildVersion, buildCommit, debug.ReadBuildInfo)
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
@@ -124,42 +83,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// startProfiles writes a CPU profile to cpuPath until the returned stop
-// is called, and then an allocation profile (everything allocated since
-// start, sampled) to memPath. An empty path profiles nothing of that kind.
-func startProfiles(cpuPath, memPath string) (stop func(), err error) {
-	stopCPU := func() {}
-	if cpuPath != "" {
-		f, err := os.Create(cpuPath)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		stopCPU = func() { pprof.StopCPUProfile(); f.Close() }
-	}
-	return func() {
-		stopCPU()
-		if memPath != "" {
-			writeProfile(memPath, "allocs")
-		}
-	}, nil
-}
-
-// writeProfile writes the named runtime/pprof profile ("heap", "allocs")
-// to path, after a GC so that it is current; errors go to stderr, as this
-// is a diagnostic.
-func writeProfile(path, name string) {
-	f, err := os.Create(path)
+// reportProfile prints a profile's write error on stderr: a diagnostic,
+// not a failure of the command.
+func reportProfile(err error) {
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
-		return
-	}
-	defer f.Close()
-	runtime.GC()
-	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "danmakud: memprofile:", err)
 	}
 }

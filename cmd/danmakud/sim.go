@@ -10,6 +10,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/atomicfile"
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/profiling"
 	"github.com/spf13/cobra"
 )
 
@@ -101,11 +102,11 @@ The truth file: {"rooms": {"<room_id>": {"danmaku", "gift", "super_chat",
 }
 
 func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
-	stopProfile, err := startProfiles(o.cpuProf, o.memProfile)
+	stopProfile, err := profiling.Start(o.cpuProf, o.memProfile)
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
-	defer stopProfile()
+	defer func() { reportProfile(stopProfile()) }()
 	s, err := livesim.New(o.opts)
 	if err != nil {
 		return &exitError{exitFailure, err}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,14 +25,9 @@ func newStatsCmd() *cobra.Command {
 		Short: "Summarize a database: rows per kind, rooms, time span, coverage, reconnects, unknown commands",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := storage.OpenReadOnly(dbPath)
+			s, err := summarize(cmd.Context(), dbPath)
 			if err != nil {
-				return &exitError{exitFailure, err}
-			}
-			defer db.Close()
-			s, err := db.Summarize(cmd.Context())
-			if err != nil {
-				return &exitError{exitFailure, db.Explain(err)}
+				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -46,6 +42,20 @@ func newStatsCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dbPath, "db", "danmakud.db", "SQLite database file")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (includes rooms: per room, per kind, distinct stored events)")
 	return cmd
+}
+
+// summarize reads the summary of the database at path (read-only).
+func summarize(ctx context.Context, path string) (*storage.Summary, error) {
+	db, err := storage.OpenReadOnly(path)
+	if err != nil {
+		return nil, &exitError{exitFailure, err}
+	}
+	defer db.Close()
+	s, err := db.Summarize(ctx)
+	if err != nil {
+		return nil, &exitError{exitFailure, db.Explain(err)}
+	}
+	return s, nil
 }
 
 // bilibiliZone is Bilibili's time zone (China Standard Time, no DST),

@@ -10,9 +10,11 @@
 package cookiefile
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,9 @@ import (
 // Header is the first line of every file Write makes; readers (curl,
 // yt-dlp) look for it.
 const Header = "# Netscape HTTP Cookie File"
+
+// oldHeader is the first line of files from older tools.
+const oldHeader = "# HTTP Cookie File"
 
 const httpOnlyPrefix = "#HttpOnly_"
 
@@ -95,6 +100,21 @@ func Write(path string, comment []string, cookies []*http.Cookie) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, out, 0o600)
+}
+
+// HasHeader reports whether the file at path starts with a cookies.txt
+// header line (Header, or the older "# HTTP Cookie File"): whether it is
+// a cookie file that may be replaced, rather than something else at a
+// mistyped path. The error is only os.Open's; a file that cannot be read
+// has no header.
+func HasHeader(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	first, _ := bufio.NewReader(f).ReadString('\n')
+	return strings.HasPrefix(first, Header) || strings.HasPrefix(first, oldHeader), nil
 }
 
 // Line is one cookie line as read, fields trimmed of spaces.

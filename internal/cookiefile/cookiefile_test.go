@@ -106,3 +106,34 @@ func TestParseLine(t *testing.T) {
 		t.Fatal("IsLine")
 	}
 }
+
+func TestHasHeader(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, text string
+		want       bool
+	}{
+		{"written", "", true}, // made by Write below
+		{"old", "# HTTP Cookie File\n.bilibili.com\tTRUE\t/\tFALSE\t0\tSESSDATA\tx\n", true},
+		{"notes", "my thesis draft\n", false},
+		{"empty", "", false},
+		{"header later", "\n# Netscape HTTP Cookie File\n", false},
+	} {
+		p := filepath.Join(dir, c.name)
+		var err error
+		if c.name == "written" {
+			err = Write(p, nil, []*http.Cookie{{Name: "SESSDATA", Value: "x", Domain: ".bilibili.com"}})
+		} else {
+			err = os.WriteFile(p, []byte(c.text), 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := HasHeader(p); err != nil || got != c.want {
+			t.Errorf("%s: HasHeader = %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+	if _, err := HasHeader(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v, want a not-exist error", err)
+	}
+}
