@@ -14,8 +14,9 @@ import (
 	"github.com/danmakud/danmakud/storage"
 )
 
-// recordQueue is the capacity of the channel into the writer.
-const recordQueue = 65536
+// recordQueue is the capacity of the channel into the writer: most of
+// what it carries is one Decoded per frame.
+const recordQueue = 1024
 
 // sink is the writer running on its goroutine, and how it ended.
 type sink struct {
@@ -71,8 +72,12 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 	cfg := &d.cfg
 	s := &sink{records: make(chan storage.Record, recordQueue), done: make(chan error, 1), failed: make(chan struct{})}
 	s.hard, s.stop = context.WithCancel(hardParent)
+	pending := d.mem.writerRecords
+	if cfg.Tuning.PendingMax > 0 {
+		pending = cfg.Tuning.PendingMax
+	}
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: d.mx, PendingMax: cfg.Tuning.PendingMax,
+		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1),
 		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
 			if err := j.Release(journal.Pos{Seg: c.Seg, Off: c.Off}); err != nil {
 				cfg.Logger.Warn("journal: cannot delete a consumed segment", "err", err)
@@ -161,7 +166,7 @@ func JournalDir(db string) string { return db + ".frames" }
 func (d *Daemon) openJournal(ctx context.Context, db *storage.DB, runID int64) (*journal.Journal, journal.Pos, error) {
 	cfg := &d.cfg
 	j, err := journal.Open(journal.Options{Dir: JournalDir(cfg.DB), Run: runID, MaxBytes: cfg.JournalMax,
-		Logger: cfg.Logger, Observer: d.mx})
+		PendingMax: d.mem.journalPending, Logger: cfg.Logger, Observer: d.mx})
 	if err != nil {
 		_ = db.EndRun(context.Background(), runID, "journal failed")
 		return nil, journal.Pos{}, usageErr(err)

@@ -33,10 +33,10 @@ func descriptorBudget() (fdBudget, error) {
 			rl = raised
 		}
 	}
-	return budgetFor(rl.Cur), nil
+	return fdBudgetFor(rl.Cur), nil
 }
 
-func budgetFor(limit uint64) fdBudget {
+func fdBudgetFor(limit uint64) fdBudget {
 	b := fdBudget{limit: limit}
 	if limit > fdsBesideRooms {
 		b.rooms = int(min(limit-fdsBesideRooms, 1<<30))
