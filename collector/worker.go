@@ -163,11 +163,12 @@ func (c *Config) defaults() {
 
 // Collector runs one worker per wanted room.
 type Collector struct {
-	dec  *decoder
-	cfg  Config
-	seq  atomic.Int64
-	pool *accountPool
-	cov  sync.Map // room id → *CoverageCount
+	dec   *decoder
+	watch *watchScheduler
+	cfg   Config
+	seq   atomic.Int64
+	pool  *accountPool
+	cov   sync.Map // room id → *CoverageCount
 }
 
 // New returns a Collector.
@@ -175,6 +176,7 @@ func New(cfg Config) *Collector {
 	cfg.defaults()
 	c := &Collector{cfg: cfg, pool: newAccountPool(cfg.Accounts, cfg.RoomsPerAccount)}
 	c.dec = newDecoder(c)
+	c.watch = newWatchScheduler()
 	return c
 }
 
@@ -207,8 +209,13 @@ func (c *Collector) SetLoginLapsed(i int, lapsed bool) {
 // (each drains its connection) and returns. It records each round's room
 // snapshots and metadata.
 func (c *Collector) Run(ctx context.Context, rounds <-chan roomsource.Round) {
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() { defer close(watched); c.watch.run(watchCtx) }()
 	sup := NewSupervisor(func(t roomsource.Target) Runner { return c.newWorker(t) }, c.cfg.Logger)
 	sup.Run(ctx, rounds, c.recordRound)
+	stopWatch() // every worker has stopped: no connection is left to check
+	<-watched
 }
 
 func (c *Collector) recordRound(r roomsource.Round) {
@@ -466,14 +473,10 @@ func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState
 	cfg := &w.c.cfg
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
 	if cfg.WatchEvery > 0 {
-		wg.Add(1)
-		wd := &watchdog{w: w, cancel: cancel, sess: sess, st: st, known: known}
-		go func() {
-			defer wg.Done()
-			wd.run(runCtx)
-		}()
+		wd := &watchdog{w: w, cancel: cancel, sess: sess, st: st, known: known, every: firstCheck(cfg)}
+		it := w.c.watch.add(runCtx, wd, wd.every)
+		defer w.c.watch.remove(it) // after cancel: a running check ends with the connection
 	}
 	rec := journal.Record{Kind: journal.KindFrame, Conn: uint32(st.base.Seq), Room: w.t.RoomID}
 	err = sess.Run(runCtx, func(msg []byte) {
@@ -486,7 +489,6 @@ func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState
 		}
 	})
 	cancel(nil)
-	wg.Wait()
 	authed = time.Since(sess.AuthedAt)
 	switch cause := context.Cause(runCtx); {
 	case ctx.Err() != nil:
