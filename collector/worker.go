@@ -424,28 +424,16 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 		r.EndReason = reason(ctx, err)
 		w.c.journalConn(r) // after the connection's last frame
 	}()
-	info, err := w.token(ctx)
+	// The token request and the handshake run on a goroutine of their own:
+	// that code grows a stack several times what reading needs, and a
+	// goroutine keeps its largest stack, so this one — the room's reader
+	// for hours — stays small (thousands of rooms: megabytes).
+	var sess *protocol.Session
+	var known bool
+	dialed := make(chan struct{})
+	go func() { defer close(dialed); sess, known, err = w.dial(ctx, host, st) }()
+	<-dialed
 	if err != nil {
-		return 0, fmt.Errorf("token: %w", err)
-	}
-	id := info.Identity
-	st.base.UID = id.Mid
-	st.base.Anonymous = id.Mid == 0
-	known := st.base.Anonymous // a known sample: never recycled for being one
-	st.sampled.Store(known || w.low.sampled)
-	u := cfg.API.URL(info, host)
-	if pu, perr := url.Parse(u); perr == nil {
-		st.base.Host = pu.Host
-	}
-	sess, err := protocol.Dial(ctx, protocol.SessionConfig{
-		URL: u, RoomID: w.t.RoomID, UID: id.Mid, Key: info.Token, Buvid: id.Buvid, Protover: cfg.Protover,
-		SupportAck: !cfg.NoAck, UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval,
-		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout,
-	})
-	if err != nil {
-		if errors.Is(err, protocol.ErrAuthRejected) {
-			cfg.Observer.AuthRejected()
-		}
 		return 0, err
 	}
 	st.base.AuthedMs = sess.AuthedAt.UnixMilli()
@@ -503,6 +491,34 @@ func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState
 		cfg.Observer.Stall()
 	}
 	return authed, err
+}
+
+// dial fetches a token (or reuses one) and connects and authenticates
+// with it, filling st's identity and host.
+func (w *worker) dial(ctx context.Context, host int, st *connState) (sess *protocol.Session, known bool, err error) {
+	cfg := &w.c.cfg
+	info, err := w.token(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("token: %w", err)
+	}
+	id := info.Identity
+	st.base.UID = id.Mid
+	st.base.Anonymous = id.Mid == 0
+	known = st.base.Anonymous // a known sample: never recycled for being one
+	st.sampled.Store(known || w.low.sampled)
+	u := cfg.API.URL(info, host)
+	if pu, perr := url.Parse(u); perr == nil {
+		st.base.Host = pu.Host
+	}
+	sess, err = protocol.Dial(ctx, protocol.SessionConfig{
+		URL: u, RoomID: w.t.RoomID, UID: id.Mid, Key: info.Token, Buvid: id.Buvid, Protover: cfg.Protover,
+		SupportAck: !cfg.NoAck, UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval,
+		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout,
+	})
+	if err != nil && errors.Is(err, protocol.ErrAuthRejected) {
+		cfg.Observer.AuthRejected()
+	}
+	return sess, known, err
 }
 
 // reason is the connections.end_reason for err.
