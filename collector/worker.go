@@ -1,17 +1,21 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/danmakud/danmakud/journal"
@@ -51,6 +55,9 @@ type Config struct {
 	// it: frames of other runs are replayed without their connection.
 	Journal *journal.Journal
 	RunID   int64
+	// MaxRooms caps the rooms watched at once (0: no cap): the given
+	// rooms first, then by rank. A run sets it from its descriptor budget.
+	MaxRooms int
 
 	// Accounts is how many logins the API has (roomsource.Config.Accounts);
 	// 0 = every room is watched anonymously.
@@ -218,7 +225,7 @@ func (c *Collector) Run(ctx context.Context, rounds <-chan roomsource.Round) {
 	<-watched
 }
 
-func (c *Collector) recordRound(r roomsource.Round) {
+func (c *Collector) recordRound(r roomsource.Round) []roomsource.Target {
 	at := r.At.UnixMilli()
 	ids := make([]int64, len(r.Rooms))
 	for i, t := range r.Rooms {
@@ -234,6 +241,35 @@ func (c *Collector) recordRound(r roomsource.Round) {
 				AreaName: m.AreaName, ParentAreaID: m.ParentID, ParentAreaName: m.ParentName, SeenMs: at})
 		}
 	}
+	rooms, over := capRooms(r.Rooms, c.cfg.MaxRooms)
+	c.cfg.Observer.RoomsOverBudget(over)
+	return rooms
+}
+
+// capRooms keeps at most max of the desired rooms (max ≤ 0: all): the
+// given rooms first, then the listed ones by rank, then those kept by
+// hysteresis. It returns them and how many did not fit.
+func capRooms(desired []roomsource.Target, max int) ([]roomsource.Target, int) {
+	if max <= 0 || len(desired) <= max {
+		return desired, 0
+	}
+	order := slices.Clone(desired)
+	rankKey := func(t roomsource.Target) int {
+		if t.Rank > 0 {
+			return t.Rank
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(order, func(a, b roomsource.Target) int {
+		if a.Fixed != b.Fixed {
+			if a.Fixed {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(rankKey(a), rankKey(b))
+	})
+	return order[:max], len(desired) - max
 }
 
 // send hands a record to the writer. It blocks while the writer's channel
@@ -521,6 +557,13 @@ func (w *worker) dial(ctx context.Context, host int, st *connState) (sess *proto
 	return sess, known, err
 }
 
+// outOfDescriptors reports whether err is the process or the system
+// running out of file descriptors (EMFILE, ENFILE): a budget problem, not
+// the room's, never retried in a loop.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
 // reason is the connections.end_reason for err.
 func reason(ctx context.Context, err error) string {
 	switch {
@@ -540,6 +583,8 @@ func reason(ctx context.Context, err error) string {
 		return "rate_limited"
 	case errors.Is(err, roomsource.ErrRoomNotFound):
 		return "room_not_found"
+	case outOfDescriptors(err):
+		return "descriptors"
 	case err != nil:
 		return "error: " + err.Error()
 	}

@@ -112,8 +112,9 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		out.records <- m
 	}
 	col := collector.New(collector.Config{
-		API: st.api, Out: out.records, Hard: out.hard, Journal: j, RunID: runID, UserAgent: roomsource.DefaultUserAgent,
-		Logger: cfg.Logger, Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
+		API: st.api, Out: out.records, Hard: out.hard, Journal: j, RunID: runID, MaxRooms: d.roomsThatFit(len(st.fixed)),
+		UserAgent: roomsource.DefaultUserAgent,
+		Logger:    cfg.Logger, Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
 		HeartbeatInterval: cfg.Heartbeat, WatchEvery: cfg.Watchdog, Spread: cfg.Tuning.Spread,
 		BackoffMin: cfg.Tuning.BackoffMin, BackoffMax: cfg.Tuning.BackoffMax, HealthyAfter: cfg.Tuning.HealthyAfter,
 		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx,
@@ -154,6 +155,21 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 	<-decoded
 	close(out.records) // we own it: every producer has stopped
 	return d.finish(db, runID, out, col, logins, hardParent, time.Since(start), j)
+}
+
+// roomsThatFit is how many rooms the descriptor budget lets the run
+// watch (0: all it wants); when that is fewer than it wants, it says so
+// once, with the fix.
+func (d *Daemon) roomsThatFit(fixed int) int {
+	b, err := descriptorBudget()
+	if err != nil {
+		return 0
+	}
+	if wanted := d.cfg.Top + fixed; wanted > b.rooms {
+		d.cfg.Logger.Error(b.advice(wanted))
+		return b.rooms
+	}
+	return 0
 }
 
 // JournalDir is where the frame journal of the database at db lives.

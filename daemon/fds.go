@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"syscall"
 )
@@ -49,10 +48,4 @@ func (b fdBudget) advice(wanted int) string {
 	return fmt.Sprintf("the open-file limit (%d) fits %d of the %d wanted rooms: watching the %d top-ranked (the rest are counted as not watched); "+
 		"raise it with `ulimit -n %d` (and `ulimit -Hn` as root) or LimitNOFILE=%d in the systemd unit",
 		b.limit, b.rooms, wanted, b.rooms, wanted+fdsBesideRooms, wanted+fdsBesideRooms)
-}
-
-// isEMFILE reports whether err is the process or system running out of
-// descriptors.
-func isEMFILE(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
