@@ -77,7 +77,7 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 		pending = cfg.Tuning.PendingMax
 	}
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1),
+		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true,
 		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
 			if err := j.Release(journal.Pos{Seg: c.Seg, Off: c.Off}); err != nil {
 				cfg.Logger.Warn("journal: cannot delete a consumed segment", "err", err)
