@@ -81,9 +81,9 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 		t.Fatalf("collect: %v", err)
 	}
 	st := sim.Stats()
-	t.Logf("writer stalled %v at %d rooms: %d events read during the stall, %d rows before it; sim wrote %d frames, dropped %d; %d flush errors",
-		stall, rooms, during.Events-before.Events, before.Rows, st.FramesWritten, st.FramesDropped, during.FlushErrors)
-	if during.Events-before.Events == 0 {
+	t.Logf("writer stalled %v at %d rooms: %d frames read during the stall, %d rows before it; sim wrote %d frames, dropped %d; %d flush errors",
+		stall, rooms, during.Frames-before.Frames, before.Rows, st.FramesWritten, st.FramesDropped, during.FlushErrors)
+	if during.Frames-before.Frames == 0 {
 		t.Error("nothing was read while the writer was stalled")
 	}
 	if st.FramesDropped != 0 {
