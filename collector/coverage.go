@@ -15,7 +15,7 @@ import (
 // How coverage is measured.
 //
 // Bilibili sends a room's full stream only to logged-in connections within
-// an account's budget; anonymous ones get a ~10 % sample (PROTOCOL.md
+// an account's budget; anonymous ones get a ~10 % sample (docs/protocol.md
 // §10.1), silently. The room's own danmaku history (dM/gethistory, the
 // last 10 danmaku the room sent) is the reference: each history item is
 // judged once per room worker — did it arrive on one of the worker's

@@ -38,7 +38,7 @@ type API interface {
 	History(ctx context.Context, roomID int64) ([]roomsource.HistoryItem, error)
 	// Login re-checks account i's login (nav); a worker calls it after a
 	// connection was cut right after auth, the sign of an identity problem
-	// (PROTOCOL.md §10.2), so that a lapsed login is not used again.
+	// (docs/protocol.md §10.2), so that a lapsed login is not used again.
 	Login(ctx context.Context, account int) (mid int64, err error)
 }
 
@@ -79,7 +79,7 @@ type Config struct {
 	// HealthyAfter: a session authenticated this long resets the backoff
 	// and the next connect reuses its token; default 5s. Up to
 	// maxQuickRetries shorter sessions in a row count as healthy too,
-	// unless cut within cutAfterAuth of the auth (PROTOCOL.md §10.2: an
+	// unless cut within cutAfterAuth of the auth (docs/protocol.md §10.2: an
 	// identity problem), which gets a new token and a growing wait.
 	HealthyAfter time.Duration
 	// TokenMaxAge: a token younger than this is reused for a reconnect
@@ -332,7 +332,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // cutAfterAuth: a connection closed sooner than this after its auth reply
-// was cut for its identity (PROTOCOL.md §10.2), not by a network blip.
+// was cut for its identity (docs/protocol.md §10.2), not by a network blip.
 const cutAfterAuth = time.Second
 
 // maxQuickRetries: this many drops in a row of sessions shorter than
