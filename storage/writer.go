@@ -131,7 +131,7 @@ type WriterOptions struct {
 	// nothing held is lost: while flushes fail Run never gives up, the
 	// producers wait at PendingMax and the flush is retried.
 	Journaled bool
-	Logger     *slog.Logger
+	Logger    *slog.Logger
 	// Observer is told of every record received and every flush, with
 	// the rows it inserted per table (nil: nobody).
 	Observer WriterObserver
