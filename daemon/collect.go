@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
@@ -24,6 +25,7 @@ type sink struct {
 	done    chan error    // the writer's result
 	failed  chan struct{} // closed when the writer or the journal gave up
 	err     error         // why, set before failed is closed
+	closed  atomic.Bool   // records is closed: the final flush runs
 	once    sync.Once
 	hard    context.Context
 	stop    context.CancelFunc // cancels hard: everything stops at once
@@ -87,11 +89,11 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 	d.mx.SetFlushDeadline(max(3*cfg.FlushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	go func() {
 		err := w.Run(s.hard, s.records)
-		s.done <- err
-		if err != nil && s.hard.Err() == nil {
+		if err != nil && s.hard.Err() == nil && !s.closed.Load() { // gave up during the run, not at its final flush
 			cfg.Logger.Error("cannot write the database; stopping", "db", cfg.DB, "err", err)
 			s.fail(err, true)
 		}
+		s.done <- err // last: the run may return once it has this
 	}()
 	return s
 }
@@ -153,6 +155,7 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 	defer flushTimer.Stop()
 	j.Close()
 	<-decoded
+	out.closed.Store(true)
 	close(out.records) // we own it: every producer has stopped
 	return d.finish(db, runID, out, col, logins, hardParent, time.Since(start), j)
 }
