@@ -49,7 +49,7 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 	// The stall: an exclusive write transaction held by another
 	// connection (the writer's flushes wait for it, then fail as busy and
 	// are retried).
-	other, err := sql.Open("sqlite", db)
+	other, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(30000)") // waits for a flush in progress
 	if err != nil {
 		t.Fatal(err)
 	}

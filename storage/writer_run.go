@@ -114,7 +114,9 @@ func (r *writerRun) finish(err error) {
 	r.done = nil
 	if err != nil {
 		r.failing++
-		r.lastErr = err
+		if r.hard.Err() == nil || r.lastErr == nil { // a hard stop's rollback says nothing about the cause
+			r.lastErr = err
+		}
 		r.t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
 		w.obs.FlushFailed()
 		r.batch = append(r.inflight, r.batch...) // retried first, in order
