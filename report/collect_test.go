@@ -26,7 +26,7 @@ func TestWriteCollect(t *testing.T) {
 	b.Reset()
 	res.Totals.JournalDropped, res.Totals.RoomsOverBudget, res.Totals.AccountsOK = 0, 0, 1
 	WriteCollect(&b, "x.db", res)
-	if out := b.String(); strings.Contains(out, "DROPPED") || strings.Contains(out, "not watched") || strings.Contains(out, "anonymous") {
+	if out := b.String(); strings.Contains(out, "DROPPED") || strings.Contains(out, "not watched") || strings.Contains(out, "run was anonymous") {
 		t.Errorf("a run that lost nothing reads as if it did:\n%s", out)
 	}
 }
