@@ -70,8 +70,9 @@ func (d *DB) ScanTimeline(ctx context.Context, f ExportFilter, k TimelineKinds, 
 	add(k.Gifts, "1, room_id, recv_ms, ts_ms, uid, uname, gift_name, num, price, total_coin, coin_type", "gifts", "")
 	add(k.SuperChats, "2, room_id, recv_ms, ts_ms, uid, uname, message, price, duration_s, 0, ''", "super_chats", "")
 	add(k.Guards, "3, room_id, recv_ms, ts_ms, uid, uname, '', guard_level, num, price, ''", "guards", "")
-	add(true, "CASE cmd WHEN 'LIVE' THEN 4 ELSE 5 END, room_id, recv_ms, ts_ms, 0, '', status, 0, 0, 0, ''",
-		"room_events", "cmd IN ('LIVE', 'PREPARING')")
+	cmd := tRoomEvents.readExpr("cmd")
+	add(true, "CASE "+cmd+" WHEN 'LIVE' THEN 4 ELSE 5 END, room_id, recv_ms, ts_ms, 0, '', status, 0, 0, 0, ''",
+		"room_events", cmd+" IN ('LIVE', 'PREPARING')")
 	q := strings.Join(arms, " UNION ALL ") + " ORDER BY 2, 3, 1, 12"
 	rows, err := d.SQL.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -20,6 +20,30 @@ type Column struct {
 	// Doc says what the column means, for the README's data dictionary;
 	// "" when the name says it all.
 	Doc string
+	// lookup, when set: the column holds the code of a text kept in that
+	// lookup table. A row function gives the text, the writer stores its
+	// code, and the column is read as the text (under the lookup's Text
+	// name).
+	lookup *Lookup
+	// read, when set, is how the column is read (export, ScanTable) when
+	// that is not as it is stored.
+	read *readAs
+}
+
+// readAs is how a stored column is read.
+type readAs struct {
+	hidden bool   // not read at all: derived from the other columns (a hash)
+	col    Column // the column as read: name, type, nullability
+	expr   string // SQL over the table's columns that gives its value
+}
+
+// Lookup is a table of texts that other tables store as small integer
+// codes: a command name costs a row one byte instead of ten or more. The
+// writer adds a text the first time it stores it; a code never changes.
+type Lookup struct {
+	Table string // the lookup table
+	ID    string // its code column (INTEGER PRIMARY KEY); the column name the coded columns have too
+	Text  string // its text column (UNIQUE); the name the coded columns are read as
 }
 
 // Table describes one table of the current schema: the single place
@@ -52,8 +76,17 @@ type Table struct {
 	idx    int
 	insert string   // the INSERT statement, built from Columns
 	skip   []string // columns the INSERT leaves to their default or a later UPDATE
-	// put writes one record routed to this table.
+	// row is the table's one row function: the row a record adds here,
+	// one value per column of Columns (a lookup column's text, not its
+	// code); nil when the record adds none. See Row.
+	row func(runID int64, r Record) []any
+	// put writes one record routed to this table; nil: insert its row.
 	put func(s *stmts, t *Table, runID int64, r Record) error
+	// readCols and readExprs are the columns as read (Columns without the
+	// hidden ones, lookups and read mappings applied) and the SQL that
+	// reads each.
+	readCols  []Column
+	readExprs []string
 	// also: kinds routed here whose records add a row to another table
 	// as well (a super chat delete is kept as a room event too).
 	also map[protocol.Kind]*Table
@@ -69,24 +102,71 @@ type Table struct {
 // writer leaves to their default or fills later, in Columns order.
 func (t *Table) Insert() string { return t.insert }
 
-// ColumnNames lists the export columns, in order.
+// Row is the row that record r adds to t: one value per column of
+// Columns, in order (int64, string, []byte or nil; a lookup column holds
+// its text, which a sink stores as it likes — the writer as the code),
+// with runID for the records that do not carry their run. nil: r adds no
+// row to t (it is not routed here, or it only updates rows: a super chat
+// delete; or t is written by DB methods). Tables whose rows merge
+// (rooms, connections, snapshots, guards, gifts, unknown_commands) give
+// the row a record starts with; the writer merges later records into it.
+func (t *Table) Row(runID int64, r Record) []any {
+	if t.row == nil {
+		return nil
+	}
+	return t.row(runID, r)
+}
+
+// ReadColumns are the columns as read by ScanTable, ScanEvents and
+// export: Columns with lookups read as their text, derived columns (a
+// dedup hash) left out, and key columns read as the key text. Shared;
+// do not modify.
+func (t *Table) ReadColumns() []Column { return t.readCols }
+
+// ColumnNames lists the columns as read (ReadColumns), in order: the
+// export columns.
 func (t *Table) ColumnNames() []string {
-	names := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
+	names := make([]string, len(t.readCols))
+	for i, c := range t.readCols {
 		names[i] = c.Name
 	}
 	return names
 }
 
-// Select is the query that reads every export column in row order.
+// readExpr is the SQL that reads t's column read as name.
+func (t *Table) readExpr(name string) string {
+	for i, c := range t.readCols {
+		if c.Name == name {
+			return t.readExprs[i]
+		}
+	}
+	panic("storage: table " + t.Name + " reads no column " + name)
+}
+
+// readList is the SELECT list that reads ReadColumns.
+func (t *Table) readList() string {
+	var b strings.Builder
+	for i, c := range t.readCols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(t.readExprs[i])
+		if t.readExprs[i] != c.Name {
+			b.WriteString(" AS " + c.Name)
+		}
+	}
+	return b.String()
+}
+
+// Select is the query that reads every column as read, in row order.
 func (t *Table) Select() string {
-	return "SELECT " + strings.Join(t.ColumnNames(), ", ") + " FROM " + t.Name + " ORDER BY rowid"
+	return "SELECT " + t.readList() + " FROM " + t.Name + " ORDER BY rowid"
 }
 
 // ScanTable calls fn for every row of t in insertion order. row holds
-// one value per column of t.Columns: int64 (INTEGER), string (TEXT),
-// []byte (BLOB) or nil (NULL). row is reused between calls; copy what
-// you keep. An error from fn stops the scan and is returned.
+// one value per column of t.ReadColumns(): int64 (INTEGER), string
+// (TEXT), []byte (BLOB) or nil (NULL). row is reused between calls; copy
+// what you keep. An error from fn stops the scan and is returned.
 func (d *DB) ScanTable(ctx context.Context, t *Table, fn func(row []any) error) error {
 	return d.scanRows(ctx, t, t.Select(), nil, fn)
 }
@@ -121,12 +201,19 @@ func init() {
 		}
 		t.idx = i
 		t.insert = buildInsert(t, t.Dedup, t.skip...)
+		if err := buildRead(t); err != nil {
+			panic(err)
+		}
 		for _, k := range t.Kinds {
 			if kindTable[k] != nil {
 				panic("storage: kind " + string(k) + " routed to two tables")
 			}
 			kindTable[k] = t
 		}
+	}
+	var err error
+	if eventTables, err = buildEventTables(registry); err != nil {
+		panic(err)
 	}
 }
 
@@ -147,6 +234,33 @@ func checkKey(t *Table) error {
 	}
 	if nullable != (t.nullKey != nil) {
 		return fmt.Errorf("storage: table %s: a key that may be NULL needs nullKey, and only such a key has one", t.Name)
+	}
+	return nil
+}
+
+// buildRead fills t's columns as read, from Columns and their lookups
+// and read mappings; the names read must be distinct.
+func buildRead(t *Table) error {
+	t.readCols, t.readExprs = nil, nil
+	seen := map[string]bool{}
+	for _, c := range t.Columns {
+		col, expr := c, c.Name
+		switch {
+		case c.read != nil && c.read.hidden:
+			continue
+		case c.read != nil:
+			col, expr = c.read.col, c.read.expr
+		case c.lookup != nil:
+			l := c.lookup
+			col = Column{Name: l.Text, Type: "TEXT", Doc: c.Doc}
+			expr = "(SELECT " + l.Text + " FROM " + l.Table + " WHERE " + l.ID + " = " + t.Name + "." + c.Name + ")"
+		}
+		if seen[col.Name] {
+			return fmt.Errorf("storage: table %s: two columns are read as %s", t.Name, col.Name)
+		}
+		seen[col.Name] = true
+		t.readCols = append(t.readCols, col)
+		t.readExprs = append(t.readExprs, expr)
 	}
 	return nil
 }
@@ -198,8 +312,16 @@ func DataDictionary() string {
 		cols := make([]string, len(t.Columns))
 		for i, c := range t.Columns {
 			cols[i] = "`" + c.Name + "`"
-			if c.Doc != "" {
-				cols[i] += " (" + c.Doc + ")"
+			doc := c.Doc
+			if l := c.lookup; l != nil {
+				d := "the code of a `" + l.Text + "` in `" + l.Table + "`, read as `" + l.Text + "`"
+				if doc != "" {
+					d += ": " + doc
+				}
+				doc = d
+			}
+			if doc != "" {
+				cols[i] += " (" + doc + ")"
 			}
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", t.Name, t.RowDoc, strings.Join(cols, ", "))
@@ -231,6 +353,24 @@ func colT(name, doc string) Column  { return Column{Name: name, Type: "TEXT", Do
 func colNI(name, doc string) Column { return Column{Name: name, Type: "INTEGER", Null: true, Doc: doc} }
 func colNT(name, doc string) Column { return Column{Name: name, Type: "TEXT", Null: true, Doc: doc} }
 func colNB(name, doc string) Column { return Column{Name: name, Type: "BLOB", Null: true, Doc: doc} }
+
+// colL is a column holding the code of a text of lookup l (INTEGER NOT
+// NULL), read as the text under l's text column name.
+func colL(name string, l *Lookup, doc string) Column {
+	return Column{Name: name, Type: "INTEGER", Doc: doc, lookup: l}
+}
+
+// hidden marks c as not read: derived from other columns.
+func hidden(c Column) Column {
+	c.read = &readAs{hidden: true}
+	return c
+}
+
+// readAsExpr says c is read as the column as, with the value of expr.
+func readAsExpr(c Column, as Column, expr string) Column {
+	c.read = &readAs{col: as, expr: expr}
+	return c
+}
 
 // buildInsert is "INSERT [OR IGNORE] INTO t (columns…) VALUES (?…)"
 // over t.Columns minus skip.
