@@ -264,14 +264,14 @@ func (d *DB) migrate() error {
 		}
 		if _, err := tx.Exec(migrations[v]); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("storage: migrate to v%d: %w", v+1, err)
+			return fmt.Errorf("storage: %s: cannot migrate to v%d (the file is left at v%d): %w", d.path, v+1, v, err)
 		}
 		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("storage: migrate to v%d: %w", v+1, err)
+			return fmt.Errorf("storage: %s: cannot migrate to v%d (the file is left at v%d): %w", d.path, v+1, v, err)
 		}
 	}
 	return nil

@@ -355,28 +355,37 @@ func TestMigrateV3ToV4(t *testing.T) {
 }
 
 // TestMigrateV4Refuses: a v3 file whose interactions keys do not split
-// into trigger time and type is not converted: Open says why, and the
-// file is still v3 with its rows.
+// into trigger time and type is not converted, nor one where the
+// migration fails halfway (here: a table in the way of one it creates):
+// Open says why, and the file is still v3 with its rows, none of the
+// migration's work in it.
 func TestMigrateV4Refuses(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v3.db")
-	newV3File(t, path, v3Rows+`INSERT INTO interactions VALUES (7, 'hand-made', 0, 1, 1, 'h', 1, 0, '', 'INTERACT_WORD');`)
-	d, err := Open(path)
-	if err == nil {
-		d.Close()
-		t.Fatal("a file with an unsplittable key was migrated")
-	}
-	if !strings.Contains(err.Error(), "cannot migrate to v4") || !strings.Contains(err.Error(), `"hand-made"`) || !strings.Contains(err.Error(), path) {
-		t.Errorf("error: %v", err)
-	}
-	ro, err := OpenReadOnly(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	var v, n int
-	ro.SQL.QueryRow("PRAGMA user_version").Scan(&v)
-	ro.SQL.QueryRow("SELECT count(*) FROM interactions WHERE dedup_key IS NOT NULL").Scan(&n)
-	if v != 3 || n != 3 {
-		t.Errorf("after the refusal: user_version %d, %d keyed interactions", v, n)
+	for _, c := range []struct{ name, extra, want string }{
+		{"unsplittable key", `INSERT INTO interactions VALUES (7, 'hand-made', 0, 1, 1, 'h', 1, 0, '', 'INTERACT_WORD');`, `"hand-made"`},
+		{"halfway", `CREATE TABLE gifts_v4 (x);`, "gifts_v4 already exists"},
+	} {
+		path := filepath.Join(t.TempDir(), "v3.db")
+		newV3File(t, path, v3Rows+c.extra)
+		d, err := Open(path)
+		if err == nil {
+			d.Close()
+			t.Fatalf("%s: migrated", c.name)
+		}
+		if !strings.Contains(err.Error(), "cannot migrate to v4 (the file is left at v3)") || !strings.Contains(err.Error(), c.want) ||
+			!strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error: %v", c.name, err)
+		}
+		ro, err := OpenReadOnly(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v, n, lookups int
+		ro.SQL.QueryRow("PRAGMA user_version").Scan(&v)
+		ro.SQL.QueryRow("SELECT count(*) FROM danmaku WHERE dedup_key = id_str").Scan(&n)
+		ro.SQL.QueryRow("SELECT count(*) FROM sqlite_master WHERE name IN ('commands', 'danmaku_v4', 'journal_position')").Scan(&lookups)
+		ro.Close()
+		if v != 3 || n != 2 || lookups != 0 {
+			t.Errorf("%s: after the refusal: user_version %d, %d v3 danmaku keys, %d v4 tables", c.name, v, n, lookups)
+		}
 	}
 }

@@ -57,9 +57,9 @@ type Table struct {
 	// written from the writer's other records or by DB methods).
 	Kinds []protocol.Kind
 	// KeyCols are the columns of the unique key that makes duplicates
-	// impossible (the schema's UNIQUE constraint); nil for tables without
-	// one (time series, bookkeeping). A row whose key has a NULL is not
-	// refused by it.
+	// impossible (the schema's unique index or UNIQUE constraint); nil
+	// for tables without one (time series, bookkeeping, lookups). A row
+	// whose key has a NULL is not refused by it.
 	KeyCols []string
 	// Key says how the key's values are made; "" when the columns say it.
 	Key string

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,8 @@ func openInternal(t *testing.T) *DB {
 
 // TestRegistryMatchesSchema: the registry and what the migrations build
 // name the same tables with the same columns (name, type, nullability)
-// in the same order, and every table's INSERT prepares against it.
+// in the same order, and every table's INSERT and read query prepare
+// against it.
 func TestRegistryMatchesSchema(t *testing.T) {
 	db := openInternal(t)
 	rows, err := db.SQL.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -77,12 +79,14 @@ func TestRegistryMatchesSchema(t *testing.T) {
 					got[i].Name, got[i].Type, got[i].Null, r.Name, r.Type, r.Null)
 			}
 		}
-		st, err := db.SQL.Prepare(tab.Insert())
-		if err != nil {
-			t.Errorf("%s: insert %q: %v", tab.Name, tab.Insert(), err)
-			continue
+		for _, q := range []string{tab.Insert(), tab.Select()} {
+			st, err := db.SQL.Prepare(q)
+			if err != nil {
+				t.Errorf("%s: %q: %v", tab.Name, q, err)
+				continue
+			}
+			st.Close()
 		}
-		st.Close()
 	}
 }
 
@@ -191,5 +195,63 @@ func TestRedPocketOnePerLot(t *testing.T) {
 	db.SQL.QueryRow("SELECT count(*), min(recv_ms), min(start_ms) FROM red_pockets WHERE room_id = 7").Scan(&n, &recv, &start)
 	if n != 2 || recv != 2000 || start != 1700000000000 || s.ins[tRedPockets.idx] != 2 {
 		t.Errorf("red_pockets: %d rows, first recv %d, start %d, counted %d", n, recv, start, s.ins[tRedPockets.idx])
+	}
+}
+
+// TestRowFunctions: each table a record is routed to turns it into one
+// value per column (lookup columns their text), and gives no row for a
+// record of another table; tables written otherwise have no row function.
+func TestRowFunctions(t *testing.T) {
+	b := func(k protocol.Kind, cmd string) protocol.Base {
+		return protocol.Base{Kind: k, Cmd: cmd, RoomID: 7, TsMs: 1000}
+	}
+	records := []Record{
+		RoomMeta{RoomID: 7}, Snapshot{RoomID: 7}, Conn{RoomID: 7, Seq: 1}, Raw{RoomID: 7, Cmd: "X"}, Malformed{RoomID: 7},
+		Event{E: &protocol.Danmaku{Base: b(protocol.KindDanmaku, "DANMU_MSG"), IDStr: "id1"}},
+		Event{E: &protocol.Gift{Base: b(protocol.KindGift, "SEND_GIFT"), TID: "t1"}},
+		Event{E: &protocol.SuperChat{Base: b(protocol.KindSuperChat, "SUPER_CHAT_MESSAGE"), ID: 1}},
+		Event{E: &protocol.Guard{Base: b(protocol.KindGuard, "GUARD_BUY"), UID: 5}},
+		Event{E: &protocol.RedPocket{Base: b(kindRedPocket, "POPULARITY_RED_POCKET_V2_START"), LotID: 1}},
+		Event{E: &protocol.Interact{Base: b(protocol.KindInteract, "INTERACT_WORD_V2"), TriggerTimeNs: 5}},
+		Event{E: &protocol.Counter{Base: b(protocol.KindCounter, "WATCHED_CHANGE"), Name: "watched"}},
+		Event{E: &protocol.Room{Base: b(protocol.KindRoom, "LIVE")}},
+		Event{E: &protocol.Combo{Base: b(protocol.KindCombo, "COMBO_SEND")}},
+		Event{E: &protocol.Other{Base: b(protocol.KindOther, "SIM_X")}},
+	}
+	rowsOf := map[*Table]int{}
+	for _, r := range records {
+		want, err := tableFor(r)
+		if err != nil || want == nil {
+			t.Fatalf("%T: %v", r, err)
+		}
+		for _, tab := range Tables() {
+			row := tab.Row(0, r)
+			if tab != want {
+				if row != nil {
+					t.Errorf("%s gives a row for a %T routed to %s", tab.Name, r, want.Name)
+				}
+				continue
+			}
+			rowsOf[tab]++
+			if len(row) != len(tab.Columns) {
+				t.Errorf("%s: %d values for %d columns", tab.Name, len(row), len(tab.Columns))
+				continue
+			}
+			for i, c := range tab.Columns {
+				if _, ok := row[i].(string); c.lookup != nil && !ok {
+					t.Errorf("%s.%s: %T, want the %s text", tab.Name, c.Name, row[i], c.lookup.Text)
+				}
+			}
+		}
+	}
+	for _, tab := range Tables() {
+		if (tab.row != nil) != (rowsOf[tab] > 0) {
+			t.Errorf("%s: row function %v, records routed to it in this test %d", tab.Name, tab.row != nil, rowsOf[tab])
+		}
+	}
+	// A super chat delete updates super_chats and adds a room event.
+	del := Event{E: &protocol.SuperChatDelete{Base: b(protocol.KindSuperChatDelete, "SUPER_CHAT_MESSAGE_DELETE"), IDs: []int64{1, 2}}}
+	if tSuperChats.Row(0, del) != nil || fmt.Sprint(tRoomEvents.Row(0, del)) != "[7 1000 0 SUPER_CHAT_MESSAGE_DELETE    [1 2]]" {
+		t.Errorf("super chat delete: %v, %v", tSuperChats.Row(0, del), tRoomEvents.Row(0, del))
 	}
 }
