@@ -366,7 +366,7 @@ func appendJSONString(dst []byte, s string) []byte {
 // column of t.ReadColumns() as in ScanTable and is reused between calls.
 func (d *DB) ScanEvents(ctx context.Context, t *Table, f ExportFilter, fn func(row []any) error) error {
 	where, args := f.where("room_id", "recv_ms")
-	q := "SELECT " + t.readList() + " FROM " + t.Name + where + " ORDER BY rowid"
+	q := "SELECT " + t.readList() + " FROM " + t.Stored() + where + " ORDER BY rowid"
 	return d.scanRows(ctx, t, q, args, fn)
 }
 

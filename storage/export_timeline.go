@@ -66,13 +66,14 @@ func (d *DB) ScanTimeline(ctx context.Context, f ExportFilter, k TimelineKinds, 
 		arms = append(arms, "SELECT "+sel+", rowid FROM "+table+w)
 		args = append(args, wargs...)
 	}
-	add(k.Danmaku, "0, room_id, recv_ms, ts_ms, uid, uname, text, mode, font_size, color, ''", "danmaku", "")
-	add(k.Gifts, "1, room_id, recv_ms, ts_ms, uid, uname, gift_name, num, price, total_coin, coin_type", "gifts", "")
-	add(k.SuperChats, "2, room_id, recv_ms, ts_ms, uid, uname, message, price, duration_s, 0, ''", "super_chats", "")
-	add(k.Guards, "3, room_id, recv_ms, ts_ms, uid, uname, '', guard_level, num, price, ''", "guards", "")
+	// The stored tables (rowid orders each arm), their columns as stored.
+	add(k.Danmaku, "0, room_id, recv_ms, ts_ms, uid, uname, text, mode, font_size, color, ''", tDanmaku.Stored(), "")
+	add(k.Gifts, "1, room_id, recv_ms, ts_ms, uid, uname, gift_name, num, price, total_coin, coin_type", tGifts.Stored(), "")
+	add(k.SuperChats, "2, room_id, recv_ms, ts_ms, uid, uname, message, price, duration_s, 0, ''", tSuperChats.Stored(), "")
+	add(k.Guards, "3, room_id, recv_ms, ts_ms, uid, uname, '', guard_level, num, price, ''", tGuards.Stored(), "")
 	cmd := tRoomEvents.readExpr("cmd")
 	add(true, "CASE "+cmd+" WHEN 'LIVE' THEN 4 ELSE 5 END, room_id, recv_ms, ts_ms, 0, '', status, 0, 0, 0, ''",
-		"room_events", cmd+" IN ('LIVE', 'PREPARING')")
+		tRoomEvents.Stored(), cmd+" IN ('LIVE', 'PREPARING')")
 	q := strings.Join(arms, " UNION ALL ") + " ORDER BY 2, 3, 1, 12"
 	rows, err := d.SQL.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -44,7 +44,8 @@ type guardRow struct {
 	priceSource           string
 }
 
-const guardCols = `rowid, purchase_key, uname, unit, payflow_id, num, price, list_price, price_source FROM guards`
+// guardCols are the columns guardRow reads, then FROM.
+const guardCols = `rowid, purchase_key, uname, unit, payflow_id, num, price, list_price, price_source FROM `
 
 func scanGuard(row *sql.Row) (*guardRow, error) {
 	var g guardRow
@@ -86,7 +87,7 @@ func putGuard(s *stmts, t *Table, runID int64, rec Record) error {
 	at := guardAt(g, r.RecvMs)
 	if buy || g.PayflowID == "" {
 		var one int
-		err := s.queryRow(`SELECT 1 FROM guards WHERE room_id = ? AND purchase_key = ?`, g.RoomID, key).Scan(&one)
+		err := s.queryRow(`SELECT 1 FROM `+t.Stored()+` WHERE room_id = ? AND purchase_key = ?`, g.RoomID, key).Scan(&one)
 		if err == nil {
 			return nil // this very message again
 		}
@@ -97,7 +98,7 @@ func putGuard(s *stmts, t *Table, runID int64, rec Record) error {
 	var row *guardRow
 	var err error
 	if g.PayflowID != "" {
-		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+` WHERE room_id = ? AND payflow_id = ? ORDER BY rowid LIMIT 1`, g.RoomID, g.PayflowID))
+		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+t.Stored()+` WHERE room_id = ? AND payflow_id = ? ORDER BY rowid LIMIT 1`, g.RoomID, g.PayflowID))
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func putGuard(s *stmts, t *Table, runID int64, rec Record) error {
 		if g.UID == 0 {
 			w = 0 // masked buyers: only the very same start time
 		}
-		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+` WHERE room_id = ? AND uid = ? AND guard_level = ? AND `+lacks+`
+		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+t.Stored()+` WHERE room_id = ? AND uid = ? AND guard_level = ? AND `+lacks+`
  AND ts_ms BETWEEN ? AND ? ORDER BY abs(ts_ms - ?), rowid LIMIT 1`, g.RoomID, g.UID, g.GuardLevel, at-w, at+w, at))
 		if err != nil {
 			return err
@@ -144,7 +145,7 @@ func putGuard(s *stmts, t *Table, runID int64, rec Record) error {
 	if m == *row {
 		return nil
 	}
-	_, err = s.update(`UPDATE guards SET purchase_key = ?, uname = ?, unit = ?, payflow_id = ?, num = ?, price = ?, list_price = ?,
+	_, err = s.update(`UPDATE `+t.Stored()+` SET purchase_key = ?, uname = ?, unit = ?, payflow_id = ?, num = ?, price = ?, list_price = ?,
  price_source = ? WHERE rowid = ?`, m.key, m.uname, m.unit, m.pf, m.num, m.price, m.listPrice, m.priceSource, m.rowid)
 	return err
 }

@@ -187,10 +187,11 @@ func cmp(v, def int64) int64 {
 }
 
 // schemaNames lists the names in sqlite_master of one type ("table",
-// "index", …; "" = all types, shown as "type name"), without SQLite's own.
+// "index", …; "table" includes views, which readers use as tables; "" =
+// all types, shown as "type name"), without SQLite's own.
 func schemaNames(db *sql.DB, typ string) ([]string, error) {
 	rows, err := db.Query(`SELECT CASE WHEN ?1 = '' THEN type || ' ' || name ELSE name END FROM sqlite_master
-		WHERE (?1 = '' OR type = ?1) AND name NOT LIKE 'sqlite_%' ORDER BY name`, typ)
+		WHERE (?1 = '' OR type = ?1 OR (?1 = 'table' AND type = 'view')) AND name NOT LIKE 'sqlite_%' ORDER BY name`, typ)
 	if err != nil {
 		return nil, err
 	}

@@ -246,8 +246,9 @@ func readAll(t *testing.T, db *sql.DB, q func(*Table) string) map[string][][]any
 }
 
 // TestMigrateV3ToV4: a schema-3 file with rows of every table is
-// converted in place: every table reads (ScanTable, export's columns)
-// exactly what it held before, row for row in the same order, export's
+// converted in place: every table reads (ScanTable, export's columns,
+// and a plain SELECT of the view that now has its name) exactly what it
+// held before, row for row in the same order, export's
 // JSON of each row is the same, stats say the same, and the writer
 // recognises the converted keys (a copy of a stored danmaku, gift or
 // interaction adds no row).
@@ -294,12 +295,22 @@ func TestMigrateV3ToV4(t *testing.T) {
 		}
 		return tab.Select()
 	})
+	// What a reader's query sees: the views show the tables as they were.
+	views := readAll(t, d.SQL, func(tab *Table) string {
+		if ok, listed := isV3[tab.Name]; listed && !ok {
+			return ""
+		}
+		return "SELECT " + strings.Join(tab.ColumnNames(), ", ") + " FROM " + tab.Name
+	})
 	for name, rows := range before {
 		if len(rows) == 0 {
 			t.Errorf("%s: the fixture has no rows", name)
 		}
 		if !reflect.DeepEqual(rows, after[name]) {
 			t.Errorf("%s changed:\nbefore %v\nafter  %v", name, rows, after[name])
+		}
+		if !reflect.DeepEqual(rows, views[name]) {
+			t.Errorf("%s reads differently:\nbefore %v\nnow    %v", name, rows, views[name])
 		}
 	}
 	for _, et := range EventTables() {
@@ -319,7 +330,7 @@ func TestMigrateV3ToV4(t *testing.T) {
 	var cmds, names, danmakuKept int64
 	d.SQL.QueryRow("SELECT count(*) FROM commands").Scan(&cmds)
 	d.SQL.QueryRow("SELECT count(*) FROM counter_names").Scan(&names)
-	d.SQL.QueryRow("SELECT count(*) FROM danmaku WHERE dedup_key IS NOT NULL").Scan(&danmakuKept)
+	d.SQL.QueryRow("SELECT count(*) FROM danmaku_rows WHERE dedup_key IS NOT NULL").Scan(&danmakuKept)
 	if cmds != 14 || names != 3 || danmakuKept != 1 {
 		t.Errorf("commands %d, counter names %d, danmaku keys kept beside id_str %d", cmds, names, danmakuKept)
 	}
@@ -362,7 +373,7 @@ func TestMigrateV3ToV4(t *testing.T) {
 func TestMigrateV4Refuses(t *testing.T) {
 	for _, c := range []struct{ name, extra, want string }{
 		{"unsplittable key", `INSERT INTO interactions VALUES (7, 'hand-made', 0, 1, 1, 'h', 1, 0, '', 'INTERACT_WORD');`, `"hand-made"`},
-		{"halfway", `CREATE TABLE gifts_v4 (x);`, "gifts_v4 already exists"},
+		{"halfway", `CREATE TABLE gifts_rows (x);`, "gifts_rows already exists"},
 	} {
 		path := filepath.Join(t.TempDir(), "v3.db")
 		newV3File(t, path, v3Rows+c.extra)
@@ -382,7 +393,7 @@ func TestMigrateV4Refuses(t *testing.T) {
 		var v, n, lookups int
 		ro.SQL.QueryRow("PRAGMA user_version").Scan(&v)
 		ro.SQL.QueryRow("SELECT count(*) FROM danmaku WHERE dedup_key = id_str").Scan(&n)
-		ro.SQL.QueryRow("SELECT count(*) FROM sqlite_master WHERE name IN ('commands', 'danmaku_v4', 'journal_position')").Scan(&lookups)
+		ro.SQL.QueryRow("SELECT count(*) FROM sqlite_master WHERE name IN ('commands', 'danmaku_rows', 'journal_position')").Scan(&lookups)
 		ro.Close()
 		if v != 3 || n != 2 || lookups != 0 {
 			t.Errorf("%s: after the refusal: user_version %d, %d v3 danmaku keys, %d v4 tables", c.name, v, n, lookups)

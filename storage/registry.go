@@ -49,7 +49,13 @@ type Lookup struct {
 // Table describes one table of the current schema: the single place
 // that the writer, `stats`, the data dictionary and `export` read.
 type Table struct {
+	// Name is the name readers use. For a table stored in another shape
+	// (Store) it is a view that reads the stored rows as ReadColumns.
 	Name string
+	// Store, when set, is the table that holds the rows, with Columns;
+	// the view Name reads them (codes as their text, keys as their text,
+	// derived columns left out). "": Name is the table itself.
+	Store string
 	// RowDoc is what one row stands for ("chat message").
 	RowDoc  string
 	Columns []Column
@@ -101,6 +107,32 @@ type Table struct {
 // Insert is the table's INSERT statement: every column but those the
 // writer leaves to their default or fills later, in Columns order.
 func (t *Table) Insert() string { return t.insert }
+
+// stored is the name of the table that holds t's rows.
+func (t *Table) Stored() string {
+	if t.Store != "" {
+		return t.Store
+	}
+	return t.Name
+}
+
+// viewSQL is the CREATE VIEW statement of a table with a Store, exactly
+// as the migration that made it wrote it (TestRegistryMatchesSchema).
+func (t *Table) viewSQL() string {
+	var b strings.Builder
+	b.WriteString("CREATE VIEW " + t.Name + " AS SELECT")
+	for i, c := range t.readCols {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n  " + t.readExprs[i])
+		if t.readExprs[i] != c.Name {
+			b.WriteString(" AS " + c.Name)
+		}
+	}
+	b.WriteString("\n FROM " + t.Store)
+	return b.String()
+}
 
 // Row is the row that record r adds to t: one value per column of
 // Columns, in order (int64, string, []byte or nil; a lookup column holds
@@ -160,7 +192,7 @@ func (t *Table) readList() string {
 
 // Select is the query that reads every column as read, in row order.
 func (t *Table) Select() string {
-	return "SELECT " + t.readList() + " FROM " + t.Name + " ORDER BY rowid"
+	return "SELECT " + t.readList() + " FROM " + t.Stored() + " ORDER BY rowid"
 }
 
 // ScanTable calls fn for every row of t in insertion order. row holds
@@ -253,7 +285,7 @@ func buildRead(t *Table) error {
 		case c.lookup != nil:
 			l := c.lookup
 			col = Column{Name: l.Text, Type: "TEXT", Doc: c.Doc}
-			expr = "(SELECT " + l.Text + " FROM " + l.Table + " WHERE " + l.ID + " = " + t.Name + "." + c.Name + ")"
+			expr = "(SELECT " + l.Text + " FROM " + l.Table + " WHERE " + l.ID + " = " + t.Stored() + "." + c.Name + ")"
 		}
 		if seen[col.Name] {
 			return fmt.Errorf("storage: table %s: two columns are read as %s", t.Name, col.Name)
@@ -303,30 +335,44 @@ func tableFor(r Record) (*Table, error) {
 }
 
 // DataDictionary renders the registry as the README's Markdown table:
-// one line per table with what a row is and every column, with its
-// meaning where the name does not say it.
+// one line per table (or view) with what a row is and every column as
+// read, with its meaning where the name does not say it; for a view, the
+// table that stores its rows and the stored columns that differ from
+// what the view shows.
 func DataDictionary() string {
 	var b strings.Builder
 	b.WriteString("| table | one row per | columns |\n| --- | --- | --- |\n")
 	for _, t := range registry {
-		cols := make([]string, len(t.Columns))
-		for i, c := range t.Columns {
-			cols[i] = "`" + c.Name + "`"
-			doc := c.Doc
-			if l := c.lookup; l != nil {
-				d := "the code of a `" + l.Text + "` in `" + l.Table + "`, read as `" + l.Text + "`"
-				if doc != "" {
-					d += ": " + doc
-				}
-				doc = d
-			}
-			if doc != "" {
-				cols[i] += " (" + doc + ")"
-			}
+		var cols []string
+		for _, c := range t.readCols {
+			cols = append(cols, colDoc(c.Name, c.Doc))
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", t.Name, t.RowDoc, strings.Join(cols, ", "))
+		line := strings.Join(cols, ", ")
+		if t.Store != "" {
+			var stored []string
+			for _, c := range t.Columns {
+				doc := c.Doc
+				switch l := c.lookup; {
+				case l != nil:
+					doc = "the code of its `" + l.Text + "` in `" + l.Table + "`"
+				case c.read == nil:
+					continue // shown as it is stored
+				}
+				stored = append(stored, colDoc(c.Name, doc))
+			}
+			line = "a view; rows stored in `" + t.Store + "`, with " + strings.Join(stored, ", ") + ": " + line
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", t.Name, t.RowDoc, line)
 	}
 	return b.String()
+}
+
+// colDoc is a column's name in backquotes, with its doc when there is one.
+func colDoc(name, doc string) string {
+	if doc == "" {
+		return "`" + name + "`"
+	}
+	return "`" + name + "` (" + doc + ")"
 }
 
 // UniqueKeys renders the README's table of the unique keys that make
@@ -391,5 +437,5 @@ func buildInsert(t *Table, orIgnore bool, skip ...string) string {
 	if orIgnore {
 		verb = "INSERT OR IGNORE INTO "
 	}
-	return verb + t.Name + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	return verb + t.Stored() + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 }

@@ -100,7 +100,7 @@ func TestKeyColsMatchSchema(t *testing.T) {
 	db := openInternal(t)
 	lookups := map[string]string{lCommands.Table: lCommands.Text, lCounterNames.Table: lCounterNames.Text}
 	for _, tab := range Tables() {
-		rows, err := db.SQL.Query(`SELECT il.name FROM pragma_index_list(?) AS il WHERE il."unique" AND il.origin IN ('u', 'c')`, tab.Name)
+		rows, err := db.SQL.Query(`SELECT il.name FROM pragma_index_list(?) AS il WHERE il."unique" AND il.origin IN ('u', 'c')`, tab.Stored())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -22,35 +23,34 @@ func openInternal(t *testing.T) *DB {
 
 // TestRegistryMatchesSchema: the registry and what the migrations build
 // name the same tables with the same columns (name, type, nullability)
-// in the same order, and every table's INSERT and read query prepare
-// against it.
+// in the same order (a table with a Store: its stored table), each such
+// table's view is exactly the one the registry reads it as, and every
+// table's INSERT and read query prepare against it.
 func TestRegistryMatchesSchema(t *testing.T) {
 	db := openInternal(t)
-	rows, err := db.SQL.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	objects := map[string]string{} // name → type
+	rows, err := db.SQL.Query("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inDB []string
 	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		inDB = append(inDB, n)
+		var n, typ string
+		rows.Scan(&n, &typ)
+		objects[n] = typ
 	}
 	rows.Close()
-	inReg := map[string]bool{}
+	inReg := map[string]string{}
 	for _, tab := range Tables() {
-		inReg[tab.Name] = true
-	}
-	for _, n := range inDB {
-		if !inReg[n] {
-			t.Errorf("table %s is in the schema but not in the registry", n)
+		inReg[tab.Stored()] = "table"
+		if tab.Store != "" {
+			inReg[tab.Name] = "view"
 		}
 	}
-	if len(inDB) != len(Tables()) {
-		t.Errorf("schema has %d tables, registry %d", len(inDB), len(Tables()))
+	if !reflect.DeepEqual(objects, inReg) {
+		t.Errorf("schema has %v, registry %v", objects, inReg)
 	}
 	for _, tab := range Tables() {
-		rows, err := db.SQL.Query("SELECT name, type, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", tab.Name)
+		rows, err := db.SQL.Query("SELECT name, type, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", tab.Stored())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestRegistryMatchesSchema(t *testing.T) {
 		}
 		rows.Close()
 		if len(got) == 0 {
-			t.Errorf("registry table %s is not in the schema", tab.Name)
+			t.Errorf("registry table %s is not in the schema", tab.Stored())
 			continue
 		}
 		if len(got) != len(tab.Columns) {
@@ -79,7 +79,14 @@ func TestRegistryMatchesSchema(t *testing.T) {
 					got[i].Name, got[i].Type, got[i].Null, r.Name, r.Type, r.Null)
 			}
 		}
-		for _, q := range []string{tab.Insert(), tab.Select()} {
+		if tab.Store != "" {
+			var view string
+			db.SQL.QueryRow("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", tab.Name).Scan(&view)
+			if view != tab.viewSQL() {
+				t.Errorf("view %s is\n%s\nthe registry reads it as\n%s", tab.Name, view, tab.viewSQL())
+			}
+		}
+		for _, q := range []string{tab.Insert(), tab.Select(), "SELECT " + strings.Join(tab.ColumnNames(), ", ") + " FROM " + tab.Name} {
 			st, err := db.SQL.Prepare(q)
 			if err != nil {
 				t.Errorf("%s: %q: %v", tab.Name, q, err)

@@ -278,13 +278,15 @@ CREATE TABLE red_pockets (
 );
 `, // v4: the frame journal's committed position, in the same transaction
 	// as the rows derived from the frames before it. And fewer bytes per
-	// event: the dedup keys of danmaku and gifts become 64-bit codes
-	// (DedupHash, computed here by danmakud_dedup_hash) with the key text
-	// kept once (dedup_key only where it is not id_str / tid); an
-	// interaction's key is its parts (trigger_ns, msg_type); command and
-	// counter names become codes of the lookup tables commands and
-	// counter_names. Every table rebuilt keeps its rowids (export order).
-	// migrationChecks[4] first makes sure every interactions key splits.
+	// event: each event table becomes a view with its v3 columns over a
+	// table <name>_rows that stores command and counter names as codes of
+	// the lookup tables commands and counter_names, the dedup keys of
+	// danmaku and gifts as 64-bit codes (DedupHash, computed here by
+	// danmakud_dedup_hash) with the key text kept once (dedup_key only
+	// where it is not id_str / tid), and an interaction's key as its parts
+	// (trigger_ns, msg_type). The rows keep their rowids (export order).
+	// migrationChecks[4] first makes sure every interactions key splits;
+	// each view is the registry's (Table.viewSQL).
 	`
 CREATE TABLE journal_position (
   journal_id   INTEGER PRIMARY KEY,
@@ -309,7 +311,7 @@ CREATE TABLE counter_names (
 );
 INSERT INTO counter_names (name) SELECT name FROM counters GROUP BY name ORDER BY count(*) DESC, name;
 
-CREATE TABLE danmaku_v4 (
+CREATE TABLE danmaku_rows (
   room_id      INTEGER NOT NULL,
   dedup        INTEGER NOT NULL,
   dedup_key    TEXT,
@@ -337,7 +339,7 @@ CREATE TABLE danmaku_v4 (
   is_mirror    INTEGER NOT NULL,
   cmd_id       INTEGER NOT NULL
 );
-INSERT INTO danmaku_v4 (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_ms, uid, uname, text, mode, font_size, color,
+INSERT INTO danmaku_rows (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_ms, uid, uname, text, mode, font_size, color,
   mid_hash, dm_type, emoticon, medal_level, medal_name, medal_anchor_uid, medal_room_id, guard_level, user_level, is_admin,
   reply_uid, reply_uname, is_mirror, cmd_id)
  SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, id_str), id_str, ts_ms, recv_ms, uid, uname, text,
@@ -345,11 +347,37 @@ INSERT INTO danmaku_v4 (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_ms
   user_level, is_admin, reply_uid, reply_uname, is_mirror, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd)
  FROM danmaku x ORDER BY x.rowid;
 DROP TABLE danmaku;
-ALTER TABLE danmaku_v4 RENAME TO danmaku;
-CREATE UNIQUE INDEX danmaku_key ON danmaku (room_id, dedup);
-CREATE INDEX danmaku_room_ts ON danmaku (room_id, ts_ms);
+CREATE UNIQUE INDEX danmaku_key ON danmaku_rows (room_id, dedup);
+CREATE INDEX danmaku_room_ts ON danmaku_rows (room_id, ts_ms);
+CREATE VIEW danmaku AS SELECT
+  room_id,
+  coalesce(dedup_key, id_str) AS dedup_key,
+  id_str,
+  ts_ms,
+  recv_ms,
+  uid,
+  uname,
+  text,
+  mode,
+  font_size,
+  color,
+  mid_hash,
+  dm_type,
+  emoticon,
+  medal_level,
+  medal_name,
+  medal_anchor_uid,
+  medal_room_id,
+  guard_level,
+  user_level,
+  is_admin,
+  reply_uid,
+  reply_uname,
+  is_mirror,
+  (SELECT cmd FROM commands WHERE cmd_id = danmaku_rows.cmd_id) AS cmd
+ FROM danmaku_rows;
 
-CREATE TABLE gifts_v4 (
+CREATE TABLE gifts_rows (
   room_id     INTEGER NOT NULL,
   dedup       INTEGER NOT NULL,
   dedup_key   TEXT,
@@ -373,18 +401,40 @@ CREATE TABLE gifts_v4 (
   blind_price INTEGER NOT NULL DEFAULT 0,
   prize_value INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO gifts_v4 (rowid, room_id, dedup, dedup_key, tid, ts_ms, recv_ms, uid, uname, gift_id, gift_name, num, price,
+INSERT INTO gifts_rows (rowid, room_id, dedup, dedup_key, tid, ts_ms, recv_ms, uid, uname, gift_id, gift_name, num, price,
   total_coin, coin_type, blind_gift_name, guard_level, medal_level, medal_name, cmd_id, bag_gift, blind_price, prize_value)
  SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, tid), tid, ts_ms, recv_ms, uid, uname, gift_id,
   gift_name, num, price, total_coin, coin_type, blind_gift_name, guard_level, medal_level, medal_name, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd), bag_gift,
   blind_price, prize_value
  FROM gifts x ORDER BY x.rowid;
 DROP TABLE gifts;
-ALTER TABLE gifts_v4 RENAME TO gifts;
-CREATE UNIQUE INDEX gifts_key ON gifts (room_id, dedup);
-CREATE INDEX gifts_room_ts ON gifts (room_id, ts_ms);
+CREATE UNIQUE INDEX gifts_key ON gifts_rows (room_id, dedup);
+CREATE INDEX gifts_room_ts ON gifts_rows (room_id, ts_ms);
+CREATE VIEW gifts AS SELECT
+  room_id,
+  coalesce(dedup_key, tid) AS dedup_key,
+  tid,
+  ts_ms,
+  recv_ms,
+  uid,
+  uname,
+  gift_id,
+  gift_name,
+  num,
+  price,
+  total_coin,
+  coin_type,
+  blind_gift_name,
+  guard_level,
+  medal_level,
+  medal_name,
+  (SELECT cmd FROM commands WHERE cmd_id = gifts_rows.cmd_id) AS cmd,
+  bag_gift,
+  blind_price,
+  prize_value
+ FROM gifts_rows;
 
-CREATE TABLE interactions_v4 (
+CREATE TABLE interactions_rows (
   room_id     INTEGER NOT NULL,
   trigger_ns  INTEGER,
   ts_ms       INTEGER NOT NULL,
@@ -396,30 +446,47 @@ CREATE TABLE interactions_v4 (
   medal_name  TEXT NOT NULL,
   cmd_id      INTEGER NOT NULL
 );
-INSERT INTO interactions_v4 (rowid, room_id, trigger_ns, ts_ms, recv_ms, uid, uname, msg_type, medal_level, medal_name, cmd_id)
+INSERT INTO interactions_rows (rowid, room_id, trigger_ns, ts_ms, recv_ms, uid, uname, msg_type, medal_level, medal_name, cmd_id)
  SELECT x.rowid, room_id, CAST(substr(dedup_key, 1, instr(dedup_key, ':') - 1) AS INTEGER), ts_ms, recv_ms, uid, uname,
   msg_type, medal_level, medal_name, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd)
  FROM interactions x ORDER BY x.rowid;
 DROP TABLE interactions;
-ALTER TABLE interactions_v4 RENAME TO interactions;
-CREATE UNIQUE INDEX interactions_key ON interactions (room_id, trigger_ns, msg_type);
-CREATE INDEX interactions_room_ts ON interactions (room_id, ts_ms);
+CREATE UNIQUE INDEX interactions_key ON interactions_rows (room_id, trigger_ns, msg_type);
+CREATE INDEX interactions_room_ts ON interactions_rows (room_id, ts_ms);
+CREATE VIEW interactions AS SELECT
+  room_id,
+  trigger_ns || ':' || msg_type AS dedup_key,
+  ts_ms,
+  recv_ms,
+  uid,
+  uname,
+  msg_type,
+  medal_level,
+  medal_name,
+  (SELECT cmd FROM commands WHERE cmd_id = interactions_rows.cmd_id) AS cmd
+ FROM interactions_rows;
 
-CREATE TABLE counters_v4 (
+CREATE TABLE counters_rows (
   room_id INTEGER NOT NULL,
   ts_ms   INTEGER NOT NULL,
   recv_ms INTEGER NOT NULL,
   name_id INTEGER NOT NULL,
   value   INTEGER NOT NULL
 );
-INSERT INTO counters_v4 (rowid, room_id, ts_ms, recv_ms, name_id, value)
+INSERT INTO counters_rows (rowid, room_id, ts_ms, recv_ms, name_id, value)
  SELECT x.rowid, room_id, ts_ms, recv_ms, (SELECT name_id FROM counter_names n WHERE n.name = x.name), value
  FROM counters x ORDER BY x.rowid;
 DROP TABLE counters;
-ALTER TABLE counters_v4 RENAME TO counters;
-CREATE INDEX counters_room ON counters (room_id, name_id, recv_ms);
+CREATE INDEX counters_room ON counters_rows (room_id, name_id, recv_ms);
+CREATE VIEW counters AS SELECT
+  room_id,
+  ts_ms,
+  recv_ms,
+  (SELECT name FROM counter_names WHERE name_id = counters_rows.name_id) AS name,
+  value
+ FROM counters_rows;
 
-CREATE TABLE super_chats_v4 (
+CREATE TABLE super_chats_rows (
   room_id     INTEGER NOT NULL,
   sc_id       INTEGER NOT NULL,
   ts_ms       INTEGER NOT NULL,
@@ -434,13 +501,26 @@ CREATE TABLE super_chats_v4 (
   deleted_ms  INTEGER,
   UNIQUE (room_id, sc_id)
 );
-INSERT INTO super_chats_v4 (rowid, room_id, sc_id, ts_ms, recv_ms, uid, uname, price, message, message_trans, duration_s, cmd_id, deleted_ms)
+INSERT INTO super_chats_rows (rowid, room_id, sc_id, ts_ms, recv_ms, uid, uname, price, message, message_trans, duration_s, cmd_id, deleted_ms)
  SELECT x.rowid, room_id, sc_id, ts_ms, recv_ms, uid, uname, price, message, message_trans, duration_s, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd), deleted_ms
  FROM super_chats x ORDER BY x.rowid;
 DROP TABLE super_chats;
-ALTER TABLE super_chats_v4 RENAME TO super_chats;
+CREATE VIEW super_chats AS SELECT
+  room_id,
+  sc_id,
+  ts_ms,
+  recv_ms,
+  uid,
+  uname,
+  price,
+  message,
+  message_trans,
+  duration_s,
+  (SELECT cmd FROM commands WHERE cmd_id = super_chats_rows.cmd_id) AS cmd,
+  deleted_ms
+ FROM super_chats_rows;
 
-CREATE TABLE guards_v4 (
+CREATE TABLE guards_rows (
   room_id      INTEGER NOT NULL,
   purchase_key TEXT NOT NULL,
   ts_ms        INTEGER NOT NULL,
@@ -457,17 +537,32 @@ CREATE TABLE guards_v4 (
   price_source TEXT NOT NULL DEFAULT '',
   UNIQUE (room_id, purchase_key)
 );
-INSERT INTO guards_v4 (rowid, room_id, purchase_key, ts_ms, recv_ms, uid, uname, guard_level, num, price, unit, payflow_id,
+INSERT INTO guards_rows (rowid, room_id, purchase_key, ts_ms, recv_ms, uid, uname, guard_level, num, price, unit, payflow_id,
   cmd_id, list_price, price_source)
  SELECT x.rowid, room_id, purchase_key, ts_ms, recv_ms, uid, uname, guard_level, num, price, unit, payflow_id, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd),
   list_price, price_source
  FROM guards x ORDER BY x.rowid;
 DROP TABLE guards;
-ALTER TABLE guards_v4 RENAME TO guards;
-CREATE INDEX guards_payflow ON guards (room_id, payflow_id);
-CREATE INDEX guards_buyer ON guards (room_id, uid, guard_level, ts_ms);
+CREATE INDEX guards_payflow ON guards_rows (room_id, payflow_id);
+CREATE INDEX guards_buyer ON guards_rows (room_id, uid, guard_level, ts_ms);
+CREATE VIEW guards AS SELECT
+  room_id,
+  purchase_key,
+  ts_ms,
+  recv_ms,
+  uid,
+  uname,
+  guard_level,
+  num,
+  price,
+  unit,
+  payflow_id,
+  (SELECT cmd FROM commands WHERE cmd_id = guards_rows.cmd_id) AS cmd,
+  list_price,
+  price_source
+ FROM guards_rows;
 
-CREATE TABLE red_pockets_v4 (
+CREATE TABLE red_pockets_rows (
   room_id  INTEGER NOT NULL,
   lot_id   INTEGER NOT NULL,
   ts_ms    INTEGER NOT NULL,
@@ -480,13 +575,24 @@ CREATE TABLE red_pockets_v4 (
   cmd_id   INTEGER NOT NULL,
   UNIQUE (room_id, lot_id)
 );
-INSERT INTO red_pockets_v4 (rowid, room_id, lot_id, ts_ms, recv_ms, uid, uname, price, start_ms, end_ms, cmd_id)
+INSERT INTO red_pockets_rows (rowid, room_id, lot_id, ts_ms, recv_ms, uid, uname, price, start_ms, end_ms, cmd_id)
  SELECT x.rowid, room_id, lot_id, ts_ms, recv_ms, uid, uname, price, start_ms, end_ms, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd)
  FROM red_pockets x ORDER BY x.rowid;
 DROP TABLE red_pockets;
-ALTER TABLE red_pockets_v4 RENAME TO red_pockets;
+CREATE VIEW red_pockets AS SELECT
+  room_id,
+  lot_id,
+  ts_ms,
+  recv_ms,
+  uid,
+  uname,
+  price,
+  start_ms,
+  end_ms,
+  (SELECT cmd FROM commands WHERE cmd_id = red_pockets_rows.cmd_id) AS cmd
+ FROM red_pockets_rows;
 
-CREATE TABLE room_events_v4 (
+CREATE TABLE room_events_rows (
   room_id INTEGER NOT NULL,
   ts_ms   INTEGER NOT NULL,
   recv_ms INTEGER NOT NULL,
@@ -496,11 +602,20 @@ CREATE TABLE room_events_v4 (
   message TEXT NOT NULL,
   raw     TEXT NOT NULL
 );
-INSERT INTO room_events_v4 (rowid, room_id, ts_ms, recv_ms, cmd_id, status, title, message, raw)
+INSERT INTO room_events_rows (rowid, room_id, ts_ms, recv_ms, cmd_id, status, title, message, raw)
  SELECT x.rowid, room_id, ts_ms, recv_ms, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd), status, title, message, raw
  FROM room_events x ORDER BY x.rowid;
 DROP TABLE room_events;
-ALTER TABLE room_events_v4 RENAME TO room_events;
-CREATE INDEX room_events_room ON room_events (room_id, recv_ms);
+CREATE INDEX room_events_room ON room_events_rows (room_id, recv_ms);
+CREATE VIEW room_events AS SELECT
+  room_id,
+  ts_ms,
+  recv_ms,
+  (SELECT cmd FROM commands WHERE cmd_id = room_events_rows.cmd_id) AS cmd,
+  status,
+  title,
+  message,
+  raw
+ FROM room_events_rows;
 `,
 }

@@ -141,14 +141,14 @@ var tConnections = &Table{
 }
 
 var tDanmaku = &Table{
-	Name: "danmaku", RowDoc: "chat message", Stats: true, Dedup: true, RoomKind: "danmaku",
+	Name: "danmaku", Store: "danmaku_rows", RowDoc: "chat message", Stats: true, Dedup: true, RoomKind: "danmaku",
 	Kinds:   []protocol.Kind{protocol.KindDanmaku},
 	KeyCols: []string{"room_id", "dedup"},
 	Key:     "`dedup` is the 64-bit FNV-1a hash of the message's key: its `id_str`; for old messages without one, `x:<ts_ms>:<mid_hash>:<rnd>:<crc32(text)>` (kept in `dedup_key`)",
 	export:  &exportSpec{seq: 1, how: map[string]fieldHow{"is_admin": asBool, "is_mirror": asBool}},
-	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key (see the unique keys); not exported")),
-		readAsExpr(colNT("dedup_key", "the key when it is not `id_str` (old messages); NULL = `id_str`; read as the key"),
-			colT("dedup_key", ""), "coalesce(dedup_key, id_str)"),
+	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
+		readAsExpr(colNT("dedup_key", "the key when it is not `id_str` (old messages), else NULL"),
+			colT("dedup_key", "the key: `id_str`, or what the stored `dedup_key` says"), "coalesce(dedup_key, id_str)"),
 		colT("id_str", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colI("uid", "0 when masked"), colT("uname", ""), colT("text", ""), colI("mode", ""), colI("font_size", ""), colI("color", ""),
 		colT("mid_hash", "CRC32 of the uid, kept when masked"), colI("dm_type", "0 text, 1 sticker, 2 voice"), colT("emoticon", ""),
@@ -168,14 +168,14 @@ var tDanmaku = &Table{
 }
 
 var tGifts = &Table{
-	Name: "gifts", RowDoc: "gift (one per SEND_GIFT_V2 list item)", Stats: true, Dedup: true, RoomKind: "gift",
+	Name: "gifts", Store: "gifts_rows", RowDoc: "gift (one per SEND_GIFT_V2 list item)", Stats: true, Dedup: true, RoomKind: "gift",
 	Kinds:   []protocol.Kind{protocol.KindGift},
 	KeyCols: []string{"room_id", "dedup"},
 	Key:     "`dedup` is the 64-bit FNV-1a hash of the gift's key: its `tid` (shared by SEND_GIFT and SEND_GIFT_V2); without one, `x:<uid>:<gift_id>:<ts_ms>:<num>` (kept in `dedup_key`)",
 	export:  &exportSpec{seq: 2, how: map[string]fieldHow{"bag_gift": asBool}},
-	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key (see the unique keys); not exported")),
-		readAsExpr(colNT("dedup_key", "the key when it is not `tid`; NULL = `tid`; read as the key"),
-			colT("dedup_key", ""), "coalesce(dedup_key, tid)"),
+	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
+		readAsExpr(colNT("dedup_key", "the key when it is not `tid`, else NULL"),
+			colT("dedup_key", "the key: `tid`, or what the stored `dedup_key` says"), "coalesce(dedup_key, tid)"),
 		colT("tid", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colI("uid", ""), colT("uname", ""), colI("gift_id", ""), colT("gift_name", ""), colI("num", ""),
 		colI("price", "per unit, coins; 1000 gold = 1 CNY"),
@@ -199,7 +199,7 @@ var tGifts = &Table{
 }
 
 var tSuperChats = &Table{
-	Name: "super_chats", RowDoc: "super chat", Stats: true, Dedup: true, RoomKind: "super_chat",
+	Name: "super_chats", Store: "super_chats_rows", RowDoc: "super chat", Stats: true, Dedup: true, RoomKind: "super_chat",
 	Kinds:   []protocol.Kind{protocol.KindSuperChat, protocol.KindSuperChatDelete},
 	KeyCols: []string{"room_id", "sc_id"},
 	export:  &exportSpec{seq: 3, rename: map[string]string{"sc_id": "id"}},
@@ -222,7 +222,7 @@ var tSuperChats = &Table{
 			return err
 		case *protocol.SuperChatDelete:
 			for _, id := range e.IDs {
-				if _, err := s.update(`UPDATE super_chats SET deleted_ms = ? WHERE room_id = ? AND sc_id = ? AND deleted_ms IS NULL`,
+				if _, err := s.update(`UPDATE `+t.Stored()+` SET deleted_ms = ? WHERE room_id = ? AND sc_id = ? AND deleted_ms IS NULL`,
 					r.RecvMs, e.RoomID, id); err != nil {
 					return err
 				}
@@ -238,7 +238,7 @@ var tSuperChats = &Table{
 }
 
 var tGuards = &Table{
-	Name: "guards", RowDoc: "guard purchase (GUARD_BUY and its toasts linked into one row)", Stats: true, Dedup: true, RoomKind: "guard",
+	Name: "guards", Store: "guards_rows", RowDoc: "guard purchase (GUARD_BUY and its toasts linked into one row)", Stats: true, Dedup: true, RoomKind: "guard",
 	Kinds:   []protocol.Kind{protocol.KindGuard},
 	KeyCols: []string{"room_id", "purchase_key"},
 	Key: "`<uid>:<guard_level>:<start_time>` of the purchase's GUARD_BUY, or `p:<payflow_id>` for a purchase seen " +
@@ -265,7 +265,7 @@ var tGuards = &Table{
 }
 
 var tRedPockets = &Table{
-	Name: "red_pockets", RowDoc: "popularity red pocket (one per lot, however often re-broadcast)", Stats: true, Dedup: true,
+	Name: "red_pockets", Store: "red_pockets_rows", RowDoc: "popularity red pocket (one per lot, however often re-broadcast)", Stats: true, Dedup: true,
 	Kinds:   []protocol.Kind{kindRedPocket},
 	KeyCols: []string{"room_id", "lot_id"},
 	export:  &exportSpec{seq: 9},
@@ -289,15 +289,15 @@ var tRedPockets = &Table{
 }
 
 var tInteractions = &Table{
-	Name: "interactions", RowDoc: "enter, follow, share, like", Stats: true, Dedup: true, RoomKind: "interact",
+	Name: "interactions", Store: "interactions_rows", RowDoc: "enter, follow, share, like", Stats: true, Dedup: true, RoomKind: "interact",
 	Kinds:   []protocol.Kind{protocol.KindInteract},
 	KeyCols: []string{"room_id", "trigger_ns", "msg_type"},
-	Key:     "the message's trigger time in ns (unique per room) and type; read (export) as `dedup_key` = `<trigger_ns>:<msg_type>`",
+	Key:     "the message's trigger time in ns (unique per room) and type; the view shows them as `dedup_key` = `<trigger_ns>:<msg_type>`",
 	export:  &exportSpec{seq: 5},
 	nullKey: func(e protocol.Event) bool { return e.(*protocol.Interact).TriggerTimeNs == 0 },
 	Columns: []Column{colI("room_id", ""),
-		readAsExpr(colNI("trigger_ns", "the message's trigger time, ns; NULL when it has none (like clicks); read with `msg_type` as `dedup_key` = `<trigger_ns>:<msg_type>`"),
-			colNT("dedup_key", ""), "trigger_ns || ':' || msg_type"),
+		readAsExpr(colNI("trigger_ns", "the message's trigger time, ns; NULL when it has none (like clicks)"),
+			colNT("dedup_key", "`<trigger_ns>:<msg_type>`; NULL without a trigger time"), "trigger_ns || ':' || msg_type"),
 		colI("ts_ms", ""), colI("recv_ms", ""), colI("uid", "0 when masked"),
 		colT("uname", ""), colI("msg_type", "1 enter, 2 follow, 3 share, 4 special follow, 5 mutual follow, 6 like"),
 		colI("medal_level", ""), colT("medal_name", ""), colL("cmd_id", lCommands, "")},
@@ -311,7 +311,7 @@ var tInteractions = &Table{
 }
 
 var tCounters = &Table{
-	Name: "counters", RowDoc: "counter sample", Stats: true, Kinds: []protocol.Kind{protocol.KindCounter},
+	Name: "counters", Store: "counters_rows", RowDoc: "counter sample", Stats: true, Kinds: []protocol.Kind{protocol.KindCounter},
 	Columns: []Column{colI("room_id", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colL("name_id", lCounterNames, counterNamesDoc()), colI("value", "")},
 	// The table does not store cmd: export derives it from the name.
@@ -360,7 +360,7 @@ func counterNamesDoc() string {
 }
 
 var tRoomEvents = &Table{
-	Name: "room_events", RowDoc: "room state or moderation message", Stats: true, Kinds: []protocol.Kind{protocol.KindRoom},
+	Name: "room_events", Store: "room_events_rows", RowDoc: "room state or moderation message", Stats: true, Kinds: []protocol.Kind{protocol.KindRoom},
 	Columns: []Column{colI("room_id", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colL("cmd_id", lCommands, "LIVE, PREPARING, ROOM_CHANGE, CUT_OFF, WARNING, ROOM_SILENT_ON/OFF, ROOM_BLOCK_MSG, RECALL_DANMU_MSG, LOG_IN_NOTICE, SUPER_CHAT_MESSAGE_DELETE, …"),
 		colT("status", "`live`, `preparing`, `rotation`"), colT("title", ""), colT("message", ""), colT("raw", "the whole JSON")},
@@ -477,7 +477,7 @@ func putGift(s *stmts, t *Table, runID int64, rec Record) error {
 		return err
 	}
 	// The record still counts as a duplicate: it added no row.
-	_, err = s.update(`UPDATE gifts SET bag_gift = max(bag_gift, ?1),
+	_, err = s.update(`UPDATE `+t.Stored()+` SET bag_gift = max(bag_gift, ?1),
  blind_price = CASE WHEN blind_price = 0 THEN ?2 ELSE blind_price END,
  prize_value = CASE WHEN prize_value = 0 THEN ?3 ELSE prize_value END
  WHERE room_id = ?4 AND dedup = ?5 AND (bag_gift < ?1 OR (blind_price = 0 AND ?2 != 0) OR (prize_value = 0 AND ?3 != 0))`,
