@@ -256,7 +256,7 @@ func TestMigrateV3ToV4(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v3.db")
 	newV3File(t, path, v3Rows)
-	isV3 := map[string]bool{"commands": false, "counter_names": false, "journal_position": false}
+	isV3 := map[string]bool{"commands": false, "counter_names": false, "medals": false, "journal_position": false}
 	v3, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		t.Fatal(err)
@@ -327,12 +327,13 @@ func TestMigrateV3ToV4(t *testing.T) {
 	if !reflect.DeepEqual(sumBefore, sumAfter) {
 		t.Errorf("stats changed:\nbefore %+v\nafter  %+v", sumBefore, sumAfter)
 	}
-	var cmds, names, danmakuKept int64
+	var cmds, names, medals, danmakuKept int64
 	d.SQL.QueryRow("SELECT count(*) FROM commands").Scan(&cmds)
 	d.SQL.QueryRow("SELECT count(*) FROM counter_names").Scan(&names)
+	d.SQL.QueryRow("SELECT count(*) FROM medals").Scan(&medals)
 	d.SQL.QueryRow("SELECT count(*) FROM danmaku_rows WHERE dedup_key IS NOT NULL").Scan(&danmakuKept)
-	if cmds != 14 || names != 3 || danmakuKept != 1 {
-		t.Errorf("commands %d, counter names %d, danmaku keys kept beside id_str %d", cmds, names, danmakuKept)
+	if cmds != 14 || names != 3 || medals != 2 || danmakuKept != 1 {
+		t.Errorf("commands %d, counter names %d, medals %d, danmaku keys kept beside id_str %d", cmds, names, medals, danmakuKept)
 	}
 
 	// The writer's keys are the migrated ones: copies add nothing, a

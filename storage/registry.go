@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/danmakud/danmakud/protocol"
@@ -37,13 +38,60 @@ type readAs struct {
 	expr   string // SQL over the table's columns that gives its value
 }
 
-// Lookup is a table of texts that other tables store as small integer
-// codes: a command name costs a row one byte instead of ten or more. The
-// writer adds a text the first time it stores it; a code never changes.
+// Lookup is a table of values that other tables store as small integer
+// codes: a command name costs a row one byte instead of ten or more, a
+// fan medal (name, anchor, room) one or two instead of a dozen. The
+// writer adds a value the first time it stores it; a code never changes.
 type Lookup struct {
 	Table string // the lookup table
-	ID    string // its code column (INTEGER PRIMARY KEY); the column name the coded columns have too
-	Text  string // its text column (UNIQUE); the name the coded columns are read as
+	// ID is its code column (INTEGER PRIMARY KEY), and the name of the
+	// columns that hold its codes.
+	ID string
+	// Cols are the values a code stands for (UNIQUE together): a coded
+	// column is read as these columns.
+	Cols []Column
+
+	insert, query string // add a value; read a value's code
+}
+
+// value checks v, a row's value for a column coded by l, and returns its
+// parts (one per Cols) and a key that tells it from the others: a
+// one-column lookup's value is that column's value, a wider one's a
+// []any with one value per column.
+func (l *Lookup) value(v any) (parts []any, key string, err error) {
+	if s, ok := v.(string); ok && len(l.Cols) == 1 && l.Cols[0].Type == "TEXT" {
+		return []any{s}, s, nil // a name: the common case, kept cheap
+	}
+	parts = []any{v}
+	if len(l.Cols) > 1 {
+		parts, _ = v.([]any)
+	}
+	if len(parts) != len(l.Cols) {
+		return nil, "", fmt.Errorf("%T is not a value of %s", v, l.Table)
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		switch p := p.(type) {
+		case string:
+			if l.Cols[i].Type == "TEXT" {
+				b.WriteString(strconv.Quote(p))
+				continue
+			}
+		case int64:
+			if l.Cols[i].Type == "INTEGER" {
+				b.WriteString(strconv.FormatInt(p, 10) + ",")
+				continue
+			}
+		}
+		return nil, "", fmt.Errorf("%s.%s: %T", l.Table, l.Cols[i].Name, p)
+	}
+	return parts, b.String(), nil
+}
+
+// lookupTable is the registry's table of a lookup: its code, then its
+// values. The writer adds a row the first time it stores a value.
+func lookupTable(l *Lookup, rowDoc string) *Table {
+	return &Table{Name: l.Table, RowDoc: rowDoc, Columns: append([]Column{colNI(l.ID, "")}, l.Cols...)}
 }
 
 // Table describes one table of the current schema: the single place
@@ -227,6 +275,17 @@ var kindTable = map[protocol.Kind]*Table{}
 var skippedKinds = map[protocol.Kind]bool{protocol.KindControl: true}
 
 func init() {
+	for _, l := range lookups {
+		var names, marks []string
+		for _, c := range l.Cols {
+			names = append(names, c.Name)
+			marks = append(marks, c.Name+" = ?")
+		}
+		cols := strings.Join(names, ", ")
+		l.insert = "INSERT INTO " + l.Table + " (" + cols + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(names)), ",") +
+			") ON CONFLICT (" + cols + ") DO NOTHING"
+		l.query = "SELECT " + l.ID + " FROM " + l.Table + " WHERE " + strings.Join(marks, " AND ")
+	}
 	for i, t := range registry {
 		if err := checkKey(t); err != nil {
 			panic(err)
@@ -284,16 +343,33 @@ func buildRead(t *Table) error {
 			col, expr = c.read.col, c.read.expr
 		case c.lookup != nil:
 			l := c.lookup
-			col = Column{Name: l.Text, Type: "TEXT", Doc: c.Doc}
-			expr = "(SELECT " + l.Text + " FROM " + l.Table + " WHERE " + l.ID + " = " + t.Stored() + "." + c.Name + ")"
+			for _, lc := range l.Cols {
+				col := Column{Name: lc.Name, Type: lc.Type, Doc: lc.Doc}
+				if len(l.Cols) == 1 {
+					col.Doc = c.Doc
+				}
+				expr := "(SELECT " + lc.Name + " FROM " + l.Table + " WHERE " + l.ID + " = " + t.Stored() + "." + c.Name + ")"
+				if err := t.addRead(seen, col, expr); err != nil {
+					return err
+				}
+			}
+			continue
 		}
-		if seen[col.Name] {
-			return fmt.Errorf("storage: table %s: two columns are read as %s", t.Name, col.Name)
+		if err := t.addRead(seen, col, expr); err != nil {
+			return err
 		}
-		seen[col.Name] = true
-		t.readCols = append(t.readCols, col)
-		t.readExprs = append(t.readExprs, expr)
 	}
+	return nil
+}
+
+// addRead appends one column as read; seen holds the names so far.
+func (t *Table) addRead(seen map[string]bool, col Column, expr string) error {
+	if seen[col.Name] {
+		return fmt.Errorf("storage: table %s: two columns are read as %s", t.Name, col.Name)
+	}
+	seen[col.Name] = true
+	t.readCols = append(t.readCols, col)
+	t.readExprs = append(t.readExprs, expr)
 	return nil
 }
 
@@ -354,7 +430,11 @@ func DataDictionary() string {
 				doc := c.Doc
 				switch l := c.lookup; {
 				case l != nil:
-					doc = "the code of its `" + l.Text + "` in `" + l.Table + "`"
+					var names []string
+					for _, lc := range l.Cols {
+						names = append(names, "`"+lc.Name+"`")
+					}
+					doc = "the code of its " + strings.Join(names, ", ") + " in `" + l.Table + "`"
 				case c.read == nil:
 					continue // shown as it is stored
 				}
@@ -400,8 +480,8 @@ func colNI(name, doc string) Column { return Column{Name: name, Type: "INTEGER",
 func colNT(name, doc string) Column { return Column{Name: name, Type: "TEXT", Null: true, Doc: doc} }
 func colNB(name, doc string) Column { return Column{Name: name, Type: "BLOB", Null: true, Doc: doc} }
 
-// colL is a column holding the code of a text of lookup l (INTEGER NOT
-// NULL), read as the text under l's text column name.
+// colL is a column holding the code of a value of lookup l (INTEGER NOT
+// NULL), read as the value's columns.
 func colL(name string, l *Lookup, doc string) Column {
 	return Column{Name: name, Type: "INTEGER", Doc: doc, lookup: l}
 }

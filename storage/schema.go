@@ -311,6 +311,16 @@ CREATE TABLE counter_names (
 );
 INSERT INTO counter_names (name) SELECT name FROM counters GROUP BY name ORDER BY count(*) DESC, name;
 
+CREATE TABLE medals (
+  medal_id         INTEGER PRIMARY KEY,
+  medal_name       TEXT NOT NULL,
+  medal_anchor_uid INTEGER NOT NULL,
+  medal_room_id    INTEGER NOT NULL,
+  UNIQUE (medal_name, medal_anchor_uid, medal_room_id)
+);
+INSERT INTO medals (medal_name, medal_anchor_uid, medal_room_id) SELECT medal_name, medal_anchor_uid, medal_room_id FROM danmaku
+ GROUP BY 1, 2, 3 ORDER BY count(*) DESC, 1, 2, 3;
+
 CREATE TABLE danmaku_rows (
   room_id      INTEGER NOT NULL,
   dedup        INTEGER NOT NULL,
@@ -328,9 +338,7 @@ CREATE TABLE danmaku_rows (
   dm_type      INTEGER NOT NULL,
   emoticon     TEXT NOT NULL,
   medal_level  INTEGER NOT NULL,
-  medal_name   TEXT NOT NULL,
-  medal_anchor_uid INTEGER NOT NULL,
-  medal_room_id    INTEGER NOT NULL,
+  medal_id     INTEGER NOT NULL,
   guard_level  INTEGER NOT NULL,
   user_level   INTEGER NOT NULL,
   is_admin     INTEGER NOT NULL,
@@ -340,10 +348,11 @@ CREATE TABLE danmaku_rows (
   cmd_id       INTEGER NOT NULL
 );
 INSERT INTO danmaku_rows (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_ms, uid, uname, text, mode, font_size, color,
-  mid_hash, dm_type, emoticon, medal_level, medal_name, medal_anchor_uid, medal_room_id, guard_level, user_level, is_admin,
-  reply_uid, reply_uname, is_mirror, cmd_id)
+  mid_hash, dm_type, emoticon, medal_level, medal_id, guard_level, user_level, is_admin, reply_uid, reply_uname, is_mirror, cmd_id)
  SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, id_str), id_str, ts_ms, recv_ms, uid, uname, text,
-  mode, font_size, color, mid_hash, dm_type, emoticon, medal_level, medal_name, medal_anchor_uid, medal_room_id, guard_level,
+  mode, font_size, color, mid_hash, dm_type, emoticon, medal_level,
+  (SELECT medal_id FROM medals m WHERE m.medal_name = x.medal_name AND m.medal_anchor_uid = x.medal_anchor_uid
+   AND m.medal_room_id = x.medal_room_id), guard_level,
   user_level, is_admin, reply_uid, reply_uname, is_mirror, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd)
  FROM danmaku x ORDER BY x.rowid;
 DROP TABLE danmaku;
@@ -365,9 +374,9 @@ CREATE VIEW danmaku AS SELECT
   dm_type,
   emoticon,
   medal_level,
-  medal_name,
-  medal_anchor_uid,
-  medal_room_id,
+  (SELECT medal_name FROM medals WHERE medal_id = danmaku_rows.medal_id) AS medal_name,
+  (SELECT medal_anchor_uid FROM medals WHERE medal_id = danmaku_rows.medal_id) AS medal_anchor_uid,
+  (SELECT medal_room_id FROM medals WHERE medal_id = danmaku_rows.medal_id) AS medal_room_id,
   guard_level,
   user_level,
   is_admin,

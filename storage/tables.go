@@ -12,12 +12,14 @@ import (
 // what feeds it, its one row function (record → column values) and how
 // a record is written. Order = data dictionary order = flush order.
 var registry = []*Table{tRuns, tJournal, tRooms, tSnapshots, tConnections, tDanmaku, tGifts, tSuperChats, tGuards, tRedPockets,
-	tInteractions, tCounters, tRoomEvents, tCombos, tUnknown, tMalformed, tRaw, tCommands, tCounterNames}
+	tInteractions, tCounters, tRoomEvents, tCombos, tUnknown, tMalformed, tRaw, tCommands, tCounterNames, tMedals}
 
-// The lookups: texts that repeat in every row, stored once and coded.
+// The lookups: values that repeat row after row, stored once and coded.
 var (
-	lCommands     = &Lookup{Table: "commands", ID: "cmd_id", Text: "cmd"}
-	lCounterNames = &Lookup{Table: "counter_names", ID: "name_id", Text: "name"}
+	lCommands     = &Lookup{Table: "commands", ID: "cmd_id", Cols: []Column{colT("cmd", "")}}
+	lCounterNames = &Lookup{Table: "counter_names", ID: "name_id", Cols: []Column{colT("name", "")}}
+	lMedals       = &Lookup{Table: "medals", ID: "medal_id", Cols: []Column{colT("medal_name", ""), colI("medal_anchor_uid", ""), colI("medal_room_id", "")}}
+	lookups       = []*Lookup{lCommands, lCounterNames, lMedals}
 )
 
 var tRuns = &Table{
@@ -152,7 +154,7 @@ var tDanmaku = &Table{
 		colT("id_str", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colI("uid", "0 when masked"), colT("uname", ""), colT("text", ""), colI("mode", ""), colI("font_size", ""), colI("color", ""),
 		colT("mid_hash", "CRC32 of the uid, kept when masked"), colI("dm_type", "0 text, 1 sticker, 2 voice"), colT("emoticon", ""),
-		colI("medal_level", ""), colT("medal_name", ""), colI("medal_anchor_uid", ""), colI("medal_room_id", ""),
+		colI("medal_level", ""), colL("medal_id", lMedals, ""),
 		colI("guard_level", ""), colI("user_level", ""), colI("is_admin", ""), colI("reply_uid", ""), colT("reply_uname", ""),
 		colI("is_mirror", ""), colL("cmd_id", lCommands, "")},
 	row: func(_ int64, rec Record) []any {
@@ -162,7 +164,7 @@ var tDanmaku = &Table{
 		}
 		key := DanmakuKey(e)
 		return []any{e.RoomID, DedupHash(key), keptKey(key, e.IDStr), e.IDStr, e.TsMs, recv, e.UID, e.Uname, e.Text, e.Mode, e.FontSize,
-			e.Color, e.MidHash, e.DmType, e.Emoticon, e.MedalLevel, e.MedalName, e.MedalAnchorUID, e.MedalRoomID, e.GuardLevel,
+			e.Color, e.MidHash, e.DmType, e.Emoticon, e.MedalLevel, []any{e.MedalName, e.MedalAnchorUID, e.MedalRoomID}, e.GuardLevel,
 			e.UserLevel, b2i(e.IsAdmin), e.ReplyUID, e.ReplyUname, b2i(e.IsMirror), e.Cmd}
 	},
 }
@@ -444,17 +446,11 @@ var tRaw = &Table{
 	},
 }
 
-var tCommands = &Table{
-	Name: "commands", RowDoc: "command name that an event table's `cmd_id` codes",
-	Columns: []Column{colNI("cmd_id", ""), colT("cmd", "")},
-	// Written by the writer the first time it stores a command.
-}
-
-var tCounterNames = &Table{
-	Name: "counter_names", RowDoc: "counter name that `counters.name_id` codes",
-	Columns: []Column{colNI("name_id", ""), colT("name", "")},
-	// Written by the writer the first time it stores a name.
-}
+var (
+	tCommands     = lookupTable(lCommands, "command name that an event table's `cmd_id` codes")
+	tCounterNames = lookupTable(lCounterNames, "counter name that `counters_rows.name_id` codes")
+	tMedals       = lookupTable(lMedals, "fan medal (name, anchor, room) that `danmaku_rows.medal_id` codes")
+)
 
 // eventOf is r's event as an E and when it was received; ok is false
 // when r is not an Event holding an E.

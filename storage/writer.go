@@ -51,7 +51,7 @@ type Writer struct {
 	// which reuses it. Only the running flush touches it; Run closes them
 	// on return, after the last flush ended.
 	prepared map[string]*sql.Stmt
-	// codes are the lookup codes known committed (Lookup → text → code),
+	// codes are the lookup codes known committed (Lookup → value key → code),
 	// kept across flushes; only the running flush touches them.
 	codes map[*Lookup]map[string]int64
 }
@@ -208,7 +208,7 @@ type stmts struct {
 	updated  int64   // rows updated
 	// codes are the lookup codes known committed (the writer's; nil =
 	// none), added the codes this transaction read or made, which join
-	// codes only when it commits (keepCodes).
+	// codes only when it commits (keepCodes); by Lookup.value's key.
 	codes, added map[*Lookup]map[string]int64
 }
 
@@ -229,25 +229,30 @@ func (s *stmts) put(t *Table, runID int64, r Record) error {
 	return err
 }
 
-// code is the code of text in lookup l, added to l's table if new.
-func (s *stmts) code(l *Lookup, text string) (int64, error) {
-	if c, ok := s.codes[l][text]; ok {
+// code is the code of v (Lookup.value) in lookup l, added to l's table
+// if new.
+func (s *stmts) code(l *Lookup, v any) (int64, error) {
+	parts, key, err := l.value(v)
+	if err != nil {
+		return 0, err
+	}
+	if c, ok := s.codes[l][key]; ok {
 		return c, nil
 	}
-	if c, ok := s.added[l][text]; ok {
+	if c, ok := s.added[l][key]; ok {
 		return c, nil
 	}
-	if _, err := s.exec("INSERT INTO "+l.Table+" ("+l.Text+") VALUES (?) ON CONFLICT ("+l.Text+") DO NOTHING", text); err != nil {
+	if _, err := s.exec(l.insert, parts...); err != nil {
 		return 0, err
 	}
 	var c int64
-	if err := s.queryRow("SELECT "+l.ID+" FROM "+l.Table+" WHERE "+l.Text+" = ?", text).Scan(&c); err != nil {
+	if err := s.queryRow(l.query, parts...).Scan(&c); err != nil {
 		return 0, err
 	}
 	if s.added[l] == nil {
 		s.added[l] = map[string]int64{}
 	}
-	s.added[l][text] = c
+	s.added[l][key] = c
 	return c, nil
 }
 
@@ -312,19 +317,15 @@ func (s *stmts) exec(q string, args ...any) (int64, error) {
 }
 
 // insert runs t's INSERT with row (t.Row's values: a lookup column's
-// text is stored as its code; the columns the INSERT skips are left out)
+// value is stored as its code; the columns the INSERT skips are left out)
 // and returns the rows added (0: a duplicate the unique key ignored).
 func (s *stmts) insert(t *Table, row []any) (int64, error) {
 	args := make([]any, 0, len(row))
 	for i, c := range t.Columns {
 		if c.lookup != nil {
-			text, ok := row[i].(string)
-			if !ok {
-				return 0, fmt.Errorf("column %s: %T for a %s", c.Name, row[i], c.lookup.Text)
-			}
-			code, err := s.code(c.lookup, text)
+			code, err := s.code(c.lookup, row[i])
 			if err != nil {
-				return 0, err
+				return 0, fmt.Errorf("column %s: %w", c.Name, err)
 			}
 			args = append(args, code)
 			continue
