@@ -55,7 +55,7 @@ func (f ExportFilter) where(roomCol, timeCol string) (string, []any) {
 type EventTable struct {
 	*Table
 	// Columns are the table's columns as export reads them: its
-	// ReadColumns (the stored Columns with codes read as their text and
+	// ReadColumns (the stored Columns with codes read as their values and
 	// derived columns left out), one per value of a ScanEvents row.
 	Columns []Column
 	// Kind is the canonical "kind" of the table's rows.

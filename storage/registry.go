@@ -21,11 +21,10 @@ type Column struct {
 	// Doc says what the column means, for the README's data dictionary;
 	// "" when the name says it all.
 	Doc string
-	// lookup, when set: the column holds the code of a text kept in that
-	// lookup table. A row function gives the text, the writer stores its
-	// code, and the column is read as the text (under the lookup's Text
-	// name).
-	lookup *Lookup
+	// code, when set: the column holds the code of a value kept in that
+	// lookup table. A row function gives the value, the writer stores its
+	// code, and the column is read as the value's columns.
+	code *lookup
 	// read, when set, is how the column is read (export, ScanTable) when
 	// that is not as it is stored.
 	read *readAs
@@ -38,11 +37,11 @@ type readAs struct {
 	expr   string // SQL over the table's columns that gives its value
 }
 
-// Lookup is a table of values that other tables store as small integer
+// lookup is a table of values that other tables store as small integer
 // codes: a command name costs a row one byte instead of ten or more, a
 // fan medal (name, anchor, room) one or two instead of a dozen. The
 // writer adds a value the first time it stores it; a code never changes.
-type Lookup struct {
+type lookup struct {
 	Table string // the lookup table
 	// ID is its code column (INTEGER PRIMARY KEY), and the name of the
 	// columns that hold its codes.
@@ -58,7 +57,7 @@ type Lookup struct {
 // parts (one per Cols) and a key that tells it from the others: a
 // one-column lookup's value is that column's value, a wider one's a
 // []any with one value per column.
-func (l *Lookup) value(v any) (parts []any, key string, err error) {
+func (l *lookup) value(v any) (parts []any, key string, err error) {
 	if s, ok := v.(string); ok && len(l.Cols) == 1 && l.Cols[0].Type == "TEXT" {
 		return []any{s}, s, nil // a name: the common case, kept cheap
 	}
@@ -90,7 +89,7 @@ func (l *Lookup) value(v any) (parts []any, key string, err error) {
 
 // lookupTable is the registry's table of a lookup: its code, then its
 // values. The writer adds a row the first time it stores a value.
-func lookupTable(l *Lookup, rowDoc string) *Table {
+func lookupTable(l *lookup, rowDoc string) *Table {
 	return &Table{Name: l.Table, RowDoc: rowDoc, Columns: append([]Column{colNI(l.ID, "")}, l.Cols...)}
 }
 
@@ -101,8 +100,9 @@ type Table struct {
 	// (Store) it is a view that reads the stored rows as ReadColumns.
 	Name string
 	// Store, when set, is the table that holds the rows, with Columns;
-	// the view Name reads them (codes as their text, keys as their text,
-	// derived columns left out). "": Name is the table itself.
+	// the view Name reads them (codes as the values they stand for, keys
+	// as their text, derived columns left out). "": Name is the table
+	// itself.
 	Store string
 	// RowDoc is what one row stands for ("chat message").
 	RowDoc  string
@@ -183,9 +183,10 @@ func (t *Table) viewSQL() string {
 }
 
 // Row is the row that record r adds to t: one value per column of
-// Columns, in order (int64, string, []byte or nil; a lookup column holds
-// its text, which a sink stores as it likes — the writer as the code),
-// with runID for the records that do not carry their run. nil: r adds no
+// Columns, in order (int64, string, []byte or nil; a coded column holds
+// the value it codes — a name, or a []any of a medal's parts — which a
+// sink stores as it likes, the writer as its code), with runID for the
+// records that do not carry their run. nil: r adds no
 // row to t (it is not routed here, or it only updates rows: a super chat
 // delete; or t is written by DB methods). Tables whose rows merge
 // (rooms, connections, snapshots, guards, gifts, unknown_commands) give
@@ -197,10 +198,10 @@ func (t *Table) Row(runID int64, r Record) []any {
 	return t.row(runID, r)
 }
 
-// ReadColumns are the columns as read by ScanTable, ScanEvents and
-// export: Columns with lookups read as their text, derived columns (a
-// dedup hash) left out, and key columns read as the key text. Shared;
-// do not modify.
+// ReadColumns are the columns as read by ScanTable, ScanEvents, export
+// and the view: Columns with codes read as the values they stand for,
+// derived columns (a dedup hash) left out, and key columns read as the
+// key text. Shared; do not modify.
 func (t *Table) ReadColumns() []Column { return t.readCols }
 
 // ColumnNames lists the columns as read (ReadColumns), in order: the
@@ -341,8 +342,8 @@ func buildRead(t *Table) error {
 			continue
 		case c.read != nil:
 			col, expr = c.read.col, c.read.expr
-		case c.lookup != nil:
-			l := c.lookup
+		case c.code != nil:
+			l := c.code
 			for _, lc := range l.Cols {
 				col := Column{Name: lc.Name, Type: lc.Type, Doc: lc.Doc}
 				if len(l.Cols) == 1 {
@@ -428,7 +429,7 @@ func DataDictionary() string {
 			var stored []string
 			for _, c := range t.Columns {
 				doc := c.Doc
-				switch l := c.lookup; {
+				switch l := c.code; {
 				case l != nil:
 					var names []string
 					for _, lc := range l.Cols {
@@ -482,8 +483,8 @@ func colNB(name, doc string) Column { return Column{Name: name, Type: "BLOB", Nu
 
 // colL is a column holding the code of a value of lookup l (INTEGER NOT
 // NULL), read as the value's columns.
-func colL(name string, l *Lookup, doc string) Column {
-	return Column{Name: name, Type: "INTEGER", Doc: doc, lookup: l}
+func colL(name string, l *lookup, doc string) Column {
+	return Column{Name: name, Type: "INTEGER", Doc: doc, code: l}
 }
 
 // hidden marks c as not read: derived from other columns.

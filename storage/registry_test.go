@@ -245,10 +245,10 @@ func TestRowFunctions(t *testing.T) {
 				continue
 			}
 			for i, c := range tab.Columns {
-				if c.lookup == nil {
+				if c.code == nil {
 					continue
 				}
-				if _, _, err := c.lookup.value(row[i]); err != nil {
+				if _, _, err := c.code.value(row[i]); err != nil {
 					t.Errorf("%s.%s: %v", tab.Name, c.Name, err)
 				}
 			}

@@ -16,10 +16,10 @@ var registry = []*Table{tRuns, tJournal, tRooms, tSnapshots, tConnections, tDanm
 
 // The lookups: values that repeat row after row, stored once and coded.
 var (
-	lCommands     = &Lookup{Table: "commands", ID: "cmd_id", Cols: []Column{colT("cmd", "")}}
-	lCounterNames = &Lookup{Table: "counter_names", ID: "name_id", Cols: []Column{colT("name", "")}}
-	lMedals       = &Lookup{Table: "medals", ID: "medal_id", Cols: []Column{colT("medal_name", ""), colI("medal_anchor_uid", ""), colI("medal_room_id", "")}}
-	lookups       = []*Lookup{lCommands, lCounterNames, lMedals}
+	lCommands     = &lookup{Table: "commands", ID: "cmd_id", Cols: []Column{colT("cmd", "")}}
+	lCounterNames = &lookup{Table: "counter_names", ID: "name_id", Cols: []Column{colT("name", "")}}
+	lMedals       = &lookup{Table: "medals", ID: "medal_id", Cols: []Column{colT("medal_name", ""), colI("medal_anchor_uid", ""), colI("medal_room_id", "")}}
+	lookups       = []*lookup{lCommands, lCounterNames, lMedals}
 )
 
 var tRuns = &Table{

@@ -51,9 +51,9 @@ type Writer struct {
 	// which reuses it. Only the running flush touches it; Run closes them
 	// on return, after the last flush ended.
 	prepared map[string]*sql.Stmt
-	// codes are the lookup codes known committed (Lookup → value key → code),
+	// codes are the lookup codes known committed (lookup → value key → code),
 	// kept across flushes; only the running flush touches them.
-	codes map[*Lookup]map[string]int64
+	codes map[*lookup]map[string]int64
 }
 
 // NewWriter returns a writer for db.
@@ -67,7 +67,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.PendingMax <= 0 {
 		opts.PendingMax = max(DefaultPendingMax, opts.BatchMax)
 	}
-	w := &Writer{db: db, opts: opts, log: opts.Logger, obs: opts.Observer, prepared: map[string]*sql.Stmt{}, codes: map[*Lookup]map[string]int64{}}
+	w := &Writer{db: db, opts: opts, log: opts.Logger, obs: opts.Observer, prepared: map[string]*sql.Stmt{}, codes: map[*lookup]map[string]int64{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -208,12 +208,12 @@ type stmts struct {
 	updated  int64   // rows updated
 	// codes are the lookup codes known committed (the writer's; nil =
 	// none), added the codes this transaction read or made, which join
-	// codes only when it commits (keepCodes); by Lookup.value's key.
-	codes, added map[*Lookup]map[string]int64
+	// codes only when it commits (keepCodes); by lookup.value's key.
+	codes, added map[*lookup]map[string]int64
 }
 
 func newStmts(tx *sql.Tx) *stmts {
-	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry)), added: map[*Lookup]map[string]int64{}}
+	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry)), added: map[*lookup]map[string]int64{}}
 }
 
 // put writes one record routed to t: t's put, or else its row.
@@ -229,9 +229,9 @@ func (s *stmts) put(t *Table, runID int64, r Record) error {
 	return err
 }
 
-// code is the code of v (Lookup.value) in lookup l, added to l's table
+// code is the code of v (lookup.value) in lookup l, added to l's table
 // if new.
-func (s *stmts) code(l *Lookup, v any) (int64, error) {
+func (s *stmts) code(l *lookup, v any) (int64, error) {
 	parts, key, err := l.value(v)
 	if err != nil {
 		return 0, err
@@ -322,8 +322,8 @@ func (s *stmts) exec(q string, args ...any) (int64, error) {
 func (s *stmts) insert(t *Table, row []any) (int64, error) {
 	args := make([]any, 0, len(row))
 	for i, c := range t.Columns {
-		if c.lookup != nil {
-			code, err := s.code(c.lookup, row[i])
+		if c.code != nil {
+			code, err := s.code(c.code, row[i])
 			if err != nil {
 				return 0, fmt.Errorf("column %s: %w", c.Name, err)
 			}
