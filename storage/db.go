@@ -13,9 +13,17 @@ import (
 	"modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
 )
 
-// danmakud_dedup_hash(key) is DedupHash in SQL, for the migration to v4
-// (no schema object uses it: other programs read the file without it).
+// danmakud_dedup_hash(key) is DedupHash and danmakud_pack_hex(text)
+// packHex in SQL, for the migration to v4 (no schema object uses them:
+// other programs read the file without them).
 func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("danmakud_pack_hex", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			if s, ok := args[0].(string); ok {
+				return packHex(s), nil
+			}
+			return args[0], nil
+		})
 	sqlite.MustRegisterDeterministicScalarFunction("danmakud_dedup_hash", 1,
 		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 			switch k := args[0].(type) {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/hex"
 	"hash/crc32"
 	"hash/fnv"
 	"strconv"
@@ -150,6 +151,37 @@ func InteractKey(e *protocol.Interact) any {
 		return nil
 	}
 	return strconv.FormatInt(e.TriggerTimeNs, 10) + ":" + strconv.FormatInt(e.MsgType, 10)
+}
+
+// packHex stores lowercase hex text (a message id, a mid hash) in about
+// half the bytes: a BLOB of one flag byte (1: the text has an odd number
+// of digits and a 0 was put before them) and the digits' bytes. Other
+// text (empty, upper case, not hex) stays the text it is. unhexSQL reads
+// either back as the text.
+func packHex(s string) any {
+	if s == "" {
+		return s
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return s
+		}
+	}
+	odd := len(s) % 2
+	b := make([]byte, 1+(len(s)+odd)/2)
+	b[0] = byte(odd)
+	digits := s
+	if odd == 1 {
+		digits = "0" + s
+	}
+	hex.Decode(b[1:], []byte(digits)) // cannot fail: checked above
+	return b
+}
+
+// unhexSQL is the SQL that reads a column packHex wrote as the text.
+func unhexSQL(col string) string {
+	return "CASE WHEN typeof(" + col + ") = 'blob' THEN substr(lower(hex(" + col + ")), CASE WHEN substr(" + col +
+		", 1, 1) = x'01' THEN 4 ELSE 3 END) ELSE " + col + " END"
 }
 
 // keptKey is the key text a row stores beside its id column: nil when

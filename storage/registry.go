@@ -493,6 +493,12 @@ func hidden(c Column) Column {
 	return c
 }
 
+// hexPacked is a TEXT column whose lowercase hex values are stored
+// packed (packHex), read as the text.
+func hexPacked(c Column) Column {
+	return readAsExpr(c, Column{Name: c.Name, Type: c.Type, Null: c.Null, Doc: c.Doc}, unhexSQL(c.Name))
+}
+
 // readAsExpr says c is read as the column as, with the value of expr.
 func readAsExpr(c Column, as Column, expr string) Column {
 	c.read = &readAs{col: as, expr: expr}

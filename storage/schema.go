@@ -349,8 +349,8 @@ CREATE TABLE danmaku_rows (
 );
 INSERT INTO danmaku_rows (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_ms, uid, uname, text, mode, font_size, color,
   mid_hash, dm_type, emoticon, medal_level, medal_id, guard_level, user_level, is_admin, reply_uid, reply_uname, is_mirror, cmd_id)
- SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, id_str), id_str, ts_ms, recv_ms, uid, uname, text,
-  mode, font_size, color, mid_hash, dm_type, emoticon, medal_level,
+ SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, id_str), danmakud_pack_hex(id_str), ts_ms, recv_ms,
+  uid, uname, text, mode, font_size, color, danmakud_pack_hex(mid_hash), dm_type, emoticon, medal_level,
   (SELECT medal_id FROM medals m WHERE m.medal_name = x.medal_name AND m.medal_anchor_uid = x.medal_anchor_uid
    AND m.medal_room_id = x.medal_room_id), guard_level,
   user_level, is_admin, reply_uid, reply_uname, is_mirror, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd)
@@ -360,8 +360,8 @@ CREATE UNIQUE INDEX danmaku_key ON danmaku_rows (room_id, dedup);
 CREATE INDEX danmaku_room_ts ON danmaku_rows (room_id, ts_ms);
 CREATE VIEW danmaku AS SELECT
   room_id,
-  coalesce(dedup_key, id_str) AS dedup_key,
-  id_str,
+  coalesce(dedup_key, CASE WHEN typeof(id_str) = 'blob' THEN substr(lower(hex(id_str)), CASE WHEN substr(id_str, 1, 1) = x'01' THEN 4 ELSE 3 END) ELSE id_str END) AS dedup_key,
+  CASE WHEN typeof(id_str) = 'blob' THEN substr(lower(hex(id_str)), CASE WHEN substr(id_str, 1, 1) = x'01' THEN 4 ELSE 3 END) ELSE id_str END AS id_str,
   ts_ms,
   recv_ms,
   uid,
@@ -370,7 +370,7 @@ CREATE VIEW danmaku AS SELECT
   mode,
   font_size,
   color,
-  mid_hash,
+  CASE WHEN typeof(mid_hash) = 'blob' THEN substr(lower(hex(mid_hash)), CASE WHEN substr(mid_hash, 1, 1) = x'01' THEN 4 ELSE 3 END) ELSE mid_hash END AS mid_hash,
   dm_type,
   emoticon,
   medal_level,

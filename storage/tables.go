@@ -150,10 +150,10 @@ var tDanmaku = &Table{
 	export:  &exportSpec{seq: 1, how: map[string]fieldHow{"is_admin": asBool, "is_mirror": asBool}},
 	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
 		readAsExpr(colNT("dedup_key", "the key when it is not `id_str` (old messages), else NULL"),
-			colT("dedup_key", "the key: `id_str`, or what the stored `dedup_key` says"), "coalesce(dedup_key, id_str)"),
-		colT("id_str", ""), colI("ts_ms", ""), colI("recv_ms", ""),
+			colT("dedup_key", "the key: `id_str`, or what the stored `dedup_key` says"), "coalesce(dedup_key, "+unhexSQL("id_str")+")"),
+		hexPacked(colT("id_str", "hex; stored as bytes")), colI("ts_ms", ""), colI("recv_ms", ""),
 		colI("uid", "0 when masked"), colT("uname", ""), colT("text", ""), colI("mode", ""), colI("font_size", ""), colI("color", ""),
-		colT("mid_hash", "CRC32 of the uid, kept when masked"), colI("dm_type", "0 text, 1 sticker, 2 voice"), colT("emoticon", ""),
+		hexPacked(colT("mid_hash", "CRC32 of the uid, kept when masked; hex, stored as bytes")), colI("dm_type", "0 text, 1 sticker, 2 voice"), colT("emoticon", ""),
 		colI("medal_level", ""), colL("medal_id", lMedals, ""),
 		colI("guard_level", ""), colI("user_level", ""), colI("is_admin", ""), colI("reply_uid", ""), colT("reply_uname", ""),
 		colI("is_mirror", ""), colL("cmd_id", lCommands, "")},
@@ -163,8 +163,8 @@ var tDanmaku = &Table{
 			return nil
 		}
 		key := DanmakuKey(e)
-		return []any{e.RoomID, DedupHash(key), keptKey(key, e.IDStr), e.IDStr, e.TsMs, recv, e.UID, e.Uname, e.Text, e.Mode, e.FontSize,
-			e.Color, e.MidHash, e.DmType, e.Emoticon, e.MedalLevel, []any{e.MedalName, e.MedalAnchorUID, e.MedalRoomID}, e.GuardLevel,
+		return []any{e.RoomID, DedupHash(key), keptKey(key, e.IDStr), packHex(e.IDStr), e.TsMs, recv, e.UID, e.Uname, e.Text, e.Mode, e.FontSize,
+			e.Color, packHex(e.MidHash), e.DmType, e.Emoticon, e.MedalLevel, []any{e.MedalName, e.MedalAnchorUID, e.MedalRoomID}, e.GuardLevel,
 			e.UserLevel, b2i(e.IsAdmin), e.ReplyUID, e.ReplyUname, b2i(e.IsMirror), e.Cmd}
 	},
 }
