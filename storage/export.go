@@ -25,7 +25,8 @@ type ExportFilter struct {
 }
 
 // where is the filter as an SQL condition over the given room and time
-// columns ("" when it selects everything) and its arguments.
+// columns (or expressions) ("" when it selects everything) and its
+// arguments.
 func (f ExportFilter) where(roomCol, timeCol string) (string, []any) {
 	var conds []string
 	var args []any
@@ -365,16 +366,16 @@ func appendJSONString(dst []byte, s string) []byte {
 // order, one row at a time (constant memory). row holds one value per
 // column of t.ReadColumns() as in ScanTable and is reused between calls.
 func (d *DB) ScanEvents(ctx context.Context, t *Table, f ExportFilter, fn func(row []any) error) error {
-	where, args := f.where("room_id", "recv_ms")
+	where, args := f.where("room_id", t.readExpr("recv_ms"))
 	q := "SELECT " + t.readList() + " FROM " + t.Stored() + where + " ORDER BY rowid"
 	return d.scanRows(ctx, t, q, args, fn)
 }
 
 // CountEvents is how many rows of t f selects.
 func (d *DB) CountEvents(ctx context.Context, t *Table, f ExportFilter) (int64, error) {
-	where, args := f.where("room_id", "recv_ms")
+	where, args := f.where("room_id", t.readExpr("recv_ms"))
 	var n int64
-	if err := d.SQL.QueryRowContext(ctx, "SELECT count(*) FROM "+t.Name+where, args...).Scan(&n); err != nil {
+	if err := d.SQL.QueryRowContext(ctx, "SELECT count(*) FROM "+t.Stored()+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("storage: count %s: %w", t.Name, err)
 	}
 	return n, nil

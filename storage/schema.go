@@ -327,7 +327,7 @@ CREATE TABLE danmaku_rows (
   dedup_key    TEXT,
   id_str       TEXT NOT NULL,
   ts_ms        INTEGER NOT NULL,
-  recv_ms      INTEGER NOT NULL,
+  recv_delta   INTEGER NOT NULL,
   uid          INTEGER NOT NULL,
   uname        TEXT NOT NULL,
   text         TEXT NOT NULL,
@@ -347,9 +347,9 @@ CREATE TABLE danmaku_rows (
   is_mirror    INTEGER NOT NULL,
   cmd_id       INTEGER NOT NULL
 );
-INSERT INTO danmaku_rows (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_ms, uid, uname, text, mode, font_size, color,
+INSERT INTO danmaku_rows (rowid, room_id, dedup, dedup_key, id_str, ts_ms, recv_delta, uid, uname, text, mode, font_size, color,
   mid_hash, dm_type, emoticon, medal_level, medal_id, guard_level, user_level, is_admin, reply_uid, reply_uname, is_mirror, cmd_id)
- SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, id_str), danmakud_pack_hex(id_str), ts_ms, recv_ms,
+ SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, id_str), danmakud_pack_hex(id_str), ts_ms, recv_ms - ts_ms,
   uid, uname, text, mode, font_size, color, danmakud_pack_hex(mid_hash), dm_type, emoticon, medal_level,
   (SELECT medal_id FROM medals m WHERE m.medal_name = x.medal_name AND m.medal_anchor_uid = x.medal_anchor_uid
    AND m.medal_room_id = x.medal_room_id), guard_level,
@@ -363,7 +363,7 @@ CREATE VIEW danmaku AS SELECT
   coalesce(dedup_key, CASE WHEN typeof(id_str) = 'blob' THEN substr(lower(hex(id_str)), CASE WHEN substr(id_str, 1, 1) = x'01' THEN 4 ELSE 3 END) ELSE id_str END) AS dedup_key,
   CASE WHEN typeof(id_str) = 'blob' THEN substr(lower(hex(id_str)), CASE WHEN substr(id_str, 1, 1) = x'01' THEN 4 ELSE 3 END) ELSE id_str END AS id_str,
   ts_ms,
-  recv_ms,
+  ts_ms + recv_delta AS recv_ms,
   uid,
   uname,
   text,
@@ -392,7 +392,7 @@ CREATE TABLE gifts_rows (
   dedup_key   TEXT,
   tid         TEXT NOT NULL,
   ts_ms       INTEGER NOT NULL,
-  recv_ms     INTEGER NOT NULL,
+  recv_delta  INTEGER NOT NULL,
   uid         INTEGER NOT NULL,
   uname       TEXT NOT NULL,
   gift_id     INTEGER NOT NULL,
@@ -410,9 +410,9 @@ CREATE TABLE gifts_rows (
   blind_price INTEGER NOT NULL DEFAULT 0,
   prize_value INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO gifts_rows (rowid, room_id, dedup, dedup_key, tid, ts_ms, recv_ms, uid, uname, gift_id, gift_name, num, price,
+INSERT INTO gifts_rows (rowid, room_id, dedup, dedup_key, tid, ts_ms, recv_delta, uid, uname, gift_id, gift_name, num, price,
   total_coin, coin_type, blind_gift_name, guard_level, medal_level, medal_name, cmd_id, bag_gift, blind_price, prize_value)
- SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, tid), tid, ts_ms, recv_ms, uid, uname, gift_id,
+ SELECT x.rowid, room_id, danmakud_dedup_hash(dedup_key), nullif(dedup_key, tid), tid, ts_ms, recv_ms - ts_ms, uid, uname, gift_id,
   gift_name, num, price, total_coin, coin_type, blind_gift_name, guard_level, medal_level, medal_name, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd), bag_gift,
   blind_price, prize_value
  FROM gifts x ORDER BY x.rowid;
@@ -424,7 +424,7 @@ CREATE VIEW gifts AS SELECT
   coalesce(dedup_key, tid) AS dedup_key,
   tid,
   ts_ms,
-  recv_ms,
+  ts_ms + recv_delta AS recv_ms,
   uid,
   uname,
   gift_id,
@@ -447,7 +447,7 @@ CREATE TABLE interactions_rows (
   room_id     INTEGER NOT NULL,
   trigger_ns  INTEGER,
   ts_ms       INTEGER NOT NULL,
-  recv_ms     INTEGER NOT NULL,
+  recv_delta  INTEGER NOT NULL,
   uid         INTEGER NOT NULL,
   uname       TEXT NOT NULL,
   msg_type    INTEGER NOT NULL,
@@ -455,8 +455,8 @@ CREATE TABLE interactions_rows (
   medal_name  TEXT NOT NULL,
   cmd_id      INTEGER NOT NULL
 );
-INSERT INTO interactions_rows (rowid, room_id, trigger_ns, ts_ms, recv_ms, uid, uname, msg_type, medal_level, medal_name, cmd_id)
- SELECT x.rowid, room_id, CAST(substr(dedup_key, 1, instr(dedup_key, ':') - 1) AS INTEGER), ts_ms, recv_ms, uid, uname,
+INSERT INTO interactions_rows (rowid, room_id, trigger_ns, ts_ms, recv_delta, uid, uname, msg_type, medal_level, medal_name, cmd_id)
+ SELECT x.rowid, room_id, CAST(substr(dedup_key, 1, instr(dedup_key, ':') - 1) AS INTEGER), ts_ms, recv_ms - ts_ms, uid, uname,
   msg_type, medal_level, medal_name, (SELECT cmd_id FROM commands c WHERE c.cmd = x.cmd)
  FROM interactions x ORDER BY x.rowid;
 DROP TABLE interactions;
@@ -466,7 +466,7 @@ CREATE VIEW interactions AS SELECT
   room_id,
   trigger_ns || ':' || msg_type AS dedup_key,
   ts_ms,
-  recv_ms,
+  ts_ms + recv_delta AS recv_ms,
   uid,
   uname,
   msg_type,

@@ -151,7 +151,7 @@ var tDanmaku = &Table{
 	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
 		readAsExpr(colNT("dedup_key", "the key when it is not `id_str` (old messages), else NULL"),
 			colT("dedup_key", "the key: `id_str`, or what the stored `dedup_key` says"), "coalesce(dedup_key, "+unhexSQL("id_str")+")"),
-		hexPacked(colT("id_str", "hex; stored as bytes")), colI("ts_ms", ""), colI("recv_ms", ""),
+		hexPacked(colT("id_str", "hex; stored as bytes")), colI("ts_ms", ""), recvDelta(),
 		colI("uid", "0 when masked"), colT("uname", ""), colT("text", ""), colI("mode", ""), colI("font_size", ""), colI("color", ""),
 		hexPacked(colT("mid_hash", "CRC32 of the uid, kept when masked; hex, stored as bytes")), colI("dm_type", "0 text, 1 sticker, 2 voice"), colT("emoticon", ""),
 		colI("medal_level", ""), colL("medal_id", lMedals, ""),
@@ -163,7 +163,7 @@ var tDanmaku = &Table{
 			return nil
 		}
 		key := DanmakuKey(e)
-		return []any{e.RoomID, DedupHash(key), keptKey(key, e.IDStr), packHex(e.IDStr), e.TsMs, recv, e.UID, e.Uname, e.Text, e.Mode, e.FontSize,
+		return []any{e.RoomID, DedupHash(key), keptKey(key, e.IDStr), packHex(e.IDStr), e.TsMs, recv - e.TsMs, e.UID, e.Uname, e.Text, e.Mode, e.FontSize,
 			e.Color, packHex(e.MidHash), e.DmType, e.Emoticon, e.MedalLevel, []any{e.MedalName, e.MedalAnchorUID, e.MedalRoomID}, e.GuardLevel,
 			e.UserLevel, b2i(e.IsAdmin), e.ReplyUID, e.ReplyUname, b2i(e.IsMirror), e.Cmd}
 	},
@@ -178,7 +178,7 @@ var tGifts = &Table{
 	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
 		readAsExpr(colNT("dedup_key", "the key when it is not `tid`, else NULL"),
 			colT("dedup_key", "the key: `tid`, or what the stored `dedup_key` says"), "coalesce(dedup_key, tid)"),
-		colT("tid", ""), colI("ts_ms", ""), colI("recv_ms", ""),
+		colT("tid", ""), colI("ts_ms", ""), recvDelta(),
 		colI("uid", ""), colT("uname", ""), colI("gift_id", ""), colT("gift_name", ""), colI("num", ""),
 		colI("price", "per unit, coins; 1000 gold = 1 CNY"),
 		colI("total_coin", "what the sender paid, coins; a backpack gift carries its full price here too, see `bag_gift`"),
@@ -193,7 +193,7 @@ var tGifts = &Table{
 			return nil
 		}
 		key := GiftKey(e)
-		return []any{e.RoomID, DedupHash(key), keptKey(key, e.TID), e.TID, e.TsMs, recv, e.UID, e.Uname, e.GiftID, e.GiftName, e.Num,
+		return []any{e.RoomID, DedupHash(key), keptKey(key, e.TID), e.TID, e.TsMs, recv - e.TsMs, e.UID, e.Uname, e.GiftID, e.GiftName, e.Num,
 			e.Price, e.TotalCoin, e.CoinType, e.BlindGiftName, e.GuardLevel, e.MedalLevel, e.MedalName, e.Cmd,
 			b2i(e.BagGift), e.BlindPrice, e.PrizeValue}
 	},
@@ -300,7 +300,7 @@ var tInteractions = &Table{
 	Columns: []Column{colI("room_id", ""),
 		readAsExpr(colNI("trigger_ns", "the message's trigger time, ns; NULL when it has none (like clicks)"),
 			colNT("dedup_key", "`<trigger_ns>:<msg_type>`; NULL without a trigger time"), "trigger_ns || ':' || msg_type"),
-		colI("ts_ms", ""), colI("recv_ms", ""), colI("uid", "0 when masked"),
+		colI("ts_ms", ""), recvDelta(), colI("uid", "0 when masked"),
 		colT("uname", ""), colI("msg_type", "1 enter, 2 follow, 3 share, 4 special follow, 5 mutual follow, 6 like"),
 		colI("medal_level", ""), colT("medal_name", ""), colL("cmd_id", lCommands, "")},
 	row: func(_ int64, rec Record) []any {
@@ -308,7 +308,7 @@ var tInteractions = &Table{
 		if !ok {
 			return nil
 		}
-		return []any{e.RoomID, nullZero(e.TriggerTimeNs), e.TsMs, recv, e.UID, e.Uname, e.MsgType, e.MedalLevel, e.MedalName, e.Cmd}
+		return []any{e.RoomID, nullZero(e.TriggerTimeNs), e.TsMs, recv - e.TsMs, e.UID, e.Uname, e.MsgType, e.MedalLevel, e.MedalName, e.Cmd}
 	},
 }
 
@@ -451,6 +451,13 @@ var (
 	tCounterNames = lookupTable(lCounterNames, "counter name that `counters_rows.name_id` codes")
 	tMedals       = lookupTable(lMedals, "fan medal (name, anchor, room) that `danmaku_rows.medal_id` codes")
 )
+
+// recvDelta is the receive time of a busy table, stored as the
+// milliseconds after ts_ms (a byte or two instead of six), read as
+// recv_ms.
+func recvDelta() Column {
+	return readAsExpr(colI("recv_delta", "`recv_ms` − `ts_ms`"), colI("recv_ms", ""), "ts_ms + recv_delta")
+}
 
 // eventOf is r's event as an E and when it was received; ok is false
 // when r is not an Event holding an E.
