@@ -324,3 +324,27 @@ func TestReleaseAfterCloseEmptiesTheJournal(t *testing.T) {
 		t.Errorf("after the last release: %d files, %d bytes", len(ents), j.OnDisk())
 	}
 }
+
+// TestScan reads a closed journal's records without opening it.
+func TestScan(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, Options{SegmentSize: 1 << 10, Run: 3})
+	for i := range 40 {
+		j.Append(&Record{Kind: KindFrame, Data: frame(i)})
+	}
+	j.Close()
+	n := 0
+	err := Scan(dir, func(r *Record) error {
+		if !bytes.Equal(r.Data, frame(n)) || r.Run != 3 {
+			t.Errorf("record %d: %q run %d", n, r.Data, r.Run)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 40 {
+		t.Errorf("Scan: %d records, %v", n, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) == 0 {
+		t.Error("Scan removed segments")
+	}
+}
