@@ -12,6 +12,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 	"go.uber.org/goleak"
@@ -63,7 +64,7 @@ func faultSoak(t *testing.T, dir string, heartbeat time.Duration) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "e2e.db")
-	cfg := testkit.DaemonConfig(sim.URL(), db)
+	cfg := testrun.Config(sim.URL(), db)
 	cfg.Top = rooms
 	cfg.Duration = run
 	cfg.HTTPRate = httpRate
@@ -71,7 +72,7 @@ func faultSoak(t *testing.T, dir string, heartbeat time.Duration) {
 		cfg.Heartbeat = heartbeat
 	}
 	cfg.Accounts = testkit.SimAccounts(t, sim, accounts) // 5 rooms an account: every room logged in
-	testkit.Collect(t, cfg)
+	testrun.Collect(t, cfg)
 	if !sim.Idle() {
 		t.Fatal("the simulator still had traffic queued when collect ended")
 	}
@@ -149,7 +150,7 @@ func TestStopFinalFlush(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(t.TempDir(), "sig.db")
-	cfg := testkit.DaemonConfig(sim.URL(), db)
+	cfg := testrun.Config(sim.URL(), db)
 	cfg.FlushInterval = time.Hour // only the final flush can write events
 	d, err := daemon.New(cfg)
 	if err != nil {
@@ -187,9 +188,9 @@ func TestRawArchive(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(t.TempDir(), "raw.db")
-	cfg := testkit.DaemonConfig(sim.URL(), db)
+	cfg := testrun.Config(sim.URL(), db)
 	cfg.Raw, cfg.Duration = true, 2*time.Second
-	testkit.Collect(t, cfg)
+	testrun.Collect(t, cfg)
 	d, err := storage.OpenReadOnly(db)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 )
 
 // smallFS mounts a tmpfs of size bytes on a new temporary directory and
@@ -46,7 +47,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(dir, "full.db")
-	cfg := testkit.DaemonConfig(sim.URL(), db)
+	cfg := testrun.Config(sim.URL(), db)
 	cfg.Top, cfg.Duration, cfg.Watchdog = 3, 20*time.Second, -1
 	cfg.FlushInterval, cfg.Tuning.PendingMax = 200*time.Millisecond, 2000
 	var logs strings.Builder
@@ -80,9 +81,9 @@ func TestFullDisk(t *testing.T) {
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, "size=64m"); err != nil {
 		t.Fatalf("remount larger: %v", err)
 	}
-	cfg2 := testkit.DaemonConfig(sim.URL(), db)
+	cfg2 := testrun.Config(sim.URL(), db)
 	cfg2.Top, cfg2.Duration, cfg2.Watchdog = 3, 2*time.Second, -1
-	testkit.Collect(t, cfg2)
+	testrun.Collect(t, cfg2)
 	g := testkit.ReadFacts(t, db)
 	if g.Integrity != "ok" || g.Runs != 2 || g.Danmaku <= f.Danmaku || g.Unended != 0 {
 		t.Errorf("after space returned: %+v (before %+v)", g, f)

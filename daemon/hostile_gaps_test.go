@@ -10,6 +10,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -103,7 +104,7 @@ func TestReconnectGaps(t *testing.T) {
 		Watchdog: -1, // off: coverage checks would spend the request budget
 		Tuning:   daemon.Tuning{HealthyAfter: healthy, Spread: spread}}
 	start := time.Now()
-	testkit.Collect(t, cfg)
+	testrun.Collect(t, cfg)
 	took := time.Since(start)
 	st := sim.Stats()
 	gaps, warm := reconnectGapsAfterWarmUp(t, db)

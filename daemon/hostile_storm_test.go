@@ -8,6 +8,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -47,7 +48,7 @@ func TestCollectAPIStorm(t *testing.T) {
 		listEnd = time.Now()
 		faults.EmptyList.Store(false)
 	}()
-	testkit.Collect(t, cfg)
+	testrun.Collect(t, cfg)
 	<-faultsDone
 	deadline := start.Add(cfg.Duration)
 	// collect's limiter: 4/s, burst 8 → at most 12 in any second.

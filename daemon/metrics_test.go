@@ -14,6 +14,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -97,7 +98,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(t.TempDir(), "metrics.db")
-	cfg := testkit.DaemonConfig(sim.URL(), db)
+	cfg := testrun.Config(sim.URL(), db)
 	cfg.Top = 3
 	cfg.Version = "metrics-test"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

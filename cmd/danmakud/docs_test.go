@@ -13,6 +13,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -112,12 +113,12 @@ func TestDocsQueries(t *testing.T) {
 	}
 	defer sim.Close()
 	path := filepath.Join(t.TempDir(), "docs.db")
-	cfg := testkit.DaemonConfig(sim.URL(), path)
+	cfg := testrun.Config(sim.URL(), path)
 	cfg.Duration = 8 * time.Second
 	cfg.Watchdog = time.Second
 	cfg.Accounts = testkit.SimAccounts(t, sim, 1)
 	cfg.RoomsPerAccount = 3 // three rooms logged in, one anonymous: both kinds of rows
-	testkit.Collect(t, cfg)
+	testrun.Collect(t, cfg)
 	db, err := storage.OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)

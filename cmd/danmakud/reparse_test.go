@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
-	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -180,9 +180,9 @@ func TestReparseAfterCollect(t *testing.T) {
 	}
 	defer sim.Close()
 	path := filepath.Join(t.TempDir(), "raw.db")
-	cfg := testkit.DaemonConfig(sim.URL(), path)
+	cfg := testrun.Config(sim.URL(), path)
 	cfg.Raw, cfg.Duration = true, 2*time.Second
-	testkit.Collect(t, cfg)
+	testrun.Collect(t, cfg)
 	before := statsJSON(t, path).Rows
 	t.Logf("collect stored %v", before)
 	keyed := []string{"danmaku", "gifts", "super_chats", "guards", "interactions", "red_pockets"}

@@ -1,7 +1,8 @@
 // Package testkit is what the tests of several packages share: one way
-// to wait for a condition, a fast daemon configuration against the
-// simulator, simulated logins, the HTTP fault proxy, an RSS sampler and
-// the facts a test reads back from a database. Test code only.
+// to wait for a condition, simulated logins, the HTTP fault proxy, an RSS
+// sampler and the facts a test reads back from a database. Test code
+// only; it imports no package that imports it (collector's tests use it),
+// so the daemon's helpers are in internal/testrun.
 package testkit
 
 import (
@@ -20,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -50,30 +50,6 @@ func Poll(t testing.TB, d time.Duration, what string, cond func() bool) {
 	if !Until(d, cond) {
 		t.Fatalf("%s did not happen within %v", what, d)
 	}
-}
-
-// DaemonConfig is a daemon configuration for tests against the simulator
-// at base: the top 10 rooms, fast heartbeats and flushes, short waits,
-// anonymous, no log.
-func DaemonConfig(base, db string) daemon.Config {
-	return daemon.Config{DB: db, Top: 10, APIBase: base, FlushInterval: 500 * time.Millisecond, Refresh: time.Second,
-		HTTPRate: 50, Heartbeat: 500 * time.Millisecond, Watchdog: 2 * time.Second, FinalFlushTimeout: 30 * time.Second,
-		Tuning: daemon.Tuning{Spread: 200 * time.Millisecond, BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-			HealthyAfter: time.Second, BreakerPause: 200 * time.Millisecond}}
-}
-
-// Collect runs one collection with cfg and fails the test on an error.
-func Collect(t testing.TB, cfg daemon.Config) *daemon.Result {
-	t.Helper()
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatalf("daemon.New: %v", err)
-	}
-	res, err := d.Run(context.Background(), nil)
-	if err != nil {
-		t.Fatalf("collect: %v", err)
-	}
-	return res
 }
 
 // SimAccounts returns the simulator's first n accounts as logins.
