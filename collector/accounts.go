@@ -3,7 +3,7 @@ package collector
 import "sync"
 
 // DefaultRoomsPerAccount is how many rooms one login watches at most unless
-// told otherwise. PROTOCOL.md §6.2 and §10.2: one account on many rooms is
+// told otherwise. docs/protocol.md §6.2 and §10.2: one account on many rooms is
 // throttled; a recorder user kept only 5–6 rooms stable per account
 // (2026-07), and volunteer collectors stay near 15 connections per client.
 // Five is the figure that was seen to hold.

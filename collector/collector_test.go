@@ -136,7 +136,10 @@ func TestRunCoalescesAndSurvivesSilence(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	applied := make(chan int, 3)
 	done := make(chan struct{})
-	go func() { s.Run(ctx, rounds, func(r roomsource.Round) { applied <- r.N }); close(done) }()
+	go func() {
+		s.Run(ctx, rounds, func(r roomsource.Round) []roomsource.Target { applied <- r.N; return r.Rooms })
+		close(done)
+	}()
 	if n := <-applied; n != 3 {
 		t.Errorf("applied round %d first, want the latest (3)", n)
 	}

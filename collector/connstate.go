@@ -37,7 +37,7 @@ type acker interface {
 	Ack(msgIDRaw json.RawMessage, cmd string, pMsgType int64) bool
 }
 
-// msgIDs remembers the msg_ids a room received recently (PROTOCOL.md
+// msgIDs remembers the msg_ids a room received recently (docs/protocol.md
 // §10.3: the server may re-send a command it thinks was not acked; a
 // p_msg_type 1 command whose id was seen is dropped). Bounded by
 // msgIDMemory and msgIDMax. Used by the decoder only.

@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +15,7 @@ import (
 // How coverage is measured.
 //
 // Bilibili sends a room's full stream only to logged-in connections within
-// an account's budget; anonymous ones get a ~10 % sample (PROTOCOL.md
+// an account's budget; anonymous ones get a ~10 % sample (docs/protocol.md
 // §10.1), silently. The room's own danmaku history (dM/gethistory, the
 // last 10 danmaku the room sent) is the reference: each history item is
 // judged once per room worker — did it arrive on one of the worker's
@@ -74,66 +73,81 @@ type syncer interface {
 }
 
 // seenSet remembers the danmaku a room's connections received, by history
-// key (check ts:ct), in arrival order, bounded by seenMax and seenMemory.
-// horizon is the arrival time (unix ms) before which keys may have been
-// forgotten. Safe for concurrent use.
+// key (checkKey), in arrival order, bounded by seenMax and seenMemory:
+// 16 bytes a danmaku. horizon is the arrival time (unix ms) before which
+// keys may have been forgotten. Safe for concurrent use.
 type seenSet struct {
 	mu      sync.Mutex
-	m       map[string]int64 // key → recv ms
-	q       []seenEntry
-	head    int
+	q       []seenEntry // a ring: the oldest at head
+	head, n int
 	horizon int64
 }
 
 type seenEntry struct {
-	key string
-	at  int64
+	key uint64
+	at  int64 // arrival, unix ms
 }
 
 // checkKey is the one key under which a danmaku and its history item
-// meet: DANMU_MSG info[9] {ts, ct} equals gethistory's check_info.
-func checkKey(ts int64, ct string) string { return strconv.FormatInt(ts, 10) + ":" + ct }
+// meet: DANMU_MSG info[9] {ts, ct} equals gethistory's check_info. It is
+// a 64-bit FNV-1a hash of the two (a false match needs two of a room's
+// recent danmaku to collide: about one in 10^15 for the 4,096 a room
+// keeps).
+func checkKey(ts int64, ct string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < 8; i++ {
+		h = (h ^ uint64(byte(ts>>(8*i)))) * prime
+	}
+	for i := 0; i < len(ct); i++ {
+		h = (h ^ uint64(ct[i])) * prime
+	}
+	return h
+}
 
-func newSeenSet() *seenSet { return &seenSet{m: map[string]int64{}} }
+func newSeenSet() *seenSet { return &seenSet{} }
 
-func (s *seenSet) add(k string, now int64) {
+func (s *seenSet) add(k uint64, now int64) {
 	s.mu.Lock()
-	s.m[k] = now
-	s.q = append(s.q, seenEntry{k, now})
-	for len(s.m) > seenMax {
+	if s.n == seenMax {
 		s.evictLocked()
 	}
+	if s.n == len(s.q) { // grow the ring, oldest first
+		q := make([]seenEntry, min(max(2*len(s.q), 16), seenMax))
+		for i := 0; i < s.n; i++ {
+			q[i] = s.q[(s.head+i)%len(s.q)]
+		}
+		s.q, s.head = q, 0
+	}
+	s.q[(s.head+s.n)%len(s.q)] = seenEntry{k, now}
+	s.n++
 	s.mu.Unlock()
 }
 
 func (s *seenSet) evictLocked() {
-	e := s.q[s.head]
-	s.q[s.head] = seenEntry{}
-	s.head++
-	if s.m[e.key] == e.at {
-		delete(s.m, e.key)
-	}
-	s.horizon = max(s.horizon, e.at)
-	if s.head > 1024 && s.head > len(s.q)/2 {
-		s.q = append(s.q[:0], s.q[s.head:]...)
-		s.head = 0
-	}
+	s.horizon = max(s.horizon, s.q[s.head].at)
+	s.head = (s.head + 1) % len(s.q)
+	s.n--
 }
 
 // prune forgets keys received before the given unix ms.
 func (s *seenSet) prune(before int64) {
 	s.mu.Lock()
-	for s.head < len(s.q) && s.q[s.head].at < before {
+	for s.n > 0 && s.q[s.head].at < before {
 		s.evictLocked()
 	}
 	s.mu.Unlock()
 }
 
-func (s *seenSet) has(k string) bool {
+func (s *seenSet) has(k uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.m[k]
-	return ok
+	for i := s.n - 1; i >= 0; i-- { // newest first: history items are recent
+		if s.q[(s.head+i)%len(s.q)].key == k {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *seenSet) horizonMs() int64 {
@@ -147,8 +161,8 @@ func (s *seenSet) horizonMs() int64 {
 // the running connection's watchdog goroutine (one at a time).
 type roomCoverage struct {
 	seen    *seenSet
-	judged  map[string]int64 // history key → its ts (unix s)
-	pending map[string]int64 // seen in a history, too recent to judge yet
+	judged  map[uint64]int64 // history key → its ts (unix s)
+	pending map[uint64]int64 // seen in a history, too recent to judge yet
 	start   int64            // unix s; history items sent before are not judged
 	// connSince is the current connection's auth time (unix s): items
 	// sent before it fell in a gap, which the connected share accounts
@@ -158,7 +172,7 @@ type roomCoverage struct {
 }
 
 func newRoomCoverage(start time.Time, totals *CoverageCount) *roomCoverage {
-	return &roomCoverage{seen: newSeenSet(), judged: map[string]int64{}, pending: map[string]int64{},
+	return &roomCoverage{seen: newSeenSet(), judged: map[uint64]int64{}, pending: map[uint64]int64{},
 		start: start.Unix(), totals: totals}
 }
 

@@ -105,21 +105,25 @@ func TestNextInterval(t *testing.T) {
 
 func TestSeenSetBounded(t *testing.T) {
 	s := newSeenSet()
+	k := func(i int) uint64 { return checkKey(int64(i), "ct") }
 	for i := 0; i < seenMax+100; i++ {
-		s.add(fmt.Sprint("k", i), int64(1000+i))
+		s.add(k(i), int64(1000+i))
 	}
-	if s.has("k0") || !s.has(fmt.Sprint("k", seenMax+99)) {
+	if s.has(k(0)) || !s.has(k(seenMax+99)) || !s.has(k(100)) {
 		t.Error("eviction is not oldest-first")
 	}
 	if h := s.horizonMs(); h != 1000+99 {
 		t.Errorf("horizon %d, want the arrival time of the last evicted key (1099)", h)
 	}
 	s.prune(1000 + 200)
-	if s.has("k150") || !s.has("k300") {
+	if s.has(k(150)) || !s.has(k(300)) {
 		t.Error("prune by age")
 	}
-	if len(s.m) > seenMax {
-		t.Errorf("%d keys kept", len(s.m))
+	if s.n > seenMax || len(s.q) > seenMax {
+		t.Errorf("%d keys kept in a ring of %d", s.n, len(s.q))
+	}
+	if checkKey(1, "ab") == checkKey(1, "ba") || checkKey(1, "x") == checkKey(2, "x") {
+		t.Error("checkKey confuses different check values")
 	}
 }
 

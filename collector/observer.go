@@ -18,6 +18,9 @@ type Observer interface {
 	// RoomWaiting: +1 when a room starts waiting for an account slot
 	// (Config.LoggedInOnly), -1 when it stops.
 	RoomWaiting(delta int)
+	// RoomsOverBudget: n wanted rooms are not watched because they do not
+	// fit the process's descriptor budget (Config.MaxRooms).
+	RoomsOverBudget(n int)
 
 	// Event: one event of kind (a protocol.Kind) handed to the writer.
 	Event(kind string)
@@ -61,6 +64,7 @@ func (nopObserver) RoomConnected(int64, bool)      {}
 func (nopObserver) SetRoomCoverage(int64, float64) {}
 func (nopObserver) SetRoomSampled(int64, bool)     {}
 func (nopObserver) RoomWaiting(int)                {}
+func (nopObserver) RoomsOverBudget(int)            {}
 func (nopObserver) Event(string)                   {}
 func (nopObserver) Frame()                         {}
 func (nopObserver) BadFrame()                      {}

@@ -13,7 +13,7 @@ import (
 // shared backoff (exponential from BackoffMin, jittered over [d/2, d],
 // capped at BackoffMax, reset after a healthy session); the error
 // decides: at least RateLimitWait after a 412, the cap for a missing
-// room, the minimum (without growing) after a recycle or after a healthy
+// room or for descriptors run out, the minimum (without growing) after a recycle or after a healthy
 // session the server ended. Owned by one worker.
 type retryPolicy struct {
 	bo             *backoff.Backoff
@@ -34,7 +34,7 @@ func (p *retryPolicy) next(err error, healthy bool) time.Duration {
 		return p.bo.Jitter(p.bo.Min()) // not the room's fault: no growth
 	case errors.Is(err, roomsource.ErrRateLimited), errors.Is(err, roomsource.ErrBreakerOpen):
 		return p.bo.Jitter(max(p.bo.Next(), p.rateLimit))
-	case errors.Is(err, roomsource.ErrRoomNotFound):
+	case errors.Is(err, roomsource.ErrRoomNotFound), outOfDescriptors(err):
 		p.bo.Next()
 		return p.bo.Jitter(p.max)
 	case healthy:

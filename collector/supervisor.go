@@ -102,8 +102,9 @@ func (s *Supervisor) StopAll() {
 // Run reconciles every round from rounds until ctx is done, then stops
 // all workers and returns. Rounds that pile up while a reconcile waits
 // for stopping workers coalesce: only the latest full set is applied.
-// onRound, if not nil, sees every applied round first.
-func (s *Supervisor) Run(ctx context.Context, rounds <-chan roomsource.Round, onRound func(roomsource.Round)) {
+// onRound, if not nil, sees every applied round first and returns the
+// rooms to run (the round's, or fewer).
+func (s *Supervisor) Run(ctx context.Context, rounds <-chan roomsource.Round, onRound func(roomsource.Round) []roomsource.Target) {
 	defer s.StopAll()
 	for {
 		var r roomsource.Round
@@ -121,10 +122,11 @@ func (s *Supervisor) Run(ctx context.Context, rounds <-chan roomsource.Round, on
 				break drain
 			}
 		}
+		rooms := r.Rooms
 		if onRound != nil {
-			onRound(r)
+			rooms = onRound(r)
 		}
-		started, stopped := s.Reconcile(ctx, r.Rooms)
+		started, stopped := s.Reconcile(ctx, rooms)
 		if started+stopped > 0 {
 			s.log.Info("rooms reconciled", "round", r.N, "running", len(s.workers), "started", started, "stopped", stopped)
 		}

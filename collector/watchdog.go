@@ -15,75 +15,82 @@ type watchdog struct {
 	cancel context.CancelCauseFunc // ends the session with errUpgrade or errStarved
 	sess   syncer
 	st     *connState
-	known  bool // a known sample (anonymous)
+	known  bool          // a known sample (anonymous)
+	every  time.Duration // until the next check, adapted to the room's rate
 }
 
-// run checks until ctx ends or it ends the session.
-func (d *watchdog) run(ctx context.Context) {
-	w, cfg, st, known := d.w, &d.w.c.cfg, d.st, d.known
-	interval := min(cfg.WatchEvery, 2*cfg.WatchMin) // then adapted to the room's rate
-	for {
-		if !sleep(ctx, interval) {
-			return
+func (d *watchdog) interval() time.Duration { return d.every }
+
+// firstCheck is how long after the auth a connection's first check comes.
+func firstCheck(cfg *Config) time.Duration { return min(cfg.WatchEvery, 2*cfg.WatchMin) }
+
+// check makes one coverage check (the scheduler calls it when it is due)
+// and reports whether there should be another: false when it ended the
+// session or ctx, the connection's, ended.
+func (d *watchdog) check(ctx context.Context) bool {
+	w, cfg := d.w, &d.w.c.cfg
+	if d.known && cfg.Accounts > 0 && w.account < 0 && w.c.pool.hasFree() {
+		w.log.Info("an account slot is free; replacing the anonymous connection")
+		d.cancel(errUpgrade)
+		return false
+	}
+	fetched := time.Now()
+	hist, err := cfg.API.History(ctx, w.t.RoomID)
+	if err != nil {
+		return ctx.Err() == nil // no verdict without evidence (ErrNoSpareBudget lands here too)
+	}
+	if err := d.barrier(ctx); err != nil {
+		return ctx.Err() == nil // the reader or the decoder is held up: judge nothing now
+	}
+	considered, arrived, fresh := w.cov.judge(hist, fetched)
+	if r, ok := w.cov.totals.Estimate(time.Now()); ok {
+		cfg.Observer.SetRoomCoverage(w.t.RoomID, r)
+	}
+	d.every = nextInterval(d.every, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
+	if considered == 0 {
+		return true
+	}
+	d.st.histSeen.Add(int64(considered))
+	d.st.histArrived.Add(int64(arrived))
+	w.c.journalConn(d.st.record()) // coverage so far, for stats during long runs
+	return d.policy()
+}
+
+// policy applies the low-coverage policy to the connection's counts so
+// far; false: it replaced the connection.
+func (d *watchdog) policy() bool {
+	w, cfg, st := d.w, &d.w.c.cfg, d.st
+	seen, got := st.histSeen.Load(), st.histArrived.Load()
+	if seen < StarveMin || d.known {
+		return true
+	}
+	ratio := float64(got) / float64(seen)
+	switch {
+	case ratio < cfg.StarveRatio:
+		recycle, sampled := w.low.onLow(time.Now())
+		if sampled && !st.sampled.Load() {
+			w.log.Warn("logged-in connection still gets a sample; marking the room sampled and keeping it",
+				"arrived", got, "of", seen)
+			st.sampled.Store(true)
+			w.cov.totals.Sampled.Store(true)
+			cfg.Observer.SetRoomSampled(w.t.RoomID, true)
+			w.c.journalConn(st.record())
 		}
-		if known && cfg.Accounts > 0 && w.account < 0 && w.c.pool.hasFree() {
-			w.log.Info("an account slot is free; replacing the anonymous connection")
-			d.cancel(errUpgrade)
-			return
+		if recycle {
+			w.log.Warn("connection gets far fewer danmaku than the room sent; replacing it with a fresh token",
+				"arrived", got, "of", seen)
+			w.info = nil
+			d.cancel(errStarved)
+			return false
 		}
-		fetched := time.Now()
-		hist, err := cfg.API.History(ctx, w.t.RoomID)
-		if err != nil {
-			continue // no verdict without evidence (ErrNoSpareBudget lands here too)
-		}
-		if err := d.barrier(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			continue // the reader or the decoder is held up: judge nothing now
-		}
-		considered, arrived, fresh := w.cov.judge(hist, fetched)
-		if r, ok := w.cov.totals.Estimate(time.Now()); ok {
-			cfg.Observer.SetRoomCoverage(w.t.RoomID, r)
-		}
-		interval = nextInterval(interval, cfg.WatchMin, cfg.WatchEvery, fresh, len(hist))
-		if considered == 0 {
-			continue
-		}
-		st.histSeen.Add(int64(considered))
-		st.histArrived.Add(int64(arrived))
-		w.c.journalConn(st.record()) // coverage so far, for stats during long runs
-		seen, got := st.histSeen.Load(), st.histArrived.Load()
-		if seen < StarveMin || known {
-			continue
-		}
-		ratio := float64(got) / float64(seen)
-		switch {
-		case ratio < cfg.StarveRatio:
-			recycle, sampled := w.low.onLow(time.Now())
-			if sampled && !st.sampled.Load() {
-				w.log.Warn("logged-in connection still gets a sample; marking the room sampled and keeping it",
-					"arrived", got, "of", seen)
-				st.sampled.Store(true)
-				w.cov.totals.Sampled.Store(true)
-				cfg.Observer.SetRoomSampled(w.t.RoomID, true)
-				w.c.journalConn(st.record())
-			}
-			if recycle {
-				w.log.Warn("connection gets far fewer danmaku than the room sent; replacing it with a fresh token",
-					"arrived", got, "of", seen)
-				w.info = nil
-				d.cancel(errStarved)
-				return
-			}
-		case ratio >= goodRatio:
-			if w.low.onGood() {
-				w.log.Info("room's coverage recovered", "arrived", got, "of", seen)
-				w.cov.totals.Sampled.Store(false)
-				cfg.Observer.SetRoomSampled(w.t.RoomID, false)
-			}
+	case ratio >= goodRatio:
+		if w.low.onGood() {
+			w.log.Info("room's coverage recovered", "arrived", got, "of", seen)
+			w.cov.totals.Sampled.Store(false)
+			cfg.Observer.SetRoomSampled(w.t.RoomID, false)
 		}
 	}
+	return true
 }
 
 // barrier returns once everything the server sent before now has been

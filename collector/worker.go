@@ -1,17 +1,21 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/danmakud/danmakud/journal"
@@ -34,7 +38,7 @@ type API interface {
 	History(ctx context.Context, roomID int64) ([]roomsource.HistoryItem, error)
 	// Login re-checks account i's login (nav); a worker calls it after a
 	// connection was cut right after auth, the sign of an identity problem
-	// (PROTOCOL.md §10.2), so that a lapsed login is not used again.
+	// (docs/protocol.md §10.2), so that a lapsed login is not used again.
 	Login(ctx context.Context, account int) (mid int64, err error)
 }
 
@@ -51,6 +55,9 @@ type Config struct {
 	// it: frames of other runs are replayed without their connection.
 	Journal *journal.Journal
 	RunID   int64
+	// MaxRooms caps the rooms watched at once (0: no cap): the given
+	// rooms first, then by rank. A run sets it from its descriptor budget.
+	MaxRooms int
 
 	// Accounts is how many logins the API has (roomsource.Config.Accounts);
 	// 0 = every room is watched anonymously.
@@ -72,7 +79,7 @@ type Config struct {
 	// HealthyAfter: a session authenticated this long resets the backoff
 	// and the next connect reuses its token; default 5s. Up to
 	// maxQuickRetries shorter sessions in a row count as healthy too,
-	// unless cut within cutAfterAuth of the auth (PROTOCOL.md §10.2: an
+	// unless cut within cutAfterAuth of the auth (docs/protocol.md §10.2: an
 	// identity problem), which gets a new token and a growing wait.
 	HealthyAfter time.Duration
 	// TokenMaxAge: a token younger than this is reused for a reconnect
@@ -163,11 +170,12 @@ func (c *Config) defaults() {
 
 // Collector runs one worker per wanted room.
 type Collector struct {
-	dec  *decoder
-	cfg  Config
-	seq  atomic.Int64
-	pool *accountPool
-	cov  sync.Map // room id → *CoverageCount
+	dec   *decoder
+	watch *watchScheduler
+	cfg   Config
+	seq   atomic.Int64
+	pool  *accountPool
+	cov   sync.Map // room id → *CoverageCount
 }
 
 // New returns a Collector.
@@ -175,6 +183,7 @@ func New(cfg Config) *Collector {
 	cfg.defaults()
 	c := &Collector{cfg: cfg, pool: newAccountPool(cfg.Accounts, cfg.RoomsPerAccount)}
 	c.dec = newDecoder(c)
+	c.watch = newWatchScheduler()
 	return c
 }
 
@@ -207,11 +216,16 @@ func (c *Collector) SetLoginLapsed(i int, lapsed bool) {
 // (each drains its connection) and returns. It records each round's room
 // snapshots and metadata.
 func (c *Collector) Run(ctx context.Context, rounds <-chan roomsource.Round) {
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() { defer close(watched); c.watch.run(watchCtx) }()
 	sup := NewSupervisor(func(t roomsource.Target) Runner { return c.newWorker(t) }, c.cfg.Logger)
 	sup.Run(ctx, rounds, c.recordRound)
+	stopWatch() // every worker has stopped: no connection is left to check
+	<-watched
 }
 
-func (c *Collector) recordRound(r roomsource.Round) {
+func (c *Collector) recordRound(r roomsource.Round) []roomsource.Target {
 	at := r.At.UnixMilli()
 	ids := make([]int64, len(r.Rooms))
 	for i, t := range r.Rooms {
@@ -227,6 +241,35 @@ func (c *Collector) recordRound(r roomsource.Round) {
 				AreaName: m.AreaName, ParentAreaID: m.ParentID, ParentAreaName: m.ParentName, SeenMs: at})
 		}
 	}
+	rooms, over := capRooms(r.Rooms, c.cfg.MaxRooms)
+	c.cfg.Observer.RoomsOverBudget(over)
+	return rooms
+}
+
+// capRooms keeps at most max of the desired rooms (max ≤ 0: all): the
+// given rooms first, then the listed ones by rank, then those kept by
+// hysteresis. It returns them and how many did not fit.
+func capRooms(desired []roomsource.Target, max int) ([]roomsource.Target, int) {
+	if max <= 0 || len(desired) <= max {
+		return desired, 0
+	}
+	order := slices.Clone(desired)
+	rankKey := func(t roomsource.Target) int {
+		if t.Rank > 0 {
+			return t.Rank
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(order, func(a, b roomsource.Target) int {
+		if a.Fixed != b.Fixed {
+			if a.Fixed {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(rankKey(a), rankKey(b))
+	})
+	return order[:max], len(desired) - max
 }
 
 // send hands a record to the writer. It blocks while the writer's channel
@@ -289,7 +332,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // cutAfterAuth: a connection closed sooner than this after its auth reply
-// was cut for its identity (PROTOCOL.md §10.2), not by a network blip.
+// was cut for its identity (docs/protocol.md §10.2), not by a network blip.
 const cutAfterAuth = time.Second
 
 // maxQuickRetries: this many drops in a row of sessions shorter than
@@ -417,28 +460,16 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 		r.EndReason = reason(ctx, err)
 		w.c.journalConn(r) // after the connection's last frame
 	}()
-	info, err := w.token(ctx)
+	// The token request and the handshake run on a goroutine of their own:
+	// that code grows a stack several times what reading needs, and a
+	// goroutine keeps its largest stack, so this one — the room's reader
+	// for hours — stays small (thousands of rooms: megabytes).
+	var sess *protocol.Session
+	var known bool
+	dialed := make(chan struct{})
+	go func() { defer close(dialed); sess, known, err = w.dial(ctx, host, st) }()
+	<-dialed
 	if err != nil {
-		return 0, fmt.Errorf("token: %w", err)
-	}
-	id := info.Identity
-	st.base.UID = id.Mid
-	st.base.Anonymous = id.Mid == 0
-	known := st.base.Anonymous // a known sample: never recycled for being one
-	st.sampled.Store(known || w.low.sampled)
-	u := cfg.API.URL(info, host)
-	if pu, perr := url.Parse(u); perr == nil {
-		st.base.Host = pu.Host
-	}
-	sess, err := protocol.Dial(ctx, protocol.SessionConfig{
-		URL: u, RoomID: w.t.RoomID, UID: id.Mid, Key: info.Token, Buvid: id.Buvid, Protover: cfg.Protover,
-		SupportAck: !cfg.NoAck, UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval,
-		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout,
-	})
-	if err != nil {
-		if errors.Is(err, protocol.ErrAuthRejected) {
-			cfg.Observer.AuthRejected()
-		}
 		return 0, err
 	}
 	st.base.AuthedMs = sess.AuthedAt.UnixMilli()
@@ -466,14 +497,10 @@ func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState
 	cfg := &w.c.cfg
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
 	if cfg.WatchEvery > 0 {
-		wg.Add(1)
-		wd := &watchdog{w: w, cancel: cancel, sess: sess, st: st, known: known}
-		go func() {
-			defer wg.Done()
-			wd.run(runCtx)
-		}()
+		wd := &watchdog{w: w, cancel: cancel, sess: sess, st: st, known: known, every: firstCheck(cfg)}
+		it := w.c.watch.add(runCtx, wd, wd.every)
+		defer w.c.watch.remove(it) // after cancel: a running check ends with the connection
 	}
 	rec := journal.Record{Kind: journal.KindFrame, Conn: uint32(st.base.Seq), Room: w.t.RoomID}
 	err = sess.Run(runCtx, func(msg []byte) {
@@ -486,7 +513,6 @@ func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState
 		}
 	})
 	cancel(nil)
-	wg.Wait()
 	authed = time.Since(sess.AuthedAt)
 	switch cause := context.Cause(runCtx); {
 	case ctx.Err() != nil:
@@ -501,6 +527,41 @@ func (w *worker) read(ctx context.Context, sess *protocol.Session, st *connState
 		cfg.Observer.Stall()
 	}
 	return authed, err
+}
+
+// dial fetches a token (or reuses one) and connects and authenticates
+// with it, filling st's identity and host.
+func (w *worker) dial(ctx context.Context, host int, st *connState) (sess *protocol.Session, known bool, err error) {
+	cfg := &w.c.cfg
+	info, err := w.token(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("token: %w", err)
+	}
+	id := info.Identity
+	st.base.UID = id.Mid
+	st.base.Anonymous = id.Mid == 0
+	known = st.base.Anonymous // a known sample: never recycled for being one
+	st.sampled.Store(known || w.low.sampled)
+	u := cfg.API.URL(info, host)
+	if pu, perr := url.Parse(u); perr == nil {
+		st.base.Host = pu.Host
+	}
+	sess, err = protocol.Dial(ctx, protocol.SessionConfig{
+		URL: u, RoomID: w.t.RoomID, UID: id.Mid, Key: info.Token, Buvid: id.Buvid, Protover: cfg.Protover,
+		SupportAck: !cfg.NoAck, UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval,
+		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout,
+	})
+	if err != nil && errors.Is(err, protocol.ErrAuthRejected) {
+		cfg.Observer.AuthRejected()
+	}
+	return sess, known, err
+}
+
+// outOfDescriptors reports whether err is the process or the system
+// running out of file descriptors (EMFILE, ENFILE): a budget problem, not
+// the room's, never retried in a loop.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // reason is the connections.end_reason for err.
@@ -522,6 +583,8 @@ func reason(ctx context.Context, err error) string {
 		return "rate_limited"
 	case errors.Is(err, roomsource.ErrRoomNotFound):
 		return "room_not_found"
+	case outOfDescriptors(err):
+		return "descriptors"
 	case err != nil:
 		return "error: " + err.Error()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
@@ -14,8 +15,9 @@ import (
 	"github.com/danmakud/danmakud/storage"
 )
 
-// recordQueue is the capacity of the channel into the writer.
-const recordQueue = 65536
+// recordQueue is the capacity of the channel into the writer: most of
+// what it carries is one Decoded per frame.
+const recordQueue = 1024
 
 // sink is the writer running on its goroutine, and how it ended.
 type sink struct {
@@ -23,6 +25,7 @@ type sink struct {
 	done    chan error    // the writer's result
 	failed  chan struct{} // closed when the writer or the journal gave up
 	err     error         // why, set before failed is closed
+	closed  atomic.Bool   // records is closed: the final flush runs
 	once    sync.Once
 	hard    context.Context
 	stop    context.CancelFunc // cancels hard: everything stops at once
@@ -71,8 +74,12 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 	cfg := &d.cfg
 	s := &sink{records: make(chan storage.Record, recordQueue), done: make(chan error, 1), failed: make(chan struct{})}
 	s.hard, s.stop = context.WithCancel(hardParent)
+	pending := d.mem.writerRecords
+	if cfg.Tuning.PendingMax > 0 {
+		pending = cfg.Tuning.PendingMax
+	}
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: d.mx, PendingMax: cfg.Tuning.PendingMax,
+		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true,
 		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
 			if err := j.Release(journal.Pos{Seg: c.Seg, Off: c.Off}); err != nil {
 				cfg.Logger.Warn("journal: cannot delete a consumed segment", "err", err)
@@ -82,11 +89,11 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 	d.mx.SetFlushDeadline(max(3*cfg.FlushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
 	go func() {
 		err := w.Run(s.hard, s.records)
-		s.done <- err
-		if err != nil && s.hard.Err() == nil {
+		if err != nil && s.hard.Err() == nil && !s.closed.Load() { // gave up during the run, not at its final flush
 			cfg.Logger.Error("cannot write the database; stopping", "db", cfg.DB, "err", err)
 			s.fail(err, true)
 		}
+		s.done <- err // last: the run may return once it has this
 	}()
 	return s
 }
@@ -107,8 +114,9 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		out.records <- m
 	}
 	col := collector.New(collector.Config{
-		API: st.api, Out: out.records, Hard: out.hard, Journal: j, RunID: runID, UserAgent: roomsource.DefaultUserAgent,
-		Logger: cfg.Logger, Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
+		API: st.api, Out: out.records, Hard: out.hard, Journal: j, RunID: runID, MaxRooms: d.roomsThatFit(len(st.fixed)),
+		UserAgent: roomsource.DefaultUserAgent,
+		Logger:    cfg.Logger, Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
 		HeartbeatInterval: cfg.Heartbeat, WatchEvery: cfg.Watchdog, Spread: cfg.Tuning.Spread,
 		BackoffMin: cfg.Tuning.BackoffMin, BackoffMax: cfg.Tuning.BackoffMax, HealthyAfter: cfg.Tuning.HealthyAfter,
 		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx,
@@ -147,8 +155,24 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 	defer flushTimer.Stop()
 	j.Close()
 	<-decoded
+	out.closed.Store(true)
 	close(out.records) // we own it: every producer has stopped
 	return d.finish(db, runID, out, col, logins, hardParent, time.Since(start), j)
+}
+
+// roomsThatFit is how many rooms the descriptor budget lets the run
+// watch (0: all it wants); when that is fewer than it wants, it says so
+// once, with the fix.
+func (d *Daemon) roomsThatFit(fixed int) int {
+	b, err := descriptorBudget()
+	if err != nil {
+		return 0
+	}
+	if wanted := d.cfg.Top + fixed; wanted > b.rooms {
+		d.cfg.Logger.Error(b.advice(wanted))
+		return b.rooms
+	}
+	return 0
 }
 
 // JournalDir is where the frame journal of the database at db lives.
@@ -161,7 +185,7 @@ func JournalDir(db string) string { return db + ".frames" }
 func (d *Daemon) openJournal(ctx context.Context, db *storage.DB, runID int64) (*journal.Journal, journal.Pos, error) {
 	cfg := &d.cfg
 	j, err := journal.Open(journal.Options{Dir: JournalDir(cfg.DB), Run: runID, MaxBytes: cfg.JournalMax,
-		Logger: cfg.Logger, Observer: d.mx})
+		PendingMax: d.mem.journalPending, Logger: cfg.Logger, Observer: d.mx})
 	if err != nil {
 		_ = db.EndRun(context.Background(), runID, "journal failed")
 		return nil, journal.Pos{}, usageErr(err)

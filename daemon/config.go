@@ -57,6 +57,12 @@ type Config struct {
 	FinalFlushTimeout time.Duration
 	// Raw also archives every command body as received (raw_messages).
 	Raw bool
+	// MemoryLimit is the memory the run may use, in bytes: the Go
+	// runtime's soft limit (unless GOMEMLIMIT is set) and the base of
+	// every in-memory backlog bound (a backlog beyond them waits in the
+	// journal on disk). Default a quarter of the machine's memory (three
+	// quarters of a cgroup's limit when lower), at least 64 MiB.
+	MemoryLimit int64
 	// JournalMax bounds the frame journal beside the database
 	// (JournalDir) in bytes: frames read and not yet stored. Past it new
 	// frames are dropped, counted and logged; default 32 GiB.

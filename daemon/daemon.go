@@ -38,6 +38,7 @@ type Result struct {
 type Daemon struct {
 	cfg Config
 	mx  *metrics.Metrics
+	mem memoryBudget
 }
 
 // New checks cfg and returns a Daemon; errors have Kind Usage.
@@ -46,7 +47,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, mx: metrics.New(cfg.Version)}, nil
+	return &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit)}, nil
 }
 
 // Totals returns the running counts (for a progress line).
@@ -64,6 +65,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 	if hard == nil {
 		hard = context.Background()
 	}
+	d.mem.apply()
 	db, err := d.openDB(ctx)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"syscall"
 )
@@ -33,10 +32,10 @@ func descriptorBudget() (fdBudget, error) {
 			rl = raised
 		}
 	}
-	return budgetFor(rl.Cur), nil
+	return fdBudgetFor(rl.Cur), nil
 }
 
-func budgetFor(limit uint64) fdBudget {
+func fdBudgetFor(limit uint64) fdBudget {
 	b := fdBudget{limit: limit}
 	if limit > fdsBesideRooms {
 		b.rooms = int(min(limit-fdsBesideRooms, 1<<30))
@@ -49,10 +48,4 @@ func (b fdBudget) advice(wanted int) string {
 	return fmt.Sprintf("the open-file limit (%d) fits %d of the %d wanted rooms: watching the %d top-ranked (the rest are counted as not watched); "+
 		"raise it with `ulimit -n %d` (and `ulimit -Hn` as root) or LimitNOFILE=%d in the systemd unit",
 		b.limit, b.rooms, wanted, b.rooms, wanted+fdsBesideRooms, wanted+fdsBesideRooms)
-}
-
-// isEMFILE reports whether err is the process or system running out of
-// descriptors.
-func isEMFILE(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }

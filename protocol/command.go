@@ -115,7 +115,7 @@ type cmdCtx struct {
 }
 
 // ackFields fills the message-level ack fields of the base from the
-// top level (PROTOCOL.md §10.3). Duplicate keys: the first wins, as with
+// top level (docs/protocol.md §10.3). Duplicate keys: the first wins, as with
 // every other field.
 func (c *cmdCtx) ackFields() {
 	v := c.v
@@ -285,7 +285,7 @@ func (c *cmdCtx) guard(dst []Event) ([]Event, error) {
 	return append(dst, e), nil
 }
 
-// guardV2 decodes USER_TOAST_MSG_V2 (PROTOCOL.md §10.4):
+// guardV2 decodes USER_TOAST_MSG_V2 (docs/protocol.md §10.4):
 // sender_uinfo{uid, base{name}}, guard_info{guard_level, role_name,
 // op_type, start_time}, pay_info{price, num, unit, payflow_id},
 // option{source}, toast_msg.
@@ -471,7 +471,7 @@ func (c *cmdCtx) roomEvent() *Room {
 	return e
 }
 
-// danmaku decodes the DANMU_MSG family (PROTOCOL.md §5.1).
+// danmaku decodes the DANMU_MSG family (docs/protocol.md §5.1).
 func (c *cmdCtx) danmaku() (*Danmaku, error) {
 	iv := c.v.Get("info")
 	if iv == nil || iv.Type() != fastjson.TypeArray {
@@ -587,7 +587,7 @@ func (c *cmdCtx) gift(data *fastjson.Value) (*Gift, error) {
 		e.BagGift = true // §10.5: the backpack marker is a non-null object
 	}
 	if bg := data.Get("blind_gift"); bg != nil && bg.Type() == fastjson.TypeObject {
-		// PROTOCOL.md §10.5: total_coin is what the boxes cost,
+		// docs/protocol.md §10.5: total_coin is what the boxes cost,
 		// combo_total_coin the prize's value; price/giftName are the prize.
 		e.BlindGiftName = str(bg.Get("original_gift_name"))
 		e.BlindPrice = c.nonneg(bg.Get("original_gift_price"))

@@ -42,7 +42,7 @@ type Base struct {
 	// message carries one, else 0.
 	TsMs int64 `json:"ts_ms"`
 	// MsgID is the top-level msg_id of the 2026 message-level ack
-	// (PROTOCOL.md §2.7, §10.3), "" when absent: a JSON string's value, or
+	// (docs/protocol.md §2.7, §10.3), "" when absent: a JSON string's value, or
 	// a number's digits. Dedupe re-sent messages by it.
 	MsgID string `json:"msg_id,omitempty"`
 	// MsgIDRaw is the msg_id token as received (JSON text, quotes
@@ -129,7 +129,7 @@ type Gift struct {
 	BlindGiftName string `json:"blind_gift_name"` // "" unless a blind box
 	// BlindPrice is the blind box's unit price (what one box costs); then
 	// Price is the prize's unit price and TotalCoin what was paid for the
-	// boxes (PROTOCOL.md §5.2, §10.5).
+	// boxes (docs/protocol.md §5.2, §10.5).
 	BlindPrice  int64  `json:"blind_price"`
 	GuardLevel  int64  `json:"guard_level"`
 	MedalLevel  int64  `json:"medal_level"`
@@ -186,7 +186,7 @@ type SuperChatDelete struct {
 
 // Guard is a guard (大航海) purchase: GUARD_BUY, USER_TOAST_MSG,
 // USER_TOAST_MSG_V2. GUARD_BUY's Price is the list price; the toasts
-// carry the price actually paid (PROTOCOL.md §10.4). The messages of one
+// carry the price actually paid (docs/protocol.md §10.4). The messages of one
 // purchase share PayflowID (toasts only).
 type Guard struct {
 	Base
@@ -210,7 +210,7 @@ type Guard struct {
 // RedPocket is a popularity red pocket (人气红包) starting:
 // POPULARITY_RED_POCKET_START or POPULARITY_RED_POCKET_V2_START. The
 // server re-broadcasts a running pocket about every 10 minutes: one
-// pocket is one LotID (PROTOCOL.md §10.6).
+// pocket is one LotID (docs/protocol.md §10.6).
 type RedPocket struct {
 	Base
 	LotID int64  `json:"lot_id"`

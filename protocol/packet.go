@@ -3,7 +3,7 @@
 // of command JSON into typed events with one canonical JSON form, and the
 // client session (dial, auth, reader and heartbeat loops).
 //
-// The facts it follows are in the project's PROTOCOL.md (§1 framing, §2
+// The facts it follows are in the project's docs/protocol.md (§1 framing, §2
 // connection flow, §5 commands). Nothing here talks HTTP; tokens and host
 // lists come from the caller.
 package protocol
@@ -33,7 +33,7 @@ const (
 	OpMessage        uint32 = 5  // server → client: command JSON or bundle
 	OpAuth           uint32 = 7  // client → server: auth JSON
 	OpAuthReply      uint32 = 8  // server → client: {"code":0}
-	OpAck            uint32 = 24 // client → server: message ack (PROTOCOL.md §10.3, Session.Ack)
+	OpAck            uint32 = 24 // client → server: message ack (docs/protocol.md §10.3, Session.Ack)
 )
 
 // Bounds. A peer that exceeds them gets a *FrameError, never a panic or an
@@ -68,7 +68,7 @@ type Packet struct {
 	Body []byte
 	// Echo holds bytes that followed a heartbeat reply in the same
 	// WebSocket message without being counted in its length field: the
-	// server echoes the client's heartbeat body there (PROTOCOL.md §1.5.3).
+	// server echoes the client's heartbeat body there (docs/protocol.md §1.5.3).
 	Echo []byte
 	// Offset is the packet's byte offset in the top-level input; packets
 	// from inside a bundle carry the offset of their outer packet.

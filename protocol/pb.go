@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Field numbers of the protobuf-in-JSON commands (PROTOCOL.md §5.2, §5.4).
+// Field numbers of the protobuf-in-JSON commands (docs/protocol.md §5.2, §5.4).
 const (
 	// bilibili.live.gift.v1.SendGiftBroadcast (SEND_GIFT_V2 data.pb). NovaBot's
 	// map (§10.5) agrees on 9 and 10 and adds 15 uinfo{1 uid, 2 base{1 name}};

@@ -23,7 +23,7 @@ var (
 	// ErrAuthRejected: the server answered the auth packet with a non-zero
 	// code or another packet, or closed the connection (close frame or
 	// EOF) before an auth reply. A sub-second cut after auth means
-	// "re-fetch the token and back off" (PROTOCOL.md §10.2). A connection
+	// "re-fetch the token and back off" (docs/protocol.md §10.2). A connection
 	// reset or a timeout is not a rejection.
 	ErrAuthRejected = errors.New("auth rejected")
 	// ErrAuthTimeout: no auth reply within AuthTimeout.
@@ -67,7 +67,7 @@ type SessionConfig struct {
 	Buvid    string // buvid3 cookie value
 	Protover int    // 3 brotli (default), 2 zlib
 	// SupportAck sends the 2026 web player's auth form: support_ack true,
-	// a random 8-hex queue_uuid and scene "room" (PROTOCOL.md §2.3). The
+	// a random 8-hex queue_uuid and scene "room" (docs/protocol.md §2.3). The
 	// server then expects an op-24 ack (Session.Ack) for every command
 	// with p_is_ack true. false sends the legacy form without these keys.
 	SupportAck bool
@@ -157,7 +157,7 @@ type syncWaiter struct {
 	ch chan struct{}
 }
 
-// authPacket is the op-7 body, keys in the browser's order (PROTOCOL.md
+// authPacket is the op-7 body, keys in the browser's order (docs/protocol.md
 // §2.3). The ack keys are omitted unless SupportAck is set.
 type authPacket struct {
 	UID        int64  `json:"uid"`
@@ -479,7 +479,7 @@ func (s *Session) flushAcks() error {
 }
 
 // Ack queues an op-24 message ack (ver 1, seq 1, body
-// {"msg_id":<msgIDRaw>,"cmd":"<cmd>","p_msg_type":<pMsgType>}, PROTOCOL.md
+// {"msg_id":<msgIDRaw>,"cmd":"<cmd>","p_msg_type":<pMsgType>}, docs/protocol.md
 // §10.3) for the writer; pass the event's Base.MsgIDRaw, Cmd and
 // PMsgType. It never blocks. It returns false, sending nothing, when the
 // queue (AckQueueLen) is full, the session is over, or msgIDRaw is not a

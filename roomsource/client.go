@@ -19,7 +19,7 @@ import (
 )
 
 // DefaultUserAgent is a current desktop browser's. Bilibili answers -352
-// to script-like or stale User-Agents (PROTOCOL.md §3).
+// to script-like or stale User-Agents (docs/protocol.md §3).
 const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36"
 
 // The real hosts; Config.APIBase replaces all four.

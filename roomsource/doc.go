@@ -10,5 +10,5 @@
 // accounts; every request of every account goes through its one rate
 // limiter and one 412 breaker. A token is fetched as one account or
 // anonymously (DanmuInfoAs) and comes back with the Identity it is bound
-// to, which the WebSocket auth packet must carry (PROTOCOL.md §10.2).
+// to, which the WebSocket auth packet must carry (docs/protocol.md §10.2).
 package roomsource

@@ -164,7 +164,7 @@ func (c *Client) checkAccount(i int) error {
 // requests then go anonymously until a later Login succeeds). Other
 // errors (network, 412) leave the cached state as it was. Call it again
 // after a connection made with this account's token was cut right after
-// auth (PROTOCOL.md §10.2): the login may have lapsed. Safe for
+// auth (docs/protocol.md §10.2): the login may have lapsed. Safe for
 // concurrent use.
 func (c *Client) Login(ctx context.Context, account int) (mid int64, err error) {
 	if err := c.checkAccount(account); err != nil {
@@ -200,7 +200,7 @@ func (c *Client) Identity() (buvid string, mid int64) {
 }
 
 // Identity is who a token was fetched as; the WebSocket auth packet must
-// carry exactly this uid (Mid) and buvid with that token (PROTOCOL.md
+// carry exactly this uid (Mid) and buvid with that token (docs/protocol.md
 // §10.2).
 type Identity struct {
 	Account int    // index into Config.Accounts; -1 = anonymous

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// QR login poll codes (QRStatus.Code), PROTOCOL.md §10.7.
+// QR login poll codes (QRStatus.Code), docs/protocol.md §10.7.
 const (
 	QRSuccess    = 0     // confirmed: QRStatus.Cookies holds the login
 	QRNotScanned = 86101 // waiting for a scan

@@ -119,13 +119,19 @@ type WriterOptions struct {
 	// 100,000 (BENCHMARKS.md: at a million rows over 10,000 rooms a
 	// larger transaction shares more index pages per row).
 	BatchMax int
-	// PendingMax bounds the records held in memory while flushes fail
-	// (a full disk, a read-only file): when this many wait, Run gives up
-	// and returns an error naming the file, the cause and the count
-	// (they are lost, and said to be). Default DefaultPendingMax
+	// PendingMax bounds the records held in memory: producers wait while
+	// this many are received and not committed. While flushes fail (a
+	// full disk, a read-only file), reaching it makes Run give up and
+	// return an error naming the file, the cause and the count (they are
+	// lost, and said to be) — unless Journaled. Default DefaultPendingMax
 	// (200,000 records, ~100 MB), at least BatchMax.
 	PendingMax int
-	Logger     *slog.Logger
+	// Journaled: the records come from a journal that keeps what they
+	// were derived from until their Checkpoint commits (Decoded), so
+	// nothing held is lost: while flushes fail Run never gives up, the
+	// producers wait at PendingMax and the flush is retried.
+	Journaled bool
+	Logger    *slog.Logger
 	// Observer is told of every record received and every flush, with
 	// the rows it inserted per table (nil: nobody).
 	Observer WriterObserver

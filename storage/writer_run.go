@@ -82,7 +82,7 @@ func (r *writerRun) receive(rec Record) {
 	}
 	w.obs.WriterRecord(r.held())
 	switch {
-	case r.failing > 0 && r.held() >= w.opts.PendingMax:
+	case r.failing > 0 && r.held() >= w.opts.PendingMax && !w.opts.Journaled:
 		r.start() // one last try; if it fails, Run gives up
 	// Past the cap, flush; while flushes fail the batch keeps growing
 	// (up to PendingMax) between the retries.
@@ -114,7 +114,9 @@ func (r *writerRun) finish(err error) {
 	r.done = nil
 	if err != nil {
 		r.failing++
-		r.lastErr = err
+		if r.hard.Err() == nil || r.lastErr == nil { // a hard stop's rollback says nothing about the cause
+			r.lastErr = err
+		}
 		r.t.Reset(w.opts.FlushInterval) // the next try a full interval after this one ended
 		w.obs.FlushFailed()
 		r.batch = append(r.inflight, r.batch...) // retried first, in order
@@ -139,7 +141,7 @@ func (r *writerRun) finish(err error) {
 func (r *writerRun) flushed(err error) error {
 	r.finish(err)
 	if err != nil {
-		if r.held() >= r.w.opts.PendingMax {
+		if r.held() >= r.w.opts.PendingMax && !r.w.opts.Journaled {
 			return fmt.Errorf("storage: cannot write %s: %w; %d records held in memory reached the bound (%d) and are not written: stopping",
 				r.w.db.path, r.lastErr, r.held(), r.w.opts.PendingMax)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -14,8 +13,9 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/profiling"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/roomsource"
-	"github.com/danmakud/danmakud/storage"
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 )
 
@@ -93,8 +93,31 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
+	f.Var(sizeFlag{&o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
+	f.Var(sizeFlag{&o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
 	return cmd
 }
+
+// sizeFlag is a byte-count flag: 400MiB, 2GiB, 1.5GB, 1048576.
+type sizeFlag struct{ v *int64 }
+
+func (f sizeFlag) String() string {
+	if f.v == nil || *f.v == 0 {
+		return ""
+	}
+	return humanize.IBytes(uint64(*f.v))
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<62 {
+		return fmt.Errorf("want a size such as 400MiB or 2GiB")
+	}
+	*f.v = int64(n)
+	return nil
+}
+
+func (sizeFlag) Type() string { return "size" }
 
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
@@ -218,7 +241,7 @@ func runDaemon(ctx, hard context.Context, cfg daemon.Config, stderr io.Writer, p
 	stopProgress()
 	<-progressDone
 	if res != nil {
-		summary(stderr, cfg.DB, res)
+		report.WriteCollect(stderr, cfg.DB, res)
 	}
 	if err != nil {
 		return daemonExit(err)
@@ -264,53 +287,4 @@ func progressLoop(ctx context.Context, done chan<- struct{}, stderr io.Writer, p
 				time.Since(start).Round(time.Second), m.RoomsConnected, rate, m.Rows, m.Reconnects)
 		}
 	}
-}
-
-// lowCoverage is the share below which the summary names a room.
-const lowCoverage = 0.9
-
-// summary prints the end-of-run summary.
-func summary(w io.Writer, db string, res *daemon.Result) {
-	m, took := res.Totals, res.Took
-	b := bufio.NewWriter(w)
-	defer b.Flush()
-	fmt.Fprintf(b, "collect: %s in %s: %d events (%.0f/s), %d rows written in %d flushes, %d duplicates ignored\n",
-		db, took.Round(time.Millisecond), m.Events, float64(m.Events)/took.Seconds(),
-		m.Rows, m.Flushes, m.Dups)
-	fmt.Fprintf(b, "collect: %d sessions (%d logged in, %d anonymous), %d reconnects (%d with a still-valid token), %d recycled for low coverage, %d stalled, %d auth failures, %d bad frames, %d waits on the writer\n",
-		m.Sessions, m.LoggedIn, m.Anonymous, m.Reconnects, m.TokenReuse, m.Recycles,
-		m.Stalls, m.AuthRejected, m.BadFrames, m.Backpressure)
-	fmt.Fprintf(b, "collect: %d acks sent, %d re-sent commands dropped, %d anonymous connections upgraded to a login, %d login lapses\n",
-		m.Acks, m.Resent, m.Upgrades, m.LoginLapses)
-	fmt.Fprintf(b, "collect: HTTP %d requests, %d answered 412, %d held back by the breaker, %d failed, %d coverage checks skipped (no spare request budget)\n",
-		m.HTTPRequests, m.HTTPRateLimited, m.HTTPRefused, m.HTTPFailed, m.HTTPSkipped)
-	printCoverage(b, res)
-	if m.AccountsOK == 0 {
-		fmt.Fprintf(b, "collect: this run was anonymous: what is stored is a sample (about one message in ten in most rooms). Log in: danmakud login\n")
-	}
-}
-
-// printCoverage prints the coverage lines of the summary: the estimated
-// share of each room's danmaku that was stored, and the rooms below
-// lowCoverage.
-func printCoverage(b io.Writer, res *daemon.Result) {
-	c := res.CoverageSummary(time.Now(), lowCoverage)
-	if c.Judged == 0 {
-		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
-		return
-	}
-	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±%.2f), %d sampled (anonymous or throttled)\n",
-		100*float64(c.Arrived)/float64(c.Judged), c.Arrived, c.Judged, 100*c.ConnectedShare, c.Estimated, c.Rooms, storage.CoverageMargin, c.Sampled)
-	if len(c.Low) == 0 {
-		return
-	}
-	var names []string
-	for i, l := range c.Low {
-		if i == 20 {
-			names = append(names, fmt.Sprintf("… %d more", len(c.Low)-20))
-			break
-		}
-		names = append(names, fmt.Sprintf("%d %.0f%%", l.Room, 100*l.Estimate))
-	}
-	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(c.Low), 100*lowCoverage, strings.Join(names, ", "))
 }

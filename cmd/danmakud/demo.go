@@ -10,6 +10,7 @@ import (
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/internal/demo"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/report"
 	"github.com/spf13/cobra"
 )
 
@@ -67,7 +68,7 @@ replaced) unless --append.`,
 			if err != nil {
 				return err
 			}
-			printSummary(out, dbPath, s)
+			report.WriteStats(out, dbPath, s)
 			fmt.Fprintf(out, `
 A first query to try (danmaku per minute per room over the run, busiest first):
 

@@ -24,7 +24,7 @@ import (
 )
 
 // exportT0 is the fixture's first receive time: 2026-11-27 20:00:00 UTC+8.
-var exportT0 = time.Date(2026, 11, 27, 20, 0, 0, 0, bilibiliZone).UnixMilli()
+var exportT0 = time.Date(2026, 11, 27, 20, 0, 0, 0, export.Zone).UnixMilli()
 
 // nastyText has what XML 1.0 forbids (C0 and C1 controls, invalid
 // UTF-8, U+FFFE, U+FEFF) between characters that need escaping.

@@ -94,7 +94,7 @@ func (m *Metrics) Registry() *prometheus.Registry {
 // Totals are the handle's running totals, as collect's progress line and
 // summary print them. Counters sum over their labels.
 type Totals struct {
-	RoomsDesired, RoomsConnected, RoomsWaiting, RoomsSampled int64
+	RoomsDesired, RoomsConnected, RoomsWaiting, RoomsSampled, RoomsOverBudget int64
 
 	Events, Frames, BadFrames, Acks, Resent, Unknown int64
 	Sessions, LoggedIn, Anonymous                    int64

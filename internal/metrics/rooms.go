@@ -10,8 +10,8 @@ import (
 // connections and events (collector.Observer), and the accounts' logins
 // (collector.LoginObserver).
 type roomMetrics struct {
-	desired, connected, waiting prometheus.Gauge
-	roomConnected, roomCoverage *prometheus.GaugeVec
+	desired, connected, waiting, overBudget prometheus.Gauge
+	roomConnected, roomCoverage             *prometheus.GaugeVec
 
 	events                                   *prometheus.CounterVec
 	frames, badFrames, acks, resent, unknown prometheus.Counter
@@ -32,6 +32,7 @@ func (r *roomMetrics) register(f factory) {
 	r.desired = f.gauge("danmakud_rooms_desired", "Rooms in the latest discovery round's desired set (top-N plus --room).")
 	r.connected = f.gauge("danmakud_rooms_connected", "Rooms with an authenticated connection now.")
 	r.waiting = f.gauge("danmakud_rooms_waiting", "Rooms waiting for an account slot (--logged-in-only).")
+	r.overBudget = f.gauge("danmakud_rooms_over_fd_budget", "Wanted rooms not watched because they do not fit the open-file limit (RLIMIT_NOFILE): raise it.")
 	f.gaugeFunc("danmakud_rooms_sampled",
 		"Wanted rooms known to receive a sample (anonymous, over every account's budget, or logged in but persistently low).",
 		func() float64 { return float64(r.sampledCount()) })
@@ -80,6 +81,7 @@ func (r *roomMetrics) totals(t *Totals) {
 	t.RoomsDesired = sum(r.desired, nil)
 	t.RoomsConnected = sum(r.connected, nil)
 	t.RoomsWaiting = sum(r.waiting, nil)
+	t.RoomsOverBudget = sum(r.overBudget, nil)
 	t.RoomsSampled = int64(r.sampledCount())
 	t.Events = sum(r.events, nil)
 	t.Frames = sum(r.frames, nil)
@@ -189,6 +191,13 @@ func (m *Metrics) SetRoomSampled(room int64, sampled bool) {
 func (m *Metrics) RoomWaiting(delta int) {
 	if m != nil {
 		m.rooms.waiting.Add(float64(delta))
+	}
+}
+
+// RoomsOverBudget sets danmakud_rooms_over_fd_budget.
+func (m *Metrics) RoomsOverBudget(n int) {
+	if m != nil {
+		m.rooms.overBudget.Set(float64(n))
 	}
 }
 

@@ -1,8 +1,8 @@
-// Package wbi implements Bilibili's WBI request signing (PROTOCOL.md §3):
+// Package wbi implements Bilibili's WBI request signing (docs/protocol.md §3):
 // the mixin key derived from the nav endpoint's two disguised keys, and
 // the w_rid MD5 over the sorted, filtered, percent-encoded query. The API
 // client signs with it and the simulator verifies with it; both are
-// checked against the worked examples in PROTOCOL.md.
+// checked against the worked examples in docs/protocol.md.
 package wbi
 
 import (

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The worked examples of PROTOCOL.md §3.
+// The worked examples of docs/protocol.md §3.
 const (
 	imgKey = "7cd084941338484aae1ad9425b84077c"
 	subKey = "4932caff0ff746eab6f01bf08b70ac45"

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"github.com/danmakud/danmakud/storage"
 )
 
-// TestPrintSummary: times in UTC and UTC+8, the registry's tables that
+// TestWriteStats: times in UTC and UTC+8, the registry's tables that
 // the file has, with their rows, coverage per room (n/a below the sample floor) and
 // overall, and the room table's columns aligned.
-func TestPrintSummary(t *testing.T) {
+func TestWriteStats(t *testing.T) {
 	cov := 0.9333
 	all := 0.8
 	s := &storage.Summary{Runs: 1, FirstMs: 1758000000000, LastMs: 1758003600000,
@@ -24,7 +24,7 @@ func TestPrintSummary(t *testing.T) {
 			{RoomID: 21452505, Connections: 3, Reconnects: 2, Connected: 3600, Wanted: 3600, ConnectedShare: 1, Coverage: &cov, Stalled: 1},
 		}}
 	var b bytes.Buffer
-	printSummary(&b, "x.db", s)
+	WriteStats(&b, "x.db", s)
 	out := b.String()
 	for _, want := range []string{"2025-09-16 05:20:00 UTC (2025-09-16 13:20:00 UTC+8)", "(1h0m0s)", "93.3%", "80.0% overall", "red_pockets", "n/a"} {
 		if !strings.Contains(out, want) {

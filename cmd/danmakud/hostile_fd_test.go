@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/storage"
+)
+
+// TestDescriptorBudget runs collect (the built binary) under an open-file
+// limit of 100 (soft and hard, so the process cannot raise it) with 150
+// rooms wanted: it says once that the limit fits fewer rooms, with the
+// fix, watches the top-ranked ones that fit (100 − 64 for the rest), and
+// no connection ends for want of descriptors.
+func TestDescriptorBudget(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := builtBinary(t)
+	sim, err := livesim.New(livesim.Options{Rooms: 150, Rate: 300, Seed: 8, HTTPRate: 1000, HTTPBurst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	db := filepath.Join(t.TempDir(), "fd.db")
+	cmd := exec.Command("sh", "-c", `ulimit -n 100 && ulimit -Hn 100 && exec "$0" "$@"`, bin, "collect",
+		"--db", db, "--api-base", sim.URL(), "--top", "150", "--anonymous", "--duration", "14s", "--http-rate", "100",
+		"--heartbeat", "1s", "--watchdog", "0", "--quiet")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("collect under a limit of 100 descriptors: %v\n%s", err, out)
+	}
+	msg := string(out)
+	for _, want := range []string{"open-file limit (100) fits 36 of the 150 wanted rooms", "ulimit -n", "LimitNOFILE="} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("collect does not say %q:\n%s", want, msg)
+		}
+	}
+	if n := strings.Count(msg, "open-file limit"); n != 1 {
+		t.Errorf("the limit is reported %d times, want once", n)
+	}
+	d, err := storage.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var rooms, worst, emfile int
+	d.SQL.QueryRow(`SELECT count(DISTINCT c.room_id), coalesce(max(s.rank), 0) FROM connections c
+		JOIN room_snapshots s ON s.room_id = c.room_id AND s.round = 1 WHERE c.authed_ms IS NOT NULL`).Scan(&rooms, &worst)
+	d.SQL.QueryRow(`SELECT count(*) FROM connections WHERE end_reason = 'descriptors' OR end_reason LIKE '%too many open files%'`).Scan(&emfile)
+	t.Logf("%d rooms connected (worst rank %d), %d connections ended for want of descriptors", rooms, worst, emfile)
+	if rooms < 30 || rooms > 36 || worst > 36 {
+		t.Errorf("%d rooms connected, the worst ranked %d: want the top 36 (at least 30 connected in time)", rooms, worst)
+	}
+	if emfile != 0 {
+		t.Errorf("%d connections ended for want of descriptors", emfile)
+	}
+}

@@ -1,0 +1,32 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danmakud/danmakud/daemon"
+)
+
+// TestWriteCollect: the run summary says what was collected and, when
+// something was not (frames the journal dropped, rooms over the
+// descriptor budget, an anonymous run), says that too.
+func TestWriteCollect(t *testing.T) {
+	res := &daemon.Result{Took: 10 * time.Second, Totals: daemon.Totals{Events: 100, Rows: 120, Flushes: 3,
+		JournalDropped: 7, RoomsOverBudget: 4}}
+	var b strings.Builder
+	WriteCollect(&b, "x.db", res)
+	out := b.String()
+	for _, want := range []string{"x.db in 10s: 100 events (10/s), 120 rows written in 3 flushes",
+		"7 frames were DROPPED", "4 wanted rooms were not watched", "this run was anonymous", "coverage: no estimate"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	res.Totals.JournalDropped, res.Totals.RoomsOverBudget, res.Totals.AccountsOK = 0, 0, 1
+	WriteCollect(&b, "x.db", res)
+	if out := b.String(); strings.Contains(out, "DROPPED") || strings.Contains(out, "not watched") || strings.Contains(out, "run was anonymous") {
+		t.Errorf("a run that lost nothing reads as if it did:\n%s", out)
+	}
+}

@@ -1,0 +1,81 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/danmakud/danmakud/export"
+	"github.com/danmakud/danmakud/storage"
+)
+
+// bilibiliZone is Bilibili's time zone (China Standard Time, no DST),
+// printed beside UTC.
+var bilibiliZone = export.Zone
+
+// stamp prints a unix-ms time in UTC and in Bilibili's UTC+8.
+func stamp(ms int64) string {
+	t := time.UnixMilli(ms)
+	return t.UTC().Format("2006-01-02 15:04:05 MST") + " (" + t.In(bilibiliZone).Format("2006-01-02 15:04:05 MST") + ")"
+}
+
+// percent prints a coverage estimate, "n/a" for too few samples.
+func percent(c *float64) string {
+	if c == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f%%", 100**c)
+}
+
+func seconds(s float64) string { return (time.Duration(s) * time.Second).String() }
+
+// WriteStats writes s, the summary of the database at path, for people:
+// tables aligned, times in UTC and UTC+8, coverage per room and overall
+// (`danmakud stats`; its --json prints every field instead).
+func WriteStats(w io.Writer, path string, s *storage.Summary) {
+	fmt.Fprintf(w, "%s: %d run(s)\n", path, s.Runs)
+	if s.FirstMs > 0 {
+		fmt.Fprintf(w, "events received from %s\n                 to %s (%s)\n", stamp(s.FirstMs), stamp(s.LastMs),
+			(time.Duration(s.LastMs-s.FirstMs) * time.Millisecond).Round(time.Second))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\trows\t")
+	for _, t := range storage.Tables() {
+		if n, ok := s.Rows[t.Name]; ok && t.Stats {
+			fmt.Fprintf(tw, "%s\t%d\t\n", t.Name, n)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "rooms with connections: %d, reconnects: %d\n", s.RoomsSeen, s.Reconnects)
+	fmt.Fprintf(w, "estimated coverage (share of the rooms' danmaku stored, from their history): %s overall\n", percent(s.OverallCoverage))
+	if len(s.Connections) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "room_id\tdanmaku\tcoverage\tconnections\tconnected\twanted\tshare\tsampled\tstarved\tstalled\tbad frames\t")
+		for i, c := range s.Connections {
+			if i == 20 {
+				fmt.Fprintf(tw, "… %d more rooms (--json lists all)\t\t\t\t\t\t\t\t\t\t\t\n", len(s.Connections)-20)
+				break
+			}
+			room := strconv.FormatInt(c.RoomID, 10)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%.1f%%\t%d\t%d\t%d\t%d\t\n", room, s.Rooms[room].Kinds["danmaku"],
+				percent(c.Coverage), c.Connections, seconds(c.Connected), seconds(c.Wanted), 100*c.ConnectedShare,
+				c.Sampled, c.Starved, c.Stalled, c.BadFrames)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a until it is known to ±%.2f; share: connected time over wanted time (from the first round that listed the room to its last connection's end)\n",
+			storage.CoverageMargin)
+	}
+	if len(s.Unknown) > 0 {
+		fmt.Fprintf(w, "commands without a typed table (kept in unknown_commands with a sample):")
+		for i, u := range s.Unknown {
+			if i == 10 {
+				fmt.Fprintf(w, " …")
+				break
+			}
+			fmt.Fprintf(w, " %s×%d", u.Cmd, u.Count)
+		}
+		fmt.Fprintln(w)
+	}
+}
