@@ -81,6 +81,9 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
 		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true,
 		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
+			if cfg.Tuning.KeepJournal {
+				return
+			}
 			if err := j.Release(journal.Pos{Seg: c.Seg, Off: c.Off}); err != nil {
 				cfg.Logger.Warn("journal: cannot delete a consumed segment", "err", err)
 			}
@@ -253,9 +256,9 @@ func (d *Daemon) finish(db *storage.DB, runID int64, out *sink, col *collector.C
 	flushTimer := time.AfterFunc(d.cfg.FinalFlushTimeout, out.stop)
 	werr := <-out.done
 	flushTimer.Stop()
-	if left := j.OnDisk(); left > 0 {
+	if left := j.OnDisk(); left > 0 && !d.cfg.Tuning.KeepJournal {
 		d.cfg.Logger.Warn("frames not yet stored are kept in the journal; the next run stores them first", "journal", j.Dir(), "bytes", left)
-	} else {
+	} else if !d.cfg.Tuning.KeepJournal {
 		_ = os.Remove(j.Dir()) // empty: everything read is stored
 	}
 	interrupted := hardParent.Err() != nil

@@ -104,6 +104,10 @@ type Tuning struct {
 	// PendingMax bounds the records the writer holds while flushes fail
 	// (storage default when 0).
 	PendingMax int
+	// KeepJournal keeps every journal segment instead of deleting those
+	// stored (a test reads them to check what was read against what the
+	// server sent; also forensics). The journal then grows to JournalMax.
+	KeepJournal bool
 }
 
 // StartupPatience is how long Run keeps retrying an unreachable API at

@@ -48,13 +48,14 @@ func (g orderedGroup) Fields() []parquet.Field {
 	return out
 }
 
-// parquetSchema is the table's columns as a flat Parquet schema: INT64
+// parquetSchema is the table's columns as export reads them (et.Columns)
+// as a flat Parquet schema: INT64
 // for INTEGER, UTF-8 BYTE_ARRAY for TEXT (made valid UTF-8: readers
 // reject anything else), BYTE_ARRAY for BLOB, optional
 // where the column may be NULL, zstd-compressed.
-func parquetSchema(t *storage.Table) *parquet.Schema {
+func parquetSchema(et *storage.EventTable) *parquet.Schema {
 	g := orderedGroup{Group: parquet.Group{}, order: map[string]int{}}
-	for i, c := range t.Columns {
+	for i, c := range et.Columns {
 		var n parquet.Node
 		switch c.Type {
 		case "INTEGER":
@@ -70,14 +71,14 @@ func parquetSchema(t *storage.Table) *parquet.Schema {
 		g.Group[c.Name] = parquet.Compressed(n, &parquet.Zstd)
 		g.order[c.Name] = i
 	}
-	return parquet.NewSchema(t.Name, g)
+	return parquet.NewSchema(et.Name, g)
 }
 
 // writeParquet writes one table as a Parquet file, streaming: rows go
 // to the writer in batches and a row group is cut every
 // parquetRowGroup rows.
 func writeParquet(ctx context.Context, j *job, et *storage.EventTable, w io.Writer) error {
-	pw := parquet.NewWriter(w, parquetSchema(et.Table), parquet.MaxRowsPerRowGroup(parquetRowGroup),
+	pw := parquet.NewWriter(w, parquetSchema(et), parquet.MaxRowsPerRowGroup(parquetRowGroup),
 		parquet.CreatedBy("danmakud", j.o.Version, ""))
 	cols := et.Columns
 	batch := make([]parquet.Row, 0, parquetBatch)

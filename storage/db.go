@@ -3,14 +3,40 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
+	"modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
 )
+
+// danmakud_dedup_hash(key) is DedupHash and danmakud_pack_hex(text)
+// packHex in SQL, for the migration to v4 (no schema object uses them:
+// other programs read the file without them).
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("danmakud_pack_hex", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			if s, ok := args[0].(string); ok {
+				return packHex(s), nil
+			}
+			return args[0], nil
+		})
+	sqlite.MustRegisterDeterministicScalarFunction("danmakud_dedup_hash", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			switch k := args[0].(type) {
+			case string:
+				return DedupHash(k), nil
+			case []byte:
+				return DedupHash(string(k)), nil
+			case nil:
+				return nil, nil
+			}
+			return nil, fmt.Errorf("danmakud_dedup_hash: a key is text, not %T", args[0])
+		})
+}
 
 // Errors from Open; each is wrapped in a message that names the database
 // path as the caller gave it and the cause, so errors.Is picks the class
@@ -238,16 +264,22 @@ func (d *DB) migrate() error {
 		if err != nil {
 			return err
 		}
+		if check := migrationChecks[v+1]; check != nil {
+			if err := check(tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("storage: %s: cannot migrate to v%d (the file is left at v%d): %w", d.path, v+1, v, err)
+			}
+		}
 		if _, err := tx.Exec(migrations[v]); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("storage: migrate to v%d: %w", v+1, err)
+			return fmt.Errorf("storage: %s: cannot migrate to v%d (the file is left at v%d): %w", d.path, v+1, v, err)
 		}
 		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("storage: migrate to v%d: %w", v+1, err)
+			return fmt.Errorf("storage: %s: cannot migrate to v%d (the file is left at v%d): %w", d.path, v+1, v, err)
 		}
 	}
 	return nil

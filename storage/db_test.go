@@ -594,6 +594,9 @@ func TestSchemaTables(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(latest, ",") || !contains(latest, "runs") {
 		t.Errorf("new file has %v, schema v%d lists %v", got, SchemaVersion(), latest)
 	}
+	if cur := currentTables(); strings.Join(cur, ",") != strings.Join(latest, ",") {
+		t.Errorf("the registry lists %v, schema v%d %v", cur, SchemaVersion(), latest)
+	}
 }
 
 // TestOpenWALOnlyFile: a database whose tables are all in its -wal (the

@@ -25,7 +25,8 @@ type ExportFilter struct {
 }
 
 // where is the filter as an SQL condition over the given room and time
-// columns ("" when it selects everything) and its arguments.
+// columns (or expressions) ("" when it selects everything) and its
+// arguments.
 func (f ExportFilter) where(roomCol, timeCol string) (string, []any) {
 	var conds []string
 	var args []any
@@ -54,6 +55,10 @@ func (f ExportFilter) where(roomCol, timeCol string) (string, []any) {
 // protocol/event.go.
 type EventTable struct {
 	*Table
+	// Columns are the table's columns as export reads them: its
+	// ReadColumns (the stored Columns with codes read as their values and
+	// derived columns left out), one per value of a ScanEvents row.
+	Columns []Column
 	// Kind is the canonical "kind" of the table's rows.
 	Kind   protocol.Kind
 	fields []jsonField
@@ -106,15 +111,9 @@ type exportSpec struct {
 	cmdOf    map[string]string
 }
 
-// eventTables are the exported tables, in export order.
+// eventTables are the exported tables, in export order (built by the
+// registry's init).
 var eventTables []*EventTable
-
-func init() {
-	var err error
-	if eventTables, err = buildEventTables(registry); err != nil {
-		panic(err)
-	}
-}
 
 // buildEventTables checks every table's export declaration (checkExport)
 // and returns the exported ones in export order, which their seq numbers
@@ -153,8 +152,13 @@ func checkExport(t *Table) error {
 	case x.skip != "" && x.seq != 0, x.skip == "" && x.seq <= 0:
 		return fmt.Errorf("storage: table %s: an exportSpec has either a seq > 0 or a skip reason", t.Name)
 	}
+	if t.readCols == nil {
+		if err := buildRead(t); err != nil {
+			return err
+		}
+	}
 	has := map[string]bool{}
-	for _, c := range t.Columns {
+	for _, c := range t.readCols {
 		has[c.Name] = true
 	}
 	named := []string{x.cmdBy}
@@ -181,9 +185,9 @@ func checkExport(t *Table) error {
 // newEventTable builds a checked table's export view.
 func newEventTable(t *Table) *EventTable {
 	s := t.export
-	et := &EventTable{Table: t, Kind: t.Kinds[0], cmdIdx: -1, roomTs: [2]int{-1, -1}, fixedCmd: s.fixedCmd}
+	et := &EventTable{Table: t, Columns: t.readCols, Kind: t.Kinds[0], cmdIdx: -1, roomTs: [2]int{-1, -1}, fixedCmd: s.fixedCmd}
 	cmdByIdx := -1
-	for i, c := range t.Columns {
+	for i, c := range et.Columns {
 		switch c.Name {
 		case "cmd":
 			et.cmdIdx = i
@@ -360,18 +364,18 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // ScanEvents calls fn for every row of t that f selects, in insertion
 // order, one row at a time (constant memory). row holds one value per
-// column of t.Columns as in ScanTable and is reused between calls.
+// column of t.ReadColumns() as in ScanTable and is reused between calls.
 func (d *DB) ScanEvents(ctx context.Context, t *Table, f ExportFilter, fn func(row []any) error) error {
-	where, args := f.where("room_id", "recv_ms")
-	q := "SELECT " + strings.Join(t.ColumnNames(), ", ") + " FROM " + t.Name + where + " ORDER BY rowid"
+	where, args := f.where("room_id", t.readExpr("recv_ms"))
+	q := "SELECT " + t.readList() + " FROM " + t.Stored() + where + " ORDER BY rowid"
 	return d.scanRows(ctx, t, q, args, fn)
 }
 
 // CountEvents is how many rows of t f selects.
 func (d *DB) CountEvents(ctx context.Context, t *Table, f ExportFilter) (int64, error) {
-	where, args := f.where("room_id", "recv_ms")
+	where, args := f.where("room_id", t.readExpr("recv_ms"))
 	var n int64
-	if err := d.SQL.QueryRowContext(ctx, "SELECT count(*) FROM "+t.Name+where, args...).Scan(&n); err != nil {
+	if err := d.SQL.QueryRowContext(ctx, "SELECT count(*) FROM "+t.Stored()+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("storage: count %s: %w", t.Name, err)
 	}
 	return n, nil
@@ -385,8 +389,8 @@ func (d *DB) scanRows(ctx context.Context, t *Table, q string, args []any, fn fu
 		return fmt.Errorf("storage: read %s: %w", t.Name, err)
 	}
 	defer rows.Close()
-	dest := make([]any, len(t.Columns))
-	for i, c := range t.Columns {
+	dest := make([]any, len(t.readCols))
+	for i, c := range t.readCols {
 		switch c.Type {
 		case "INTEGER":
 			dest[i] = new(sql.NullInt64)
@@ -396,7 +400,7 @@ func (d *DB) scanRows(ctx context.Context, t *Table, q string, args []any, fn fu
 			dest[i] = new([]byte)
 		}
 	}
-	row := make([]any, len(t.Columns))
+	row := make([]any, len(t.readCols))
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("storage: read %s: %w", t.Name, err)

@@ -48,14 +48,16 @@ type TimelineKinds struct{ Danmaku, Gifts, SuperChats, Guards bool }
 // read one at a time (SQLite sorts, spilling to temporary files when
 // large); it is reused between calls.
 func (d *DB) ScanTimeline(ctx context.Context, f ExportFilter, k TimelineKinds, fn func(it *TimelineItem) error) error {
-	where, wargs := f.where("room_id", "recv_ms")
 	var arms []string
 	var args []any
-	add := func(on bool, sel, table, extra string) {
+	// Each arm reads a stored table (rowid orders it); {recv} is where its
+	// receive time goes (a table may store it as a delta).
+	add := func(on bool, t *Table, sel, extra string) {
 		if !on {
 			return
 		}
-		w := where
+		recv := t.readExpr("recv_ms")
+		w, wargs := f.where("room_id", recv)
 		if extra != "" {
 			if w == "" {
 				w = " WHERE " + extra
@@ -63,15 +65,16 @@ func (d *DB) ScanTimeline(ctx context.Context, f ExportFilter, k TimelineKinds, 
 				w += " AND " + extra
 			}
 		}
-		arms = append(arms, "SELECT "+sel+", rowid FROM "+table+w)
+		arms = append(arms, "SELECT "+strings.ReplaceAll(sel, "{recv}", recv)+", rowid FROM "+t.Stored()+w)
 		args = append(args, wargs...)
 	}
-	add(k.Danmaku, "0, room_id, recv_ms, ts_ms, uid, uname, text, mode, font_size, color, ''", "danmaku", "")
-	add(k.Gifts, "1, room_id, recv_ms, ts_ms, uid, uname, gift_name, num, price, total_coin, coin_type", "gifts", "")
-	add(k.SuperChats, "2, room_id, recv_ms, ts_ms, uid, uname, message, price, duration_s, 0, ''", "super_chats", "")
-	add(k.Guards, "3, room_id, recv_ms, ts_ms, uid, uname, '', guard_level, num, price, ''", "guards", "")
-	add(true, "CASE cmd WHEN 'LIVE' THEN 4 ELSE 5 END, room_id, recv_ms, ts_ms, 0, '', status, 0, 0, 0, ''",
-		"room_events", "cmd IN ('LIVE', 'PREPARING')")
+	add(k.Danmaku, tDanmaku, "0, room_id, {recv}, ts_ms, uid, uname, text, mode, font_size, color, ''", "")
+	add(k.Gifts, tGifts, "1, room_id, {recv}, ts_ms, uid, uname, gift_name, num, price, total_coin, coin_type", "")
+	add(k.SuperChats, tSuperChats, "2, room_id, {recv}, ts_ms, uid, uname, message, price, duration_s, 0, ''", "")
+	add(k.Guards, tGuards, "3, room_id, {recv}, ts_ms, uid, uname, '', guard_level, num, price, ''", "")
+	cmd := tRoomEvents.readExpr("cmd")
+	add(true, tRoomEvents, "CASE "+cmd+" WHEN 'LIVE' THEN 4 ELSE 5 END, room_id, {recv}, ts_ms, 0, '', status, 0, 0, 0, ''",
+		cmd+" IN ('LIVE', 'PREPARING')")
 	q := strings.Join(arms, " UNION ALL ") + " ORDER BY 2, 3, 1, 12"
 	rows, err := d.SQL.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -44,7 +44,8 @@ type guardRow struct {
 	priceSource           string
 }
 
-const guardCols = `rowid, purchase_key, uname, unit, payflow_id, num, price, list_price, price_source FROM guards`
+// guardCols are the columns guardRow reads, then FROM.
+const guardCols = `rowid, purchase_key, uname, unit, payflow_id, num, price, list_price, price_source FROM `
 
 func scanGuard(row *sql.Row) (*guardRow, error) {
 	var g guardRow
@@ -78,18 +79,15 @@ func priceRank(source string) int {
 // A masked buyer (uid 0) links by time only at the very same start
 // time: a purchase should not count twice, and two masked buyers at one
 // level in one second are rarer than one purchase's two messages.
-func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
+func putGuard(s *stmts, t *Table, runID int64, rec Record) error {
 	r := rec.(Event)
 	g := r.E.(*protocol.Guard)
 	buy := g.Cmd == cmdGuardBuy
 	key := GuardKey(g)
-	at := g.TsMs
-	if at == 0 {
-		at = r.RecvMs
-	}
+	at := guardAt(g, r.RecvMs)
 	if buy || g.PayflowID == "" {
 		var one int
-		err := s.queryRow(`SELECT 1 FROM guards WHERE room_id = ? AND purchase_key = ?`, g.RoomID, key).Scan(&one)
+		err := s.queryRow(`SELECT 1 FROM `+t.Stored()+` WHERE room_id = ? AND purchase_key = ?`, g.RoomID, key).Scan(&one)
 		if err == nil {
 			return nil // this very message again
 		}
@@ -100,7 +98,7 @@ func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
 	var row *guardRow
 	var err error
 	if g.PayflowID != "" {
-		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+` WHERE room_id = ? AND payflow_id = ? ORDER BY rowid LIMIT 1`, g.RoomID, g.PayflowID))
+		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+t.Stored()+` WHERE room_id = ? AND payflow_id = ? ORDER BY rowid LIMIT 1`, g.RoomID, g.PayflowID))
 		if err != nil {
 			return err
 		}
@@ -114,24 +112,17 @@ func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
 		if g.UID == 0 {
 			w = 0 // masked buyers: only the very same start time
 		}
-		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+` WHERE room_id = ? AND uid = ? AND guard_level = ? AND `+lacks+`
+		row, err = scanGuard(s.queryRow(`SELECT `+guardCols+t.Stored()+` WHERE room_id = ? AND uid = ? AND guard_level = ? AND `+lacks+`
  AND ts_ms BETWEEN ? AND ? ORDER BY abs(ts_ms - ?), rowid LIMIT 1`, g.RoomID, g.UID, g.GuardLevel, at-w, at+w, at))
 		if err != nil {
 			return err
 		}
 	}
-	var list int64
-	source := ""
-	if buy {
-		list, source = g.Price, cmdGuardBuy
-	} else if g.Price > 0 {
-		source = g.Cmd
-	}
 	if row == nil {
-		_, err := s.insert(t, g.RoomID, key, at, r.RecvMs, g.UID, g.Uname, g.GuardLevel, g.Num, g.Price, g.Unit, g.PayflowID,
-			g.Cmd, list, source)
+		_, err := s.insert(t, t.row(runID, rec))
 		return err
 	}
+	list, source := guardPrice(g)
 	m := *row
 	if m.uname == "" {
 		m.uname = g.Uname
@@ -146,7 +137,7 @@ func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
 		m.num = g.Num
 	}
 	if buy && m.listPrice == 0 {
-		m.listPrice, m.key = g.Price, key
+		m.listPrice, m.key = list, key
 	}
 	if source != "" && priceRank(source) > priceRank(m.priceSource) {
 		m.price, m.priceSource = g.Price, source
@@ -154,7 +145,29 @@ func putGuard(s *stmts, t *Table, _ int64, rec Record) error {
 	if m == *row {
 		return nil
 	}
-	_, err = s.update(`UPDATE guards SET purchase_key = ?, uname = ?, unit = ?, payflow_id = ?, num = ?, price = ?, list_price = ?,
+	_, err = s.update(`UPDATE `+t.Stored()+` SET purchase_key = ?, uname = ?, unit = ?, payflow_id = ?, num = ?, price = ?, list_price = ?,
  price_source = ? WHERE rowid = ?`, m.key, m.uname, m.unit, m.pf, m.num, m.price, m.listPrice, m.priceSource, m.rowid)
 	return err
+}
+
+// guardAt is the time a guard message gives its purchase: its start
+// time, else when it was received.
+func guardAt(g *protocol.Guard, recvMs int64) int64 {
+	if g.TsMs == 0 {
+		return recvMs
+	}
+	return g.TsMs
+}
+
+// guardPrice is what a guard message says of the price: GUARD_BUY's is
+// the list price (and the source of price until a toast says what was
+// paid); a toast with a price is the source.
+func guardPrice(g *protocol.Guard) (listPrice int64, source string) {
+	if g.Cmd == cmdGuardBuy {
+		return g.Price, cmdGuardBuy
+	}
+	if g.Price > 0 {
+		return 0, g.Cmd
+	}
+	return 0, ""
 }

@@ -31,8 +31,8 @@ type guardRow struct {
 
 func guardRows(t *testing.T, db *storage.DB, room int64) []guardRow {
 	t.Helper()
-	rows, err := db.SQL.Query(`SELECT purchase_key, unit, payflow_id, cmd, price_source, price, list_price, ts_ms FROM guards
- WHERE room_id = ? ORDER BY ts_ms, rowid`, room)
+	rows, err := db.SQL.Query(`SELECT purchase_key, unit, payflow_id, (SELECT cmd FROM commands c WHERE c.cmd_id = g.cmd_id), price_source, price, list_price, ts_ms
+ FROM guards_rows g WHERE room_id = ? ORDER BY ts_ms, rowid`, room)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,34 +23,34 @@ func openInternal(t *testing.T) *DB {
 
 // TestRegistryMatchesSchema: the registry and what the migrations build
 // name the same tables with the same columns (name, type, nullability)
-// in the same order, and every table's INSERT prepares against it.
+// in the same order (a table with a Store: its stored table), each such
+// table's view is exactly the one the registry reads it as, and every
+// table's INSERT and read query prepare against it.
 func TestRegistryMatchesSchema(t *testing.T) {
 	db := openInternal(t)
-	rows, err := db.SQL.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	objects := map[string]string{} // name → type
+	rows, err := db.SQL.Query("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inDB []string
 	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		inDB = append(inDB, n)
+		var n, typ string
+		rows.Scan(&n, &typ)
+		objects[n] = typ
 	}
 	rows.Close()
-	inReg := map[string]bool{}
+	inReg := map[string]string{}
 	for _, tab := range Tables() {
-		inReg[tab.Name] = true
-	}
-	for _, n := range inDB {
-		if !inReg[n] {
-			t.Errorf("table %s is in the schema but not in the registry", n)
+		inReg[tab.Stored()] = "table"
+		if tab.Store != "" {
+			inReg[tab.Name] = "view"
 		}
 	}
-	if len(inDB) != len(Tables()) {
-		t.Errorf("schema has %d tables, registry %d", len(inDB), len(Tables()))
+	if !reflect.DeepEqual(objects, inReg) {
+		t.Errorf("schema has %v, registry %v", objects, inReg)
 	}
 	for _, tab := range Tables() {
-		rows, err := db.SQL.Query("SELECT name, type, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", tab.Name)
+		rows, err := db.SQL.Query("SELECT name, type, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", tab.Stored())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +66,7 @@ func TestRegistryMatchesSchema(t *testing.T) {
 		}
 		rows.Close()
 		if len(got) == 0 {
-			t.Errorf("registry table %s is not in the schema", tab.Name)
+			t.Errorf("registry table %s is not in the schema", tab.Stored())
 			continue
 		}
 		if len(got) != len(tab.Columns) {
@@ -77,12 +79,21 @@ func TestRegistryMatchesSchema(t *testing.T) {
 					got[i].Name, got[i].Type, got[i].Null, r.Name, r.Type, r.Null)
 			}
 		}
-		st, err := db.SQL.Prepare(tab.Insert())
-		if err != nil {
-			t.Errorf("%s: insert %q: %v", tab.Name, tab.Insert(), err)
-			continue
+		if tab.Store != "" {
+			var view string
+			db.SQL.QueryRow("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", tab.Name).Scan(&view)
+			if view != tab.viewSQL() {
+				t.Errorf("view %s is\n%s\nthe registry reads it as\n%s", tab.Name, view, tab.viewSQL())
+			}
 		}
-		st.Close()
+		for _, q := range []string{tab.Insert(), tab.Select(), "SELECT " + strings.Join(tab.ColumnNames(), ", ") + " FROM " + tab.Name} {
+			st, err := db.SQL.Prepare(q)
+			if err != nil {
+				t.Errorf("%s: %q: %v", tab.Name, q, err)
+				continue
+			}
+			st.Close()
+		}
 	}
 }
 
@@ -95,13 +106,13 @@ func TestRouting(t *testing.T) {
 		protocol.KindOther, kindRedPocket}
 	for _, k := range kinds {
 		tab := kindTable[k]
-		if tab == nil || tab.put == nil {
+		if tab == nil || (tab.put == nil && tab.row == nil) {
 			t.Errorf("kind %s has no table with a writer", k)
 		}
 	}
 	for _, r := range []Record{Conn{}, Snapshot{}, RoomMeta{}, Raw{}, Malformed{}} {
 		tab, err := tableFor(r)
-		if err != nil || tab == nil || tab.put == nil {
+		if err != nil || tab == nil || (tab.put == nil && tab.row == nil) {
 			t.Errorf("%T: table %v, %v", r, tab, err)
 		}
 	}
@@ -171,15 +182,16 @@ func TestRedPocketOnePerLot(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStmts(tx)
-	b := &protocol.Base{Kind: kindRedPocket, Cmd: "POPULARITY_RED_POCKET_V2_START", RoomID: 7, TsMs: 1000}
-	p := redPocket{LotID: 42, UID: 9, Uname: "u", Price: 1600, StartTime: 1700000000, EndTime: 1700000180}
+	p := &protocol.RedPocket{Base: protocol.Base{Kind: kindRedPocket, Cmd: "POPULARITY_RED_POCKET_V2_START", RoomID: 7, TsMs: 1000},
+		LotID: 42, UID: 9, Uname: "u", Price: 1600, StartTime: 1700000000, EndTime: 1700000180}
 	for i := range 3 { // the start and two re-broadcasts
-		if err := insertRedPocket(s, tRedPockets, b, int64(2000+i), p); err != nil {
+		if err := s.put(tRedPockets, 0, Event{E: p, RecvMs: int64(2000 + i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p.LotID = 43
-	if err := insertRedPocket(s, tRedPockets, b, 3000, p); err != nil {
+	p2 := *p
+	p2.LotID = 43
+	if err := s.put(tRedPockets, 0, Event{E: &p2, RecvMs: 3000}); err != nil {
 		t.Fatal(err)
 	}
 	s.close()
@@ -190,5 +202,66 @@ func TestRedPocketOnePerLot(t *testing.T) {
 	db.SQL.QueryRow("SELECT count(*), min(recv_ms), min(start_ms) FROM red_pockets WHERE room_id = 7").Scan(&n, &recv, &start)
 	if n != 2 || recv != 2000 || start != 1700000000000 || s.ins[tRedPockets.idx] != 2 {
 		t.Errorf("red_pockets: %d rows, first recv %d, start %d, counted %d", n, recv, start, s.ins[tRedPockets.idx])
+	}
+}
+
+// TestRowFunctions: each table a record is routed to turns it into one
+// value per column (a lookup column its value), and gives no row for a
+// record of another table; tables written otherwise have no row function.
+func TestRowFunctions(t *testing.T) {
+	b := func(k protocol.Kind, cmd string) protocol.Base {
+		return protocol.Base{Kind: k, Cmd: cmd, RoomID: 7, TsMs: 1000}
+	}
+	records := []Record{
+		RoomMeta{RoomID: 7}, Snapshot{RoomID: 7}, Conn{RoomID: 7, Seq: 1}, Raw{RoomID: 7, Cmd: "X"}, Malformed{RoomID: 7},
+		Event{E: &protocol.Danmaku{Base: b(protocol.KindDanmaku, "DANMU_MSG"), IDStr: "id1"}},
+		Event{E: &protocol.Gift{Base: b(protocol.KindGift, "SEND_GIFT"), TID: "t1"}},
+		Event{E: &protocol.SuperChat{Base: b(protocol.KindSuperChat, "SUPER_CHAT_MESSAGE"), ID: 1}},
+		Event{E: &protocol.Guard{Base: b(protocol.KindGuard, "GUARD_BUY"), UID: 5}},
+		Event{E: &protocol.RedPocket{Base: b(kindRedPocket, "POPULARITY_RED_POCKET_V2_START"), LotID: 1}},
+		Event{E: &protocol.Interact{Base: b(protocol.KindInteract, "INTERACT_WORD_V2"), TriggerTimeNs: 5}},
+		Event{E: &protocol.Counter{Base: b(protocol.KindCounter, "WATCHED_CHANGE"), Name: "watched"}},
+		Event{E: &protocol.Room{Base: b(protocol.KindRoom, "LIVE")}},
+		Event{E: &protocol.Combo{Base: b(protocol.KindCombo, "COMBO_SEND")}},
+		Event{E: &protocol.Other{Base: b(protocol.KindOther, "SIM_X")}},
+	}
+	rowsOf := map[*Table]int{}
+	for _, r := range records {
+		want, err := tableFor(r)
+		if err != nil || want == nil {
+			t.Fatalf("%T: %v", r, err)
+		}
+		for _, tab := range Tables() {
+			row := tab.Row(0, r)
+			if tab != want {
+				if row != nil {
+					t.Errorf("%s gives a row for a %T routed to %s", tab.Name, r, want.Name)
+				}
+				continue
+			}
+			rowsOf[tab]++
+			if len(row) != len(tab.Columns) {
+				t.Errorf("%s: %d values for %d columns", tab.Name, len(row), len(tab.Columns))
+				continue
+			}
+			for i, c := range tab.Columns {
+				if c.code == nil {
+					continue
+				}
+				if _, _, err := c.code.value(row[i]); err != nil {
+					t.Errorf("%s.%s: %v", tab.Name, c.Name, err)
+				}
+			}
+		}
+	}
+	for _, tab := range Tables() {
+		if (tab.row != nil) != (rowsOf[tab] > 0) {
+			t.Errorf("%s: row function %v, records routed to it in this test %d", tab.Name, tab.row != nil, rowsOf[tab])
+		}
+	}
+	// A super chat delete updates super_chats and adds a room event.
+	del := Event{E: &protocol.SuperChatDelete{Base: b(protocol.KindSuperChatDelete, "SUPER_CHAT_MESSAGE_DELETE"), IDs: []int64{1, 2}}}
+	if tSuperChats.Row(0, del) != nil || fmt.Sprint(tRoomEvents.Row(0, del)) != "[7 1000 0 SUPER_CHAT_MESSAGE_DELETE    [1 2]]" {
+		t.Errorf("super chat delete: %v, %v", tSuperChats.Row(0, del), tRoomEvents.Row(0, del))
 	}
 }

@@ -34,10 +34,10 @@ func (d *DB) ScanRaw(ctx context.Context, fn func(roomID, recvMs int64, cmd stri
 	return nil
 }
 
-// distinctInts is the set of values of t's INTEGER column col, over
-// the rows where (when not "").
+// distinctInts is the set of values of t's stored INTEGER column col,
+// over the rows where (when not "").
 func (d *DB) distinctInts(ctx context.Context, t *Table, col, where string) (map[int64]bool, error) {
-	q := "SELECT DISTINCT " + col + " FROM " + t.Name
+	q := "SELECT DISTINCT " + col + " FROM " + t.Stored()
 	if where != "" {
 		q += " WHERE " + where
 	}
@@ -60,7 +60,7 @@ func (d *DB) distinctInts(ctx context.Context, t *Table, col, where string) (map
 // distinctStrings is the set of values of t's TEXT column col (NULL
 // counts as "").
 func (d *DB) distinctStrings(ctx context.Context, t *Table, col string) (map[string]bool, error) {
-	rows, err := d.SQL.QueryContext(ctx, "SELECT DISTINCT "+col+" FROM "+t.Name)
+	rows, err := d.SQL.QueryContext(ctx, "SELECT DISTINCT "+col+" FROM "+t.Stored())
 	if err != nil {
 		return nil, fmt.Errorf("storage: %s of %s: %w", col, t.Name, err)
 	}

@@ -201,8 +201,8 @@ func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
 	q := func(query string, dst ...any) error {
 		return d.SQL.QueryRowContext(ctx, query).Scan(dst...)
 	}
-	have := map[string]bool{} // "table" and "table.column"
-	trows, err := d.SQL.QueryContext(ctx, "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'")
+	have := map[string]bool{} // "table" and "table.column" (tables and views)
+	trows, err := d.SQL.QueryContext(ctx, "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type IN ('table', 'view')")
 	if err != nil {
 		return nil, err
 	}

@@ -5,111 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"slices"
-	"strconv"
 	"time"
-
-	"github.com/danmakud/danmakud/protocol"
 )
-
-// Record is anything the writer stores. The concrete types are Decoded,
-// Event, Conn, Snapshot, RoomMeta, Raw and Malformed.
-type Record interface{ roomKey() int64 }
-
-// Event is a decoded event and when it was received (unix ms).
-type Event struct {
-	E      protocol.Event
-	RecvMs int64
-}
-
-// Conn is the state of one connection; the latest record for (run, seq)
-// wins, so a worker sends one at auth and one at the end.
-type Conn struct {
-	// RunID is the run the connection belongs to; 0: the writer's run
-	// (a journal replayed after a crash carries the earlier run's).
-	RunID                        int64
-	Seq                          int64
-	RoomID                       int64
-	Host                         string
-	StartedMs, AuthedMs, EndedMs int64 // 0 = not (yet)
-	EndReason                    string
-	Frames, Events, Bytes, Bad   int64
-	// UID is the uid the auth packet carried; 0 = anonymous.
-	UID       int64
-	Anonymous bool
-	// Sampled: the connection is known to receive a sample (anonymous,
-	// over an account's room budget, or a lapsed login).
-	Sampled bool
-	// HistSeen is how many room-history danmaku the coverage check judged
-	// during this connection; HistArrived how many of those arrived.
-	HistSeen, HistArrived int64
-	Acks                  int64 // op-24 acks sent
-}
-
-// Snapshot is one room in one discovery round.
-type Snapshot struct {
-	Round          int
-	AtMs           int64
-	RoomID         int64
-	Rank           int
-	Online         int64
-	Watched        int64
-	Desired, Fixed bool
-	Absent         int
-}
-
-// RoomMeta is what the lists or room_init said about a room.
-type RoomMeta struct {
-	RoomID, ShortID, AnchorUID int64
-	AnchorName, Title          string
-	AreaID                     int64
-	AreaName                   string
-	ParentAreaID               int64
-	ParentAreaName             string
-	SeenMs                     int64
-}
-
-// Raw is one command body exactly as received (collect --raw), so a
-// later parser can re-derive every table.
-type Raw struct {
-	RoomID, RecvMs int64
-	Cmd            string
-	Body           []byte
-}
-
-// Malformed is input that could not be decoded: kept, never dropped.
-type Malformed struct {
-	RoomID, RecvMs int64
-	Reason         string
-	Body           []byte
-}
-
-// Decoded is what one journal frame gave: its records and the journal
-// position just after it. The writer stores the records and, in the same
-// transaction, the position (journal_position), so that a frame's rows
-// are committed together with the position that says they are: after a
-// crash the journal is replayed from exactly there.
-type Decoded struct {
-	Records []Record
-	At      Checkpoint
-}
-
-// Checkpoint is a position in the frame journal (see package journal).
-type Checkpoint struct {
-	JournalID uint64
-	Seg       uint64
-	Off       int64
-}
-
-func (e Event) roomKey() int64     { return e.E.Common().RoomID }
-func (c Conn) roomKey() int64      { return c.RoomID }
-func (s Snapshot) roomKey() int64  { return s.RoomID }
-func (r RoomMeta) roomKey() int64  { return r.RoomID }
-func (m Malformed) roomKey() int64 { return m.RoomID }
-func (r Raw) roomKey() int64       { return r.RoomID }
-func (Decoded) roomKey() int64     { return 0 }
 
 // WriterOptions tune the single writer. Zero values mean the defaults.
 type WriterOptions struct {
@@ -158,6 +57,9 @@ type Writer struct {
 	// which reuses it. Only the running flush touches it; Run closes them
 	// on return, after the last flush ended.
 	prepared map[string]*sql.Stmt
+	// codes are the lookup codes known committed (lookup → value key → code),
+	// kept across flushes; only the running flush touches them.
+	codes map[*lookup]map[string]int64
 }
 
 // NewWriter returns a writer for db.
@@ -171,7 +73,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.PendingMax <= 0 {
 		opts.PendingMax = max(DefaultPendingMax, opts.BatchMax)
 	}
-	w := &Writer{db: db, opts: opts, log: opts.Logger, obs: opts.Observer, prepared: map[string]*sql.Stmt{}}
+	w := &Writer{db: db, opts: opts, log: opts.Logger, obs: opts.Observer, prepared: map[string]*sql.Stmt{}, codes: map[*lookup]map[string]int64{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -267,6 +169,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record, at *Checkpoint) (err
 	}()
 	st := newStmts(tx)
 	st.prepared = w.prepared
+	st.codes = w.codes
 	defer st.close()
 	var dups int64
 	for _, rt := range sorted {
@@ -275,7 +178,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record, at *Checkpoint) (err
 			break // the rest store nothing either
 		}
 		before := st.inserted
-		if err := t.put(st, t, w.opts.RunID, rt.r); err != nil {
+		if err := st.put(t, w.opts.RunID, rt.r); err != nil {
 			return fmt.Errorf("storage: %s: %w", t.Name, err)
 		}
 		if t.Dedup && st.inserted == before {
@@ -290,6 +193,7 @@ func (w *Writer) flush(ctx context.Context, batch []Record, at *Checkpoint) (err
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	st.keepCodes()
 	if at != nil && w.opts.Committed != nil {
 		w.opts.Committed(*at)
 	}
@@ -308,10 +212,69 @@ type stmts struct {
 	ins      []int64 // rows inserted, per registry index
 	inserted int64   // Σ ins
 	updated  int64   // rows updated
+	// codes are the lookup codes known committed (the writer's; nil =
+	// none), added the codes this transaction read or made, which join
+	// codes only when it commits (keepCodes); by lookup.value's key.
+	codes, added map[*lookup]map[string]int64
 }
 
 func newStmts(tx *sql.Tx) *stmts {
-	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry))}
+	return &stmts{tx: tx, m: map[string]*sql.Stmt{}, ins: make([]int64, len(registry)), added: map[*lookup]map[string]int64{}}
+}
+
+// put writes one record routed to t: t's put, or else its row.
+func (s *stmts) put(t *Table, runID int64, r Record) error {
+	if t.put != nil {
+		return t.put(s, t, runID, r)
+	}
+	row := t.row(runID, r)
+	if row == nil {
+		return fmt.Errorf("unexpected record %T", r)
+	}
+	_, err := s.insert(t, row)
+	return err
+}
+
+// code is the code of v (lookup.value) in lookup l, added to l's table
+// if new.
+func (s *stmts) code(l *lookup, v any) (int64, error) {
+	parts, key, err := l.value(v)
+	if err != nil {
+		return 0, err
+	}
+	if c, ok := s.codes[l][key]; ok {
+		return c, nil
+	}
+	if c, ok := s.added[l][key]; ok {
+		return c, nil
+	}
+	if _, err := s.exec(l.insert, parts...); err != nil {
+		return 0, err
+	}
+	var c int64
+	if err := s.queryRow(l.query, parts...).Scan(&c); err != nil {
+		return 0, err
+	}
+	if s.added[l] == nil {
+		s.added[l] = map[string]int64{}
+	}
+	s.added[l][key] = c
+	return c, nil
+}
+
+// keepCodes adds the codes of a committed transaction to the known ones.
+func (s *stmts) keepCodes() {
+	if s.codes == nil {
+		return
+	}
+	for l, m := range s.added {
+		if s.codes[l] == nil {
+			s.codes[l] = map[string]int64{}
+		}
+		for text, c := range m {
+			s.codes[l][text] = c
+		}
+	}
 }
 
 // close releases the transaction's statements; the prepared ones they
@@ -359,9 +322,24 @@ func (s *stmts) exec(q string, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
-// insert runs t's INSERT and returns the rows added (0: a duplicate the
-// unique key ignored).
-func (s *stmts) insert(t *Table, args ...any) (int64, error) {
+// insert runs t's INSERT with row (t.Row's values: a lookup column's
+// value is stored as its code; the columns the INSERT skips are left out)
+// and returns the rows added (0: a duplicate the unique key ignored).
+func (s *stmts) insert(t *Table, row []any) (int64, error) {
+	args := make([]any, 0, len(row))
+	for i, c := range t.Columns {
+		if c.code != nil {
+			code, err := s.code(c.code, row[i])
+			if err != nil {
+				return 0, fmt.Errorf("column %s: %w", c.Name, err)
+			}
+			args = append(args, code)
+			continue
+		}
+		if !slices.Contains(t.skip, c.Name) {
+			args = append(args, row[i])
+		}
+	}
 	n, err := s.exec(t.insert, args...)
 	if err == nil {
 		s.ins[t.idx] += n
@@ -386,47 +364,4 @@ func (s *stmts) queryRow(q string, args ...any) *sql.Row {
 		return s.tx.QueryRow(q, args...) // reports the same error at Scan
 	}
 	return st.QueryRow(args...)
-}
-
-func b2i(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// DanmakuKey is the danmaku's dedup key: its id_str, or for messages
-// without one (before 2023) a digest of what identifies it.
-func DanmakuKey(d *protocol.Danmaku) string {
-	if d.IDStr != "" {
-		return d.IDStr
-	}
-	return "x:" + strconv.FormatInt(d.TsMs, 10) + ":" + d.MidHash + ":" + strconv.FormatInt(d.Rnd, 10) + ":" +
-		strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(d.Text))), 16)
-}
-
-// GiftKey is a gift's dedup key: its tid, which SEND_GIFT and SEND_GIFT_V2
-// share, or a digest when a message has none.
-func GiftKey(g *protocol.Gift) string {
-	if g.TID != "" {
-		return g.TID
-	}
-	return "x:" + strconv.FormatInt(g.UID, 10) + ":" + strconv.FormatInt(g.GiftID, 10) + ":" + strconv.FormatInt(g.TsMs, 10) + ":" + strconv.FormatInt(g.Num, 10)
-}
-
-// InteractKey is an interaction's dedup key: its nanosecond trigger_time
-// (unique per room) and type. Like clicks carry no id or time; they get
-// NULL, which UNIQUE does not constrain (see the README).
-func InteractKey(e *protocol.Interact) any {
-	if e.TriggerTimeNs == 0 {
-		return nil
-	}
-	return strconv.FormatInt(e.TriggerTimeNs, 10) + ":" + strconv.FormatInt(e.MsgType, 10)
-}
-
-func nullMs(ms int64) any {
-	if ms == 0 {
-		return nil
-	}
-	return ms
 }

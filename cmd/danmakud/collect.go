@@ -94,6 +94,8 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
 	f.Var(sizeFlag{&o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
+	f.BoolVar(&o.cfg.Tuning.KeepJournal, "journal-keep", false, "keep every journal segment, also those stored (tests, forensics)")
+	_ = f.MarkHidden("journal-keep")
 	f.Var(sizeFlag{&o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
 	return cmd
 }

@@ -40,7 +40,7 @@ func TestDescriptorBudget(t *testing.T) {
 			t.Errorf("collect does not say %q:\n%s", want, msg)
 		}
 	}
-	if n := strings.Count(msg, "open-file limit"); n != 1 {
+	if n := strings.Count(msg, "fits 36 of the 150 wanted rooms"); n != 1 {
 		t.Errorf("the limit is reported %d times, want once", n)
 	}
 	d, err := storage.OpenReadOnly(db)

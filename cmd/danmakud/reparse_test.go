@@ -194,7 +194,7 @@ func TestReparseAfterCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tb := range keyed {
-		if _, err := db.SQL.Exec("DELETE FROM " + tb); err != nil {
+		if _, err := db.SQL.Exec("DELETE FROM " + storage.TableNamed(tb).Stored()); err != nil {
 			t.Fatal(err)
 		}
 	}

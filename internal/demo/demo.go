@@ -74,7 +74,8 @@ func Start(o Options) (*Demo, error) {
 func (d *Demo) Close() error { return d.Sim.Close() }
 
 // Reset removes the danmakud database at path, with its -wal and -shm
-// files, so that a demo starts from nothing; a missing file is fine. It
+// files and its frame journal (daemon.JournalDir), so that a demo starts
+// from nothing; a missing file is fine. It
 // refuses a file that is not a danmakud database (never delete what is
 // not ours). Its errors start with path.
 func Reset(path string) error {
@@ -90,6 +91,9 @@ func Reset(path string) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+	}
+	if err := os.RemoveAll(daemon.JournalDir(path)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
