@@ -12,6 +12,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/metrics"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -21,10 +22,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeRunner records its lifetime; it blocks until its context ends.
+// With hold set it is slow to stop: it sends its id on stopping, then
+// waits for hold to close before it exits.
 type fakeRunner struct {
-	id   int64
-	log  *eventLog
-	exit time.Duration // how long stopping takes
+	id       int64
+	log      *eventLog
+	stopping chan<- int64
+	hold     <-chan struct{}
 }
 
 type eventLog struct {
@@ -42,7 +46,10 @@ func (l *eventLog) get() []string {
 func (f *fakeRunner) Run(ctx context.Context) {
 	f.log.add(fmt.Sprintf("start %d", f.id))
 	<-ctx.Done()
-	time.Sleep(f.exit)
+	if f.hold != nil {
+		f.stopping <- f.id
+		<-f.hold
+	}
 	f.log.add(fmt.Sprintf("exit %d", f.id))
 }
 
@@ -56,8 +63,9 @@ func targets(ids ...int64) []roomsource.Target {
 
 func TestReconcile(t *testing.T) {
 	log := &eventLog{}
+	stopping, hold := make(chan int64, 4), make(chan struct{})
 	s := NewSupervisor(func(t roomsource.Target) Runner {
-		return &fakeRunner{id: t.RoomID, log: log, exit: 20 * time.Millisecond}
+		return &fakeRunner{id: t.RoomID, log: log, stopping: stopping, hold: hold}
 	}, nil)
 	ctx := context.Background()
 	if st, sp := s.Reconcile(ctx, targets(1, 2, 3)); st != 3 || sp != 0 {
@@ -67,9 +75,21 @@ func TestReconcile(t *testing.T) {
 	if st, sp := s.Reconcile(ctx, targets(3, 2, 1)); st != 0 || sp != 0 {
 		t.Fatalf("same set: started %d stopped %d", st, sp)
 	}
-	// Room 2 leaves: Reconcile returns only after it has exited.
-	if st, sp := s.Reconcile(ctx, targets(1, 3, 4)); st != 1 || sp != 1 {
-		t.Fatalf("change: started %d stopped %d", st, sp)
+	// Room 2 leaves and is slow to stop: Reconcile returns only after it
+	// has exited.
+	changed := make(chan [2]int, 1)
+	go func() { st, sp := s.Reconcile(ctx, targets(1, 3, 4)); changed <- [2]int{st, sp} }()
+	if id := <-stopping; id != 2 {
+		t.Fatalf("room %d stopping, want 2", id)
+	}
+	select {
+	case <-changed:
+		t.Fatal("Reconcile returned while room 2's worker was still stopping")
+	default:
+	}
+	close(hold)
+	if n := <-changed; n != [2]int{1, 1} {
+		t.Fatalf("change: started %d stopped %d", n[0], n[1])
 	}
 	found := false
 	for _, e := range log.get() {
@@ -257,13 +277,7 @@ func TestBackpressure(t *testing.T) {
 	}
 	res := make(chan bool)
 	go func() { res <- c.send(storage.Malformed{RoomID: 2}) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for mx.Totals().Backpressure != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the second send did not wait")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Poll(t, 5*time.Second, "the second send waiting", func() bool { return mx.Totals().Backpressure == 1 })
 	<-ch // the writer catches up
 	if !<-res {
 		t.Error("the waiting send was dropped")

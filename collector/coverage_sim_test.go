@@ -11,6 +11,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/metrics"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
@@ -69,15 +70,11 @@ func runCollector(t *testing.T, cfg Config, rooms []int64, until func(c *Collect
 		}
 		closeCh()
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !until(c, mx.Totals()) {
-		if time.Now().After(deadline) {
-			stop()
-			t.Fatalf("condition not reached in time; metrics %s", totalsOf(mx.Totals()))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	reached := testkit.Until(60*time.Second, func() bool { return until(c, mx.Totals()) })
 	stop()
+	if !reached {
+		t.Fatalf("condition not reached in time; metrics %s", totalsOf(mx.Totals()))
+	}
 	return c, mx.Totals(), get()
 }
 

@@ -16,64 +16,10 @@ import (
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // metricsDoc is where the metric names are documented.
 const metricsDoc = "../docs/operations.md"
-
-// scrape fetches and parses http://addr/metrics (Prometheus text format).
-func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
-	t.Helper()
-	res, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("scrape: HTTP %d", res.StatusCode)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(res.Body)
-	if err != nil {
-		t.Fatalf("scrape: parse: %v", err)
-	}
-	return fams
-}
-
-// value sums a family's series whose labels include every pair in match
-// (name, value, name, value, …).
-func value(fams map[string]*dto.MetricFamily, name string, match ...string) float64 {
-	var s float64
-	f := fams[name]
-	if f == nil {
-		return 0
-	}
-series:
-	for _, m := range f.Metric {
-		for i := 0; i+1 < len(match); i += 2 {
-			found := false
-			for _, l := range m.Label {
-				if l.GetName() == match[i] && l.GetValue() == match[i+1] {
-					found = true
-				}
-			}
-			if !found {
-				continue series
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			s += m.Counter.GetValue()
-		case m.Gauge != nil:
-			s += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			s += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return s
-}
 
 func healthz(t *testing.T, addr string) (int, string) {
 	t.Helper()
@@ -121,7 +67,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("/healthz never answered 200: %d %s", c, body)
 	}
 	if !testkit.Until(10*time.Second, func() bool {
-		return value(scrape(t, addr), "danmakud_room_connected") == 3
+		return testkit.MetricValue(testkit.Scrape(t, addr), "danmakud_room_connected") == 3
 	}) {
 		t.Errorf("danmakud_room_connected never showed 3 connected rooms")
 	}
@@ -133,15 +79,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	var fams map[string]*dto.MetricFamily
 	var last float64 = -1
 	if !testkit.Until(10*time.Second, func() bool {
-		fams = scrape(t, addr)
-		ev := value(fams, "danmakud_events_total", "kind", "danmaku")
-		rows := value(fams, "danmakud_rows_written_total", "table", "danmaku")
+		fams = testkit.Scrape(t, addr)
+		ev := testkit.MetricValue(fams, "danmakud_events_total", "kind", "danmaku")
+		rows := testkit.MetricValue(fams, "danmakud_rows_written_total", "table", "danmaku")
 		stable := ev > 0 && ev == rows && ev == last
 		last = ev
 		return stable
 	}) {
-		t.Fatalf("danmaku events %v never all written (rows %v)", value(fams, "danmakud_events_total", "kind", "danmaku"),
-			value(fams, "danmakud_rows_written_total", "table", "danmaku"))
+		t.Fatalf("danmaku events %v never all written (rows %v)", testkit.MetricValue(fams, "danmakud_events_total", "kind", "danmaku"),
+			testkit.MetricValue(fams, "danmakud_rows_written_total", "table", "danmaku"))
 	}
 	if c, body := healthz(t, addr); c != http.StatusOK || !strings.HasPrefix(body, "ok") || strings.Count(body, "\n") != 1 {
 		t.Errorf("/healthz during the run: %d %q", c, body)
@@ -174,19 +120,19 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("metric %s is not listed in %s", name, metricsDoc)
 		}
 	}
-	if v := value(fams, "danmakud_rooms_desired"); v != 3 {
+	if v := testkit.MetricValue(fams, "danmakud_rooms_desired"); v != 3 {
 		t.Errorf("rooms desired %v, want 3", v)
 	}
-	if v := value(fams, "danmakud_sessions_total", "identity", "anonymous"); v < 3 {
+	if v := testkit.MetricValue(fams, "danmakud_sessions_total", "identity", "anonymous"); v < 3 {
 		t.Errorf("anonymous sessions %v, want ≥ 3", v)
 	}
-	if v := value(fams, "danmakud_http_requests_total", "endpoint", "getDanmuInfo", "status", "200"); v < 3 {
+	if v := testkit.MetricValue(fams, "danmakud_http_requests_total", "endpoint", "getDanmuInfo", "status", "200"); v < 3 {
 		t.Errorf("getDanmuInfo 200s %v, want ≥ 3", v)
 	}
-	if v := value(fams, "danmakud_flush_duration_seconds"); v < 1 || v != value(fams, "danmakud_flushes_total") {
-		t.Errorf("flush duration observations %v, flushes %v", v, value(fams, "danmakud_flushes_total"))
+	if v := testkit.MetricValue(fams, "danmakud_flush_duration_seconds"); v < 1 || v != testkit.MetricValue(fams, "danmakud_flushes_total") {
+		t.Errorf("flush duration observations %v, flushes %v", v, testkit.MetricValue(fams, "danmakud_flushes_total"))
 	}
-	if v := value(fams, "danmakud_build_info", "version", cfg.Version); v != 1 {
+	if v := testkit.MetricValue(fams, "danmakud_build_info", "version", cfg.Version); v != 1 {
 		t.Errorf("build info for version %q: %v", cfg.Version, v)
 	}
 	for _, f := range fams {
@@ -208,13 +154,13 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, r := range st.Rooms {
 		danmaku += r.Kinds["danmaku"]
 	}
-	if float64(st.Rows["danmaku"]) != value(fams, "danmakud_rows_written_total", "table", "danmaku") ||
-		float64(danmaku) != value(fams, "danmakud_events_total", "kind", "danmaku") {
+	if float64(st.Rows["danmaku"]) != testkit.MetricValue(fams, "danmakud_rows_written_total", "table", "danmaku") ||
+		float64(danmaku) != testkit.MetricValue(fams, "danmakud_events_total", "kind", "danmaku") {
 		t.Errorf("stats: %d danmaku rows (%d by room); /metrics said %v rows, %v events", st.Rows["danmaku"], danmaku,
-			value(fams, "danmakud_rows_written_total", "table", "danmaku"), value(fams, "danmakud_events_total", "kind", "danmaku"))
+			testkit.MetricValue(fams, "danmakud_rows_written_total", "table", "danmaku"), testkit.MetricValue(fams, "danmakud_events_total", "kind", "danmaku"))
 	}
-	if float64(st.Rows["gifts"]) < value(fams, "danmakud_rows_written_total", "table", "gifts") {
-		t.Errorf("stats: %d gift rows, fewer than /metrics' %v", st.Rows["gifts"], value(fams, "danmakud_rows_written_total", "table", "gifts"))
+	if float64(st.Rows["gifts"]) < testkit.MetricValue(fams, "danmakud_rows_written_total", "table", "gifts") {
+		t.Errorf("stats: %d gift rows, fewer than /metrics' %v", st.Rows["gifts"], testkit.MetricValue(fams, "danmakud_rows_written_total", "table", "gifts"))
 	}
 	if c, err := http.Get("http://" + addr + "/metrics"); err == nil {
 		c.Body.Close()

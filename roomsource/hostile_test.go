@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/roomsource"
 )
 
@@ -119,93 +118,39 @@ func TestDiscoveryEmptyListKeepsTheSet(t *testing.T) {
 	}
 }
 
-// stormProxy forwards to the simulator and can answer every request 412
-// (storm) or hold getDanmuInfo past the client's timeout (hang). It
-// records when each request arrived.
-type stormProxy struct {
-	storm, hang atomic.Bool
-	mu          sync.Mutex
-	at          []time.Time
-	srv         *httptest.Server
-}
-
-func newStormProxy(t *testing.T, target string) *stormProxy {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stormProxy{}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.at = append(p.at, time.Now())
-		p.mu.Unlock()
-		switch {
-		case p.storm.Load():
-			w.WriteHeader(http.StatusPreconditionFailed)
-			return
-		case p.hang.Load() && strings.Contains(r.URL.Path, "getDanmuInfo"):
-			select {
-			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
-			}
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-// maxInWindow is the most requests that arrived within any window.
-func (p *stormProxy) maxInWindow(w time.Duration) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	best, j := 0, 0
-	for i := range p.at {
-		for p.at[i].Sub(p.at[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
-}
-
-func (p *stormProxy) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.at)
-}
-
-// TestAPIStorm: every request answered 412 for a while, then recovery;
-// many callers at once. The requests sent never exceed the limiter (rate
-// × window + burst in any window), the breaker holds most callers back
-// during the storm, and calls succeed again after it.
+// TestAPIStorm: every request answered 412 until the storm was met (six
+// requests answered 412 to eight callers at once), then recovery. The
+// requests sent never exceed the limiter (rate × window + burst in any
+// window), the breaker holds callers back during the storm, and every
+// caller's calls succeed again after it.
 func TestAPIStorm(t *testing.T) {
 	s := newSim(t, livesim.Options{Rooms: 5, HTTPRate: 1000, HTTPBurst: 1000})
-	p := newStormProxy(t, s.URL())
-	c := newClient(t, p.srv.URL, roomsource.Config{Rate: 10, Burst: 3, BreakerPause: 300 * time.Millisecond, BreakerMax: 600 * time.Millisecond})
-	ctx := context.Background()
+	p := testkit.NewAPIFaults(t, s.URL())
+	c := newClient(t, p.URL, roomsource.Config{Rate: 10, Burst: 3, BreakerPause: 300 * time.Millisecond, BreakerMax: 600 * time.Millisecond})
+	// The timeout only bounds a caller that never gets through.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if err := c.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
 	room := s.RoomIDs()[0]
-	p.storm.Store(true)
-	stormEnd := time.Now().Add(2 * time.Second)
+	p.Storm.Store(true)
 	var wg sync.WaitGroup
 	var ok, limited, refused atomic.Int64
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(stormEnd.Add(1500 * time.Millisecond)) {
+			for { // until this caller's first success
 				_, err := c.DanmuInfo(ctx, room)
 				switch {
 				case err == nil:
 					ok.Add(1)
+					return
 				case errors.Is(err, roomsource.ErrRateLimited):
-					limited.Add(1)
+					if limited.Add(1) >= 6 {
+						p.Storm.Store(false)
+					}
 				case errors.Is(err, roomsource.ErrBreakerOpen):
 					refused.Add(1)
 					time.Sleep(20 * time.Millisecond) // a caller's own backoff
@@ -213,52 +158,52 @@ func TestAPIStorm(t *testing.T) {
 					t.Errorf("DanmuInfo: %v", err)
 					return
 				}
-				if time.Now().After(stormEnd) {
-					p.storm.Store(false)
-				}
 			}
 		}()
 	}
 	wg.Wait()
 	// 10/s, burst 3: at most 13 in any second.
-	if m := p.maxInWindow(time.Second); m > 13 {
-		t.Errorf("%d requests within one second; the limiter allows 13", m)
+	best, total := p.MaxInWindow(time.Second)
+	if best > 13 {
+		t.Errorf("%d requests within one second; the limiter allows 13", best)
 	}
-	if ok.Load() == 0 {
-		t.Errorf("no call succeeded after the storm ended (412 %d, held back %d)", limited.Load(), refused.Load())
+	if ok.Load() != 8 {
+		t.Errorf("%d of 8 callers got through after the storm ended (412 %d, held back %d)", ok.Load(), limited.Load(), refused.Load())
 	}
 	if refused.Load() == 0 {
 		t.Errorf("the breaker never held a call back during the storm")
 	}
 	t.Logf("storm: %d requests sent in all, %d answered 412, %d held back by the breaker, %d ok after; max %d in one second",
-		p.count(), limited.Load(), refused.Load(), ok.Load(), p.maxInWindow(time.Second))
+		total, limited.Load(), refused.Load(), ok.Load(), best)
 }
 
 // TestDanmuInfoTimeoutAndKeyRotation: getDanmuInfo hanging past the
 // client's timeout fails that call within the timeout (not forever), and
-// the next call after the hang works; with WBI keys rotating every
-// 200 ms (-352 on stale keys) every call still succeeds.
+// the calls after the hang work; with WBI keys rotating every 200 ms
+// (-352 on stale keys) every call still succeeds, across two rotations.
 func TestDanmuInfoTimeoutAndKeyRotation(t *testing.T) {
 	s := newSim(t, livesim.Options{Rooms: 3, RotateKeys: 200 * time.Millisecond, HTTPRate: 1000, HTTPBurst: 1000})
-	p := newStormProxy(t, s.URL())
-	c := newClient(t, p.srv.URL, roomsource.Config{Timeout: 300 * time.Millisecond})
+	p := testkit.NewAPIFaults(t, s.URL())
+	c := newClient(t, p.URL, roomsource.Config{Timeout: 300 * time.Millisecond})
 	ctx := context.Background()
 	room := s.RoomIDs()[0]
-	p.hang.Store(true)
+	p.Hang.Store(true)
 	start := time.Now()
 	if _, err := c.DanmuInfo(ctx, room); err == nil {
 		t.Fatal("DanmuInfo succeeded against a hanging server")
 	} else if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("a hanging getDanmuInfo took %v to fail (timeout 300ms)", took)
 	}
-	p.hang.Store(false)
-	for i := range 10 {
+	if n := p.Count("getDanmuInfo", testkit.Held); n != 1 {
+		t.Errorf("%d getDanmuInfo requests held, want the one", n)
+	}
+	p.Hang.Store(false)
+	before, calls := s.Stats().HTTP352, 0
+	testkit.Poll(t, 10*time.Second, "two stale-key refusals (-352)", func() bool {
 		if _, err := c.DanmuInfo(ctx, room); err != nil {
-			t.Fatalf("call %d after the hang, keys rotating: %v", i, err)
+			t.Fatalf("call %d after the hang, keys rotating: %v", calls, err)
 		}
-		time.Sleep(60 * time.Millisecond) // across several key rotations
-	}
-	if st := s.Stats(); st.HTTP352 == 0 {
-		t.Errorf("no -352 answered: the keys did not go stale, the test tested nothing")
-	}
+		calls++
+		return s.Stats().HTTP352 >= before+2
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/roomsource"
 	"go.uber.org/goleak"
 )
@@ -89,15 +90,13 @@ func TestKeysRefetchedOn352(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := s.Stats().HTTP352
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().HTTP352 == before { // until a stale signature was refused…
-		if time.Now().After(deadline) {
-			t.Fatal("keys never went stale")
-		}
+	// Until a stale signature was refused, every call succeeds.
+	testkit.Poll(t, 5*time.Second, "a stale signature refused (-352)", func() bool {
 		if _, err := c.DanmuInfo(ctx, s.RoomIDs()[0]); err != nil {
-			t.Fatalf("DanmuInfo after rotation: %v", err) // …and every call still succeeded
+			t.Fatalf("DanmuInfo after rotation: %v", err)
 		}
-	}
+		return s.Stats().HTTP352 != before
+	})
 }
 
 func TestRoomInitResolvesShortIDs(t *testing.T) {
@@ -134,20 +133,29 @@ func TestTopRoomsPages(t *testing.T) {
 	}
 }
 
-// pagedServer serves a room list whose page 2 fails while fail is set.
-func pagedServer(t *testing.T, fail *atomic.Bool, total int) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// pagedServer serves a room list of total rooms, 30 a page, whose page 2
+// fails (504) while fail is set; failed counts those failures.
+type pagedServer struct {
+	*httptest.Server
+	fail   atomic.Bool
+	failed atomic.Int64
+}
+
+func newPagedServer(t *testing.T, total int) *pagedServer {
+	p := &pagedServer{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		page := r.URL.Query().Get("page")
-		if page == "2" && fail.Load() {
+		if page == "2" && p.fail.Load() {
+			p.failed.Add(1)
 			http.Error(w, "upstream timeout", http.StatusGatewayTimeout)
 			return
 		}
-		var p int
-		fmt.Sscan(page, &p)
+		var n int
+		fmt.Sscan(page, &n)
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"code":0,"data":[`)
 		for i := 0; i < 30; i++ {
-			id := (p-1)*30 + i
+			id := (n-1)*30 + i
 			if id >= total {
 				break
 			}
@@ -158,39 +166,37 @@ func pagedServer(t *testing.T, fail *atomic.Bool, total int) *httptest.Server {
 		}
 		fmt.Fprint(w, `]}`)
 	}))
-	t.Cleanup(srv.Close)
-	return srv
+	t.Cleanup(p.Close)
+	return p
 }
 
 func TestPartialDiscoveryFailureSendsNothing(t *testing.T) {
-	var fail atomic.Bool
-	srv := pagedServer(t, &fail, 100)
+	srv := newPagedServer(t, 100)
 	c := newClient(t, srv.URL, roomsource.Config{})
 	d := &roomsource.Discovery{Lister: c, Top: 50}
 	r, err := d.Refresh1(context.Background())
 	if err != nil || len(r.Rooms) != 50 {
 		t.Fatalf("good round: %d rooms, %v", len(r.Rooms), err)
 	}
-	fail.Store(true)
+	srv.fail.Store(true)
 	if _, err := d.Refresh1(context.Background()); err == nil {
 		t.Fatal("a failed page 2 did not fail the round")
 	}
-	// Run sends nothing for failed rounds.
+	// Run sends nothing for failed rounds. Once page 2 has failed a sixth
+	// time, the first five rounds are over and would have sent by now.
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan roomsource.Round, 4)
 	d2 := &roomsource.Discovery{Lister: c, Top: 50, Refresh: time.Millisecond}
 	done := make(chan struct{})
 	go func() { d2.Run(ctx, out); close(done) }()
-	deadline := time.Now().Add(200 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		select {
-		case r := <-out:
-			t.Fatalf("a round was sent while page 2 failed: %d rooms", len(r.Rooms))
-		default:
-		}
-		runtimeGosched()
+	failed := srv.failed.Load()
+	testkit.Poll(t, 5*time.Second, "five failed rounds", func() bool { return srv.failed.Load() >= failed+6 })
+	select {
+	case r := <-out:
+		t.Fatalf("a round was sent while page 2 failed: %d rooms", len(r.Rooms))
+	default:
 	}
-	fail.Store(false)
+	srv.fail.Store(false)
 	select {
 	case r := <-out:
 		if len(r.Rooms) != 50 {
@@ -269,8 +275,6 @@ func TestBreakerOn412Storm(t *testing.T) {
 	}
 }
 
-func runtimeGosched() { time.Sleep(time.Millisecond) }
-
 // notSentCounter is an Observer that counts the requests not sent, by
 // reason.
 type notSentCounter struct {
@@ -318,22 +322,21 @@ func TestHistoryUsesOnlySpareBudget(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := c.RoomInit(ctx, room); done <- err }()
 	skipped := 0
-wait:
-	for {
+	testkit.Poll(t, 5*time.Second, "the waiting RoomInit", func() bool {
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Fatal(err)
 			}
-			break wait
+			return true
 		default:
 		}
 		if _, err := c.History(ctx, room); err == nil {
 			t.Fatal("a History request went out while another request was waiting for the limiter")
 		}
 		skipped++
-		time.Sleep(time.Millisecond)
-	}
+		return false
+	})
 	if got := obs.count(roomsource.NotSentNoBudget); got != skipped+1 {
 		t.Errorf("%d requests reported not sent for want of budget, want %d", got, skipped+1)
 	}
@@ -347,8 +350,7 @@ wait:
 // Whole-site listings: --top beyond 3,000 (once a fixed page cap) gets
 // every room it asks for.
 func TestTopRoomsBeyondThreeThousand(t *testing.T) {
-	var fail atomic.Bool
-	srv := pagedServer(t, &fail, 4000)
+	srv := newPagedServer(t, 4000)
 	c := newClient(t, srv.URL, roomsource.Config{Rate: 10000, Burst: 10000})
 	rooms, err := c.TopRooms(context.Background(), 3500, 0)
 	if err != nil || len(rooms) != 3500 {

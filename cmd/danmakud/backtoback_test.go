@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -34,18 +35,20 @@ func TestCollectBackToBack(t *testing.T) {
 	}
 	first := collect("2s")
 	// The first run holds the file once its run row exists.
-	for holding := false; !holding; {
+	testkit.Poll(t, 30*time.Second, "the first run's run row", func() bool {
 		select {
 		case errs, ok := <-first:
 			t.Fatalf("first run ended before the second started (ok %v): %s", ok, errs)
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-		if ro, err := storage.OpenReadOnly(db); err == nil {
-			var n int
-			holding = ro.SQL.QueryRow("SELECT count(*) FROM runs WHERE ended_ms IS NULL").Scan(&n) == nil && n == 1
-			ro.Close()
+		ro, err := storage.OpenReadOnly(db)
+		if err != nil {
+			return false
 		}
-	}
+		defer ro.Close()
+		var n int
+		return ro.SQL.QueryRow("SELECT count(*) FROM runs WHERE ended_ms IS NULL").Scan(&n) == nil && n == 1
+	})
 	second := collect("1s")
 	for name, ch := range map[string]<-chan string{"first": first, "second": second} {
 		if errs, failed := <-ch; failed {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,20 @@ func totalDanmaku(sim *livesim.Sim) int64 {
 	return n
 }
 
+// freeAddr is a loopback address with a port that was free a moment ago,
+// for a child process to listen on (--metrics-addr). Should another
+// process take the port in between, the child fails at once with exit 2
+// naming the flag.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // collectCmd starts the built binary's collect against sim on db.
 func collectCmd(t *testing.T, bin, base, db string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
@@ -101,7 +116,8 @@ func TestKill9(t *testing.T) {
 		before := testkit.ReadFacts(t, db)
 		cmd, stderr := collectCmd(t, bin, sim.URL(), db)
 		// Kill at a random moment from 0.2 to 2.2 s in: before the first
-		// auth, mid-flush, between flushes.
+		// auth, mid-flush, between flushes. The sleep is the fault (when
+		// the kill lands), not a wait for something to happen.
 		time.Sleep(200*time.Millisecond + time.Duration(rng.Int64N(int64(2*time.Second))))
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
@@ -158,15 +174,18 @@ func TestSIGTERMAndSecondSIGINT(t *testing.T) {
 	}
 	defer sim.Close()
 	db := filepath.Join(t.TempDir(), "term.db")
-	cmd, stderr := collectCmd(t, bin, sim.URL(), db, "--top", "3", "--flush-interval", "1h")
-	deadline := time.Now().Add(30 * time.Second)
-	for !sim.Idle() || totalDanmaku(sim) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the simulator's traffic did not end")
+	addr := freeAddr(t)
+	cmd, stderr := collectCmd(t, bin, sim.URL(), db, "--top", "3", "--flush-interval", "1h", "--metrics-addr", addr)
+	// SIGTERM once the traffic has ended and collect has decoded every
+	// danmaku the simulator delivered (its /metrics says so): the final
+	// flush must store them all.
+	testkit.Poll(t, 30*time.Second, "the traffic's end, every delivered danmaku decoded", func() bool {
+		if !sim.Idle() || totalDanmaku(sim) == 0 {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(2500 * time.Millisecond) // two heartbeats: every written frame has been read
+		m, err := testkit.FetchMetrics(addr)
+		return err == nil && testkit.MetricValue(m, "danmakud_events_total", "kind", "danmaku") >= float64(totalDanmaku(sim))
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v: %s", err, stderr)
@@ -185,30 +204,16 @@ func TestSIGTERMAndSecondSIGINT(t *testing.T) {
 	}
 	defer sim2.Close()
 	cmd, stderr = collectCmd(t, bin, sim2.URL(), db, "--top", "3", "--flush-interval", "1h")
-	deadline = time.Now().Add(30 * time.Second)
-	for totalDanmaku(sim2) < 8000 {
-		if time.Now().After(deadline) {
-			t.Fatal("no traffic reached collect")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Two signals sent back to back can reach the process as one (a
-	// pending signal does not queue), so keep signalling until it exits:
-	// the first starts the shutdown, a later one must cut it short.
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	testkit.Poll(t, 30*time.Second, "traffic reaching collect", func() bool { return totalDanmaku(sim2) >= 8000 })
+	// The first SIGINT starts the orderly stop, whose first step closes
+	// the connections (the simulator sees them go); the final flush comes
+	// after. Only then the second, which must cut the flush short: two
+	// signals sent back to back can reach the process as one, and one
+	// sent after the run has ended would meet the default handler.
 	cmd.Process.Signal(syscall.SIGINT)
-	tick := time.NewTicker(20 * time.Millisecond)
-signalling:
-	for {
-		select {
-		case err = <-exited:
-			break signalling
-		case <-tick.C:
-			cmd.Process.Signal(syscall.SIGINT)
-		}
-	}
-	tick.Stop()
+	testkit.Poll(t, 30*time.Second, "the first SIGINT closing the connections", func() bool { return sim2.Stats().ConnsOpen == 0 })
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("second SIGINT: %v, want exit %d: %s", err, exitInterrupted, stderr)

@@ -41,7 +41,7 @@ func TestJitterStaysWithinHalfToFull(t *testing.T) {
 
 func TestMaxBelowMinIsMin(t *testing.T) {
 	b := New(3*time.Second, time.Second, nil)
-	if b.Next() != 3*time.Second || b.Next() != 3*time.Second {
+	if first, second := b.Next(), b.Next(); first != 3*time.Second || second != 3*time.Second {
 		t.Error("a cap below the minimum should hold the wait at the minimum")
 	}
 }

@@ -1,8 +1,9 @@
 // Package testkit is what the tests of several packages share: one way
 // to wait for a condition, simulated logins, the HTTP fault proxy, an RSS
-// sampler and the facts a test reads back from a database. Test code
-// only; it imports no package that imports it (collector's tests use it),
-// so the daemon's helpers are in internal/testrun.
+// sampler, the facts a test reads back from a database and a scrape of a
+// /metrics endpoint. Test code only; it imports no package that imports
+// it (collector's in-package tests use it), so the daemon's helpers are
+// in internal/testrun.
 package testkit
 
 import (
@@ -14,8 +15,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,9 @@ import (
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Soak says whether the long versions of the tests run (DANMAKUD_SOAK=1).
@@ -156,15 +160,35 @@ func SampleRSS(d time.Duration) func() []int64 {
 	}
 }
 
-// APIFaults stands between a client and the simulator's HTTP API: with
-// Storm set it answers every request 412, with EmptyList it answers the
-// room list with an empty array. It records when each request arrived.
-// The WebSocket hosts that getDanmuInfo names are the simulator's own.
+// APIFaults stands between a client and the simulator's HTTP API and
+// answers some requests itself: with Storm set, every request 412; with
+// EmptyList, the room list (getListByAreaID) an empty array; with Hang,
+// getDanmuInfo never: it holds the request until the client gives up (at
+// most 5 s). Everything else goes to the simulator, so the WebSocket hosts
+// that getDanmuInfo names are the simulator's own. It records each
+// request: when it arrived, its endpoint and how it was answered. Its
+// methods are safe for concurrent use.
 type APIFaults struct {
-	Storm, EmptyList atomic.Bool
-	URL              string // the proxy's base URL
-	mu               sync.Mutex
-	at               []time.Time
+	Storm, EmptyList, Hang atomic.Bool
+	URL                    string // the proxy's base URL
+	mu                     sync.Mutex
+	reqs                   []apiRequest
+}
+
+// Answer is how APIFaults answered a request.
+type Answer int
+
+const (
+	Forwarded Answer = iota // passed to the simulator
+	Refused                 // 412 (Storm)
+	Emptied                 // an empty room list (EmptyList)
+	Held                    // held until the client gave up (Hang)
+)
+
+type apiRequest struct {
+	at       time.Time
+	endpoint string
+	answer   Answer
 }
 
 // NewAPIFaults starts a proxy to target (closed when the test ends).
@@ -177,14 +201,29 @@ func NewAPIFaults(t testing.TB, target string) *APIFaults {
 	f := &APIFaults{}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.at = append(f.at, time.Now())
-		f.mu.Unlock()
+		endpoint := path.Base(r.URL.Path)
+		answer := Forwarded
 		switch {
 		case f.Storm.Load():
+			answer = Refused
+		case f.EmptyList.Load() && endpoint == "getListByAreaID":
+			answer = Emptied
+		case f.Hang.Load() && endpoint == "getDanmuInfo":
+			answer = Held
+		}
+		f.mu.Lock()
+		f.reqs = append(f.reqs, apiRequest{time.Now(), endpoint, answer})
+		f.mu.Unlock()
+		switch answer {
+		case Refused:
 			w.WriteHeader(http.StatusPreconditionFailed)
-		case f.EmptyList.Load() && strings.HasSuffix(r.URL.Path, "/getListByAreaID"):
+		case Emptied:
 			io.WriteString(w, `{"code":0,"message":"0","data":[]}`)
+		case Held:
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 		default:
 			rp.ServeHTTP(w, r)
 		}
@@ -198,7 +237,21 @@ func NewAPIFaults(t testing.TB, target string) *APIFaults {
 func (f *APIFaults) Requests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.at)
+	return len(f.reqs)
+}
+
+// Count is how many requests for endpoint (the last element of the path,
+// e.g. "getDanmuInfo"; "" for every endpoint) were answered a so far.
+func (f *APIFaults) Count(endpoint string, a Answer) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.reqs {
+		if r.answer == a && (endpoint == "" || r.endpoint == endpoint) {
+			n++
+		}
+	}
+	return n
 }
 
 // MaxInWindow is the most requests that arrived within any window w, and
@@ -207,11 +260,70 @@ func (f *APIFaults) MaxInWindow(w time.Duration) (best, total int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j := 0
-	for i := range f.at {
-		for f.at[i].Sub(f.at[j]) >= w {
+	for i := range f.reqs {
+		for f.reqs[i].at.Sub(f.reqs[j].at) >= w {
 			j++
 		}
 		best = max(best, i-j+1)
 	}
-	return best, len(f.at)
+	return best, len(f.reqs)
+}
+
+// FetchMetrics fetches http://addr/metrics and parses it (the Prometheus
+// text format).
+func FetchMetrics(addr string) (map[string]*dto.MetricFamily, error) {
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: HTTP %d", res.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(res.Body)
+}
+
+// Scrape is FetchMetrics that fails the test on an error.
+func Scrape(t testing.TB, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	fams, err := FetchMetrics(addr)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	return fams
+}
+
+// MetricValue sums a family's series whose labels include every pair in
+// match (name, value, name, value, …): counters and gauges by value,
+// histograms by their sample count. A family that is absent is 0.
+func MetricValue(fams map[string]*dto.MetricFamily, name string, match ...string) float64 {
+	var s float64
+	f := fams[name]
+	if f == nil {
+		return 0
+	}
+series:
+	for _, m := range f.Metric {
+		for i := 0; i+1 < len(match); i += 2 {
+			found := false
+			for _, l := range m.Label {
+				if l.GetName() == match[i] && l.GetValue() == match[i+1] {
+					found = true
+				}
+			}
+			if !found {
+				continue series
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			s += m.Counter.GetValue()
+		case m.Gauge != nil:
+			s += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			s += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return s
 }
