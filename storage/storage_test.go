@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/metrics"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/storage"
 	"go.uber.org/goleak"
@@ -131,13 +132,7 @@ func TestFailedFlushKeepsRecords(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		ch <- ev(&protocol.Counter{Base: protocol.Base{Kind: protocol.KindCounter, RoomID: 1}, Name: "watched", Value: int64(i)})
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for mx.Totals().FlushErrors < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("flushes did not fail")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Poll(t, 5*time.Second, "two failed flushes", func() bool { return mx.Totals().FlushErrors >= 2 })
 	if _, err := db.SQL.Exec("PRAGMA query_only = OFF"); err != nil {
 		t.Fatal(err)
 	}
