@@ -18,15 +18,18 @@ table=$(jq -rs --arg machine "$machine" '
   . as $all | map(select(isPeer | not)) |
   group_by(.case) | sort_by(.[0].rooms, .[0].busy_loops) |
   "Machine: \($machine). Median of the runs of each case; a run lists its date (UTC) and load averages (1, 5, 15 min) at its start → end.\n",
-  "| case | runs | collector CPU µs / stored event | steady core | peak RSS MiB (KB / room) | SQLite bytes / stored event | delivered | stored | lost (guard) | starved | waits on writer | reconnects | sim CPU µs / delivered |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| case | runs | collector CPU µs / stored event | steady core | µs / delivered event (steady) | peak RSS MiB (KB / room) | memory limit | SQLite bytes / stored event | delivered | stored | lost (guard) | journal dropped | server cuts | most connections of a room | starved | reconnects | sim CPU µs / delivered |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   (.[] | . as $runs | .[0] as $c |
     "| \($c.rooms) rooms\(if $c.busy_loops > 0 then " + \($c.busy_loops) busy loops" else "" end) | \(length) | " +
     "\([.[] | .col_cpu_s * 1e6 / .stored] | median | r(1)) | \([.[] | .steady_core // empty] | median | r(2)) | " +
+    "\([.[] | .us_per_event_steady // empty] | median | r(1)) | " +
     "\([.[] | .col_rss_kib / 1024] | median | r(0)) (\([.[] | .col_rss_kib * 1.024 / .rooms] | median | r(0))) | " +
+    "\(if ($c.memory_limit // "") == "" then "default" else $c.memory_limit end) | " +
     "\([.[] | .db_bytes / .stored] | median | r(0)) | \([.[] | .delivered] | median) | \([.[] | .stored] | median) | " +
-    "\([.[] | .lost] | median) (\([.[] | .lost_by_kind.guard] | median)) | \([.[] | .starved] | median) | " +
-    "\([.[] | .writer_waits] | median) | \([.[] | .reconnects] | median) | \([.[] | .sim_cpu_s * 1e6 / .delivered] | median | r(1)) |"),
+    "\([.[] | .lost] | median) (\([.[] | .lost_by_kind.guard] | median)) | \([.[] | .journal_dropped // empty] | median // "–") | " +
+    "\([.[] | .server_cuts // empty] | median // "–") | \([.[] | .max_conns_per_room // empty] | max // "–") | \([.[] | .starved] | median) | " +
+    "\([.[] | .reconnects] | median) | \([.[] | .sim_cpu_s * 1e6 / .delivered] | median | r(1)) |"),
   ($all | map(select(isPeer) | .rooms) | unique) as $pr |
   ($all | map(select(.busy_loops == 0 and (.rooms as $r | any($pr[]; . == $r)))) | group_by(.case)
     | sort_by(.[0].rooms, (.[0] | isPeer))) as $cmp |

@@ -13,6 +13,11 @@
 #   rooms.<id>.<kind>), lost (Σ max(0, delivered − stored) per room and
 #   kind; lost_by_kind per kind), db_bytes (file + -wal after collect exits), rows (Σ stats rows),
 #   sessions, starved, writer_waits, reconnects (from collect's summary),
+#   journal_dropped (frames the journal dropped, from the summary),
+#   server_cuts (connections the server ended: with no faults configured,
+#   only a client that stopped reading is cut), max_conns_per_room
+#   (connections a room had: 1 when nothing was cut), memory_limit
+#   (collect's --memory-limit, "" for the default),
 #   us_per_event_steady (steady_core × 10⁶ / the delivered rate, that rate
 #   being delivered / (traffic seconds − ramp_s): every room is connected
 #   after the ramp and the simulator's rate is constant, so this is the
@@ -38,7 +43,12 @@
 #
 # usage: [RUNS=1] [OUT=bin/bench-load] [BIN=bin/danmakud] [TRAFFIC=90s]
 #        [DURATION=130s] [ROOMS=n] scripts/bench-load.sh [CASE...]
-# cases: 200 1k 10k 10k-busy peer-200 peer-1k (default: the first four)
+# cases: 200 1k 10k 10k-busy 30k peer-200 peer-1k (default: the first
+# four). 30k runs 180 s of traffic (its tokens alone take 100 s at 300
+# requests/s: every room is then connected for at least a minute) and
+# needs 60,000 descriptors (raised as root). The 10k cases run collect
+# with --memory-limit 400MiB and 30k with 1200MiB (MEMLIMIT= overrides;
+# MEMLIMIT=default for none): the memory a run may use is one setting.
 # ROOMS overrides every case's room count (quick checks only: the case
 # name stays, so keep such runs in their own OUT). PROFILE=1 also writes
 # the collector's CPU profile and a heap profile taken as it is told to
@@ -50,7 +60,9 @@ runs=${RUNS:-1}; out=${OUT:-$root/bin/bench-load}; bin=${BIN:-$root/bin/danmakud
 traffic=${TRAFFIC:-90s}; duration=${DURATION:-130s}
 [ $# -gt 0 ] || set -- 200 1k 10k 10k-busy
 mkdir -p "$out"
-ulimit -Sn "$(ulimit -Hn)" # a descriptor per room in each process
+# A descriptor per room in each process (root may raise the hard limit).
+[ "$(id -u)" = 0 ] && [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 200000 ] && ulimit -Hn 200000 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)"
 hz=$(getconf CLK_TCK)
 kinds='["danmaku","gift","super_chat","guard","interact"]'
 
@@ -121,6 +133,9 @@ jqdefs='def usPerEvent(core; delivered; ramp):
   else (core * 1e6 / (delivered / ($traffic - ramp)) * 100 | round) / 100 end;'
 
 timed() { awk -F= '{printf "%s ", $2} END {print ""}' "$1"; } # "user sys maxrss"
+# sqlite DB QUERY: one row of a read-only query, fields separated by spaces
+# (python3's sqlite3: no sqlite3 binary needed).
+sqlite() { python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True); print(*c.execute(sys.argv[2]).fetchone())' "$1" "$2"; }
 
 tfmt='user=%U\nsys=%S\nrss=%M'
 # startsim ROOMS DIR: the simulator every case runs, under /usr/bin/time;
@@ -177,11 +192,15 @@ peer() {
 
 one() { # case run-number
   local name=$1 n busy=0
+  local traffic=$traffic duration=$duration mem=
   case $name in
-    200) n=200 ;; 1k) n=1000 ;; 10k) n=10000 ;; 10k-busy) n=10000; busy=2 ;;
+    200) n=200 ;; 1k) n=1000 ;; 10k) n=10000; mem=400MiB ;; 10k-busy) n=10000; busy=2; mem=400MiB ;;
+    30k) n=30000; mem=1200MiB; traffic=${TRAFFIC:-180s}; duration=${DURATION:-220s} ;;
     peer-200) peer 200; return ;; peer-1k) peer 1000; return ;;
     *) echo "unknown case $name" >&2; return 2 ;;
   esac
+  mem=${MEMLIMIT:-$mem}; [ "$mem" = default ] && mem=
+  local memflag=(); [ -n "$mem" ] && memflag=(--memory-limit "$mem")
   n=${ROOMS:-$n}
   local w; w=$(mktemp -d)
   local load0; load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -193,7 +212,7 @@ one() { # case run-number
     prof=(--cpuprofile "$stem.cpu.pprof" --memprofile "$stem.heap.pprof")
   fi
   /usr/bin/time -f "$tfmt" -o "$w/col.time" "$bin" collect --top "$n" --api-base "$(cat "$w/addr")" \
-    --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet "${prof[@]}" >"$w/col.out" 2>"$w/col.err" &
+    --http-rate 300 --duration "$duration" --db "$w/load.db" --quiet "${memflag[@]}" "${prof[@]}" >"$w/col.out" 2>"$w/col.err" &
   local coltime=$!; pids+=("$coltime")
   local col; col=$(child "$coltime")
   sample "$col" "$w/samples"
@@ -207,12 +226,17 @@ one() { # case run-number
   read -r su ss srss < <(timed "$w/sim.time")
   local summary; summary=$(grep -h 'sessions' "$w/col.err" || true)
   num() { echo "$summary" | grep -oE "[0-9]+ $1" | head -1 | cut -d' ' -f1; }
+  local dropped; dropped=$(grep -oE '[0-9]+ frames were DROPPED' "$w/col.err" | cut -d' ' -f1 || true)
+  local cuts perroom
+  read -r cuts perroom < <(sqlite "$w/load.db" "SELECT (SELECT count(*) FROM connections WHERE end_reason = 'server_closed'),
+    (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM connections WHERE authed_ms IS NOT NULL GROUP BY room_id))")
   jq -cn --arg case "$name" --argjson rooms "$n" --arg date "$(date -u +%FT%TZ)" \
     --arg load0 "$load0" --arg load1 "$load1" --argjson busy "$busy" \
     --argjson col_cpu "$(awk "BEGIN{print $cu + $cs}")" --argjson col_rss "$crss" \
     --argjson sim_cpu "$(awk "BEGIN{print $su + $ss}")" --argjson sim_rss "$srss" \
     --argjson steady "$steady" --argjson ramp "$ramp" --argjson sessions "$(num sessions)" --argjson db "$dbb" \
     --argjson starved "$(num recycled)" --argjson waits "$(num 'waits on')" --argjson reconnects "$(num reconnects)" \
+    --argjson dropped "${dropped:-0}" --argjson cuts "${cuts:-null}" --argjson perroom "${perroom:-null}" --arg mem "$mem" \
     --argjson kinds "$kinds" --argjson traffic "${traffic%s}" --slurpfile t "$w/truth.json" --slurpfile s "$w/stats.json" "$jqdefs"'
     [$t[0].rooms | to_entries[] | .key as $r | .value as $tv | $kinds[] as $k
      | {k: $k, d: ($tv[$k] // 0), s: ($s[0].rooms[$r][$k] // 0)}] as $p
@@ -224,7 +248,8 @@ one() { # case run-number
      lost: ($p | map(.d - .s | if . > 0 then . else 0 end) | add // 0),
      lost_by_kind: ($p | group_by(.k) | map({(.[0].k): (map(.d - .s | if . > 0 then . else 0 end) | add)}) | add),
      db_bytes: $db, rows: ([$s[0].rows[]] | add),
-     sessions: $sessions, starved: $starved, writer_waits: $waits, reconnects: $reconnects}
+     sessions: $sessions, starved: $starved, writer_waits: $waits, reconnects: $reconnects,
+     journal_dropped: $dropped, server_cuts: $cuts, max_conns_per_room: $perroom, memory_limit: $mem}
     | .us_per_event_steady = usPerEvent(.steady_core; .delivered; $ramp)' | tee -a "$out/results.jsonl"
   if [ -n "${KEEP:-}" ]; then echo "kept $w" >&2; else rm -rf "$w"; fi
 }
