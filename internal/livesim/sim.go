@@ -78,8 +78,11 @@ type Options struct {
 	LiveFor, OfflineFor time.Duration
 	// WtsSkew is how far wts may be from now; default 5 minutes.
 	WtsSkew time.Duration
-	// BrotliQuality for ver-3 bundles; default 1 (cheap; decoders do not
-	// care). ZlibLevel likewise for ver 2; default 1.
+	// BrotliQuality for ver-3 bundles: 0 (the default) is the
+	// simulator's own encoder (one meta-block with Huffman codes built
+	// per frame and greedy LZ77: about quality 1's output for a fraction
+	// of its CPU); 1–11 are andybalholm/brotli at that quality. ZlibLevel
+	// is the zlib level for ver 2; default 1.
 	BrotliQuality int
 	ZlibLevel     int
 	// AllowAnyUA turns off the browser User-Agent check on WBI endpoints.
@@ -164,9 +167,7 @@ func (o *Options) setDefaults() {
 	if o.WtsSkew <= 0 {
 		o.WtsSkew = 5 * time.Minute
 	}
-	if o.BrotliQuality <= 0 {
-		o.BrotliQuality = 1
-	}
+	o.BrotliQuality = min(max(o.BrotliQuality, 0), 11)
 	if o.ZlibLevel <= 0 {
 		o.ZlibLevel = 1
 	}

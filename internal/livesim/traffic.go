@@ -310,7 +310,8 @@ type shard struct {
 	s       *Sim
 	rooms   []*room
 	rng     *rand.Rand
-	br      *brotli.Writer
+	bre     *brEncoder     // ver 3 when BrotliQuality is 0
+	br      *brotli.Writer // ver 3 at BrotliQuality 1–11
 	zw      *zlib.Writer
 	zbuf    bytes.Buffer
 	full    []byte // inner packets, unmasked
@@ -330,8 +331,13 @@ func newShard(s *Sim, i int) *shard {
 	if err != nil {
 		zw = zlib.NewWriter(nil)
 	}
-	return &shard{s: s, rng: rand.New(rand.NewPCG(s.opts.Seed, uint64(i)+100)),
-		br: brotli.NewWriterLevel(nil, s.opts.BrotliQuality), zw: zw}
+	x := &shard{s: s, rng: rand.New(rand.NewPCG(s.opts.Seed, uint64(i)+100)), zw: zw}
+	if s.opts.BrotliQuality == 0 {
+		x.bre = newBrEncoder()
+	} else {
+		x.br = brotli.NewWriterLevel(nil, s.opts.BrotliQuality)
+	}
+	return x
 }
 
 func (s *Sim) startTraffic() {
@@ -567,6 +573,12 @@ func (x *shard) redPocket(r *room, now time.Time) {
 
 // encode compresses one bundle of inner packets into an outer packet.
 func (x *shard) encode(inner []byte, ver uint16) []byte {
+	if ver == protocol.VerBrotli && x.bre != nil {
+		raw := protocol.AppendPacket(make([]byte, 0, protocol.HeaderLen+len(inner)/3+256), ver, protocol.OpMessage, 0, nil)
+		raw = x.bre.encode(raw, inner)
+		binary.BigEndian.PutUint32(raw, uint32(len(raw)))
+		return raw
+	}
 	x.zbuf.Reset()
 	var err error
 	if ver == protocol.VerBrotli {
