@@ -55,6 +55,7 @@ const (
 type brCmd struct {
 	insert, copy, dist uint32
 	sym                uint16
+	ic, cc             uint8 // insert and copy length codes
 	dsym               int8
 	dbits              uint8
 	dextra             uint32
@@ -71,7 +72,8 @@ type brEncoder struct {
 	// tests.
 	maxMeta, staticMax int
 
-	litHist  histogram
+	litCount [nLit]uint32
+	litHist  histogram // litCount, and the literals seen
 	cmdHist  histogram
 	distHist histogram
 	lit      prefixCode
@@ -91,7 +93,7 @@ type brCodes struct {
 
 func newBrEncoder() *brEncoder {
 	e := &brEncoder{maxMeta: brMaxMetaBlock, staticMax: brStaticMax, off: 1}
-	e.litHist.count = make([]uint32, nLit)
+	e.litHist.count = e.litCount[:]
 	e.cmdHist.count = make([]uint32, nCmd)
 	e.distHist.count = make([]uint32, nDist)
 	e.own = brCodes{&e.lit, &e.cmd, &e.dist}
@@ -245,7 +247,7 @@ func matchLen(a, b []byte) int {
 // count, counts the symbols of the three alphabets. last is the decoder's
 // last distance before the meta-block; the result is the one after it.
 func (e *brEncoder) symbols(src []byte, last uint32, count bool) uint32 {
-	e.litHist.reset()
+	clear(e.litCount[:])
 	e.cmdHist.reset()
 	e.distHist.reset()
 	pos := 0
@@ -253,17 +255,21 @@ func (e *brEncoder) symbols(src []byte, last uint32, count bool) uint32 {
 		m := &e.cmds[i]
 		if count {
 			for _, b := range src[pos : pos+int(m.insert)] {
-				e.litHist.add(int(b))
+				e.litCount[b]++
 			}
 		}
 		pos += int(m.insert + m.copy)
 		ic := insCode(m.insert)
+		m.ic = uint8(ic)
 		if m.copy == 0 { // the meta-block ends in the literals: the copy and distance are never read
+			m.cc = 2
 			m.sym, m.dsym = uint16(cmdCode(ic, 2, true)), -1
 			e.cmdHist.add(int(m.sym))
 			continue
 		}
-		m.sym = uint16(cmdCode(ic, cpCode(m.copy), m.dist == last))
+		cc := cpCode(m.copy)
+		m.cc = uint8(cc)
+		m.sym = uint16(cmdCode(ic, cc, m.dist == last))
 		e.cmdHist.add(int(m.sym))
 		switch {
 		case m.sym < 128: // distance code 0, implied
@@ -286,6 +292,12 @@ func (e *brEncoder) symbols(src []byte, last uint32, count bool) uint32 {
 // histograms and writes them.
 func (e *brEncoder) storeCodes(w *bitWriter) {
 	h := &e.huff
+	e.litHist.seen = [len(e.litHist.seen)]uint64{}
+	for i, c := range e.litCount {
+		if c > 0 {
+			e.litHist.seen[i/64] |= 1 << (i % 64)
+		}
+	}
 	h.storeFor(w, &e.litHist, &e.lit, 8)
 	h.storeFor(w, &e.cmdHist, &e.cmd, 10)
 	h.storeFor(w, &e.distHist, &e.dist, 6)
@@ -296,42 +308,37 @@ func (e *brEncoder) storeCodes(w *bitWriter) {
 // is src.
 func (e *brEncoder) writeCommands(w *bitWriter, src []byte) {
 	buf, acc, n := w.buf, w.acc, w.n
-	lit, cmd, dist := e.codes.lit, e.codes.cmd, e.codes.dist
+	lit, cmd, dist := &e.codes.lit.packed, &e.codes.cmd.packed, &e.codes.dist.packed
 	pos := 0
 	for i := range e.cmds {
 		m := &e.cmds[i]
-		ic := insCode(m.insert)
-		acc |= uint64(cmd.bits[m.sym]) << n
-		n += uint(cmd.depth[m.sym])
+		// The symbol (≤ 15 bits) and the insert length's extra bits (≤ 24).
+		c := cmd[m.sym]
+		v, nb := uint64(c&0xFFFF), uint(c>>16)
+		if x := uint(insExtra[m.ic]); x > 0 {
+			v |= uint64(m.insert-insBase[m.ic]) << nb
+			nb += x
+		}
+		acc |= v << n
+		n += nb
 		if n >= 32 {
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(acc))
 			acc >>= 32
 			n -= 32
 		}
-		if nb := uint(insExtra[ic]); nb > 0 {
-			acc |= uint64(m.insert-insBase[ic]) << n
-			n += nb
+		if x := uint(cpExtra[m.cc]); x > 0 && m.copy > 0 {
+			acc |= uint64(m.copy-cpBase[m.cc]) << n
+			n += x
 			if n >= 32 {
 				buf = binary.LittleEndian.AppendUint32(buf, uint32(acc))
 				acc >>= 32
 				n -= 32
 			}
 		}
-		if m.copy > 0 {
-			cc := cpCode(m.copy)
-			if nb := uint(cpExtra[cc]); nb > 0 {
-				acc |= uint64(m.copy-cpBase[cc]) << n
-				n += nb
-				if n >= 32 {
-					buf = binary.LittleEndian.AppendUint32(buf, uint32(acc))
-					acc >>= 32
-					n -= 32
-				}
-			}
-		}
 		for _, b := range src[pos : pos+int(m.insert)] {
-			acc |= uint64(lit.bits[b]) << n
-			n += uint(lit.depth[b])
+			c := lit[b]
+			acc |= uint64(c&0xFFFF) << n
+			n += uint(c >> 16)
 			if n >= 32 {
 				buf = binary.LittleEndian.AppendUint32(buf, uint32(acc))
 				acc >>= 32
@@ -342,8 +349,10 @@ func (e *brEncoder) writeCommands(w *bitWriter, src []byte) {
 		if m.dsym < 0 {
 			continue
 		}
-		acc |= uint64(dist.bits[m.dsym]) << n
-		n += uint(dist.depth[m.dsym])
+		// The distance symbol (≤ 15 bits) and its extra bits (≤ 23).
+		c = dist[m.dsym]
+		acc |= uint64(c&0xFFFF) << n
+		n += uint(c >> 16)
 		if n >= 32 {
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(acc))
 			acc >>= 32
@@ -497,7 +506,9 @@ func distCode(d uint32) (code int, nExtra uint, extra uint32) {
 type prefixCode struct {
 	depth [nCmd + 1]uint8 // + 1: room for a placeholder while building static codes
 	bits  [nCmd + 1]uint16
-	syms  []uint16 // the symbols with a code, in increasing order
+	// packed is bits | depth<<16, for the writer.
+	packed [nCmd + 1]uint32
+	syms   []uint16 // the symbols with a code, in increasing order
 }
 
 // huffBuilder builds length-limited Huffman codes and stores them,
@@ -523,7 +534,7 @@ func (h *huffBuilder) storeFor(w *bitWriter, hist *histogram, code *prefixCode, 
 		n, code.syms = 1, append(code.syms, 0)
 	}
 	if n == 1 { // no bits at all
-		code.bits[code.syms[0]] = 0
+		code.bits[code.syms[0]], code.packed[code.syms[0]] = 0, 0
 	} else {
 		canonical(code)
 	}
@@ -617,6 +628,7 @@ func canonical(code *prefixCode) {
 	for _, s := range code.syms {
 		d := code.depth[s]
 		code.bits[s] = bits.Reverse16(next[d]) >> (16 - d)
+		code.packed[s] = uint32(code.bits[s]) | uint32(d)<<16
 		next[d]++
 	}
 }
@@ -787,10 +799,13 @@ func trainStatic() *brStaticCodes {
 			e.cmds = e.match(e.cmds[:0], src, 0, len(src), 1<<24)
 			e.symbols(src, 4, true)
 			e.advance(len(src))
+			for c, n := range e.litCount {
+				lit[c] += n
+			}
 			for _, h := range []struct {
 				from *histogram
 				to   []uint32
-			}{{&e.litHist, lit}, {&e.cmdHist, cmd}, {&e.distHist, dist}} {
+			}{{&e.cmdHist, cmd}, {&e.distHist, dist}} {
 				for _, s := range h.from.appendSeen(nil) {
 					h.to[s] += h.from.count[s]
 				}

@@ -67,6 +67,12 @@ func TestBrotliCompresses(t *testing.T) {
 
 // simBundle is a full-variant bundle of n generated events.
 func simBundle(n int, seed uint64) []byte {
+	b, _ := simBundleParsed(n, seed)
+	return b
+}
+
+// simBundleParsed is simBundle and the parse the writer made of it.
+func simBundleParsed(n int, seed uint64) ([]byte, []brCmd) {
 	s := &Sim{opts: Options{Rooms: 1, Seed: seed, RedPocketEvery: -1}, byID: map[int64]*room{}}
 	s.opts.setDefaults()
 	s.buildRooms()
@@ -78,7 +84,7 @@ func simBundle(n int, seed uint64) []byte {
 	for range n {
 		x.gen(r, b, now, true, false)
 	}
-	return x.full
+	return x.full, nil
 }
 
 func BenchmarkBrotliBundle(b *testing.B) {
