@@ -246,6 +246,13 @@ type Sim struct {
 	shardsStopped atomic.Int32
 	rngMu         sync.Mutex
 	rng           *mrand.Rand
+	// The lists' order (liveSorted): liveGen counts changes of rooms'
+	// live state; listed was sorted at listedAt, at listedGen.
+	liveGen   atomic.Int64
+	listMu    sync.Mutex
+	listed    []*room
+	listedGen int64
+	listedAt  time.Time
 	// loginNotice is LOG_IN_NOTICE pre-encoded as a zlib [0] and a brotli
 	// [1] bundle, sent to anonymous connections right after the auth reply.
 	loginNotice [2][]byte
@@ -652,15 +659,52 @@ func (s *Sim) WriteTruth(path string) error {
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// listFresh is how long the lists keep one popularity order: a client
+// paging through thousands of rooms gets them sorted once a second, not
+// once a page. A room going live or offline shows at once.
+const listFresh = time.Second
+
 // roomsSorted returns live rooms ordered by the lists' popularity figure.
 func (s *Sim) roomsSorted(filter func(*room) bool) []*room {
+	all := s.liveSorted()
+	if filter == nil {
+		return all
+	}
 	var out []*room
-	for _, r := range s.rooms {
-		if r.isLive() && (filter == nil || filter(r)) {
+	for _, r := range all {
+		if filter(r) {
 			out = append(out, r)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].online() > out[j].online() })
+	return out
+}
+
+// liveSorted returns every live room, busiest first, sorted at most
+// listFresh ago and since the last change of a room's live state. The
+// slice is shared: callers must not modify it.
+func (s *Sim) liveSorted() []*room {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	gen := s.liveGen.Load()
+	if s.listed != nil && s.listedGen == gen && time.Since(s.listedAt) < listFresh {
+		return s.listed
+	}
+	type ranked struct {
+		r   *room
+		onl int64
+	}
+	var rs []ranked
+	for _, r := range s.rooms {
+		if r.isLive() {
+			rs = append(rs, ranked{r, r.online()})
+		}
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].onl > rs[j].onl })
+	out := make([]*room, len(rs))
+	for i, x := range rs {
+		out[i] = x.r
+	}
+	s.listed, s.listedGen, s.listedAt = out, gen, time.Now()
 	return out
 }
 

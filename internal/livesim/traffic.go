@@ -527,6 +527,7 @@ func (x *shard) churn(r *room, now time.Time) {
 		return
 	}
 	r.live = !r.live
+	x.s.liveGen.Add(1)
 	if r.live {
 		r.liveTime = now.Unix()
 		r.liveKey = strconv.FormatInt(x.rng.Int64N(9e17)+1e17, 10)
