@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -311,13 +312,16 @@ type shard struct {
 	rooms   []*room
 	rng     *rand.Rand
 	bre     *brEncoder     // ver 3 when BrotliQuality is 0
+	out     []byte         // bre's output, before it is copied
 	br      *brotli.Writer // ver 3 at BrotliQuality 1–11
 	zw      *zlib.Writer
 	zbuf    bytes.Buffer
 	full    []byte // inner packets, unmasked
 	anon    []byte // inner packets, masked for anonymous connections
 	subs    []*conn
-	stopped bool // traffic has ended and the last batch is queued
+	stopped bool      // traffic has ended and the last batch is queued
+	cmdBuf  []cmdMeta // the command list of the next batch
+	gifts   []Gift    // the items of the gift being written
 	// The batch being built and the events its next commands carry
 	// (b.refs[refs[0]:refs[1]]); single-command frames of that batch by
 	// 4*command + 2*variant + (protover 3).
@@ -428,7 +432,7 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 			needFull = true
 		}
 	}
-	b := &batch{room: r}
+	b := &batch{room: r, cmds: x.cmdBuf[:0]}
 	x.b = b
 	x.full, x.anon = x.full[:0], x.anon[:0]
 	for _, p := range r.pending {
@@ -444,10 +448,19 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 	r.onlineAt.Store(online)
 	r.mu.Unlock()
 	x.s.stats.Generated.Add(int64(b.msgs))
-	if len(x.subs) == 0 || len(b.cmds) == 0 {
-		return
+	if len(x.subs) > 0 && len(b.cmds) > 0 {
+		x.deliver(b)
 	}
-	x.cmdFrames = append(x.cmdFrames[:0], make([]*frame, 4*len(b.cmds))...)
+	// The command list is only needed while the batch is sent: the next
+	// batch reuses it.
+	x.cmdBuf, b.cmds, x.b = b.cmds[:0], nil, nil
+}
+
+// deliver sends the batch b to its room's subscribers (x.subs).
+func (x *shard) deliver(b *batch) {
+	r := b.room
+	x.cmdFrames = slices.Grow(x.cmdFrames[:0], 4*len(b.cmds))[:4*len(b.cmds)]
+	clear(x.cmdFrames)
 	keep := x.s.opts.AnonKeep
 	var frames [2][4]*frame // [anon][protover]
 	for _, c := range x.subs {
@@ -487,7 +500,6 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 		}
 		c.send(f)
 	}
-	x.b = nil
 }
 
 // skip returns how many commands a sampled connection skips before the
@@ -575,10 +587,12 @@ func (x *shard) redPocket(r *room, now time.Time) {
 // encode compresses one bundle of inner packets into an outer packet.
 func (x *shard) encode(inner []byte, ver uint16) []byte {
 	if ver == protocol.VerBrotli && x.bre != nil {
-		raw := protocol.AppendPacket(make([]byte, 0, protocol.HeaderLen+len(inner)/3+256), ver, protocol.OpMessage, 0, nil)
-		raw = x.bre.encode(raw, inner)
-		binary.BigEndian.PutUint32(raw, uint32(len(raw)))
-		return raw
+		// Compressed into scratch space, then copied to a buffer of its
+		// size: the frame lives until every connection has written it.
+		x.out = protocol.AppendPacket(x.out[:0], ver, protocol.OpMessage, 0, nil)
+		x.out = x.bre.encode(x.out, inner)
+		binary.BigEndian.PutUint32(x.out, uint32(len(x.out)))
+		return bytes.Clone(x.out)
 	}
 	x.zbuf.Reset()
 	var err error
@@ -828,7 +842,8 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 	case q < 0.25 && g.coin == "gold":
 		bag = true
 	}
-	gifts := make([]Gift, items)
+	x.gifts = slices.Grow(x.gifts[:0], items)[:items]
+	gifts := x.gifts // only used while the commands are written
 	first := len(b.refs)
 	for i := range gifts {
 		if blind.BlindName != "" {
@@ -840,7 +855,7 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 		if blind.BlindName != "" {
 			gifts[i].CoinType = "gold"
 		}
-		gifts[i].TID = strconv.FormatInt(now.Unix(), 10) + fmt.Sprintf("%09d", r.seq%1e9)
+		gifts[i].TID = giftTID(now.Unix(), r.seq)
 		r.seq++
 		b.refs = append(b.refs, r.truth.newRef(tGift))
 	}
@@ -863,6 +878,19 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 		cmds++
 	}
 	return max(cmds, 1)
+}
+
+// giftTID is a gift's tid: the unix second, then the room's sequence
+// number in nine digits.
+func giftTID(unix, seq int64) string {
+	var b [32]byte
+	var d [12]byte
+	t := strconv.AppendInt(b[:0], unix, 10)
+	n := strconv.AppendInt(d[:0], seq%1e9, 10)
+	for range 9 - len(n) {
+		t = append(t, '0')
+	}
+	return string(append(t, n...))
 }
 
 // guardRepeat is how soon (seconds) one viewer may buy the same guard
