@@ -188,7 +188,7 @@ type room struct {
 	hist     [histSize]histItem
 	histN    int
 	lastSC   []int64
-	guards   map[string]bool
+	medal    string             // the room's fan medal name
 	guardAt  map[[2]int64]int64 // (uid, level) → unix second of its last purchase
 	pending  []pendingCmd       // state-change commands for the next tick
 	pocket   redPocket
@@ -250,7 +250,6 @@ func (s *Sim) buildRooms() {
 			mirror:   rng.Float64() < 0.15,
 			toastV2:  rng.Float64() < 0.5,
 			subs:     map[*conn]struct{}{},
-			guards:   map[string]bool{},
 			guardAt:  map[[2]int64]int64{},
 			live:     true,
 			watched:  1000 + rng.Int64N(100000),
@@ -268,19 +267,10 @@ func (s *Sim) buildRooms() {
 			r.interval = min(time.Second, max(s.opts.Tick, time.Duration(2/r.rate*float64(time.Second))))
 		}
 		r.onlineAt.Store(r.baseOnl)
+		r.medal = "粉" + strconv.Itoa(i)
 		r.users = make([]User, 64)
 		for j := range r.users {
-			u := User{UID: 10000 + rng.Int64N(4e15), UserLevel: rng.Int64N(60), Wealth: rng.Int64N(40)}
-			u.Name = nameParts[rng.IntN(len(nameParts))] + nameParts[rng.IntN(len(nameParts))] + strconv.Itoa(rng.IntN(100000))
-			if rng.Float64() < 0.4 {
-				u.MedalLevel = 1 + rng.Int64N(40)
-				u.MedalName = "粉" + strconv.Itoa(i)
-				u.MedalOwner, u.MedalRoom, u.MedalRUID = r.anchor.Name, r.id, r.anchor.UID
-				if rng.Float64() < 0.15 {
-					u.GuardLevel = 1 + rng.Int64N(3)
-				}
-			}
-			r.users[j] = u
+			r.users[j] = r.newViewer(rng)
 		}
 		if s.opts.RedPocketEvery > 0 {
 			r.pocket.next = now.Add(expDur(rng, s.opts.RedPocketEvery))
@@ -658,6 +648,22 @@ func appendCmd(dst []byte, enc func([]byte) []byte) []byte {
 
 func (x *shard) user(r *room) *User { return &r.users[x.rng.IntN(len(r.users))] }
 
+// newViewer makes a viewer of r: a random uid, name, level and wealth,
+// and for ~40 % the room's fan medal (~15 % of those a guard).
+func (r *room) newViewer(rng *rand.Rand) User {
+	u := User{UID: 10000 + rng.Int64N(4e15), UserLevel: rng.Int64N(60), Wealth: rng.Int64N(40)}
+	u.Name = nameParts[rng.IntN(len(nameParts))] + nameParts[rng.IntN(len(nameParts))] + strconv.Itoa(rng.IntN(100000))
+	if rng.Float64() < 0.4 {
+		u.MedalLevel = 1 + rng.Int64N(40)
+		u.MedalName = r.medal
+		u.MedalOwner, u.MedalRoom, u.MedalRUID = r.anchor.Name, r.id, r.anchor.UID
+		if rng.Float64() < 0.15 {
+			u.GuardLevel = 1 + rng.Int64N(3)
+		}
+	}
+	return u
+}
+
 func (x *shard) hex(n int) string {
 	const digits = "0123456789abcdef"
 	b := make([]byte, n)
@@ -897,6 +903,9 @@ func giftTID(unix, seq int64) string {
 // level again in one room: not within a minute.
 const guardRepeat = 60
 
+// guardDraws is how many viewers genGuard draws before it adds one.
+const guardDraws = 8
+
 // genGuard writes one guard purchase the way 2026 rooms announce it
 // (PROTOCOL.md §10.4): GUARD_BUY with the list price first; then, unless
 // this GUARD_BUY gets no toast (~18 %), USER_TOAST_MSG with the price
@@ -910,13 +919,20 @@ func (x *shard) genGuard(r *room, b *batch, now time.Time, full, anon bool) int 
 	if g.Level == 3 {
 		g.Price = []int64{138000, 168000, 198000}[rng.IntN(3)]
 	}
-	// One purchase per (uid, level, second); and a viewer does not buy the
-	// same level again within guardRepeat (a purchase covers num months),
-	// unless the room buys so fast that 64 draws find nobody else.
-	for try := 0; r.guards[guardKey(&g)] || (try < 64 && now.Unix()-r.guardAt[[2]int64{g.User.UID, g.Level}] < guardRepeat); try++ {
+	// A viewer does not buy the same level again within guardRepeat (a
+	// purchase covers num months): so no two purchases share uid, level
+	// and a start time less than a minute apart, and a collector that
+	// links a GUARD_BUY to its toast by those (within seconds) never
+	// links two purchases. A room that buys so fast that a few draws find
+	// nobody free gets a new viewer: its pool grows with its rate.
+	for try := 0; now.Unix()-r.guardAt[[2]int64{g.User.UID, g.Level}] < guardRepeat; try++ {
+		if try == guardDraws {
+			r.users = append(r.users, r.newViewer(rng))
+			g.User = r.users[len(r.users)-1]
+			break
+		}
 		g.User = *x.user(r)
 	}
-	r.guards[guardKey(&g)] = true
 	r.guardAt[[2]int64{g.User.UID, g.Level}] = now.Unix()
 	g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
 	x.event(r, b, tGuard)
@@ -958,12 +974,6 @@ func (x *shard) putInteract(e *Interact, full, anon bool) {
 		masked = func(b []byte) []byte { return AppendInteractWordV2(b, &m) }
 	}
 	x.put(full, anon, func(b []byte) []byte { return AppendInteractWordV2(b, e) }, masked)
-}
-
-// guardKey is the identity of a guard purchase: the same in GUARD_BUY
-// and USER_TOAST_MSG(_V2), which carry no shared id.
-func guardKey(g *Guard) string {
-	return strconv.FormatInt(g.User.UID, 10) + ":" + strconv.FormatInt(g.Level, 10) + ":" + strconv.FormatInt(g.Start, 10)
 }
 
 // trigger returns a strictly increasing nanosecond timestamp: the unique
