@@ -126,6 +126,10 @@ type Options struct {
 	// scaled down so that a one-minute run sees a re-broadcast.
 	RedPocketEvery  time.Duration
 	RedPocketRepeat time.Duration
+	// Ledger keeps, per connection, the SHA-256 and length of every
+	// message written to it (Sim.Ledger): for tests that check what a
+	// client read against what was sent. Off by default.
+	Ledger bool
 	// Logger receives connection-level events; nil discards.
 	Logger *slog.Logger
 }
@@ -256,6 +260,9 @@ type Sim struct {
 	// loginNotice is LOG_IN_NOTICE pre-encoded as a zlib [0] and a brotli
 	// [1] bundle, sent to anonymous connections right after the auth reply.
 	loginNotice [2][]byte
+
+	ledgerMu sync.Mutex
+	ledgers  []*connLedger // Options.Ledger: one per connection accepted
 
 	stats Stats
 }

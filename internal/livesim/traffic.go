@@ -121,6 +121,9 @@ type frame struct {
 	refs []truthRef
 	msgs int
 	raw  []byte // the outer packet
+	// sum is raw's SHA-256, for the ledger (digest).
+	sum     [32]byte
+	sumOnce sync.Once
 }
 
 // markDelivered records the frame's events as delivered.
