@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -368,6 +369,7 @@ func (x *shard) run() {
 			dt := now.Sub(last).Seconds()
 			last = now
 			traffic := x.s.trafficOn(now)
+			worked := now // since the last yield
 			for _, r := range x.rooms {
 				// Quiet rooms batch over a longer interval (up to 1 s) so
 				// a frame carries about two messages, as on the real
@@ -383,6 +385,12 @@ func (x *shard) run() {
 				// bundles that take ever longer to encode.
 				x.tick(r, now, min(now.Sub(r.lastTick), 2*r.interval).Seconds(), traffic)
 				r.lastTick = now
+				// Yield now and then: a goroutine that runs for 10 ms is
+				// preempted by a signal, which costs more than this.
+				if t := time.Now(); t.Sub(worked) > time.Millisecond {
+					runtime.Gosched()
+					worked = t
+				}
 			}
 			if !traffic && !x.stopped {
 				// This tick sent nothing: every frame of this shard is
