@@ -15,21 +15,24 @@ import (
 // work (tables cleared and sized for any input, two passes, generic block
 // splitting) and most of a large one's on its match search: together most
 // of the simulator's CPU. This encoder writes the same kind of stream
-// (one meta-block; one literal, one insert-and-copy and one distance
-// prefix code, each built for the frame; no block splits, no context
-// modelling) with less work:
+// (one meta-block with one literal, one insert-and-copy and one distance
+// prefix code; no block splits, no context modelling) with less work:
 //
 //   - greedy LZ77 with one hash probe per position, a repeat-distance
 //     check first (the commands of a bundle share their templates, so a
 //     field of the same width as before keeps the distance) and
 //     skipping ahead faster through data that does not match;
-//   - Huffman codes built without allocating, stored with the format's
-//     run-length coding, or as simple codes when a code has ≤ 4 symbols.
+//   - for bundles up to brStaticMax, prefix codes built once from the
+//     simulator's own output and stored, already serialised, in each
+//     stream: no histograms or trees per frame;
+//   - for larger ones, Huffman codes built for the frame without
+//     allocating, stored with the format's run-length coding, or as
+//     simple codes when a code has ≤ 4 symbols.
 //
 // Decoders do the same work as for any brotli stream. Output sizes are
-// within a few per cent of andybalholm/brotli at quality 1 (see the
-// tests, which decode every stream with that package; `make interop`
-// decodes them with Node's zlib).
+// within 10 % of andybalholm/brotli at quality 1 (docs/simulator.md has
+// the figures; the tests decode every stream with that package, `make
+// interop` with Node's zlib).
 
 // brMaxMetaBlock is the largest meta-block the encoder writes (MLEN is at
 // most 2^24); a longer bundle is split, the last part marked ISLAST.
