@@ -517,14 +517,15 @@ type prefixCode struct {
 // huffBuilder builds length-limited Huffman codes and stores them,
 // reusing its scratch space.
 type huffBuilder struct {
-	items  [nCmd + 1]uint64 // count<<16 | symbol, sorted
-	cnt    [2*nCmd + 2]uint64
-	parent [2*nCmd + 2]uint16
-	nd     [2*nCmd + 2]uint8
-	rle    [nCmd]uint8 // a code's lengths, run-length coded
-	extra  [nCmd]uint8
-	clHist histogram
-	cl     prefixCode // the code-length code
+	items   [nCmd + 1]uint64 // count<<16 | symbol, sorted
+	sortTmp [nCmd + 1]uint64
+	cnt     [2*nCmd + 2]uint64
+	parent  [2*nCmd + 2]uint16
+	nd      [2*nCmd + 2]uint8
+	rle     [nCmd]uint8 // a code's lengths, run-length coded
+	extra   [nCmd]uint8
+	clHist  histogram
+	cl      prefixCode // the code-length code
 }
 
 // storeFor builds code for hist (no length above 15) and writes it, as a
@@ -575,10 +576,12 @@ func (h *huffBuilder) build(hist *histogram, limit int, code *prefixCode) int {
 		return n
 	}
 	items := h.items[:n]
+	var most uint32
 	for i, s := range code.syms {
 		items[i] = uint64(hist.count[s])<<16 | uint64(s)
+		most = max(most, hist.count[s])
 	}
-	slices.Sort(items)
+	h.sortByCount(items, most)
 	for floor := uint64(1); ; floor *= 2 {
 		for i, it := range items {
 			h.cnt[i] = max(it>>16, floor)
@@ -614,6 +617,36 @@ func (h *huffBuilder) build(hist *histogram, limit int, code *prefixCode) int {
 		code.depth[it&0xFFFF] = h.nd[i]
 	}
 	return n
+}
+
+// sortByCount sorts items (count<<16 | symbol, in increasing symbol
+// order) by count, keeping that order among equal counts: for many items
+// a radix sort on the count's bytes, one pass per byte of most, the
+// largest count.
+func (h *huffBuilder) sortByCount(items []uint64, most uint32) {
+	if len(items) < 128 { // a radix pass costs more than sorting so few
+		slices.Sort(items) // the same order: count first, then symbol
+		return
+	}
+	src, dst := items, h.sortTmp[:len(items)]
+	for shift := uint(16); most > 0; shift, most = shift+8, most>>8 {
+		var pos [257]int
+		for _, it := range src {
+			pos[(it>>shift)&0xFF+1]++
+		}
+		for i := 1; i < len(pos); i++ {
+			pos[i] += pos[i-1]
+		}
+		for _, it := range src {
+			d := (it >> shift) & 0xFF
+			dst[pos[d]] = it
+			pos[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &items[0] {
+		copy(items, src)
+	}
 }
 
 // canonical assigns code's symbols their canonical codes, bit-reversed.
