@@ -3,16 +3,18 @@
 # separate load client (danmakud simload: raw connections, no decoding),
 # then reports the simulator process's own CPU per generated message.
 #
-# usage: scripts/simload.sh [CONNS] [ROOMS] [RATE] [SECONDS]
+# usage: [BIN=danmakud] [SIMARGS='--cpuprofile sim.pprof'] scripts/simload.sh [CONNS] [ROOMS] [RATE] [SECONDS]
+# BIN: a built danmakud to measure (default: build this checkout);
+# SIMARGS: more flags for `danmakud sim`.
 set -euo pipefail
 conns=${1:-10000}; rooms=${2:-200}; rate=${3:-100000}; secs=${4:-30}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'kill $simpid 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/danmakud" "$root/cmd/danmakud"
+if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/danmakud"; else go build -o "$work/danmakud" "$root/cmd/danmakud"; fi
 ulimit -n $((conns + 1000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 "$work/danmakud" sim --rooms "$rooms" --rate "$rate" --live-for 0 --anon-keep 1 --http-budget 10000 \
-  --addr-file "$work/addr" --stats-every 10s >"$work/sim.out" 2>"$work/sim.err" &
+  --addr-file "$work/addr" --stats-every 10s ${SIMARGS:-} >"$work/sim.out" 2>"$work/sim.err" &
 simpid=$!
 for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 base=$(cat "$work/addr")

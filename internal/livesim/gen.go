@@ -152,7 +152,8 @@ func appendAckTail(dst []byte, msgID string, sendTimeMs int64) []byte {
 // the anonymous variant: no uid (proto3 zero), name cut.
 func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 	u := &gifts[0].User
-	var m []byte
+	var mArr [512]byte
+	m := mArr[:0]
 	if masked {
 		m = pbString(m, 2, maskName(u.Name))
 	} else {
@@ -162,7 +163,8 @@ func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 	m = pbString(m, 3, "https://i0.hdslb.com/bfs/face/member/noface.jpg")
 	m = pbVarint(m, 5, uint64(u.GuardLevel))
 	if u.MedalLevel > 0 {
-		var md []byte
+		var mdArr [96]byte
+		md := mdArr[:0]
 		md = pbVarint(md, 1, uint64(u.MedalRUID))
 		md = pbVarint(md, 4, uint64(u.MedalRoom))
 		md = pbVarint(md, 5, uint64(u.MedalLevel))
@@ -171,7 +173,8 @@ func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 		m = protowire.AppendBytes(m, md)
 	}
 	if g := &gifts[0]; g.BlindName != "" {
-		var bl []byte
+		var blArr [64]byte
+		bl := blArr[:0]
 		bl = pbString(bl, 3, g.BlindName)
 		bl = pbVarint(bl, 6, uint64(g.BlindCost))
 		m = protowire.AppendTag(m, 9, protowire.BytesType)
@@ -179,7 +182,8 @@ func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 	}
 	for i := range gifts {
 		g := &gifts[i]
-		var it []byte
+		var itArr [256]byte
+		it := itArr[:0]
 		it = pbVarint(it, 1, uint64(g.ID))
 		it = pbString(it, 2, g.Name)
 		it = pbVarint(it, 3, uint64(g.Num))
@@ -194,7 +198,8 @@ func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 		it = pbVarint(it, 10, uint64(g.Timestamp))
 		it = pbString(it, 12, g.TID)
 		it = pbString(it, 18, "投喂")
-		var info []byte
+		var infoArr [128]byte
+		info := infoArr[:0]
 		info = pbString(info, 1, giftImg)
 		it = protowire.AppendTag(it, 35, protowire.BytesType)
 		it = protowire.AppendBytes(it, info)
@@ -209,6 +214,10 @@ func AppendSendGiftV2(dst []byte, gifts []Gift, masked bool) []byte {
 
 // giftImg is gift_info.img_basic (SEND_GIFT) and field 35.1 (SEND_GIFT_V2).
 const giftImg = "https://s1.hdslb.com/bfs/live/8b40d0470890e7d573995383af8a8ae074d485d9.png"
+
+// The protobuf messages are built in fixed arrays on the stack (their
+// slices grow onto the heap only for an unusually large message): no
+// allocation per command.
 
 func pbVarint(b []byte, num protowire.Number, v uint64) []byte {
 	b = protowire.AppendTag(b, num, protowire.VarintType)
@@ -280,7 +289,8 @@ func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 		uid, name = 0, maskName(name)
 	}
 	u := &e.User
-	var m []byte
+	var mArr [512]byte
+	m := mArr[:0]
 	if uid != 0 {
 		m = pbVarint(m, 1, uint64(uid))
 	}
@@ -292,7 +302,8 @@ func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 	m = pbVarint(m, 7, uint64(e.TriggerTime/1e9))
 	m = pbVarint(m, 8, uint64(e.TriggerTime/1e6))
 	if u.MedalLevel > 0 {
-		var md []byte
+		var mdArr [96]byte
+		md := mdArr[:0]
 		md = pbVarint(md, 1, uint64(u.MedalRUID))
 		md = pbVarint(md, 2, uint64(u.MedalLevel))
 		md = pbString(md, 3, u.MedalName)
@@ -302,10 +313,12 @@ func AppendInteractWordV2(dst []byte, e *Interact) []byte {
 		m = protowire.AppendBytes(m, md)
 	}
 	m = pbVarint(m, 15, uint64(e.TriggerTime))
-	var base []byte
+	var baseArr [128]byte
+	base := baseArr[:0]
 	base = pbString(base, 1, name)
 	base = pbString(base, 2, "https://i0.hdslb.com/bfs/face/member/noface.jpg")
-	var ui []byte
+	var uiArr [160]byte
+	ui := uiArr[:0]
 	if uid != 0 {
 		ui = pbVarint(ui, 1, uint64(uid))
 	}
@@ -616,10 +629,12 @@ func AppendLikeUpdate(dst []byte, n int64) []byte {
 
 // AppendOnlineRankV3 appends an ONLINE_RANK_V3 with a small protobuf list.
 func AppendOnlineRankV3(dst []byte, top []User) []byte {
-	var m []byte
+	var mArr [512]byte
+	m := mArr[:0]
 	m = pbString(m, 1, "online_rank")
 	for i, u := range top {
-		var it []byte
+		var itArr [256]byte
+		it := itArr[:0]
 		it = pbVarint(it, 1, uint64(u.UID))
 		it = pbString(it, 2, "https://i0.hdslb.com/bfs/face/member/noface.jpg")
 		it = pbString(it, 3, strconv.Itoa(100*(len(top)-i)))

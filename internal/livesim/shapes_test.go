@@ -73,6 +73,41 @@ func decodeOne(t *testing.T, body []byte) []protocol.Event {
 	return evs
 }
 
+// TestGuardBuyersDistinct: however fast a room buys guards (here 50
+// purchases a second for two minutes), no two purchases less than a
+// minute apart share a uid and a level, the key a collector links a
+// GUARD_BUY to its toast by; the room's viewer pool grows instead.
+func TestGuardBuyersDistinct(t *testing.T) {
+	s, err := New(Options{Rooms: 1, Rate: 1e-9, Seed: 7, RedPocketEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	x := newShard(s, 99)
+	r := s.rooms[0]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pool := len(r.users)
+	last := map[[2]int64]int64{} // (uid, level) → start of its last purchase
+	start := time.Unix(1767297600, 0)
+	for i := range 6000 {
+		x.b, x.full, x.anon = &batch{room: r}, x.full[:0], x.anon[:0]
+		x.genGuard(r, x.b, start.Add(time.Duration(i)*20*time.Millisecond), true, false)
+		g, ok := decodeOne(t, splitBundle(t, x.full)[0].body)[0].(*protocol.Guard)
+		if !ok {
+			t.Fatalf("purchase %d: not a guard", i)
+		}
+		k := [2]int64{g.UID, g.GuardLevel}
+		if at, seen := last[k]; seen && g.StartTime-at < guardRepeat {
+			t.Fatalf("purchase %d: uid %d level %d bought again %d s after the last", i, g.UID, g.GuardLevel, g.StartTime-at)
+		}
+		last[k] = g.StartTime
+	}
+	if len(r.users) <= pool {
+		t.Errorf("the viewer pool stayed at %d", len(r.users))
+	}
+}
+
 // TestGuardPurchases: GUARD_BUY (list price, no unit, start == end)
 // first; USER_TOAST_MSG with the price paid; USER_TOAST_MSG_V2 in the
 // §10.4 layout, source 0 then 2 with the same payflow_id; ~15 % of

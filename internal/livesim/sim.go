@@ -78,8 +78,11 @@ type Options struct {
 	LiveFor, OfflineFor time.Duration
 	// WtsSkew is how far wts may be from now; default 5 minutes.
 	WtsSkew time.Duration
-	// BrotliQuality for ver-3 bundles; default 1 (cheap; decoders do not
-	// care). ZlibLevel likewise for ver 2; default 1.
+	// BrotliQuality for ver-3 bundles: 0 (the default) is the
+	// simulator's own encoder (one meta-block with Huffman codes built
+	// per frame and greedy LZ77: about quality 1's output for a fraction
+	// of its CPU); 1–11 are andybalholm/brotli at that quality. ZlibLevel
+	// is the zlib level for ver 2; default 1.
 	BrotliQuality int
 	ZlibLevel     int
 	// AllowAnyUA turns off the browser User-Agent check on WBI endpoints.
@@ -123,6 +126,10 @@ type Options struct {
 	// scaled down so that a one-minute run sees a re-broadcast.
 	RedPocketEvery  time.Duration
 	RedPocketRepeat time.Duration
+	// Ledger keeps, per connection, the SHA-256 and length of every
+	// message written to it (Sim.Ledger): for tests that check what a
+	// client read against what was sent. Off by default.
+	Ledger bool
 	// Logger receives connection-level events; nil discards.
 	Logger *slog.Logger
 }
@@ -164,9 +171,7 @@ func (o *Options) setDefaults() {
 	if o.WtsSkew <= 0 {
 		o.WtsSkew = 5 * time.Minute
 	}
-	if o.BrotliQuality <= 0 {
-		o.BrotliQuality = 1
-	}
+	o.BrotliQuality = min(max(o.BrotliQuality, 0), 11)
 	if o.ZlibLevel <= 0 {
 		o.ZlibLevel = 1
 	}
@@ -245,9 +250,19 @@ type Sim struct {
 	shardsStopped atomic.Int32
 	rngMu         sync.Mutex
 	rng           *mrand.Rand
+	// The lists' order (liveSorted): liveGen counts changes of rooms'
+	// live state; listed was sorted at listedAt, at listedGen.
+	liveGen   atomic.Int64
+	listMu    sync.Mutex
+	listed    []*room
+	listedGen int64
+	listedAt  time.Time
 	// loginNotice is LOG_IN_NOTICE pre-encoded as a zlib [0] and a brotli
 	// [1] bundle, sent to anonymous connections right after the auth reply.
 	loginNotice [2][]byte
+
+	ledgerMu sync.Mutex
+	ledgers  []*connLedger // Options.Ledger: one per connection accepted
 
 	stats Stats
 }
@@ -651,15 +666,52 @@ func (s *Sim) WriteTruth(path string) error {
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// listFresh is how long the lists keep one popularity order: a client
+// paging through thousands of rooms gets them sorted once a second, not
+// once a page. A room going live or offline shows at once.
+const listFresh = time.Second
+
 // roomsSorted returns live rooms ordered by the lists' popularity figure.
 func (s *Sim) roomsSorted(filter func(*room) bool) []*room {
+	all := s.liveSorted()
+	if filter == nil {
+		return all
+	}
 	var out []*room
-	for _, r := range s.rooms {
-		if r.isLive() && (filter == nil || filter(r)) {
+	for _, r := range all {
+		if filter(r) {
 			out = append(out, r)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].online() > out[j].online() })
+	return out
+}
+
+// liveSorted returns every live room, busiest first, sorted at most
+// listFresh ago and since the last change of a room's live state. The
+// slice is shared: callers must not modify it.
+func (s *Sim) liveSorted() []*room {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	gen := s.liveGen.Load()
+	if s.listed != nil && s.listedGen == gen && time.Since(s.listedAt) < listFresh {
+		return s.listed
+	}
+	type ranked struct {
+		r   *room
+		onl int64
+	}
+	var rs []ranked
+	for _, r := range s.rooms {
+		if r.isLive() {
+			rs = append(rs, ranked{r, r.online()})
+		}
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].onl > rs[j].onl })
+	out := make([]*room, len(rs))
+	for i, x := range rs {
+		out[i] = x.r
+	}
+	s.listed, s.listedGen, s.listedAt = out, gen, time.Now()
 	return out
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -120,6 +122,9 @@ type frame struct {
 	refs []truthRef
 	msgs int
 	raw  []byte // the outer packet
+	// sum is raw's SHA-256, for the ledger (digest).
+	sum     [32]byte
+	sumOnce sync.Once
 }
 
 // markDelivered records the frame's events as delivered.
@@ -187,7 +192,7 @@ type room struct {
 	hist     [histSize]histItem
 	histN    int
 	lastSC   []int64
-	guards   map[string]bool
+	medal    string             // the room's fan medal name
 	guardAt  map[[2]int64]int64 // (uid, level) → unix second of its last purchase
 	pending  []pendingCmd       // state-change commands for the next tick
 	pocket   redPocket
@@ -249,7 +254,6 @@ func (s *Sim) buildRooms() {
 			mirror:   rng.Float64() < 0.15,
 			toastV2:  rng.Float64() < 0.5,
 			subs:     map[*conn]struct{}{},
-			guards:   map[string]bool{},
 			guardAt:  map[[2]int64]int64{},
 			live:     true,
 			watched:  1000 + rng.Int64N(100000),
@@ -267,19 +271,10 @@ func (s *Sim) buildRooms() {
 			r.interval = min(time.Second, max(s.opts.Tick, time.Duration(2/r.rate*float64(time.Second))))
 		}
 		r.onlineAt.Store(r.baseOnl)
+		r.medal = "粉" + strconv.Itoa(i)
 		r.users = make([]User, 64)
 		for j := range r.users {
-			u := User{UID: 10000 + rng.Int64N(4e15), UserLevel: rng.Int64N(60), Wealth: rng.Int64N(40)}
-			u.Name = nameParts[rng.IntN(len(nameParts))] + nameParts[rng.IntN(len(nameParts))] + strconv.Itoa(rng.IntN(100000))
-			if rng.Float64() < 0.4 {
-				u.MedalLevel = 1 + rng.Int64N(40)
-				u.MedalName = "粉" + strconv.Itoa(i)
-				u.MedalOwner, u.MedalRoom, u.MedalRUID = r.anchor.Name, r.id, r.anchor.UID
-				if rng.Float64() < 0.15 {
-					u.GuardLevel = 1 + rng.Int64N(3)
-				}
-			}
-			r.users[j] = u
+			r.users[j] = r.newViewer(rng)
 		}
 		if s.opts.RedPocketEvery > 0 {
 			r.pocket.next = now.Add(expDur(rng, s.opts.RedPocketEvery))
@@ -310,13 +305,17 @@ type shard struct {
 	s       *Sim
 	rooms   []*room
 	rng     *rand.Rand
-	br      *brotli.Writer
+	bre     *brEncoder     // ver 3 when BrotliQuality is 0
+	out     []byte         // bre's output, before it is copied
+	br      *brotli.Writer // ver 3 at BrotliQuality 1–11
 	zw      *zlib.Writer
 	zbuf    bytes.Buffer
 	full    []byte // inner packets, unmasked
 	anon    []byte // inner packets, masked for anonymous connections
 	subs    []*conn
-	stopped bool // traffic has ended and the last batch is queued
+	stopped bool      // traffic has ended and the last batch is queued
+	cmdBuf  []cmdMeta // the command list of the next batch
+	gifts   []Gift    // the items of the gift being written
 	// The batch being built and the events its next commands carry
 	// (b.refs[refs[0]:refs[1]]); single-command frames of that batch by
 	// 4*command + 2*variant + (protover 3).
@@ -330,8 +329,13 @@ func newShard(s *Sim, i int) *shard {
 	if err != nil {
 		zw = zlib.NewWriter(nil)
 	}
-	return &shard{s: s, rng: rand.New(rand.NewPCG(s.opts.Seed, uint64(i)+100)),
-		br: brotli.NewWriterLevel(nil, s.opts.BrotliQuality), zw: zw}
+	x := &shard{s: s, rng: rand.New(rand.NewPCG(s.opts.Seed, uint64(i)+100)), zw: zw}
+	if s.opts.BrotliQuality == 0 {
+		x.bre = newBrEncoder()
+	} else {
+		x.br = brotli.NewWriterLevel(nil, s.opts.BrotliQuality)
+	}
+	return x
 }
 
 func (s *Sim) startTraffic() {
@@ -365,6 +369,7 @@ func (x *shard) run() {
 			dt := now.Sub(last).Seconds()
 			last = now
 			traffic := x.s.trafficOn(now)
+			worked := now // since the last yield
 			for _, r := range x.rooms {
 				// Quiet rooms batch over a longer interval (up to 1 s) so
 				// a frame carries about two messages, as on the real
@@ -380,6 +385,12 @@ func (x *shard) run() {
 				// bundles that take ever longer to encode.
 				x.tick(r, now, min(now.Sub(r.lastTick), 2*r.interval).Seconds(), traffic)
 				r.lastTick = now
+				// Yield now and then: a goroutine that runs for 10 ms is
+				// preempted by a signal, which costs more than this.
+				if t := time.Now(); t.Sub(worked) > time.Millisecond {
+					runtime.Gosched()
+					worked = t
+				}
 			}
 			if !traffic && !x.stopped {
 				// This tick sent nothing: every frame of this shard is
@@ -422,7 +433,7 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 			needFull = true
 		}
 	}
-	b := &batch{room: r}
+	b := &batch{room: r, cmds: x.cmdBuf[:0]}
 	x.b = b
 	x.full, x.anon = x.full[:0], x.anon[:0]
 	for _, p := range r.pending {
@@ -438,10 +449,19 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 	r.onlineAt.Store(online)
 	r.mu.Unlock()
 	x.s.stats.Generated.Add(int64(b.msgs))
-	if len(x.subs) == 0 || len(b.cmds) == 0 {
-		return
+	if len(x.subs) > 0 && len(b.cmds) > 0 {
+		x.deliver(b)
 	}
-	x.cmdFrames = append(x.cmdFrames[:0], make([]*frame, 4*len(b.cmds))...)
+	// The command list is only needed while the batch is sent: the next
+	// batch reuses it.
+	x.cmdBuf, b.cmds, x.b = b.cmds[:0], nil, nil
+}
+
+// deliver sends the batch b to its room's subscribers (x.subs).
+func (x *shard) deliver(b *batch) {
+	r := b.room
+	x.cmdFrames = slices.Grow(x.cmdFrames[:0], 4*len(b.cmds))[:4*len(b.cmds)]
+	clear(x.cmdFrames)
 	keep := x.s.opts.AnonKeep
 	var frames [2][4]*frame // [anon][protover]
 	for _, c := range x.subs {
@@ -481,7 +501,6 @@ func (x *shard) tick(r *room, now time.Time, dt float64, traffic bool) {
 		}
 		c.send(f)
 	}
-	x.b = nil
 }
 
 // skip returns how many commands a sampled connection skips before the
@@ -521,6 +540,7 @@ func (x *shard) churn(r *room, now time.Time) {
 		return
 	}
 	r.live = !r.live
+	x.s.liveGen.Add(1)
 	if r.live {
 		r.liveTime = now.Unix()
 		r.liveKey = strconv.FormatInt(x.rng.Int64N(9e17)+1e17, 10)
@@ -567,6 +587,14 @@ func (x *shard) redPocket(r *room, now time.Time) {
 
 // encode compresses one bundle of inner packets into an outer packet.
 func (x *shard) encode(inner []byte, ver uint16) []byte {
+	if ver == protocol.VerBrotli && x.bre != nil {
+		// Compressed into scratch space, then copied to a buffer of its
+		// size: the frame lives until every connection has written it.
+		x.out = protocol.AppendPacket(x.out[:0], ver, protocol.OpMessage, 0, nil)
+		x.out = x.bre.encode(x.out, inner)
+		binary.BigEndian.PutUint32(x.out, uint32(len(x.out)))
+		return bytes.Clone(x.out)
+	}
 	x.zbuf.Reset()
 	var err error
 	if ver == protocol.VerBrotli {
@@ -630,6 +658,22 @@ func appendCmd(dst []byte, enc func([]byte) []byte) []byte {
 }
 
 func (x *shard) user(r *room) *User { return &r.users[x.rng.IntN(len(r.users))] }
+
+// newViewer makes a viewer of r: a random uid, name, level and wealth,
+// and for ~40 % the room's fan medal (~15 % of those a guard).
+func (r *room) newViewer(rng *rand.Rand) User {
+	u := User{UID: 10000 + rng.Int64N(4e15), UserLevel: rng.Int64N(60), Wealth: rng.Int64N(40)}
+	u.Name = nameParts[rng.IntN(len(nameParts))] + nameParts[rng.IntN(len(nameParts))] + strconv.Itoa(rng.IntN(100000))
+	if rng.Float64() < 0.4 {
+		u.MedalLevel = 1 + rng.Int64N(40)
+		u.MedalName = r.medal
+		u.MedalOwner, u.MedalRoom, u.MedalRUID = r.anchor.Name, r.id, r.anchor.UID
+		if rng.Float64() < 0.15 {
+			u.GuardLevel = 1 + rng.Int64N(3)
+		}
+	}
+	return u
+}
 
 func (x *shard) hex(n int) string {
 	const digits = "0123456789abcdef"
@@ -815,7 +859,8 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 	case q < 0.25 && g.coin == "gold":
 		bag = true
 	}
-	gifts := make([]Gift, items)
+	x.gifts = slices.Grow(x.gifts[:0], items)[:items]
+	gifts := x.gifts // only used while the commands are written
 	first := len(b.refs)
 	for i := range gifts {
 		if blind.BlindName != "" {
@@ -827,7 +872,7 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 		if blind.BlindName != "" {
 			gifts[i].CoinType = "gold"
 		}
-		gifts[i].TID = strconv.FormatInt(now.Unix(), 10) + fmt.Sprintf("%09d", r.seq%1e9)
+		gifts[i].TID = giftTID(now.Unix(), r.seq)
 		r.seq++
 		b.refs = append(b.refs, r.truth.newRef(tGift))
 	}
@@ -852,9 +897,25 @@ func (x *shard) genGift(r *room, b *batch, now time.Time, full, anon bool) int {
 	return max(cmds, 1)
 }
 
+// giftTID is a gift's tid: the unix second, then the room's sequence
+// number in nine digits.
+func giftTID(unix, seq int64) string {
+	var b [32]byte
+	var d [12]byte
+	t := strconv.AppendInt(b[:0], unix, 10)
+	n := strconv.AppendInt(d[:0], seq%1e9, 10)
+	for range 9 - len(n) {
+		t = append(t, '0')
+	}
+	return string(append(t, n...))
+}
+
 // guardRepeat is how soon (seconds) one viewer may buy the same guard
 // level again in one room: not within a minute.
 const guardRepeat = 60
+
+// guardDraws is how many viewers genGuard draws before it adds one.
+const guardDraws = 8
 
 // genGuard writes one guard purchase the way 2026 rooms announce it
 // (PROTOCOL.md §10.4): GUARD_BUY with the list price first; then, unless
@@ -869,13 +930,20 @@ func (x *shard) genGuard(r *room, b *batch, now time.Time, full, anon bool) int 
 	if g.Level == 3 {
 		g.Price = []int64{138000, 168000, 198000}[rng.IntN(3)]
 	}
-	// One purchase per (uid, level, second); and a viewer does not buy the
-	// same level again within guardRepeat (a purchase covers num months),
-	// unless the room buys so fast that 64 draws find nobody else.
-	for try := 0; r.guards[guardKey(&g)] || (try < 64 && now.Unix()-r.guardAt[[2]int64{g.User.UID, g.Level}] < guardRepeat); try++ {
+	// A viewer does not buy the same level again within guardRepeat (a
+	// purchase covers num months): so no two purchases share uid, level
+	// and a start time less than a minute apart, and a collector that
+	// links a GUARD_BUY to its toast by those (within seconds) never
+	// links two purchases. A room that buys so fast that a few draws find
+	// nobody free gets a new viewer: its pool grows with its rate.
+	for try := 0; now.Unix()-r.guardAt[[2]int64{g.User.UID, g.Level}] < guardRepeat; try++ {
+		if try == guardDraws {
+			r.users = append(r.users, r.newViewer(rng))
+			g.User = r.users[len(r.users)-1]
+			break
+		}
 		g.User = *x.user(r)
 	}
-	r.guards[guardKey(&g)] = true
 	r.guardAt[[2]int64{g.User.UID, g.Level}] = now.Unix()
 	g.PayflowID = now.Format("060102150405") + fmt.Sprintf("%013d", rng.Int64N(1e13))
 	x.event(r, b, tGuard)
@@ -917,12 +985,6 @@ func (x *shard) putInteract(e *Interact, full, anon bool) {
 		masked = func(b []byte) []byte { return AppendInteractWordV2(b, &m) }
 	}
 	x.put(full, anon, func(b []byte) []byte { return AppendInteractWordV2(b, e) }, masked)
-}
-
-// guardKey is the identity of a guard purchase: the same in GUARD_BUY
-// and USER_TOAST_MSG(_V2), which carry no shared id.
-func guardKey(g *Guard) string {
-	return strconv.FormatInt(g.User.UID, 10) + ":" + strconv.FormatInt(g.Level, 10) + ":" + strconv.FormatInt(g.Start, 10)
 }
 
 // trigger returns a strictly increasing nanosecond timestamp: the unique

@@ -2,6 +2,7 @@ package livesim
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -60,6 +61,8 @@ type conn struct {
 	nPending atomic.Int64
 	cutAfter atomic.Bool // the writer closes the connection after the next control message
 
+	ledger *connLedger // Options.Ledger; writer goroutine appends
+
 	out      chan *frame
 	queued   atomic.Int64 // frames in out or being written
 	ctrl     chan []byte
@@ -80,7 +83,7 @@ func (s *Sim) handleWS(w http.ResponseWriter, r *http.Request) {
 	// and ends sessions without a close frame.
 	ws.SetPingHandler(func(string) error { return nil })
 	ws.SetCloseHandler(func(int, string) error { return nil })
-	s.startConn(wsTransport{ws}, r.RemoteAddr)
+	s.startConn(wsTransport{ws}, r.RemoteAddr, false)
 }
 
 // serveTCP accepts raw TCP clients on the host_list "port" (2243 on the
@@ -91,14 +94,14 @@ func (s *Sim) serveTCP(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		s.startConn(&tcpTransport{nc: nc, r: bufio.NewReaderSize(nc, 4096)}, nc.RemoteAddr().String())
+		s.startConn(&tcpTransport{nc: nc, r: bufio.NewReaderSize(nc, 4096)}, nc.RemoteAddr().String(), true)
 	}
 }
 
-func (s *Sim) startConn(t transport, remote string) {
+func (s *Sim) startConn(t transport, remote string, tcp bool) {
 	host, _, _ := net.SplitHostPort(remote)
 	c := &conn{
-		s: s, t: t, ip: host,
+		s: s, t: t, ip: host, ledger: s.newLedger(remote, tcp),
 		rng:   rand.New(rand.NewPCG(s.opts.Seed, uint64(time.Now().UnixNano()))),
 		out:   make(chan *frame, queueLen),
 		ctrl:  make(chan []byte, 16),
@@ -293,6 +296,9 @@ func (c *conn) auth(msg []byte) int {
 	}
 	uid, _ := a.UID.Int64()
 	roomID, _ := a.RoomID.Int64()
+	if c.ledger != nil {
+		c.ledger.setRoom(roomID)
+	}
 	tok, ok := s.parseToken(a.Key)
 	switch {
 	case !ok, tok.room != roomID:
@@ -466,7 +472,7 @@ func (c *conn) writeLoop() {
 				}
 			}
 		case b := <-c.ctrl:
-			if c.t.write(b) != nil {
+			if c.write(b) != nil {
 				c.kill()
 				return
 			}
@@ -499,14 +505,29 @@ func (c *conn) writeFrame(f *frame) error {
 	}
 	if o.Corrupt > 0 && c.rng.Float64() < o.Corrupt {
 		c.s.stats.FramesCorrupt.Add(1)
-		return c.t.write(corrupt(f.raw, c.rng))
+		return c.write(corrupt(f.raw, c.rng))
 	}
 	if err := c.t.writeFrame(f); err != nil {
 		return err
 	}
+	if c.ledger != nil {
+		c.ledger.add(f.digest(), len(f.raw))
+	}
 	c.s.stats.FramesWritten.Add(1)
 	c.s.stats.MsgsWritten.Add(int64(f.msgs))
 	f.markDelivered()
+	return nil
+}
+
+// write writes one message that is not a shared frame (a control
+// message, a corrupted frame) and notes it in the ledger.
+func (c *conn) write(b []byte) error {
+	if err := c.t.write(b); err != nil {
+		return err
+	}
+	if c.ledger != nil {
+		c.ledger.add(sha256.Sum256(b), len(b))
+	}
 	return nil
 }
 
