@@ -2,6 +2,7 @@ package livesim
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
 	"testing"
 
@@ -20,6 +21,8 @@ var danmakuCases = []Danmaku{
 	{User: User{UID: 6, Name: "贴纸"}, Text: "[dog]", Sticker: `upower_[dog"]`, StickerURL: "https://i0.hdslb.com/x.png", IDStr: "abc", Ct: "FFFFFFFF", Mirror: true, Suffix: ":4:0:2:2:2:0"},
 	{User: User{UID: 7, Name: "匿名", MedalLevel: 3, MedalName: "m"}, Text: "masked", IDStr: "def", Masked: true, Ct: "12345678"},
 }
+
+var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestAppendDanmakuDecodes(t *testing.T) {
 	var dec protocol.CommandDecoder
@@ -79,7 +82,8 @@ func TestAppendDanmakuDecodes(t *testing.T) {
 }
 
 // TestAppendDanmakuBytes pins the exact bytes (so a faster writer cannot
-// drift from the shape). Regenerate with DANMAKU_GOLDEN=update.
+// drift from the shape). Regenerate with
+// `go test ./internal/livesim -run TestAppendDanmakuBytes -update`.
 func TestAppendDanmakuBytes(t *testing.T) {
 	var all []byte
 	for _, d := range danmakuCases {
@@ -87,7 +91,7 @@ func TestAppendDanmakuBytes(t *testing.T) {
 		all = append(all, '\n')
 	}
 	const path = "testdata/danmaku.golden"
-	if os.Getenv("DANMAKU_GOLDEN") == "update" {
+	if *update {
 		if err := os.WriteFile(path, all, 0o644); err != nil {
 			t.Fatal(err)
 		}
