@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -87,75 +86,6 @@ func collectCmd(t *testing.T, bin, base, db string, extra ...string) (*exec.Cmd,
 		t.Fatal(err)
 	}
 	return cmd, &stderr
-}
-
-// TestKill9 kills collect (the built binary) with SIGKILL at random
-// moments, 10 times (soak: 50), all on one file: after each kill the
-// file passes PRAGMA integrity_check, the next run appends to it, and
-// nothing is stored that was not delivered. A last run without a kill
-// replays what the killed runs journaled but did not store: then what is
-// missing is only what was in flight (socket buffers) at the kills.
-func TestKill9(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := builtBinary(t)
-	kills := 10
-	if testkit.Soak() {
-		kills = 50
-	}
-	sim, err := livesim.New(livesim.Options{Rooms: 5, Rate: 300, Tick: 20 * time.Millisecond, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	db := filepath.Join(t.TempDir(), "kill.db")
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 1; i <= kills; i++ {
-		before := testkit.ReadFacts(t, db)
-		cmd, stderr := collectCmd(t, bin, sim.URL(), db)
-		// Kill at a random moment from 0.2 to 2.2 s in: before the first
-		// auth, mid-flush, between flushes. The sleep is the fault (when
-		// the kill lands), not a wait for something to happen.
-		time.Sleep(200*time.Millisecond + time.Duration(rng.Int64N(int64(2*time.Second))))
-		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("kill %d: collect ended with %v before the kill: %s", i, err, stderr)
-		}
-		f := testkit.ReadFacts(t, db)
-		if f.Integrity != "ok" {
-			t.Fatalf("kill %d: integrity_check: %s", i, f.Integrity)
-		}
-		// A kill before the run row was written leaves none: so one
-		// more run or none, never fewer.
-		if f.Runs != before.Runs && f.Runs != before.Runs+1 {
-			t.Fatalf("kill %d: %d runs recorded after %d", i, f.Runs, before.Runs)
-		}
-		if delivered := totalDanmaku(sim); f.Danmaku > delivered {
-			t.Errorf("kill %d: %d danmaku stored, more than the %d delivered", i, f.Danmaku, delivered)
-		}
-	}
-	delivered := totalDanmaku(sim) // the killed runs' connections are gone
-	beforeLast := testkit.ReadFacts(t, db)
-	cmd, stderr := collectCmd(t, bin, sim.URL(), db, "--duration", "2s")
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("the run after the kills: %v: %s", err, stderr)
-	}
-	f := testkit.ReadFacts(t, db)
-	total := totalDanmaku(sim) // the last run's too: it ended cleanly
-	replayed := f.Danmaku - beforeLast.Danmaku - (total - delivered)
-	lost := total - f.Danmaku
-	t.Logf("%d kills, %d runs recorded: %d danmaku delivered to the killed runs, %d stored by them, %d more replayed from the journal by the next run; %d not stored (in flight at the kills)",
-		kills, f.Runs, delivered, beforeLast.Danmaku, replayed, lost)
-	if f.Danmaku == 0 || f.Runs < int64(kills)/2 {
-		t.Errorf("%d danmaku, %d runs across %d kills: the runs do not append", f.Danmaku, f.Runs, kills)
-	}
-	if lost < 0 || lost > int64(kills)*5 {
-		t.Errorf("%d danmaku delivered to the killed runs are not stored (want only what was in flight, a few a kill)", lost)
-	}
 }
 
 // TestSIGTERMAndSecondSIGINT: with the built binary, SIGTERM after the
