@@ -82,7 +82,7 @@ func (c *Collector) Decode(ctx context.Context, from journal.Pos) error {
 			recs = c.dec.mark(rec)
 		}
 		cp := storage.Checkpoint{JournalID: j.ID(), Seg: at.Seg, Off: at.Off}
-		if !c.send(storage.Decoded{Records: recs, At: cp}) {
+		if !c.send(storage.Decoded{Records: recs, At: cp, RecvMs: rec.RecvMs}) {
 			return errHardStop
 		}
 	}

@@ -26,6 +26,8 @@ type sink struct {
 	failed  chan struct{} // closed when the writer or the journal gave up
 	err     error         // why, set before failed is closed
 	closed  atomic.Bool   // records is closed: the final flush runs
+	final   *fileWriter   // the last file, set before done
+	first   *storage.DB   // the file the run opened first (Run closes it)
 	once    sync.Once
 	hard    context.Context
 	stop    context.CancelFunc // cancels hard: everything stops at once
@@ -67,37 +69,20 @@ func (d *Daemon) watchJournal(ctx context.Context, j *journal.Journal, out *sink
 	}
 }
 
-// startWriter starts the single writer. It gives up early only when it
-// cannot write and holds PendingMax records: then everything stops at
-// once.
-func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID int64, j *journal.Journal) *sink {
+// startSink starts the storing side: the current file's writer and the
+// rotator in front of it (see rotator). A writer gives up early only on
+// a hard stop; a file that cannot be opened at a rotation ends the run.
+func (d *Daemon) startSink(hardParent context.Context, db *storage.DB, runID int64, j *journal.Journal) *sink {
 	cfg := &d.cfg
 	s := &sink{records: make(chan storage.Record, recordQueue), done: make(chan error, 1), failed: make(chan struct{})}
 	s.hard, s.stop = context.WithCancel(hardParent)
-	pending := d.mem.writerRecords
-	if cfg.Tuning.PendingMax > 0 {
-		pending = cfg.Tuning.PendingMax
-	}
-	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true,
-		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
-			if cfg.Tuning.KeepJournal {
-				return
-			}
-			if err := j.Release(journal.Pos{Seg: c.Seg, Off: c.Off}); err != nil {
-				cfg.Logger.Warn("journal: cannot delete a consumed segment", "err", err)
-			}
-		}})
+	s.first = db
+	r := &rotator{d: d, s: s, j: j, first: db, rooms: map[int64]storage.RoomMeta{}, snaps: map[int64]storage.Snapshot{},
+		conns: map[int64]storage.Conn{}, base: map[int64]storage.Conn{}}
+	r.cur = r.startFile(db, runID, d.files.periodOf(time.Now()))
 	d.mx.SetQueueDepth(func() int { return len(s.records) })
 	d.mx.SetFlushDeadline(max(3*cfg.FlushInterval, time.Minute)) // /healthz: a writer stuck that long is unhealthy
-	go func() {
-		err := w.Run(s.hard, s.records)
-		if err != nil && s.hard.Err() == nil && !s.closed.Load() { // gave up during the run, not at its final flush
-			cfg.Logger.Error("cannot write the database; stopping", "db", cfg.DB, "err", err)
-			s.fail(err, true)
-		}
-		s.done <- err // last: the run may return once it has this
-	}()
+	go r.run()
 	return s
 }
 
@@ -111,7 +96,7 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		return &Result{Status: "journal failed"}, err
 	}
 	defer j.Close()
-	out := d.startWriter(hardParent, db, runID, j)
+	out := d.startSink(hardParent, db, runID, j)
 	defer out.stop()
 	for _, m := range st.metas {
 		out.records <- m
@@ -160,7 +145,7 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 	<-decoded
 	out.closed.Store(true)
 	close(out.records) // we own it: every producer has stopped
-	return d.finish(db, runID, out, col, logins, hardParent, time.Since(start), j)
+	return d.finish(out, col, logins, hardParent, time.Since(start), j)
 }
 
 // roomsThatFit is how many rooms the descriptor budget lets the run
@@ -187,27 +172,56 @@ func JournalDir(db string) string { return db + ".frames" }
 // replayed first).
 func (d *Daemon) openJournal(ctx context.Context, db *storage.DB, runID int64) (*journal.Journal, journal.Pos, error) {
 	cfg := &d.cfg
-	j, err := journal.Open(journal.Options{Dir: JournalDir(cfg.DB), Run: runID, MaxBytes: cfg.JournalMax,
+	j, err := journal.Open(journal.Options{Dir: d.files.journal(), Run: runID, MaxBytes: cfg.JournalMax,
 		PendingMax: d.mem.journalPending, Logger: cfg.Logger, Observer: d.mx})
 	if err != nil {
 		_ = db.EndRun(context.Background(), runID, "journal failed")
 		return nil, journal.Pos{}, usageErr(err)
 	}
 	d.mx.SetJournalBacklog(j.OnDisk)
-	cp, ok, err := db.JournalPosition(ctx, j.ID())
+	from, err := d.committed(ctx, db, j.ID())
 	if err != nil {
 		j.Close()
 		_ = db.EndRun(context.Background(), runID, "journal failed")
 		return nil, journal.Pos{}, failureErr(err)
 	}
-	from := journal.Pos{}
-	if ok {
-		from = journal.Pos{Seg: cp.Seg, Off: cp.Off}
-	}
 	if back := j.OnDisk(); back > 0 {
 		cfg.Logger.Info("replaying frames an earlier run read but did not store", "journal", j.Dir(), "bytes", back, "from", from.String())
 	}
 	return j, from, nil
+}
+
+// committed is the journal position the database last committed for
+// journal id: for a rotating --db, the latest over the pattern's files.
+func (d *Daemon) committed(ctx context.Context, db *storage.DB, id uint64) (journal.Pos, error) {
+	cp, ok, err := db.JournalPosition(ctx, id)
+	if err != nil {
+		return journal.Pos{}, err
+	}
+	from := journal.Pos{}
+	if ok {
+		from = journal.Pos{Seg: cp.Seg, Off: cp.Off}
+	}
+	paths, err := d.files.existing()
+	if err != nil {
+		return from, err
+	}
+	for _, p := range paths {
+		if p == db.Path() {
+			continue
+		}
+		other, err := storage.OpenReadOnly(p)
+		if err != nil {
+			d.cfg.Logger.Warn("--db: a file of the pattern is not readable; skipped", "db", p, "err", err)
+			continue
+		}
+		cp, ok, err := other.JournalPosition(ctx, id)
+		other.Close()
+		if p := (journal.Pos{Seg: cp.Seg, Off: cp.Off}); err == nil && ok && from.Less(p) {
+			from = p
+		}
+	}
+	return from, nil
 }
 
 // watch runs discovery, the login checks and the room workers until
@@ -251,11 +265,12 @@ func (d *Daemon) watch(runCtx, hard context.Context, st *started, col *collector
 
 // finish waits for the final flush (within FinalFlushTimeout), records
 // the run's end and builds the Result.
-func (d *Daemon) finish(db *storage.DB, runID int64, out *sink, col *collector.Collector, logins *collector.LoginWatch,
+func (d *Daemon) finish(out *sink, col *collector.Collector, logins *collector.LoginWatch,
 	hardParent context.Context, took time.Duration, j *journal.Journal) (*Result, error) {
 	flushTimer := time.AfterFunc(d.cfg.FinalFlushTimeout, out.stop)
 	werr := <-out.done
 	flushTimer.Stop()
+	db, runID := out.final.db, out.final.runID
 	if left := j.OnDisk(); left > 0 && !d.cfg.Tuning.KeepJournal {
 		d.cfg.Logger.Warn("frames not yet stored are kept in the journal; the next run stores them first", "journal", j.Dir(), "bytes", left)
 	} else if !d.cfg.Tuning.KeepJournal {
@@ -283,7 +298,10 @@ func (d *Daemon) finish(db *storage.DB, runID int64, out *sink, col *collector.C
 	if err := db.EndRun(context.Background(), runID, status); err != nil {
 		werr = errors.Join(werr, err)
 	}
-	res := &Result{Status: status, Took: took, Totals: d.mx.Totals(), Coverage: col.Coverage(), LoggedIn: logins.LoggedIn()}
+	res := &Result{RunID: runID, DB: db.Path(), Status: status, Took: took, Totals: d.mx.Totals(), Coverage: col.Coverage(), LoggedIn: logins.LoggedIn()}
+	if db != out.first {
+		db.Close() // a file the run rotated to (Run closes the first)
+	}
 	if interrupted {
 		msg := "second signal: stopped without the final flush"
 		if j.OnDisk() > 0 {

@@ -13,6 +13,11 @@ import (
 // which are `danmakud collect`'s (except LockWait).
 type Config struct {
 	// DB is the SQLite file, created and migrated as needed. Required.
+	// With strftime fields (%Y %m %d %H, in Bilibili's time, UTC+8: e.g.
+	// data/danmakud-%Y%m%d.db) a new file starts at each period (%d a
+	// day, %H an hour); each file holds its period's events, rooms, runs
+	// and connections, and nothing received around a boundary is lost or
+	// stored twice.
 	DB string
 	// Top watches the Top most popular live rooms, re-ranked every
 	// Refresh; 0 watches only Rooms.
@@ -104,6 +109,9 @@ type Tuning struct {
 	// PendingMax bounds the records the writer holds while flushes fail
 	// (storage default when 0).
 	PendingMax int
+	// RotateEvery, with strftime fields in DB, starts a new file this
+	// often instead of at the finest field's period (tests: seconds).
+	RotateEvery time.Duration
 	// KeepJournal keeps every journal segment instead of deleting those
 	// stored (a test reads them to check what was read against what the
 	// server sent; also forensics). The journal then grows to JournalMax.

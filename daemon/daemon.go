@@ -17,7 +17,10 @@ type Totals = metrics.Totals
 // Result is what a run did. Run returns one whenever the collection
 // started, also together with an error (a failed write, a hard stop).
 type Result struct {
+	// RunID is the run's id in DB, the file it ended in (the one file, or
+	// the last of a rotating --db).
 	RunID int64
+	DB    string
 	// Status is what the runs table records as exit_status: "ok",
 	// "write failed", "final flush failed" or
 	// "interrupted: second signal, no final flush".
@@ -36,9 +39,10 @@ type Result struct {
 // Daemon is one collection run. Make it with New, run it once with Run.
 // Totals is safe to call at any time from any goroutine.
 type Daemon struct {
-	cfg Config
-	mx  *metrics.Metrics
-	mem memoryBudget
+	cfg   Config
+	mx    *metrics.Metrics
+	mem   memoryBudget
+	files dbFiles
 }
 
 // New checks cfg and returns a Daemon; errors have Kind Usage.
@@ -47,7 +51,11 @@ func New(cfg Config) (*Daemon, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit)}, nil
+	files, err := parseDBFiles(cfg.DB, cfg.Tuning.RotateEvery)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit), files: files}, nil
 }
 
 // Totals returns the running counts (for a progress line).
@@ -66,7 +74,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 		hard = context.Background()
 	}
 	d.mem.apply()
-	db, err := d.openDB(ctx)
+	db, err := d.openPath(ctx, d.files.path(d.files.periodOf(time.Now())))
 	if err != nil {
 		return nil, err
 	}
@@ -84,24 +92,22 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.collect(ctx, hard, s, db, runID, deadline)
-	res.RunID = runID
-	return res, err
+	return d.collect(ctx, hard, s, db, runID, deadline)
 }
 
-// openDB opens the database for writing (waiting up to LockWait for the
-// lock) and maps its errors to kinds.
-func (d *Daemon) openDB(ctx context.Context) (*storage.DB, error) {
+// openPath opens the database file at path for writing (waiting up to
+// LockWait for the lock) and maps its errors to kinds.
+func (d *Daemon) openPath(ctx context.Context, path string) (*storage.DB, error) {
 	cfg := &d.cfg
 	if cfg.LockWait > 0 {
-		cfg.Logger.Debug("opening the database; waiting for another collect if it holds it", "db", cfg.DB, "lock_wait", cfg.LockWait)
+		cfg.Logger.Debug("opening the database; waiting for another collect if it holds it", "db", path, "lock_wait", cfg.LockWait)
 	}
-	db, err := storage.OpenContext(ctx, cfg.DB, storage.OpenOptions{LockWait: cfg.LockWait})
+	db, err := storage.OpenContext(ctx, path, storage.OpenOptions{LockWait: cfg.LockWait})
 	switch {
 	case err == nil:
 		return db, nil
 	case errors.Is(err, storage.ErrLocked):
-		return nil, &Error{Kind: Locked, Err: fmt.Errorf("%s is in use by another collect (waited %v for it to finish); refusing to start", cfg.DB, cfg.LockWait)}
+		return nil, &Error{Kind: Locked, Err: fmt.Errorf("%s is in use by another collect (waited %v for it to finish); refusing to start", path, cfg.LockWait)}
 	case errors.Is(err, storage.ErrNotOurs), errors.Is(err, storage.ErrNewerSchema), errors.Is(err, storage.ErrReadOnly):
 		return nil, usageErr(err)
 	}

@@ -93,6 +93,9 @@ type Malformed struct {
 type Decoded struct {
 	Records []Record
 	At      Checkpoint
+	// RecvMs is when the frame (or mark) was read, unix ms: a rotating
+	// run stores it in the file of that time's period.
+	RecvMs int64
 }
 
 // Checkpoint is a position in the frame journal (see package journal).

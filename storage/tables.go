@@ -104,7 +104,7 @@ var tConnections = &Table{
 	Name: "connections", RowDoc: "WebSocket session", Stats: true,
 	Columns: []Column{colI("run_id", ""), colI("seq", ""), colI("room_id", ""), colT("host", ""), colI("started_ms", ""),
 		colNI("authed_ms", "NULL = never authenticated"), colNI("ended_ms", ""),
-		colNT("end_reason", "`stopped`, `server_closed`, `stalled`, `starved`, `auth_rejected`, `rate_limited`, `room_not_found`, `descriptors` (out of file descriptors), `upgraded`, `error: …`"),
+		colNT("end_reason", "`stopped`, `server_closed`, `stalled`, `starved`, `auth_rejected`, `rate_limited`, `room_not_found`, `descriptors` (out of file descriptors), `upgraded`, `rotated` (the run went on in the next file of a rotating `--db`), `error: …`"),
 		colI("frames", ""), colI("events", ""), colI("bytes", ""), colI("bad_frames", ""),
 		colNI("uid", "the uid the auth packet carried; 0 = anonymous; NULL = unknown, rows from before schema 3"),
 		colNI("anonymous", "1 = no login; NULL = unknown"),

@@ -243,7 +243,7 @@ func runDaemon(ctx, hard context.Context, cfg daemon.Config, stderr io.Writer, p
 	stopProgress()
 	<-progressDone
 	if res != nil {
-		report.WriteCollect(stderr, cfg.DB, res)
+		report.WriteCollect(stderr, res.DB, res)
 	}
 	if err != nil {
 		return daemonExit(err)
