@@ -3,8 +3,9 @@
 # accounts) and `danmakud collect --top ROOMS` against it, anonymously or
 # logged in, then compares each room's estimated coverage (stats --json
 # "coverage") with the simulator's truth: delivered / generated danmaku,
-# for rooms with at least 30 generated danmaku. Prints the mean absolute
-# error, the worst room, recycles ("starved") per room per hour and the
+# for rooms with at least 30 generated danmaku. Prints the mean signed
+# error (estimate − truth: does it lean?) and the mean absolute error, how
+# many estimates lie below the truth, the worst room, recycles ("starved") per room per hour and the
 # simulator's identity violations.
 #
 # The simulator's traffic lasts SECONDS, and collect (started a fraction of
@@ -45,7 +46,9 @@ jq -n --slurpfile s "$work/stats.json" --slurpfile t "$work/truth.json" --argjso
       truth: (.value.danmaku / .value.generated.danmaku), est: $s.coverage[.key] } ] as $r |
   ($r | map(select(.est != null))) as $e |
   { rooms_with_30_danmaku: ($r | length), estimated: ($e | length),
+    mean_signed_error: (if ($e|length) > 0 then ($e | map(.est - .truth) | add / length) else null end),
     mean_abs_error: (if ($e|length) > 0 then ($e | map((.est - .truth) | fabs) | add / length) else null end),
+    below_truth: ($e | map(select(.est < .truth)) | length),
     worst: ($e | max_by((.est - .truth) | fabs)),
     within_0_10: ($e | map(select(((.est - .truth) | fabs) <= 0.10)) | length),
     mean_true_coverage: (if ($r|length) > 0 then ($r | map(.truth) | add / length) else null end),
