@@ -14,6 +14,7 @@
 #
 # usage: scripts/coverage-check.sh anonymous|login [ROOMS] [SECONDS] [RATE]
 # Extra collect flags: COLLECTARGS="--http-rate 5"; extra sim flags: SIMARGS.
+# KEEP=DIR copies the stats (stats.json) and the truth (truth.json) there.
 set -euo pipefail
 mode=${1:?anonymous or login}; rooms=${2:-50}; secs=${3:-120}; rate=${4:-500}
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,6 +40,7 @@ set -x
 kill -INT $simpid; wait $simpid || true; simpid=
 cat "$work/collect.err"
 "$work/danmakud" stats --db "$work/cov.db" --json >"$work/stats.json"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work/stats.json" "$work/truth.json" "$KEEP/"; fi
 jq -n --slurpfile s "$work/stats.json" --slurpfile t "$work/truth.json" --argjson secs "$secs" '
   ($s[0]) as $s | ($t[0]) as $t |
   [ $t.rooms | to_entries[] | select(.value.generated.danmaku >= 30) |
