@@ -5,7 +5,9 @@
 # "coverage") with the simulator's truth: delivered / generated danmaku,
 # for rooms with at least 30 generated danmaku. Prints the mean signed
 # error (estimate − truth: does it lean?) and the mean absolute error, how
-# many estimates lie below the truth, the worst room, recycles ("starved") per room per hour and the
+# many estimates lie below the truth, the worst room, how many rooms have a
+# 95 % interval (stats --json "coverage_interval", given before the
+# estimate) and how many of those hold the truth, recycles ("starved") per room per hour and the
 # simulator's identity violations.
 #
 # The simulator's traffic lasts SECONDS, and collect (started a fraction of
@@ -45,7 +47,8 @@ jq -n --slurpfile s "$work/stats.json" --slurpfile t "$work/truth.json" --argjso
   ($s[0]) as $s | ($t[0]) as $t |
   [ $t.rooms | to_entries[] | select(.value.generated.danmaku >= 30) |
     { room: .key, gen: .value.generated.danmaku,
-      truth: (.value.danmaku / .value.generated.danmaku), est: $s.coverage[.key] } ] as $r |
+      truth: (.value.danmaku / .value.generated.danmaku), est: $s.coverage[.key],
+      iv: ($s.coverage_interval[.key] // null) } ] as $r |
   ($r | map(select(.est != null))) as $e |
   { rooms_with_30_danmaku: ($r | length), estimated: ($e | length),
     mean_signed_error: (if ($e|length) > 0 then ($e | map(.est - .truth) | add / length) else null end),
@@ -53,6 +56,9 @@ jq -n --slurpfile s "$work/stats.json" --slurpfile t "$work/truth.json" --argjso
     below_truth: ($e | map(select(.est < .truth)) | length),
     worst: ($e | max_by((.est - .truth) | fabs)),
     within_0_10: ($e | map(select(((.est - .truth) | fabs) <= 0.10)) | length),
+    with_interval: ($r | map(select(.iv != null)) | length),
+    truth_inside_interval: ($r | map(select(.iv != null and .iv[0] <= .truth and .truth <= .iv[1])) | length),
+    mean_interval_width: ([$r[] | select(.iv != null) | .iv[1] - .iv[0]] | if length > 0 then add / length else null end),
     mean_true_coverage: (if ($r|length) > 0 then ($r | map(.truth) | add / length) else null end),
     recycles_per_room_hour: (([$s.connections[].starved] | add // 0) / ($s.connections | length) / ($secs / 3600)),
     violations: $t.violations }'
