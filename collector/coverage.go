@@ -284,11 +284,22 @@ func (c *CoverageCount) ConnectedShare(now time.Time) float64 {
 // Estimate is the room's estimated coverage up to now: the share of the
 // judged history danmaku that arrived, times the connected share (what
 // was sent while no connection was up is lost), and whether there are
-// enough judged items to say it (storage.CoverageEstimate: the rule stats
-// applies to the same figures).
+// enough judged items to say it (storage.CoverageEstimate: at least
+// storage.MinCoverageSamples, the rule stats applies to the same figures).
 func (c *CoverageCount) Estimate(now time.Time) (float64, bool) {
 	p, ok := storage.CoverageEstimate(c.Judged.Load(), c.Arrived.Load())
 	return p * c.ConnectedShare(now), ok
+}
+
+// Interval is the 95 % interval of the room's coverage up to now: the
+// Wilson interval of the judged history share (storage.CoverageInterval)
+// times the connected share, which is measured, not sampled, so adds no
+// width of its own. It is given at any number of judged items (wide when
+// there are few); ok is false when none was judged.
+func (c *CoverageCount) Interval(now time.Time) (lo, hi float64, ok bool) {
+	lo, hi, ok = storage.CoverageInterval(c.Judged.Load(), c.Arrived.Load())
+	share := c.ConnectedShare(now)
+	return lo * share, hi * share, ok
 }
 
 // lowPolicy decides what to do with a connection whose coverage is low.

@@ -3,6 +3,7 @@ package collector
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -217,5 +218,35 @@ func TestDecoderAcksAndDropsResent(t *testing.T) {
 	out = c.dec.frame(&journal.Record{Kind: journal.KindFrame, Run: 0, Conn: 1, Room: 5, Data: wsMessage(plain)})
 	if len(out) != 1 || len(ack.acks) != 2 || st.decoded.Load() != 2 {
 		t.Errorf("a replayed frame: %d records, %d acks, %d decoded", len(out), len(ack.acks), st.decoded.Load())
+	}
+}
+
+// TestCoverageCountInterval: the estimate and its interval are the
+// history share's times the connected share; the interval is given before
+// the estimate, which waits for storage.MinCoverageSamples judged items
+// whatever arrived.
+func TestCoverageCountInterval(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	now := t0.Add(100 * time.Second)
+	c := &CoverageCount{}
+	if _, _, ok := c.Interval(now); ok {
+		t.Error("an interval with nothing judged")
+	}
+	c.wantedFrom(t0)
+	c.connectedFrom(t0.Add(25 * time.Second)) // connected 75 % of the wanted time
+	c.Judged.Store(storage.MinCoverageSamples - 1)
+	if _, ok := c.Estimate(now); ok {
+		t.Errorf("an estimate from %d items", c.Judged.Load())
+	}
+	if lo, hi, ok := c.Interval(now); !ok || lo != 0 || hi <= 0 || hi > 0.75 {
+		t.Errorf("interval with nothing arrived %.3f–%.3f, %v; want from 0, at most the connected share", lo, hi, ok)
+	}
+	c.Judged.Store(200)
+	c.Arrived.Store(20)
+	est, ok := c.Estimate(now)
+	lo, hi, iok := c.Interval(now)
+	wlo, whi, _ := storage.CoverageInterval(200, 20)
+	if !ok || !iok || math.Abs(est-0.075) > 1e-9 || math.Abs(lo-0.75*wlo) > 1e-9 || math.Abs(hi-0.75*whi) > 1e-9 || lo >= est || hi <= est {
+		t.Errorf("estimate %.4f (%v), interval %.4f–%.4f (%v); want 0.075 within 0.75 × %.4f–%.4f", est, ok, lo, hi, iok, wlo, whi)
 	}
 }

@@ -18,7 +18,8 @@ type CoverageSummary struct {
 	// ConnectedShare is the mean over the rooms of each one's connected
 	// time over the time it was wanted (0 to 1; 0 with no rooms).
 	ConnectedShare float64
-	// Estimated is how many rooms have an estimate (enough judged items,
+	// Estimated is how many rooms have an estimate (at least
+	// storage.MinCoverageSamples judged items,
 	// collector.CoverageCount.Estimate); Sampled how many are known to get
 	// a sample (anonymous, over every budget, or throttled).
 	Estimated, Sampled int
@@ -27,10 +28,12 @@ type CoverageSummary struct {
 	Low []RoomCoverage
 }
 
-// RoomCoverage is one room's coverage estimate (0 to 1).
+// RoomCoverage is one room's coverage estimate (0 to 1) and its 95 %
+// interval [Low, High] (collector.CoverageCount.Interval).
 type RoomCoverage struct {
-	Room     int64
-	Estimate float64
+	Room      int64
+	Estimate  float64
+	Low, High float64
 }
 
 // CoverageSummary sums r.Coverage as of now and lists in Low the rooms
@@ -50,7 +53,8 @@ func (r *Result) CoverageSummary(now time.Time, low float64) CoverageSummary {
 		if e, ok := c.Estimate(now); ok {
 			s.Estimated++
 			if e < low {
-				s.Low = append(s.Low, RoomCoverage{room, e})
+				lo, hi, _ := c.Interval(now)
+				s.Low = append(s.Low, RoomCoverage{room, e, lo, hi})
 			}
 		}
 	}

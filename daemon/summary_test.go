@@ -20,8 +20,9 @@ func TestCoverageSummary(t *testing.T) {
 	}
 	few := int64(storage.MinCoverageSamples) - 1
 	// These counts were never connected (their connected share is 0), so
-	// every room with an estimate (enough judged items to know it to
-	// ±storage.CoverageMargin) has the estimate 0: below any threshold.
+	// every room with an estimate (storage.MinCoverageSamples judged items
+	// or more) has the estimate 0, and the interval [0, 0]: below any
+	// threshold.
 	res := &daemon.Result{Coverage: map[int64]*collector.CoverageCount{
 		30: count(1000, 1000, false),
 		10: count(1000, 500, true),
@@ -31,7 +32,7 @@ func TestCoverageSummary(t *testing.T) {
 	if s.Rooms != 3 || s.Judged != 2000+few || s.Arrived != 1500 || s.Estimated != 2 || s.Sampled != 2 || s.ConnectedShare != 0 {
 		t.Errorf("summary %+v", s)
 	}
-	if fmt.Sprint(s.Low) != "[{10 0} {30 0}]" {
+	if fmt.Sprint(s.Low) != "[{10 0 0 0} {30 0 0 0}]" {
 		t.Errorf("low rooms %v, want rooms 10 and 30 (equal estimates: by room id)", s.Low)
 	}
 	if s := res.CoverageSummary(time.Now(), 0); len(s.Low) != 0 {

@@ -52,8 +52,9 @@ func writeCoverage(b io.Writer, res *daemon.Result) {
 		fmt.Fprintf(b, "collect: coverage: no estimate (no history danmaku could be checked)\n")
 		return
 	}
-	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (±%.2f), %d sampled (anonymous or throttled)\n",
-		100*float64(c.Arrived)/float64(c.Judged), c.Arrived, c.Judged, 100*c.ConnectedShare, c.Estimated, c.Rooms, storage.CoverageMargin, c.Sampled)
+	fmt.Fprintf(b, "collect: coverage (estimated from each room's danmaku history): %.1f%% of the history danmaku sent while connected arrived (%d of %d); rooms were connected %.1f%% of the time they were wanted; %d of %d rooms have an estimate (%d judged history danmaku or more: known to ±%.2f), %d sampled (anonymous or throttled)\n",
+		100*float64(c.Arrived)/float64(c.Judged), c.Arrived, c.Judged, 100*c.ConnectedShare, c.Estimated, c.Rooms,
+		storage.MinCoverageSamples, storage.CoverageMargin, c.Sampled)
 	if len(c.Low) == 0 {
 		return
 	}
@@ -63,7 +64,7 @@ func writeCoverage(b io.Writer, res *daemon.Result) {
 			names = append(names, fmt.Sprintf("… %d more", len(c.Low)-20))
 			break
 		}
-		names = append(names, fmt.Sprintf("%d %.0f%%", l.Room, 100*l.Estimate))
+		names = append(names, fmt.Sprintf("%d %.0f%% (%.0f–%.0f%%)", l.Room, 100*l.Estimate, 100*l.Low, 100*l.High))
 	}
-	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage: %s\n", len(c.Low), 100*lowCoverage, strings.Join(names, ", "))
+	fmt.Fprintf(b, "collect: %d rooms below %.0f%% coverage (95 %% interval in brackets): %s\n", len(c.Low), 100*lowCoverage, strings.Join(names, ", "))
 }

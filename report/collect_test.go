@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
+	"github.com/danmakud/danmakud/storage"
 )
 
 // TestWriteCollect: the run summary says what was collected and, when
@@ -23,6 +25,22 @@ func TestWriteCollect(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
+	// A room with an estimate (never connected, so 0) and one without:
+	// the low room is listed with its interval.
+	few, enough := &collector.CoverageCount{}, &collector.CoverageCount{}
+	few.Judged.Store(storage.MinCoverageSamples - 1)
+	enough.Judged.Store(storage.MinCoverageSamples)
+	enough.Arrived.Store(10)
+	res.Coverage = map[int64]*collector.CoverageCount{5: few, 6: enough}
+	b.Reset()
+	WriteCollect(&b, "x.db", res)
+	for _, want := range []string{"1 of 2 rooms have an estimate (97 judged history danmaku or more: known to ±0.10)",
+		"1 rooms below 90% coverage (95 % interval in brackets): 6 0% (0–0%)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	res.Coverage = nil
 	b.Reset()
 	res.Totals.JournalDropped, res.Totals.RoomsOverBudget, res.Totals.AccountsOK = 0, 0, 1
 	WriteCollect(&b, "x.db", res)

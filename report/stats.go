@@ -29,6 +29,15 @@ func percent(c *float64) string {
 	return fmt.Sprintf("%.1f%%", 100**c)
 }
 
+// interval prints a coverage estimate's 95 % interval, "-" when nothing
+// was judged.
+func interval(iv *[2]float64) string {
+	if iv == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f–%.1f%%", 100*iv[0], 100*iv[1])
+}
+
 func seconds(s float64) string { return (time.Duration(s) * time.Second).String() }
 
 // WriteStats writes s, the summary of the database at path, for people:
@@ -49,23 +58,24 @@ func WriteStats(w io.Writer, path string, s *storage.Summary) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "rooms with connections: %d, reconnects: %d\n", s.RoomsSeen, s.Reconnects)
-	fmt.Fprintf(w, "estimated coverage (share of the rooms' danmaku stored, from their history): %s overall\n", percent(s.OverallCoverage))
+	fmt.Fprintf(w, "estimated coverage (share of the rooms' danmaku stored, from their history): %s overall (95%% interval %s)\n",
+		percent(s.OverallCoverage), interval(s.OverallCoverageInterval))
 	if len(s.Connections) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "room_id\tdanmaku\tcoverage\tconnections\tconnected\twanted\tshare\tsampled\tstarved\tstalled\tbad frames\t")
+		fmt.Fprintln(tw, "room_id\tdanmaku\tcoverage\t95% interval\tconnections\tconnected\twanted\tshare\tsampled\tstarved\tstalled\tbad frames\t")
 		for i, c := range s.Connections {
 			if i == 20 {
-				fmt.Fprintf(tw, "… %d more rooms (--json lists all)\t\t\t\t\t\t\t\t\t\t\t\n", len(s.Connections)-20)
+				fmt.Fprintf(tw, "… %d more rooms (--json lists all)\t\t\t\t\t\t\t\t\t\t\t\t\n", len(s.Connections)-20)
 				break
 			}
 			room := strconv.FormatInt(c.RoomID, 10)
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%.1f%%\t%d\t%d\t%d\t%d\t\n", room, s.Rooms[room].Kinds["danmaku"],
-				percent(c.Coverage), c.Connections, seconds(c.Connected), seconds(c.Wanted), 100*c.ConnectedShare,
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%.1f%%\t%d\t%d\t%d\t%d\t\n", room, s.Rooms[room].Kinds["danmaku"],
+				percent(c.Coverage), interval(c.CoverageInterval), c.Connections, seconds(c.Connected), seconds(c.Wanted), 100*c.ConnectedShare,
 				c.Sampled, c.Starved, c.Stalled, c.BadFrames)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a until it is known to ±%.2f; share: connected time over wanted time (from the first round that listed the room to its last connection's end)\n",
-			storage.CoverageMargin)
+		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a below %d judged history danmaku (from then on known to ±%.2f), its 95%% interval from the first; share: connected time over wanted time (from the first round that listed the room to its last connection's end)\n",
+			storage.MinCoverageSamples, storage.CoverageMargin)
 	}
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "commands without a typed table (kept in unknown_commands with a sample):")

@@ -3,8 +3,11 @@
 # accounts) and `danmakud collect --top ROOMS` against it, anonymously or
 # logged in, then compares each room's estimated coverage (stats --json
 # "coverage") with the simulator's truth: delivered / generated danmaku,
-# for rooms with at least 30 generated danmaku. Prints the mean absolute
-# error, the worst room, recycles ("starved") per room per hour and the
+# for rooms with at least 30 generated danmaku. Prints the mean signed
+# error (estimate − truth: does it lean?) and the mean absolute error, how
+# many estimates lie below the truth, the worst room, how many rooms have a
+# 95 % interval (stats --json "coverage_interval", given before the
+# estimate) and how many of those hold the truth, recycles ("starved") per room per hour and the
 # simulator's identity violations.
 #
 # The simulator's traffic lasts SECONDS, and collect (started a fraction of
@@ -13,6 +16,7 @@
 #
 # usage: scripts/coverage-check.sh anonymous|login [ROOMS] [SECONDS] [RATE]
 # Extra collect flags: COLLECTARGS="--http-rate 5"; extra sim flags: SIMARGS.
+# KEEP=DIR copies the stats (stats.json) and the truth (truth.json) there.
 set -euo pipefail
 mode=${1:?anonymous or login}; rooms=${2:-50}; secs=${3:-120}; rate=${4:-500}
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,16 +42,23 @@ set -x
 kill -INT $simpid; wait $simpid || true; simpid=
 cat "$work/collect.err"
 "$work/danmakud" stats --db "$work/cov.db" --json >"$work/stats.json"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work/stats.json" "$work/truth.json" "$KEEP/"; fi
 jq -n --slurpfile s "$work/stats.json" --slurpfile t "$work/truth.json" --argjson secs "$secs" '
   ($s[0]) as $s | ($t[0]) as $t |
   [ $t.rooms | to_entries[] | select(.value.generated.danmaku >= 30) |
     { room: .key, gen: .value.generated.danmaku,
-      truth: (.value.danmaku / .value.generated.danmaku), est: $s.coverage[.key] } ] as $r |
+      truth: (.value.danmaku / .value.generated.danmaku), est: $s.coverage[.key],
+      iv: ($s.coverage_interval[.key] // null) } ] as $r |
   ($r | map(select(.est != null))) as $e |
   { rooms_with_30_danmaku: ($r | length), estimated: ($e | length),
+    mean_signed_error: (if ($e|length) > 0 then ($e | map(.est - .truth) | add / length) else null end),
     mean_abs_error: (if ($e|length) > 0 then ($e | map((.est - .truth) | fabs) | add / length) else null end),
+    below_truth: ($e | map(select(.est < .truth)) | length),
     worst: ($e | max_by((.est - .truth) | fabs)),
     within_0_10: ($e | map(select(((.est - .truth) | fabs) <= 0.10)) | length),
+    with_interval: ($r | map(select(.iv != null)) | length),
+    truth_inside_interval: ($r | map(select(.iv != null and .iv[0] <= .truth and .truth <= .iv[1])) | length),
+    mean_interval_width: ([$r[] | select(.iv != null) | .iv[1] - .iv[0]] | if length > 0 then add / length else null end),
     mean_true_coverage: (if ($r|length) > 0 then ($r | map(.truth) | add / length) else null end),
     recycles_per_room_hour: (([$s.connections[].starved] | add // 0) / ($s.connections | length) / ($secs / 3600)),
     violations: $t.violations }'

@@ -11,33 +11,56 @@ import (
 	"time"
 )
 
-// MinCoverageSamples is the fewest room-history danmaku (Σ hist_seen)
-// that an estimated coverage needs; below it the estimate is null.
-const MinCoverageSamples = 10
+// How an estimated coverage is given (docs/usage.md, "How complete is my
+// data?"). The history share arrived/judged is a proportion of a sample of
+// the room's danmaku, so it has an interval: the 95 % Wilson score
+// interval, given at any number of judged items. The share itself is given
+// (not null) only from MinCoverageSamples judged items on, whatever
+// arrived: a rule that looked at the share (say, "once its interval is
+// narrow") would select on the outcome and lean, because an interval is
+// narrowest near 0 and 1 — rooms that happen to see few arrivals would
+// qualify first and read low.
 
 // CoverageMargin is the widest uncertainty an estimated coverage may
-// have: an estimate whose 95 % interval (Wilson score) reaches further
-// than CoverageMargin from it on either side is reported as null (too
-// few samples to say), so every estimate given is right to about ±0.10.
-// A room that gets everything (or nothing) needs 35 judged items, a 10 %
-// sample about 65, an even share about 100.
+// have: MinCoverageSamples is sized so that from it on the 95 % interval
+// of every possible share lies within ±CoverageMargin of the share.
 const CoverageMargin = 0.10
 
+// MinCoverageSamples is the fewest judged room-history danmaku (Σ
+// hist_seen) an estimated coverage needs; below it the estimate is null
+// and only its interval is given. It is the smallest n from which the
+// Wilson interval of every share k/n lies within ±CoverageMargin of it.
+// The widest interval (furthest from its share) is near 0.4, which needs
+// 97 items; a share of 0.5 would need 93, the anonymous ~0.1 share 62, a
+// room that gets everything (or nothing) 35. TestMinCoverageSamples
+// derives it. It is the same number for every room, so that whether an
+// estimate is given does not depend on what arrived.
+const MinCoverageSamples = 97
+
 // CoverageEstimate is the one rule for an estimated history share: the
-// share of judged room-history danmaku that arrived, and whether there
-// are enough of them to say it (at least MinCoverageSamples, and a 95 %
-// Wilson interval within ± CoverageMargin of the share).
+// share of judged room-history danmaku that arrived, and whether there are
+// enough judged items to say it (at least MinCoverageSamples, however many
+// arrived).
 func CoverageEstimate(judged, arrived int64) (float64, bool) {
-	if judged < MinCoverageSamples {
+	if judged <= 0 {
 		return 0, false
+	}
+	return min(1, float64(arrived)/float64(judged)), judged >= MinCoverageSamples
+}
+
+// CoverageInterval is the 95 % Wilson score interval [lo, hi] of the
+// history share arrived/judged; ok is false when nothing was judged. It
+// is given at any number of judged items (wide when there are few).
+func CoverageInterval(judged, arrived int64) (lo, hi float64, ok bool) {
+	if judged <= 0 {
+		return 0, 0, false
 	}
 	n := float64(judged)
 	p := min(1, float64(arrived)/n)
-	const z = 1.96
+	const z = 1.96 // 95 %, two-sided
 	center := (p + z*z/(2*n)) / (1 + z*z/n)
 	half := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / (1 + z*z/n)
-	lo, hi := center-half, center+half
-	return p, p-lo <= CoverageMargin && hi-p <= CoverageMargin
+	return max(0, center-half), min(1, center+half), true
 }
 
 // RoomKinds returns, per room, the number of distinct stored events of
@@ -84,7 +107,7 @@ func (d *DB) RoomKinds(ctx context.Context) (map[string]map[string]int64, error)
 // {"danmaku": N, …, "coverage": 0.93 | null}.
 type RoomStats struct {
 	Kinds    map[string]int64
-	Coverage *float64 // nil: too few samples (see MinCoverageSamples)
+	Coverage *float64 // nil: too few judged items (see MinCoverageSamples)
 }
 
 // MarshalJSON flattens the kinds and coverage into one object.
@@ -138,14 +161,16 @@ type RoomConnections struct {
 	ConnectedShare float64  `json:"connected_share"` // Connected / Wanted, at most 1; 0 when Wanted is 0
 	Span           float64  `json:"span_s"`          // first connect to last end, seconds
 	Coverage       *float64 `json:"coverage"`        // the room's estimated coverage, as in Summary.Coverage
-	HistSeen       int64    `json:"hist_seen"`       // Σ connections.hist_seen
-	HistArrived    int64    `json:"hist_arrived"`    // Σ connections.hist_arrived
-	Anonymous      int64    `json:"anonymous"`       // connections without login
-	Sampled        int64    `json:"sampled"`         // connections known to get a sample
-	Acks           int64    `json:"acks"`
-	Starved        int64    `json:"starved"` // connections recycled for silent throttling
-	Stalled        int64    `json:"stalled"`
-	BadFrames      int64    `json:"bad_frames"`
+	// CoverageInterval is its 95 % interval, as in Summary.CoverageInterval.
+	CoverageInterval *[2]float64 `json:"coverage_interval"`
+	HistSeen         int64       `json:"hist_seen"`    // Σ connections.hist_seen
+	HistArrived      int64       `json:"hist_arrived"` // Σ connections.hist_arrived
+	Anonymous        int64       `json:"anonymous"`    // connections without login
+	Sampled          int64       `json:"sampled"`      // connections known to get a sample
+	Acks             int64       `json:"acks"`
+	Starved          int64       `json:"starved"` // connections recycled for silent throttling
+	Stalled          int64       `json:"stalled"`
+	BadFrames        int64       `json:"bad_frames"`
 }
 
 // Summary is what `danmakud stats` prints.
@@ -160,14 +185,21 @@ type Summary struct {
 	// Coverage is, per room with connections, the estimated share of its
 	// danmaku that was stored: Σ hist_arrived / Σ hist_seen over its
 	// connections (history danmaku judged while a connection was up),
-	// times its connected share; nil (null) when there are too few judged
-	// items to say it to ±0.10 (CoverageEstimate).
+	// times its connected share; nil (null) below MinCoverageSamples
+	// judged items (CoverageEstimate).
 	Coverage map[string]*float64 `json:"coverage"`
-	// OverallCoverage is the same over every room (Σ over rooms).
-	OverallCoverage *float64          `json:"overall_coverage"`
-	Connections     []RoomConnections `json:"connections"` // by room_id
-	Unknown         []UnknownCmd      `json:"unknown_commands"`
-	Malformed       int64             `json:"malformed"`
+	// CoverageInterval is, per room with connections, the 95 % interval
+	// [low, high] of its coverage: the Wilson interval of the history
+	// share (CoverageInterval) times the connected share; given at any
+	// number of judged items, nil (null) with none.
+	CoverageInterval map[string]*[2]float64 `json:"coverage_interval"`
+	// OverallCoverage and OverallCoverageInterval are the same over every
+	// room (Σ over rooms).
+	OverallCoverage         *float64          `json:"overall_coverage"`
+	OverallCoverageInterval *[2]float64       `json:"overall_coverage_interval"`
+	Connections             []RoomConnections `json:"connections"` // by room_id
+	Unknown                 []UnknownCmd      `json:"unknown_commands"`
+	Malformed               int64             `json:"malformed"`
 }
 
 // UnknownCmd is a command stored without a typed table.
@@ -178,15 +210,21 @@ type UnknownCmd struct {
 
 // coverage is the estimated share of a room's danmaku that was stored:
 // arrived/seen (history danmaku judged while a connection was up) times
-// the connected share (what was sent while none was up is lost); nil when
-// CoverageEstimate cannot say.
-func coverage(seen, arrived int64, connectedShare float64) *float64 {
-	c, ok := CoverageEstimate(seen, arrived)
-	if !ok {
-		return nil
+// the connected share (what was sent while none was up is lost), nil when
+// CoverageEstimate cannot say; and its interval, the history share's
+// (CoverageInterval) times the connected share, nil when nothing was
+// judged.
+func coverage(seen, arrived int64, connectedShare float64) (*float64, *[2]float64) {
+	var est *float64
+	if c, ok := CoverageEstimate(seen, arrived); ok {
+		c *= connectedShare
+		est = &c
 	}
-	c *= connectedShare
-	return &c
+	lo, hi, ok := CoverageInterval(seen, arrived)
+	if !ok {
+		return est, nil
+	}
+	return est, &[2]float64{lo * connectedShare, hi * connectedShare}
 }
 
 // Summarize computes the stats summary. It reads files of every schema
@@ -197,7 +235,8 @@ func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
 }
 
 func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
-	s := &Summary{Rows: map[string]int64{}, Rooms: map[string]RoomStats{}, Coverage: map[string]*float64{}}
+	s := &Summary{Rows: map[string]int64{}, Rooms: map[string]RoomStats{}, Coverage: map[string]*float64{},
+		CoverageInterval: map[string]*[2]float64{}}
 	q := func(query string, dst ...any) error {
 		return d.SQL.QueryRowContext(ctx, query).Scan(dst...)
 	}
@@ -258,7 +297,8 @@ func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
 	for i := range s.Connections {
 		c := &s.Connections[i]
 		s.Reconnects += c.Reconnects
-		s.Coverage[strconv.FormatInt(c.RoomID, 10)] = c.Coverage
+		room := strconv.FormatInt(c.RoomID, 10)
+		s.Coverage[room], s.CoverageInterval[room] = c.Coverage, c.CoverageInterval
 		seen += c.HistSeen
 		arrived += c.HistArrived
 		connected += c.Connected
@@ -268,7 +308,7 @@ func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
 	if wanted > 0 {
 		share = min(1, connected/wanted)
 	}
-	s.OverallCoverage = coverage(seen, arrived, share)
+	s.OverallCoverage, s.OverallCoverageInterval = coverage(seen, arrived, share)
 	for room, k := range kinds {
 		s.Rooms[room] = RoomStats{Kinds: k, Coverage: s.Coverage[room]}
 	}
@@ -346,7 +386,7 @@ func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]boo
 		if c.Wanted > 0 {
 			c.ConnectedShare = min(1, c.Connected/c.Wanted)
 		}
-		c.Coverage = coverage(c.HistSeen, c.HistArrived, c.ConnectedShare)
+		c.Coverage, c.CoverageInterval = coverage(c.HistSeen, c.HistArrived, c.ConnectedShare)
 		out = append(out, c)
 	}
 	return out, rows.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -71,6 +72,19 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	if c6.Coverage != nil || c6.Connected != 0 || !near(c6.Wanted, 1) || c6.ConnectedShare != 0 {
 		t.Errorf("room 6: %+v", c6)
 	}
+	// The interval is the history share's times the connected share, at
+	// any number of judged items: room 6 (3 judged, never connected) has
+	// one, [0, 0].
+	lo, hi, _ := CoverageInterval(170, 160)
+	if iv := c5.CoverageInterval; iv == nil || !near(iv[0], lo*127/145) || !near(iv[1], hi*127/145) || iv[0] > *c5.Coverage || iv[1] < *c5.Coverage {
+		t.Errorf("room 5 interval %v, want the Wilson interval %.3f–%.3f times %.3f", iv, lo, hi, 127.0/145)
+	}
+	if iv := c6.CoverageInterval; iv == nil || *iv != [2]float64{0, 0} {
+		t.Errorf("room 6 interval %v", iv)
+	}
+	if s.CoverageInterval["5"] != c5.CoverageInterval || s.CoverageInterval["6"] != c6.CoverageInterval || s.OverallCoverageInterval == nil {
+		t.Errorf("interval map %v, overall %v", s.CoverageInterval, s.OverallCoverageInterval)
+	}
 	if s.Coverage["5"] == nil || *s.Coverage["5"] != *c5.Coverage || s.Coverage["6"] != nil || len(s.Coverage) != 2 {
 		t.Errorf("coverage map %v", s.Coverage)
 	}
@@ -91,6 +105,7 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	}
 	var m struct {
 		Coverage    map[string]*float64          `json:"coverage"`
+		Interval    map[string]*[2]float64       `json:"coverage_interval"`
 		Rooms       map[string]map[string]any    `json:"rooms"`
 		Connections []map[string]json.RawMessage `json:"connections"`
 	}
@@ -100,10 +115,13 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	if _, ok := m.Coverage["6"]; !ok || m.Coverage["6"] != nil || m.Coverage["5"] == nil {
 		t.Errorf("JSON coverage %s", b)
 	}
+	if iv := m.Interval["5"]; iv == nil || *iv != *c5.CoverageInterval {
+		t.Errorf("JSON coverage_interval %s", b)
+	}
 	if _, ok := m.Rooms["5"]["coverage"]; !ok || m.Rooms["5"]["danmaku"] != 1.0 {
 		t.Errorf("JSON rooms %v", m.Rooms)
 	}
-	for _, k := range []string{"room_id", "connections", "reconnects", "connected_s", "wanted_s", "connected_share", "starved", "stalled", "bad_frames"} {
+	for _, k := range []string{"room_id", "connections", "reconnects", "connected_s", "wanted_s", "connected_share", "coverage", "coverage_interval", "starved", "stalled", "bad_frames"} {
 		if _, ok := m.Connections[0][k]; !ok {
 			t.Errorf("JSON connections lack %q", k)
 		}
@@ -114,28 +132,105 @@ func TestSummaryCoverageAndWanted(t *testing.T) {
 	}
 }
 
-// TestCoverageEstimate: an estimate is given only when it is known to
-// about ±0.10 (95 % Wilson interval).
+// TestCoverageEstimate: an estimate is given from MinCoverageSamples
+// judged items on, whatever share arrived; its interval at any number.
 func TestCoverageEstimate(t *testing.T) {
 	for _, c := range []struct {
 		judged, arrived int64
 		ok              bool
+		lo, hi          float64 // the 95 % Wilson interval, to 0.001
 	}{
-		{9, 9, false},   // below MinCoverageSamples
-		{20, 20, false}, // all arrived, but 20 items say only ≥ 0.84
-		{35, 35, true},  // ≥ 0.90
-		{35, 0, true},   // ≤ 0.10
-		{16, 0, false},  // ≤ 0.19: not to ±0.10
-		{20, 2, false},  // a 10 % sample needs more
-		{40, 4, false},  // 0.10, interval 0.04–0.23
-		{80, 8, true},   // 0.10, interval 0.05–0.19
-		{100, 50, true}, // 0.50 ± 0.096
-		{80, 40, false}, // 0.50 ± 0.107
+		{0, 0, false, 0, 0},
+		{1, 0, false, 0, 0.7935},
+		{35, 35, false, 0.901, 1},     // within ±0.10, but not yet given: the rule does not look at the share
+		{35, 0, false, 0, 0.099},      // the same
+		{96, 38, false, 0.304, 0.496}, // 0.396: more than 0.10 below the top
+		{97, 39, true, 0.310, 0.502},
+		{97, 0, true, 0, 0.038},
+		{97, 97, true, 0.962, 1},
+		{100, 10, true, 0.055, 0.174},
+		{100, 50, true, 0.404, 0.596},
 	} {
 		p, ok := CoverageEstimate(c.judged, c.arrived)
-		if ok != c.ok || ok && !near(p, float64(c.arrived)/float64(c.judged)) {
+		if ok != c.ok || c.judged > 0 && !near(p, float64(c.arrived)/float64(c.judged)) {
 			t.Errorf("CoverageEstimate(%d, %d) = %.3f, %v; want ok %v", c.judged, c.arrived, p, ok, c.ok)
 		}
+		lo, hi, ok := CoverageInterval(c.judged, c.arrived)
+		if ok != (c.judged > 0) || math.Abs(lo-c.lo) > 0.0005 || math.Abs(hi-c.hi) > 0.0005 {
+			t.Errorf("CoverageInterval(%d, %d) = %.4f–%.4f, %v; want %.3f–%.3f", c.judged, c.arrived, lo, hi, ok, c.lo, c.hi)
+		}
+	}
+}
+
+// TestMinCoverageSamples derives MinCoverageSamples: the smallest n from
+// which (checked up to 2,000) the interval of every share k/n lies within
+// ±CoverageMargin of it.
+func TestMinCoverageSamples(t *testing.T) {
+	within := func(n int64) bool {
+		for k := int64(0); k <= n; k++ {
+			lo, hi, _ := CoverageInterval(n, k)
+			if p := float64(k) / float64(n); p-lo > CoverageMargin || hi-p > CoverageMargin {
+				return false
+			}
+		}
+		return true
+	}
+	last := int64(0) // the largest n whose intervals are not all within the margin
+	for n := int64(1); n <= 2000; n++ {
+		if !within(n) {
+			last = n
+		}
+	}
+	if last+1 != MinCoverageSamples {
+		t.Errorf("every share's interval lies within ±%.2f from %d judged items on; MinCoverageSamples is %d",
+			CoverageMargin, last+1, MinCoverageSamples)
+	}
+}
+
+// TestCoverageEstimateDoesNotLean: over many rooms with the same true
+// share, each looked at after a number of judged items that does not
+// depend on what arrived (20 to 300), the estimates given centre on the
+// true share. The same harness shows that a rule giving an estimate once
+// its interval is narrow (±CoverageMargin) leans, towards 0 below 0.5
+// and towards 1 above, when rooms are looked at after 20 to 60 judged
+// items (as in a short anonymous run: a share of 0.1 needs 62 to be said
+// to ±0.10, so those given are the rooms that saw fewer arrivals, whose
+// interval is narrower; about −0.05 here).
+func TestCoverageEstimateDoesNotLean(t *testing.T) {
+	narrow := func(judged, arrived int64) (float64, bool) {
+		lo, hi, _ := CoverageInterval(judged, arrived)
+		p := float64(arrived) / float64(judged)
+		return p, p-lo <= CoverageMargin && hi-p <= CoverageMargin
+	}
+	rng := rand.New(rand.NewPCG(18, 1))
+	lean := func(rule func(judged, arrived int64) (float64, bool), p float64, most int64) float64 {
+		var sum float64
+		var n int
+		for range 4000 {
+			judged := 20 + rng.Int64N(most-20+1)
+			var arrived int64
+			for range judged {
+				if rng.Float64() < p {
+					arrived++
+				}
+			}
+			if est, ok := rule(judged, arrived); ok {
+				sum += est - p
+				n++
+			}
+		}
+		return sum / float64(n)
+	}
+	for _, p := range []float64{0.1, 0.5, 0.9} {
+		if d := lean(CoverageEstimate, p, 300); math.Abs(d) > 0.005 {
+			t.Errorf("true share %.1f: the estimates given lean by %+.4f", p, d)
+		}
+	}
+	if d := lean(narrow, 0.1, 60); d > -0.02 {
+		t.Errorf("the narrow-interval rule leans by %+.4f at 0.1; the harness should see it lean low", d)
+	}
+	if d := lean(narrow, 0.9, 60); d < 0.02 {
+		t.Errorf("the narrow-interval rule leans by %+.4f at 0.9; the harness should see it lean high", d)
 	}
 }
 
