@@ -82,7 +82,7 @@ func (c Bar) horizontal(peak float64) string {
 	w, h := c.Width, max(len(c.Values), 1)*rowHeight+8
 	var b strings.Builder
 	svgOpen(&b, w, h, c.Title, "chart hbar")
-	bw := float64(w - labelW - 70)
+	bw := float64(w - labelW - 110) // room for the value after the longest bar
 	for i, v := range c.Values {
 		y := 4 + i*rowHeight
 		label := ""

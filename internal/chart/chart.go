@@ -4,11 +4,12 @@
 // intervals. It draws with plain SVG elements and no fonts or scripts of
 // its own; the text is in the page's font.
 //
-// Every text a caller passes in (titles, labels, series names) is escaped
-// here, so the returned string may be embedded in HTML as is (it is safe
-// to convert to html/template.HTML). Numbers are drawn as given: NaN and
-// infinities are treated as 0. All functions are pure and safe for
-// concurrent use.
+// The SVG is for embedding in an HTML page: it carries no XML namespace
+// declaration (HTML gives an inline svg its namespace). Every text a
+// caller passes in (titles, labels, series names) is escaped here, so the
+// returned string may be embedded in HTML as is (it is safe to convert
+// to html/template.HTML). Numbers are drawn as given: NaN and infinities
+// are treated as 0. All functions are pure and safe for concurrent use.
 package chart
 
 import (
@@ -102,7 +103,7 @@ func trim(v float64) string {
 
 // svgOpen starts an SVG element of w×h with an accessible title.
 func svgOpen(b *strings.Builder, w, h int, title, class string) {
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" class="%s">`, w, h, w, h, esc(class))
+	fmt.Fprintf(b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" class="%s">`, w, h, w, h, esc(class))
 	if title != "" {
 		b.WriteString("<title>" + esc(title) + "</title>")
 	}
