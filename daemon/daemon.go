@@ -36,9 +36,10 @@ type Result struct {
 // Daemon is one collection run. Make it with New, run it once with Run.
 // Totals is safe to call at any time from any goroutine.
 type Daemon struct {
-	cfg Config
-	mx  *metrics.Metrics
-	mem memoryBudget
+	cfg    Config
+	mx     *metrics.Metrics
+	mem    memoryBudget
+	status statusSource // what the status page shows (status.go)
 }
 
 // New checks cfg and returns a Daemon; errors have Kind Usage.
@@ -47,7 +48,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit)}, nil
+	d := &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit)}
+	d.status.d = d
+	return d, nil
 }
 
 // Totals returns the running counts (for a progress line).
@@ -62,6 +65,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 	// Duration counts from here, before the lock wait: back-to-back runs
 	// from cron or a timer keep their slots.
 	deadline := time.Now().Add(d.cfg.Duration)
+	d.status.begin(ctx, deadline)
 	if hard == nil {
 		hard = context.Background()
 	}
@@ -84,6 +88,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	d.status.api.Store(s.api)
 	res, err := d.collect(ctx, hard, s, db, runID, deadline)
 	res.RunID = runID
 	return res, err
@@ -113,6 +118,9 @@ func (d *Daemon) openDB(ctx context.Context) (*storage.DB, error) {
 func (d *Daemon) serveMetrics() (stop func(), err error) {
 	cfg := &d.cfg
 	var srv *metrics.Server
+	if cfg.MetricsListener != nil || cfg.MetricsAddr != "" {
+		d.mountPages()
+	}
 	switch {
 	case cfg.MetricsListener != nil:
 		srv = d.mx.ServeOn(cfg.MetricsListener)
@@ -124,6 +132,6 @@ func (d *Daemon) serveMetrics() (stop func(), err error) {
 		return func() {}, nil
 	}
 	addr := srv.Addr().String()
-	cfg.Logger.Info("metrics on http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz")
+	cfg.Logger.Info("metrics on http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz", "status", "http://"+addr+"/")
 	return func() { srv.Close() }, nil
 }

@@ -123,6 +123,9 @@ type Options struct {
 	// scaled down so that a one-minute run sees a re-broadcast.
 	RedPocketEvery  time.Duration
 	RedPocketRepeat time.Duration
+	// Titles replaces the titles of rooms by index (0 = the busiest), as
+	// the room list and room_init give them: a test's hostile title.
+	Titles map[int]string
 	// Logger receives connection-level events; nil discards.
 	Logger *slog.Logger
 }
