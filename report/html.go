@@ -144,8 +144,9 @@ func (ds *Dataset) timeCharts(v *reportView, tr timeRange) {
 	from, to := time.Unix(int64(tr.bucketStart(0)), 0), time.Unix(int64(tr.bucketStart(tr.buckets())), 0)
 	ticks := chart.TimeTicks(from, to, bilibiliZone, 8)
 	v.Bucket = (time.Duration(tr.step) * time.Minute).String()
-	avg, gaps := tr.connected(a.Spans, minGap)
-	line := chart.Line{Title: "rooms connected", YLabel: "rooms connected (average per " + v.Bucket + ")", XTicks: ticks, Step: true}
+	covered := tr.covered(a.Runs)
+	avg, gaps := tr.connected(a.Spans, covered, minGap)
+	line := chart.Line{Title: "rooms connected", YLabel: "rooms connected (average per " + v.Bucket + " of a run)", XTicks: ticks, Step: true}
 	pts := make([]chart.Point, len(avg))
 	for i, n := range avg {
 		pts[i] = chart.Point{X: tr.bucketStart(i), Y: n}
@@ -165,7 +166,7 @@ func (ds *Dataset) timeCharts(v *reportView, tr timeRange) {
 		counts := tr.perBucket(m)
 		pts := make([]chart.Point, len(counts))
 		for i, n := range counts {
-			pts[i] = chart.Point{X: tr.bucketStart(i), Y: float64(n) / float64(tr.step)}
+			pts[i] = chart.Point{X: tr.bucketStart(i), Y: float64(n) / (covered[i] / 60000)} // per minute of collection
 		}
 		l := chart.Line{Title: t.Name + " per minute", YLabel: t.Name + " per minute", Width: 470, Height: 150,
 			XTicks: chart.TimeTicks(from, to, bilibiliZone, 4), Series: []chart.Series{{Name: t.Name, Points: pts}}}

@@ -71,13 +71,48 @@ func (r timeRange) perBucket(m map[int64]int64) []int64 {
 	return out
 }
 
+// covered is, per bucket of r, how many milliseconds of it some run
+// covered (runs overlap when several files are read). A bucket no run
+// covers (a file without runs) counts as covered whole, so that its
+// counts still give a rate.
+func (r timeRange) covered(runs []storage.RunSpan) []float64 {
+	out := make([]float64, r.buckets())
+	spans := slices.Clone(runs)
+	slices.SortFunc(spans, func(a, b storage.RunSpan) int { return cmp.Compare(a.FromMs, b.FromMs) })
+	var merged []storage.RunSpan
+	for _, s := range spans {
+		if n := len(merged); n > 0 && s.FromMs <= merged[n-1].ToMs {
+			merged[n-1].ToMs = max(merged[n-1].ToMs, s.ToMs)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	step := r.step * 60000
+	for _, s := range merged {
+		for i := max(0, (s.FromMs/60000-r.first)/r.step); i < int64(len(out)); i++ {
+			start := (r.first*60000 + i*step)
+			if start >= s.ToMs {
+				break
+			}
+			out[i] += float64(min(s.ToMs, start+step) - max(s.FromMs, start))
+		}
+	}
+	for i := range out {
+		if out[i] <= 0 {
+			out[i] = float64(step)
+		}
+	}
+	return out
+}
+
 // gap is a stretch with no room connected.
 type gap struct{ from, to time.Time }
 
 // connected returns, per bucket of r, the average number of rooms with a
-// connection up, and the gaps of at least minGap between the first
-// connection and the last end in which none was.
-func (r timeRange) connected(spans []storage.ConnSpan, minGap time.Duration) ([]float64, []gap) {
+// connection up over the part of the bucket a run covered (covered), and
+// the gaps of at least minGap between the first connection and the last
+// end in which none was.
+func (r timeRange) connected(spans []storage.ConnSpan, covered []float64, minGap time.Duration) ([]float64, []gap) {
 	type edge struct {
 		at    int64 // unix ms
 		delta int
@@ -113,7 +148,7 @@ func (r timeRange) connected(spans []storage.ConnSpan, minGap time.Duration) ([]
 			}
 		}
 		area += float64(cur) * float64(end-t)
-		avg[i] = area / float64(end-start)
+		avg[i] = area / covered[i]
 	}
 	return avg, gaps
 }
