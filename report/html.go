@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -48,14 +49,14 @@ func cny(v float64) string { return "¥" + humanize.CommafWithDigits(v, 2) }
 
 // roomRow is one room of the report's room table.
 type roomRow struct {
-	RoomID                                 int64
-	Title, Anchor, Area                    string
-	Danmaku, Gifts, SuperChats, Guards     int64
-	Revenue                                string
-	Coverage                               *float64
-	CoverageText, Interval                 string
-	Judged, Connections, Anonymous, Sample int64
-	Share                                  string
+	RoomID                             int64
+	Title, Anchor, Area                string
+	Danmaku, Gifts, SuperChats, Guards int64
+	Revenue                            string
+	Coverage                           *float64
+	CoverageText, Interval             string
+	Judged, Connections                int64
+	Share                              string
 }
 
 // stat is one labelled figure with a data-stat key (what the tests read).
@@ -73,7 +74,6 @@ type reportView struct {
 	Identity                           template.HTML
 	Kinds                              []template.HTML
 	Gaps                               []string
-	Runs                               []storage.RunSpan
 	RunText                            []string
 	Rooms                              []roomRow
 	MoreRooms                          int
@@ -119,7 +119,7 @@ func (ds *Dataset) view(now time.Time) reportView {
 	}
 	for _, r := range a.Runs {
 		v.RunText = append(v.RunText, fmt.Sprintf("run %d: %s to %s (%s), %s", r.ID, stamp(r.FromMs), stamp(r.ToMs),
-			(time.Duration(r.ToMs-r.FromMs)*time.Millisecond).Round(time.Second), cmpOr(r.Status, "not ended")))
+			(time.Duration(r.ToMs-r.FromMs)*time.Millisecond).Round(time.Second), cmp.Or(r.Status, "not ended")))
 	}
 	if tr, ok := rangeOf(a); ok {
 		ds.timeCharts(&v, tr)
@@ -128,13 +128,6 @@ func (ds *Dataset) view(now time.Time) reportView {
 	ds.moneyChart(&v)
 	ds.identityChart(&v)
 	return v
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // timeCharts draws the collection time line, the events per minute of
@@ -241,7 +234,7 @@ func (ds *Dataset) roomCharts(v *reportView) {
 		row := roomRow{RoomID: id, Title: ri.Title, Anchor: ri.AnchorName, Area: strings.Trim(ri.ParentAreaName+" / "+ri.AreaName, " /"),
 			Danmaku: k["danmaku"], Gifts: k["gift"], SuperChats: k["super_chat"], Guards: k["guard"], Revenue: cny(yuan(a.Money[id])),
 			Coverage: c.Coverage, CoverageText: percent(c.Coverage), Judged: c.HistSeen, Connections: c.Connections,
-			Anonymous: c.Anonymous, Sample: c.Sampled, Share: fmt.Sprintf("%.0f%%", 100*c.ConnectedShare)}
+			Share: fmt.Sprintf("%.0f%%", 100*c.ConnectedShare)}
 		if c.Connections > 0 {
 			row.Interval = fmt.Sprintf("%.0f–%.0f%%", 100*lo, 100*hi)
 		}

@@ -110,9 +110,12 @@ func TestStatusPageAndReportInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MetricsListener, cfg.HTTPRate = ln, 200
+	// Heartbeats every 5 s (the tests' half second would drop a
+	// connection whose reply a loaded machine delays a second), 30 s,
+	// collect's default, for the screenshots.
+	cfg.MetricsListener, cfg.HTTPRate, cfg.Heartbeat = ln, 200, 5*time.Second
 	if screenshotDir() != "" {
-		cfg.Heartbeat = 30 * time.Second // as collect's default: not a viewer count every half second
+		cfg.Heartbeat = 30 * time.Second
 	}
 	addr := ln.Addr().String()
 	d, err := daemon.New(cfg)
