@@ -147,6 +147,7 @@ func (d *decoder) frame(rec *journal.Record) []storage.Record {
 	if cc != nil {
 		cc.st.decoded.Add(1)
 	}
+	d.c.board.frame(rec.Room, rec.RecvMs, d.recs)
 	return d.recs
 }
 

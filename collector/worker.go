@@ -176,6 +176,7 @@ type Collector struct {
 	seq   atomic.Int64
 	pool  *accountPool
 	cov   sync.Map // room id → *CoverageCount
+	board statusBoard
 }
 
 // New returns a Collector.
@@ -243,6 +244,7 @@ func (c *Collector) recordRound(r roomsource.Round) []roomsource.Target {
 	}
 	rooms, over := capRooms(r.Rooms, c.cfg.MaxRooms)
 	c.cfg.Observer.RoomsOverBudget(over)
+	c.board.round(r, rooms)
 	return rooms
 }
 
@@ -365,6 +367,7 @@ func (w *worker) Run(ctx context.Context) {
 			return
 		}
 		cfg.Observer.Reconnect(reasonLabel(ctx, err))
+		w.c.board.ended(w.t.RoomID, reason(ctx, err))
 		// A session that stayed up HealthyAfter is healthy. A shorter one
 		// that was not cut right after its auth (an identity problem,
 		// §10.2) is a plain drop: the first maxQuickRetries of those in a
@@ -421,6 +424,7 @@ func (w *worker) takeSlot(ctx context.Context) bool {
 	}
 	cfg.Observer.RoomWaiting(1)
 	defer cfg.Observer.RoomWaiting(-1)
+	defer w.c.board.waiting(w.t.RoomID)()
 	w.log.Info("every account's room budget is used; waiting for a slot (--logged-in-only)")
 	for w.account < 0 {
 		if !sleep(ctx, slotWait) {
@@ -487,6 +491,7 @@ func (w *worker) session(ctx context.Context, host int) (authed time.Duration, e
 	cfg.Observer.RoomConnected(w.t.RoomID, true)
 	defer cfg.Observer.RoomConnected(w.t.RoomID, false)
 	cfg.Observer.SetRoomSampled(w.t.RoomID, st.sampled.Load())
+	defer w.c.board.connected(w.t.RoomID, st)()
 	return w.read(ctx, sess, st, known)
 }
 

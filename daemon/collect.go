@@ -109,6 +109,7 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		BackoffMin: cfg.Tuning.BackoffMin, BackoffMax: cfg.Tuning.BackoffMax, HealthyAfter: cfg.Tuning.HealthyAfter,
 		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx,
 	})
+	d.status.col.Store(col)
 	decodeCtx, stopDecode := context.WithCancel(out.hard)
 	defer stopDecode()
 	decoded := make(chan error, 1)

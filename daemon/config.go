@@ -77,6 +77,9 @@ type Config struct {
 	// instead (Run closes it); tests pass one on 127.0.0.1:0.
 	MetricsAddr     string
 	MetricsListener net.Listener
+	// Pprof also serves Go's profiles under /debug/pprof/ on the metrics
+	// address (net/http/pprof); off by default.
+	Pprof bool
 	// Logger receives the run's log (nil discards).
 	Logger *slog.Logger
 	// Version and Args are recorded in the runs table.

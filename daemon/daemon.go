@@ -39,10 +39,11 @@ type Result struct {
 // Daemon is one collection run. Make it with New, run it once with Run.
 // Totals is safe to call at any time from any goroutine.
 type Daemon struct {
-	cfg   Config
-	mx    *metrics.Metrics
-	mem   memoryBudget
-	files dbFiles
+	cfg    Config
+	mx     *metrics.Metrics
+	mem    memoryBudget
+	files  dbFiles
+	status statusSource // what the status page shows (status.go)
 }
 
 // New checks cfg and returns a Daemon; errors have Kind Usage.
@@ -55,7 +56,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	return &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit), files: files}, nil
+	d := &Daemon{cfg: cfg, mx: metrics.New(cfg.Version), mem: memoryBudgetFor(cfg.MemoryLimit), files: files}
+	d.status.d = d
+	return d, nil
 }
 
 // Totals returns the running counts (for a progress line).
@@ -70,6 +73,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 	// Duration counts from here, before the lock wait: back-to-back runs
 	// from cron or a timer keep their slots.
 	deadline := time.Now().Add(d.cfg.Duration)
+	d.status.begin(ctx, deadline)
 	if hard == nil {
 		hard = context.Background()
 	}
@@ -92,6 +96,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	d.status.api.Store(s.api)
 	return d.collect(ctx, hard, s, db, runID, deadline)
 }
 
@@ -119,6 +124,9 @@ func (d *Daemon) openPath(ctx context.Context, path string) (*storage.DB, error)
 func (d *Daemon) serveMetrics() (stop func(), err error) {
 	cfg := &d.cfg
 	var srv *metrics.Server
+	if cfg.MetricsListener != nil || cfg.MetricsAddr != "" {
+		d.mountPages()
+	}
 	switch {
 	case cfg.MetricsListener != nil:
 		srv = d.mx.ServeOn(cfg.MetricsListener)
@@ -130,6 +138,6 @@ func (d *Daemon) serveMetrics() (stop func(), err error) {
 		return func() {}, nil
 	}
 	addr := srv.Addr().String()
-	cfg.Logger.Info("metrics on http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz")
+	cfg.Logger.Info("metrics on http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz", "status", "http://"+addr+"/")
 	return func() { srv.Close() }, nil
 }

@@ -55,7 +55,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
   danmakud collect --top 100 --duration 1h                # the 100 busiest rooms for an hour
   danmakud collect --top 0 --room 76 --room 21452505      # given rooms only (short ids resolved)
   danmakud collect --top 50 --area 371 --db vtubers.db    # one area
-  danmakud collect --top 100 --metrics-addr 127.0.0.1:9464 # Prometheus /metrics and /healthz
+  danmakud collect --top 100 --metrics-addr 127.0.0.1:9464 # status page, /metrics and /healthz
   danmakud collect --cookie-file a1.txt --cookie-file a2.txt --rooms-per-account 5 --top 10
   danmakud collect --top 100 --duration 59m50s --lock-wait 5m --quiet   # hourly from cron`,
 		Args: cobra.NoArgs,
@@ -92,7 +92,8 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	_ = f.MarkHidden("cpuprofile")
-	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9464; default off)")
+	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, the status page / and /api/status on this address (e.g. 127.0.0.1:9464; default off)")
+	f.BoolVar(&o.cfg.Pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-addr (heap, CPU, goroutines of the running process)")
 	f.Var(sizeFlag{&o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
 	f.BoolVar(&o.cfg.Tuning.KeepJournal, "journal-keep", false, "keep every journal segment, also those stored (tests, forensics)")
 	_ = f.MarkHidden("journal-keep")
@@ -157,6 +158,8 @@ func (o *collectOptions) validate() error {
 		return fmt.Errorf("--anonymous and --cookie-file contradict each other")
 	case o.anonymous && c.LoggedInOnly:
 		return fmt.Errorf("--anonymous and --logged-in-only contradict each other")
+	case c.Pprof && c.MetricsAddr == "":
+		return fmt.Errorf("--pprof needs --metrics-addr: the profiles are served there")
 	}
 	for _, r := range c.Rooms {
 		if r <= 0 {

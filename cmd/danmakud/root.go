@@ -60,6 +60,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newLoginCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newReparseCmd())
+	root.AddCommand(newReportCmd())
 	return root
 }
 

@@ -130,6 +130,9 @@ type Options struct {
 	// message written to it (Sim.Ledger): for tests that check what a
 	// client read against what was sent. Off by default.
 	Ledger bool
+	// Titles replaces the titles of rooms by index (0 = the busiest), as
+	// the room list and room_init give them: a test's hostile title.
+	Titles map[int]string
 	// Logger receives connection-level events; nil discards.
 	Logger *slog.Logger
 }

@@ -264,7 +264,7 @@ func (s *Sim) buildRooms() {
 			r.short = shortIDs[i/5]
 		}
 		r.anchor = User{UID: 1000000 + rng.Int64N(3e15), Name: fmt.Sprintf("主播%s%d", nameParts[rng.IntN(len(nameParts))], i)}
-		r.title = fmt.Sprintf("%s的直播间 #%d", r.anchor.Name, i)
+		r.title = s.opts.titleOf(i, fmt.Sprintf("%s的直播间 #%d", r.anchor.Name, i))
 		r.baseOnl = int64(r.rate*5000) + rng.Int64N(1000) + 100
 		r.interval = s.opts.Tick
 		if r.rate > 0 {

@@ -34,6 +34,7 @@ type Metrics struct {
 	http    httpMetrics
 	writer  writerMetrics
 	journal journalMetrics
+	routes  []route // Handle's, served by Handler
 }
 
 // New returns a handle with every danmakud_ metric registered on its own

@@ -40,12 +40,15 @@ func (m *Metrics) Health() (ok bool, reason string) {
 }
 
 // Handler serves GET /metrics (the Prometheus text or protobuf format,
-// as negotiated) and GET /healthz (200 or 503 with Health's reason as
-// one line of text/plain). Everything else is 404.
+// as negotiated), GET /healthz (200 or 503 with Health's reason as
+// one line of text/plain) and what Handle added. Everything else is 404.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	if m != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+		for _, r := range m.routes {
+			mux.Handle(r.pattern, r.h)
+		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ok, reason := m.Health()
