@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 
-.PHONY: all build install systemd-verify test fmt-check vet lint unit interop bench bench-load fuzz soak demo clean
+.PHONY: all build install systemd-verify kube-verify test fmt-check vet lint unit interop bench bench-load fuzz soak demo clean
 
 all: build
 
@@ -32,10 +32,17 @@ install: build
 systemd-verify:
 	contrib/systemd/verify.sh
 
+# kube-verify: the Kubernetes manifests in contrib/kubernetes, decoded
+# strictly into the API types and their wiring checked. A module of its own,
+# so the Kubernetes modules stay out of danmakud's; vetted and linted here.
+kube-verify:
+	cd contrib/kubernetes && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) test -count=1 ./...
+
 # test: formatting, vet and staticcheck, every test with the race
 # detector, the simulator checked by a real third-party client (needs node
-# and npm), and the systemd units (skipped without systemd-analyze).
-test: fmt-check lint unit interop systemd-verify
+# and npm), the systemd units (skipped without systemd-analyze) and the
+# Kubernetes manifests.
+test: fmt-check lint unit interop systemd-verify kube-verify
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -68,6 +69,10 @@ type Config struct {
 	// all until a slot frees up.
 	RoomsPerAccount int
 	LoggedInOnly    bool
+
+	// SourceAddr, when valid, is the local address every danmaku
+	// connection leaves from (protocol.SessionConfig.LocalAddr).
+	SourceAddr netip.Addr
 
 	Protover          int           // default 3
 	UserAgent         string        // sent on the WebSocket upgrade
@@ -554,7 +559,7 @@ func (w *worker) dial(ctx context.Context, host int, st *connState) (sess *proto
 	sess, err = protocol.Dial(ctx, protocol.SessionConfig{
 		URL: u, RoomID: w.t.RoomID, UID: id.Mid, Key: info.Token, Buvid: id.Buvid, Protover: cfg.Protover,
 		SupportAck: !cfg.NoAck, UserAgent: cfg.UserAgent, HeartbeatInterval: cfg.HeartbeatInterval,
-		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout,
+		ReadTimeout: cfg.ReadTimeout, DrainTimeout: cfg.DrainTimeout, LocalAddr: cfg.SourceAddr,
 	})
 	if err != nil && errors.Is(err, protocol.ErrAuthRejected) {
 		cfg.Observer.AuthRejected()

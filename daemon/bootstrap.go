@@ -29,7 +29,7 @@ func (d *Daemon) bootstrap(ctx context.Context, db *storage.DB, runID int64, dea
 	cfg := &d.cfg
 	endRun := func(status string) { _ = db.EndRun(context.Background(), runID, status) }
 	api, err := roomsource.New(roomsource.Config{APIBase: cfg.APIBase, Rate: cfg.HTTPRate, Burst: max(2, int(cfg.HTTPRate*2)),
-		Accounts: cfg.Accounts, Logger: cfg.Logger, BreakerPause: cfg.Tuning.BreakerPause, Observer: d.mx})
+		Accounts: cfg.Accounts, Logger: cfg.Logger, BreakerPause: cfg.Tuning.BreakerPause, Observer: d.mx, SourceAddr: cfg.SourceAddr})
 	if err != nil {
 		endRun("bad configuration")
 		return nil, usageErr(err)
@@ -51,12 +51,18 @@ func (d *Daemon) bootstrap(ctx context.Context, db *storage.DB, runID int64, dea
 			endRun("bad room")
 			return nil, failureErr(fmt.Errorf("--room %d: %w", id, err))
 		}
+		if !cfg.Shard.Owns(ri.RoomID) { // another shard's (a short id is known only now)
+			continue
+		}
 		s.fixed = append(s.fixed, ri.RoomID)
 		s.metas = append(s.metas, storage.RoomMeta{RoomID: ri.RoomID, ShortID: ri.ShortID, AnchorUID: ri.UID, SeenMs: time.Now().UnixMilli()})
 	}
-	if len(bad) > 0 && len(s.fixed) == 0 && cfg.Top == 0 {
+	if len(bad) > 0 && len(bad) == len(cfg.Rooms) && cfg.Top == 0 {
 		endRun("bad room")
 		return nil, usageErr(fmt.Errorf("--room %s: no such room; nothing left to watch", strings.Join(bad, ", ")))
+	}
+	if len(cfg.Rooms) > 0 && len(s.fixed) == 0 && cfg.Top == 0 {
+		cfg.Logger.Warn("this shard owns none of the given rooms: nothing to watch until it is stopped", "shard", cfg.Shard.String())
 	}
 	// The list API answers an unknown area with an empty list, as it does
 	// an area nobody streams in now: an empty first listing is an error

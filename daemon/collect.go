@@ -107,7 +107,7 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 		Logger:    cfg.Logger, Accounts: len(cfg.Accounts), RoomsPerAccount: cfg.RoomsPerAccount, LoggedInOnly: cfg.LoggedInOnly,
 		HeartbeatInterval: cfg.Heartbeat, WatchEvery: cfg.Watchdog, Spread: cfg.Tuning.Spread,
 		BackoffMin: cfg.Tuning.BackoffMin, BackoffMax: cfg.Tuning.BackoffMax, HealthyAfter: cfg.Tuning.HealthyAfter,
-		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx,
+		RateLimitWait: cfg.Tuning.BreakerPause, Raw: cfg.Raw, Observer: d.mx, SourceAddr: cfg.SourceAddr,
 	})
 	d.status.col.Store(col)
 	decodeCtx, stopDecode := context.WithCancel(out.hard)
@@ -232,7 +232,7 @@ func (d *Daemon) committed(ctx context.Context, db *storage.DB, id uint64) (jour
 func (d *Daemon) watch(runCtx, hard context.Context, st *started, col *collector.Collector, logins *collector.LoginWatch) {
 	cfg := &d.cfg
 	rounds := make(chan roomsource.Round, 1)
-	disc := &roomsource.Discovery{Lister: st.api, Top: cfg.Top, Area: cfg.Area, Fixed: st.fixed, Refresh: cfg.Refresh,
+	disc := &roomsource.Discovery{Lister: st.api, Top: cfg.Top, Area: cfg.Area, Fixed: st.fixed, Shard: cfg.Shard, Refresh: cfg.Refresh,
 		Hysteresis: cfg.Tuning.Hysteresis, Logger: cfg.Logger}
 	discCtx, stopDisc := context.WithCancel(runCtx)
 	var wg sync.WaitGroup

@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/danmakud/danmakud/roomsource"
 )
 
@@ -26,6 +29,14 @@ type Config struct {
 	Area int64
 	// Rooms are watched too and never dropped (real or short ids).
 	Rooms []int64
+	// Shard makes this run shard K of N (collect --shard K/N): it keeps
+	// only the rooms, listed or given, that roomsource.ShardOf gives to
+	// K. The zero Shard watches every room.
+	Shard roomsource.Shard
+	// SourceAddr, when valid, is the local address every Bilibili
+	// connection leaves from, HTTP and danmaku (collect --source-addr).
+	// It must be this machine's (sourceaddr.Check).
+	SourceAddr netip.Addr
 	// Duration stops the run this long after Run was called (before any
 	// wait for the lock, so back-to-back runs keep their slots); 0 = until
 	// ctx ends.
@@ -162,6 +173,14 @@ func (c *Config) check() error {
 	for _, r := range c.Rooms {
 		if r <= 0 {
 			return usageErr(errors.New("daemon: room ids are positive integers"))
+		}
+	}
+	if err := c.Shard.Check(); err != nil {
+		return usageErr(fmt.Errorf("daemon: shard %w", err))
+	}
+	if c.SourceAddr.IsValid() {
+		if err := sourceaddr.Check(c.SourceAddr); err != nil {
+			return usageErr(fmt.Errorf("daemon: source address: %w", err))
 		}
 	}
 	return nil

@@ -10,11 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/gorilla/websocket"
 )
 
@@ -81,7 +83,11 @@ type SessionConfig struct {
 	ReadTimeout  time.Duration
 	AuthTimeout  time.Duration // default DefaultAuthTimeout
 	DrainTimeout time.Duration // default DefaultDrainTimeout
-	Dialer       *websocket.Dialer
+	// LocalAddr, when valid, is the local address the connection leaves
+	// from (collect --source-addr); the default Dialer binds it. Not
+	// together with Dialer.
+	LocalAddr netip.Addr
+	Dialer    *websocket.Dialer
 }
 
 func (c *SessionConfig) defaults() {
@@ -103,6 +109,9 @@ func (c *SessionConfig) defaults() {
 	if c.Dialer == nil {
 		c.Dialer = &websocket.Dialer{HandshakeTimeout: c.AuthTimeout, ReadBufferSize: connReadBuffer,
 			WriteBufferSize: connWriteBuffer, WriteBufferPool: writeBuffers}
+		if c.LocalAddr.IsValid() {
+			c.Dialer.NetDialContext = sourceaddr.Dialer(c.LocalAddr).DialContext
+		}
 	}
 }
 
@@ -192,6 +201,9 @@ func authBody(cfg *SessionConfig) []byte {
 // within AuthTimeout, ctx's error when ctx ends first; anything else
 // (dial failure, connection reset) is returned wrapped as it is.
 func Dial(ctx context.Context, cfg SessionConfig) (*Session, error) {
+	if cfg.Dialer != nil && cfg.LocalAddr.IsValid() {
+		return nil, errors.New("protocol: set SessionConfig.Dialer or LocalAddr, not both")
+	}
 	cfg.defaults()
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)

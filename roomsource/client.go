@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/backoff"
+	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"golang.org/x/time/rate"
 )
 
@@ -87,8 +89,15 @@ type Config struct {
 	// LoginRecheck is how old an account's last login check (nav) may be
 	// before DanmuInfoAs repeats it; default 30 min.
 	LoginRecheck time.Duration
-	HTTPClient   *http.Client // default: a plain client (cookies are managed here)
-	Logger       *slog.Logger // nil discards
+	// HTTPClient is the client every request goes through; default a
+	// plain one (cookies are managed here) whose connections leave from
+	// SourceAddr.
+	HTTPClient *http.Client
+	// SourceAddr, when valid, is the local address every request is sent
+	// from (collect --source-addr; the caller checks it is this
+	// machine's, sourceaddr.Check). Not together with HTTPClient.
+	SourceAddr netip.Addr
+	Logger     *slog.Logger // nil discards
 	// Observer is told of every request sent, by endpoint and outcome,
 	// and of every one not sent (nil: nobody).
 	Observer Observer
@@ -106,8 +115,8 @@ func (cfg Config) Format(f fmt.State, verb rune) {
 			labels[i] = a.Label
 		}
 	}
-	fmt.Fprintf(f, "roomsource.Config{APIBase:%q, Accounts:%q, SESSDATA:%q, Rate:%v, Burst:%d}",
-		cfg.APIBase, labels, sess, cfg.Rate, cfg.Burst)
+	fmt.Fprintf(f, "roomsource.Config{APIBase:%q, Accounts:%q, SESSDATA:%q, Rate:%v, Burst:%d, SourceAddr:%v}",
+		cfg.APIBase, labels, sess, cfg.Rate, cfg.Burst, cfg.SourceAddr)
 }
 
 // Client is the single way to Bilibili's HTTP APIs: one rate limiter and
@@ -205,7 +214,15 @@ func New(cfg Config) (*Client, error) {
 		c.obs = nopObserver{}
 	}
 	c.hc = cfg.HTTPClient
-	if c.hc == nil {
+	switch {
+	case c.hc != nil && cfg.SourceAddr.IsValid():
+		return nil, errors.New("roomsource: set Config.HTTPClient or Config.SourceAddr, not both")
+	case c.hc != nil:
+	case cfg.SourceAddr.IsValid():
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = sourceaddr.Dialer(cfg.SourceAddr).DialContext
+		c.hc = &http.Client{Transport: tr}
+	default:
 		c.hc = &http.Client{}
 	}
 	c.base.www, c.base.api, c.base.live, c.base.passport = wwwHost, apiHost, liveAPIHost, passportHost

@@ -18,12 +18,13 @@ type Target struct {
 }
 
 // Round is one discovery result: the full desired set (never partial) and
-// what the list said, for room snapshots.
+// what the list said, for room snapshots. A shard's rounds hold only its
+// own rooms (Discovery.Shard); ranks are still the list's.
 type Round struct {
 	N      int // 1-based round number
 	At     time.Time
 	Rooms  []Target // desired set, sorted by room id
-	Listed []Room   // the list as fetched, in rank order
+	Listed []Room   // the listed rooms (of this shard), in rank order
 }
 
 // Lister fetches the top n rooms of an area; *Client implements it.
@@ -35,10 +36,14 @@ type Lister interface {
 // rule of Prometheus' service discovery: a round with any failed page
 // sends nothing, and the last good set stays in force.
 type Discovery struct {
-	Lister  Lister
-	Top     int     // rooms to take from the list; 0 = only Fixed
-	Area    int64   // 0 = all areas
-	Fixed   []int64 // real room ids that are always watched
+	Lister Lister
+	Top    int     // rooms to take from the list; 0 = only Fixed
+	Area   int64   // 0 = all areas
+	Fixed  []int64 // real room ids that are always watched
+	// Shard keeps only the rooms this shard owns, of the list and of
+	// Fixed (the zero Shard: all). The list is still read down to Top:
+	// which listed rooms are in the top N only the whole list says.
+	Shard   Shard
 	Refresh time.Duration
 	// Hysteresis is how many rounds in a row a room must be missing from
 	// the top N before it leaves; default 3.
@@ -125,11 +130,19 @@ func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 		d.absent, d.current = map[int64]int{}, map[int64]Target{}
 	}
 	next := map[int64]Target{}
+	var mine []Room // the listed rooms this shard owns
 	for i, r := range listed {
+		if !d.Shard.Owns(r.RoomID) {
+			continue
+		}
+		mine = append(mine, r)
 		next[r.RoomID] = Target{RoomID: r.RoomID, Rank: i + 1, Room: r}
 		delete(d.absent, r.RoomID)
 	}
 	for _, id := range d.Fixed {
+		if !d.Shard.Owns(id) {
+			continue
+		}
 		t := next[id]
 		t.RoomID, t.Fixed = id, true
 		next[id] = t
@@ -149,7 +162,7 @@ func (d *Discovery) Refresh1(ctx context.Context) (Round, error) {
 	}
 	d.current = next
 	d.round++
-	r := Round{N: d.round, At: time.Now(), Listed: listed}
+	r := Round{N: d.round, At: time.Now(), Listed: mine}
 	for _, t := range next {
 		r.Rooms = append(r.Rooms, t)
 	}

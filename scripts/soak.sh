@@ -7,6 +7,7 @@
 #   - reconnect gaps: 30 rooms, drops every ~10 s, 5 minutes, default
 #     --http-rate 2 and the collector's defaults (median/p90/p99 logged)
 #   - kill -9: collect (the built binary) killed 50 times on one file
+#   - shards: 4 shards from their own addresses, 200 rooms, one killed -9
 #   - SIGTERM / second SIGINT, the API storm and the full disk once more
 #   - every fuzz target for SOAK_FUZZTIME (default 10m) each
 # Figures are printed (go test -v); keep the output (tee) for docs/testing.md.
@@ -20,7 +21,7 @@ failed=""
 
 echo "== hostile soak: long tests (DANMAKUD_SOAK=1)"
 DANMAKUD_SOAK=1 $GO test -count=1 -timeout 90m -v \
-	-run '^(TestEndToEndEqualsTruth|TestFaultSoakBusyMachineSlowDisk|TestReconnectGaps|TestKill9|TestSIGTERMAndSecondSIGINT|TestCollectAPIStorm|TestFullDisk)$' \
+	-run '^(TestEndToEndEqualsTruth|TestFaultSoakBusyMachineSlowDisk|TestReconnectGaps|TestKill9|TestShardsKill9|TestSIGTERMAndSecondSIGINT|TestCollectAPIStorm|TestFullDisk)$' \
 	./daemon ./cmd/danmakud || failed="$failed long-tests"
 
 for target in FuzzDecodeMessage FuzzCommand FuzzBundle FuzzStreamReader FuzzProtobuf; do

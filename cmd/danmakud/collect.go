@@ -13,6 +13,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/profiling"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/dustin/go-humanize"
@@ -26,6 +27,8 @@ type collectOptions struct {
 	quiet       bool
 	cookieFiles []string
 	anonymous   bool
+	shard       string // --shard K/N, parsed into cfg.Shard by validate
+	sourceAddr  string // --source-addr, parsed into cfg.SourceAddr by validate
 	logFormat   string
 	memProfile  string
 	cpuProfile  string
@@ -57,7 +60,8 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
   danmakud collect --top 50 --area 371 --db vtubers.db    # one area
   danmakud collect --top 100 --metrics-addr 127.0.0.1:9464 # status page, /metrics and /healthz
   danmakud collect --cookie-file a1.txt --cookie-file a2.txt --rooms-per-account 5 --top 10
-  danmakud collect --top 100 --duration 59m50s --lock-wait 5m --quiet   # hourly from cron`,
+  danmakud collect --top 100 --duration 59m50s --lock-wait 5m --quiet   # hourly from cron
+  danmakud collect --top 1000 --shard 2/4 --source-addr 2001:db8::12 --db shard-2.db --cookie-file s2-a.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
@@ -72,6 +76,8 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	f.Int64Var(&o.cfg.Area, "area", 0, "take the top rooms of this area id only (0 = all areas)")
 	f.Int64SliceVar(&o.cfg.Rooms, "room", nil, "also watch this room (real or short id; repeatable; never dropped)")
 	f.StringVar(&o.cfg.DB, "db", "danmakud.db", "SQLite database file")
+	f.StringVar(&o.shard, "shard", "", "be shard K of N (K from 0): watch only the rooms, listed or --room, that hashing the room id gives to K; each shard has its own accounts, address and database")
+	f.StringVar(&o.sourceAddr, "source-addr", "", "send every HTTP request and danmaku connection from this local IP address (IPv4 or IPv6)")
 	f.DurationVar(&o.cfg.Duration, "duration", 0, "stop after this long (0 = until signalled)")
 	f.DurationVar(&o.cfg.FlushInterval, "flush-interval", 10*time.Second, "commit buffered events this often")
 	f.DurationVar(&o.cfg.Refresh, "refresh", 5*time.Minute, "re-rank the top rooms this often")
@@ -165,6 +171,20 @@ func (o *collectOptions) validate() error {
 		if r <= 0 {
 			return fmt.Errorf("--room %d: room ids are positive integers", r)
 		}
+	}
+	if o.shard != "" {
+		sh, err := roomsource.ParseShard(o.shard)
+		if err != nil {
+			return fmt.Errorf("--shard %w", err)
+		}
+		c.Shard = sh
+	}
+	if o.sourceAddr != "" {
+		a, err := sourceaddr.Parse(o.sourceAddr)
+		if err != nil {
+			return fmt.Errorf("--source-addr: %w", err)
+		}
+		c.SourceAddr = a
 	}
 	return nil
 }

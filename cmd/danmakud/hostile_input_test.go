@@ -124,6 +124,10 @@ func TestCollectHostileInput(t *testing.T) {
 		{"cookie file open to others", []string{"--cookie-file", loose}, "", exitUsage, "chmod 600"},
 		{"cookie file without SESSDATA", []string{"--cookie-file", noSess}, "", exitUsage, "SESSDATA"},
 		{"missing cookie file", []string{"--cookie-file", fresh("nope.txt")}, "", exitUsage, "nope.txt"},
+		{"--shard K past N", []string{"--shard", "4/4"}, "", exitUsage, "--shard 4/4: K must be in 0…3"},
+		{"--shard not K/N", []string{"--shard", "two"}, "", exitUsage, `--shard "two": want K/N`},
+		{"--source-addr not an IP", []string{"--source-addr", "example.com"}, "", exitUsage, `--source-addr: "example.com" is not an IP address`},
+		{"--source-addr not this machine's", []string{"--source-addr", "192.0.2.1"}, "", exitUsage, "--source-addr: 192.0.2.1 is not an address of this machine"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"collect"}, api...)

@@ -51,9 +51,15 @@ both count as violations, and a client that keeps at it gets -352 from
 getDanmuInfo for a while. QR login (passport qrcode/generate and poll) creates
 new accounts. With support_ack in the auth, acks (op 24) are counted.
 
+Limits are per source IP, as on the real service: each IP has its own HTTP
+budget (--http-budget, --http-burst) and 412 ban (--ban-for), and at most
+--ip-conn-limit danmaku connections open; per account, --account-rooms.
+
 The truth file: {"rooms": {"<room_id>": {"danmaku", "gift", "super_chat",
 "guard", "interact": distinct events delivered intact at least once,
-"generated": {the same kinds: events the room generated}}}, "violations": N}.`,
+"generated": {the same kinds: events the room generated}}}, "violations": N,
+"ips": {"<ip>": {"connections", "open", "peak_connections", "over_limit",
+"http_requests", "http_412", "paths": {"<path>": N}}}}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -78,8 +84,10 @@ The truth file: {"rooms": {"<room_id>": {"danmaku", "gift", "super_chat",
 	f.DurationVar(&o.opts.RotateKeys, "rotate-keys", 0, "rotate WBI keys every this long (stale signatures get -352)")
 	f.DurationVar(&o.opts.TrafficFor, "traffic-for", 0, "stop generating messages after this long (connections stay up)")
 	f.DurationVar(&o.opts.HeartbeatTimeout, "heartbeat-timeout", 70*time.Second, "close connections that send no heartbeat for this long")
-	f.Float64Var(&o.opts.HTTPRate, "http-budget", 20, "per-client HTTP requests per second before 412")
-	f.DurationVar(&o.opts.BanFor, "ban-for", time.Minute, "how long a client over budget gets 412")
+	f.Float64Var(&o.opts.HTTPRate, "http-budget", 20, "HTTP requests per second each source IP may send before 412 (every IP its own budget and ban)")
+	f.IntVar(&o.opts.HTTPBurst, "http-burst", 60, "requests a source IP may send at once within --http-budget")
+	f.DurationVar(&o.opts.BanFor, "ban-for", time.Minute, "how long a source IP over budget gets 412")
+	f.IntVar(&o.opts.IPConnLimit, "ip-conn-limit", 0, "danmaku connections one source IP may have open at once; more are cut right after their auth reply (0 = no cap)")
 	f.DurationVar(&o.opts.LiveFor, "live-for", 30*time.Minute, "mean length of a live spell; rooms then go offline for --offline-for (0 = rooms stay live)")
 	f.DurationVar(&o.opts.OfflineFor, "offline-for", 10*time.Minute, "mean length of an offline spell")
 	f.Float64Var(&o.opts.AnonKeep, "anon-keep", 0.1, "share of its room's commands an anonymous connection receives, each sampled independently (0 or 1 = all)")

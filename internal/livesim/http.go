@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/danmakud/danmakud/internal/wbi"
-	"golang.org/x/time/rate"
 )
 
 // Bodies the real service answers with (PROTOCOL.md §6.1, samples/http).
@@ -56,8 +54,10 @@ func (s *Sim) budget(next http.Handler) http.Handler {
 		s.stats.HTTPRequests.Add(1)
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		cl := s.clientFor(host)
+		cl.request(r.URL.Path)
 		if cl.refuse(s.opts.BanFor) || (s.opts.HTTP412 > 0 && s.chance(s.opts.HTTP412)) {
 			s.stats.HTTP412.Add(1)
+			cl.http412.Add(1)
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Server", "openresty")
 			w.WriteHeader(http.StatusPreconditionFailed)
@@ -66,68 +66,6 @@ func (s *Sim) budget(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// client is one IP's request budget. Exceeding it bans the IP for a while,
-// like Bilibili's 412 risk control. Repeated identity violations on the
-// danmaku socket earn it -352 from getDanmuInfo for a while.
-type client struct {
-	lim      *rate.Limiter
-	mu       sync.Mutex
-	until    time.Time
-	viol     []time.Time // recent identity violations, oldest first
-	until352 time.Time
-}
-
-// clientFor returns the state of the client at IP host.
-func (s *Sim) clientFor(host string) *client {
-	if v, ok := s.clients.Load(host); ok {
-		return v.(*client)
-	}
-	v, _ := s.clients.LoadOrStore(host, &client{lim: rate.NewLimiter(rate.Limit(s.opts.HTTPRate), s.opts.HTTPBurst)})
-	return v.(*client)
-}
-
-// violation counts one identity violation by the client at IP host; at
-// ViolationLimit within ViolationWindow the client is refused
-// getDanmuInfo (-352) for ViolationBan.
-func (s *Sim) violation(host string) {
-	s.stats.Violations.Add(1)
-	c := s.clientFor(host)
-	o := &s.opts
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	i := 0
-	for i < len(c.viol) && now.Sub(c.viol[i]) > o.ViolationWindow {
-		i++
-	}
-	c.viol = append(c.viol[i:], now)
-	if len(c.viol) >= o.ViolationLimit {
-		c.until352 = now.Add(o.ViolationBan)
-		c.viol = c.viol[:0]
-	}
-}
-
-// banned352 reports whether the client is serving a violation ban.
-func (c *client) banned352() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Before(c.until352)
-}
-
-func (c *client) refuse(banFor time.Duration) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if now.Before(c.until) {
-		return true
-	}
-	if !c.lim.AllowN(now, 1) {
-		c.until = now.Add(banFor)
-		return true
-	}
-	return false
 }
 
 // chance reports true with probability p.

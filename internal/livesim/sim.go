@@ -67,12 +67,16 @@ type Options struct {
 	// HeartbeatTimeout: no heartbeat for this long closes the connection;
 	// default 70s.
 	HeartbeatTimeout time.Duration
-	// HTTPRate and HTTPBurst are the per-client (per IP) request budget;
-	// above it the client is answered 412 for BanFor. Defaults 20/s, 60,
-	// 60s.
+	// HTTPRate and HTTPBurst are each source IP's own request budget;
+	// above it the IP is answered 412 for BanFor (other IPs are not).
+	// Defaults 20/s, 60, 60s.
 	HTTPRate  float64
 	HTTPBurst int
 	BanFor    time.Duration
+	// IPConnLimit is how many danmaku connections (WebSocket and raw TCP)
+	// one source IP may have open at once; a connection beyond it is cut
+	// right after its auth reply (Sim.IPStats counts it). 0 = no cap.
+	IPConnLimit int
 	// LiveFor and OfflineFor are the mean durations of a room's live and
 	// offline spells; 0 = rooms never change state (all start live).
 	LiveFor, OfflineFor time.Duration
@@ -542,16 +546,18 @@ func (s *Sim) Close() error {
 // connection (rooms with nothing delivered are left out; present rooms
 // list all five kinds). Generated: per room, per kind, the events the
 // room generated, whoever received them (rooms with nothing generated are
-// left out). Violations: Sim.Violations.
+// left out). Violations: Sim.Violations. IPs: Sim.IPStats, per source
+// IP.
 //
 // As JSON (MarshalJSON) a room's generated counts nest under its entry:
 // {"rooms": {"<id>": {"danmaku": N, …, "generated": {"danmaku": N, …}}},
-// "violations": N}; a room that generated but delivered nothing appears
-// with zero delivered counts.
+// "violations": N, "ips": {"<ip>": {"connections": N, …}}}; a room that
+// generated but delivered nothing appears with zero delivered counts.
 type Truth struct {
 	Rooms      map[string]map[string]int64 `json:"rooms"`
 	Generated  map[string]map[string]int64 `json:"-"`
 	Violations int64                       `json:"violations"`
+	IPs        map[string]IPStats          `json:"ips"`
 }
 
 // TruthKinds are the kinds counted in Truth, in a fixed order.
@@ -559,7 +565,7 @@ var TruthKinds = [...]string{"danmaku", "gift", "super_chat", "guard", "interact
 
 // Truth returns the delivered and generated event counts so far.
 func (s *Sim) Truth() Truth {
-	t := Truth{Rooms: map[string]map[string]int64{}, Generated: s.Generated(), Violations: s.Violations()}
+	t := Truth{Rooms: map[string]map[string]int64{}, Generated: s.Generated(), Violations: s.Violations(), IPs: s.IPStats()}
 	for _, r := range s.rooms {
 		if m := kindMap(r.truth.counts()); m != nil {
 			t.Rooms[strconv.FormatInt(r.id, 10)] = m
@@ -621,7 +627,8 @@ func (t Truth) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Rooms      map[string]map[string]any `json:"rooms"`
 		Violations int64                     `json:"violations"`
-	}{rooms, t.Violations})
+		IPs        map[string]IPStats        `json:"ips"`
+	}{rooms, t.Violations, t.IPs})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -629,11 +636,12 @@ func (t *Truth) UnmarshalJSON(b []byte) error {
 	var v struct {
 		Rooms      map[string]map[string]json.RawMessage `json:"rooms"`
 		Violations int64                                 `json:"violations"`
+		IPs        map[string]IPStats                    `json:"ips"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*t = Truth{Rooms: map[string]map[string]int64{}, Generated: map[string]map[string]int64{}, Violations: v.Violations}
+	*t = Truth{Rooms: map[string]map[string]int64{}, Generated: map[string]map[string]int64{}, Violations: v.Violations, IPs: v.IPs}
 	for id, fields := range v.Rooms {
 		m := map[string]int64{}
 		var total int64

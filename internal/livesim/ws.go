@@ -46,6 +46,11 @@ type conn struct {
 	rng  *rand.Rand // writer goroutine only
 	room *room      // set at auth when the room will get messages
 
+	cl *client // ip's state
+	// overLimit: the IP had IPConnLimit connections open when this one
+	// came; it is cut right after its auth reply.
+	overLimit bool
+
 	anon      bool  // authenticated with uid 0: names masked
 	uid       int64 // the auth's uid
 	sampled   bool  // gets each command with probability AnonKeep
@@ -100,8 +105,9 @@ func (s *Sim) serveTCP(ln net.Listener) {
 
 func (s *Sim) startConn(t transport, remote string, tcp bool) {
 	host, _, _ := net.SplitHostPort(remote)
+	cl := s.clientFor(host)
 	c := &conn{
-		s: s, t: t, ip: host, ledger: s.newLedger(remote, tcp),
+		s: s, t: t, ip: host, cl: cl, overLimit: cl.opened(s.opts.IPConnLimit), ledger: s.newLedger(remote, tcp),
 		rng:   rand.New(rand.NewPCG(s.opts.Seed, uint64(time.Now().UnixNano()))),
 		out:   make(chan *frame, queueLen),
 		ctrl:  make(chan []byte, 16),
@@ -137,7 +143,7 @@ func (c *conn) serve() {
 	switch c.auth(msg) {
 	case authRejected:
 		return
-	case authViolation:
+	case authCut:
 		// Cut right after the handshake: the writer sends the auth reply
 		// and a FIN; drain what the client still sends, briefly.
 		select {
@@ -267,9 +273,9 @@ type authBody struct {
 
 // Outcomes of auth.
 const (
-	authOK        = iota
-	authRejected  // closed at once, no reply
-	authViolation // identity violation: replied, then cut
+	authOK       = iota
+	authRejected // closed at once, no reply
+	authCut      // replied, then cut: an identity violation, or over IPConnLimit
 )
 
 var authReply = protocol.EncodePacket(protocol.VerInt, protocol.OpAuthReply, 1, []byte(`{"code":0}`))
@@ -278,7 +284,8 @@ var authReply = protocol.EncodePacket(protocol.VerInt, protocol.OpAuthReply, 1, 
 // without a close frame, as the real service does: at once for a bad
 // packet or token (and a heartbeat sent before the auth, a violation),
 // right after the auth reply when the uid is not the identity the token
-// was fetched under (a violation, PROTOCOL.md §10.2).
+// was fetched under (a violation, PROTOCOL.md §10.2) or when the IP
+// already had IPConnLimit connections open.
 func (c *conn) auth(msg []byte) int {
 	s := c.s
 	h, err := protocol.ParseHeader(msg)
@@ -309,7 +316,13 @@ func (c *conn) auth(msg []byte) int {
 		s.stats.AuthRejected.Add(1)
 		c.cutAfter.Store(true)
 		c.control(authReply)
-		return authViolation
+		return authCut
+	case c.overLimit:
+		c.cl.overLimit.Add(1)
+		s.stats.AuthRejected.Add(1)
+		c.cutAfter.Store(true)
+		c.control(authReply)
+		return authCut
 	case s.opts.AuthReject > 0 && c.rng.Float64() < s.opts.AuthReject:
 		s.stats.AuthRejected.Add(1)
 		return authRejected
@@ -585,5 +598,6 @@ func (c *conn) finish() {
 		c.kill()
 		c.s.conns.Delete(c)
 		c.s.stats.ConnsOpen.Add(-1)
+		c.cl.closed()
 	})
 }

@@ -1,0 +1,124 @@
+package livesim_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/sourceaddr"
+	"github.com/danmakud/danmakud/protocol"
+	"github.com/gorilla/websocket"
+)
+
+// clientFrom is newClient with every connection leaving from ip (any
+// 127.0.0.0/8 address is local on Linux).
+func clientFrom(t *testing.T, s *livesim.Sim, ip string) *client {
+	t.Helper()
+	c := newClient(t, s)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = sourceaddr.Dialer(netip.MustParseAddr(ip)).DialContext
+	jar, _ := cookiejar.New(nil)
+	c.hc = &http.Client{Jar: jar, Transport: tr, Timeout: 10 * time.Second}
+	t.Cleanup(tr.CloseIdleConnections)
+	return c
+}
+
+// authFrom dials from ip, authenticates anonymously to room and returns
+// the connection with the first message after the auth.
+func authFrom(t *testing.T, s *livesim.Sim, c *client, ip, buvid string, room int64) *wsConn {
+	t.Helper()
+	d := &websocket.Dialer{NetDialContext: sourceaddr.Dialer(netip.MustParseAddr(ip)).DialContext}
+	ws, _, err := d.Dial("ws://"+s.Addr()+"/sub", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	w := &wsConn{t: t, ws: ws}
+	w.sendAuth(0, room, 3, c.token(room), buvid)
+	msg, err := w.next(5 * time.Second)
+	if err != nil {
+		t.Fatalf("auth reply: %v", err)
+	}
+	if h, _ := protocol.ParseHeader(msg); h.Op != protocol.OpAuthReply {
+		t.Fatalf("first message op %d, want 8", h.Op)
+	}
+	return w
+}
+
+// TestIPConnLimit: one IP may hold IPConnLimit danmaku connections; the
+// next gets its auth reply and then a TCP close, and is counted; another
+// IP has a limit of its own; a closed connection frees its place.
+func TestIPConnLimit(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 3, Rate: 300, Tick: 20 * time.Millisecond, IPConnLimit: 2})
+	a := clientFrom(t, s, "127.0.0.1")
+	buvid := a.bootstrap()
+	rooms := s.RoomIDs()
+	first := authFrom(t, s, a, "127.0.0.1", buvid, rooms[0])
+	authFrom(t, s, a, "127.0.0.1", buvid, rooms[1])
+	over := authFrom(t, s, a, "127.0.0.1", buvid, rooms[2])
+	if _, err := over.next(5 * time.Second); !isTCPClose(err) {
+		t.Fatalf("the third connection from one IP: %v, want a TCP close after the auth reply", err)
+	}
+	b := clientFrom(t, s, "127.0.0.2")
+	other := authFrom(t, s, b, "127.0.0.2", b.bootstrap(), rooms[2])
+	if _, err := other.next(5 * time.Second); err != nil {
+		t.Fatalf("another IP's first connection: %v", err)
+	}
+	first.ws.Close()
+	over.ws.Close()
+	waitFor(t, "the closed connections to free their places", 5*time.Second, func() bool {
+		return s.IPStats()["127.0.0.1"].Open == 1
+	})
+	again := authFrom(t, s, a, "127.0.0.1", buvid, rooms[2])
+	if _, err := again.next(5 * time.Second); err != nil {
+		t.Fatalf("a connection after one closed: %v", err)
+	}
+	st := s.IPStats()
+	if got := st["127.0.0.1"]; got.Connections != 4 || got.PeakConnections != 3 || got.OverLimit != 1 {
+		t.Errorf("127.0.0.1: %+v, want 4 connections, peak 3, 1 over the limit", got)
+	}
+	if got := st["127.0.0.2"]; got.Connections != 1 || got.PeakConnections != 1 || got.OverLimit != 0 {
+		t.Errorf("127.0.0.2: %+v, want 1 connection, peak 1, none over the limit", got)
+	}
+}
+
+// TestHTTPBudgetPerIP: each source IP spends a budget of its own, is
+// banned (412) alone, and is counted alone; the truth file carries the
+// counters.
+func TestHTTPBudgetPerIP(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 2, HTTPRate: 0.01, HTTPBurst: 3})
+	a, b := clientFrom(t, s, "127.0.0.3"), clientFrom(t, s, "127.0.0.4")
+	for i := 1; i <= 3; i++ {
+		if code := a.get("/room/v1/Area/getListByAreaID?areaId=0&page=1", nil); code != http.StatusOK {
+			t.Fatalf("request %d of a budget of 3: HTTP %d", i, code)
+		}
+	}
+	if code := a.get("/room/v1/Room/room_init?id=1", nil); code != http.StatusPreconditionFailed {
+		t.Fatalf("the 4th request: HTTP %d, want 412", code)
+	}
+	if code := b.get("/room/v1/Room/room_init?id=1", nil); code != http.StatusOK {
+		t.Fatalf("another IP while the first is banned: HTTP %d, want 200", code)
+	}
+	st := s.IPStats()
+	if got := st["127.0.0.3"]; got.HTTPRequests != 4 || got.HTTP412 != 1 || got.Paths["/room/v1/Area/getListByAreaID"] != 3 {
+		t.Errorf("127.0.0.3: %+v, want 4 requests, 1 answered 412, 3 listings", got)
+	}
+	if got := st["127.0.0.4"]; got.HTTPRequests != 1 || got.HTTP412 != 0 {
+		t.Errorf("127.0.0.4: %+v, want 1 request, no 412", got)
+	}
+	raw, err := json.Marshal(s.Truth())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back livesim.Truth
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.IPs["127.0.0.3"].HTTP412 != 1 || back.IPs["127.0.0.4"].HTTPRequests != 1 {
+		t.Errorf("the truth file's ips: %s", raw)
+	}
+}
