@@ -76,7 +76,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 		return nil, err
 	}
 	defer stopServer()
-	runID, err := db.StartRun(ctx, d.cfg.Version, d.cfg.Args)
+	runID, err := db.StartRun(ctx, storage.RunInfo{Version: d.cfg.Version, Args: d.cfg.Args})
 	if err != nil {
 		return nil, failureErr(err)
 	}
