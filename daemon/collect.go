@@ -79,7 +79,7 @@ func (d *Daemon) startWriter(hardParent context.Context, db *storage.DB, runID i
 		pending = cfg.Tuning.PendingMax
 	}
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true,
+		Observer: d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true, Kinds: cfg.Kinds,
 		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
 			if cfg.Tuning.KeepJournal {
 				return

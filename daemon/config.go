@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 )
 
 // Config is one collection run. Zero values mean the defaults given,
@@ -57,6 +59,10 @@ type Config struct {
 	FinalFlushTimeout time.Duration
 	// Raw also archives every command body as received (raw_messages).
 	Raw bool
+	// Kinds, when not empty, are the only kinds of event stored (as
+	// storage.ParseKinds returns them; check normalises them): the others
+	// are counted in unstored_events (storage.WriterOptions.Kinds).
+	Kinds []string
 	// MemoryLimit is the memory the run may use, in bytes: the Go
 	// runtime's soft limit (unless GOMEMLIMIT is set) and the base of
 	// every in-memory backlog bound (a backlog beyond them waits in the
@@ -152,6 +158,13 @@ func (c *Config) check() error {
 		if r <= 0 {
 			return usageErr(errors.New("daemon: room ids are positive integers"))
 		}
+	}
+	if len(c.Kinds) > 0 {
+		kinds, err := storage.ParseKinds(c.Kinds)
+		if err != nil {
+			return usageErr(fmt.Errorf("daemon: Kinds: %w", err))
+		}
+		c.Kinds = kinds
 	}
 	return nil
 }
