@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 
-.PHONY: all build install systemd-verify kube-verify test fmt-check vet lint unit interop bench bench-load fuzz soak demo clean
+.PHONY: all build install systemd-verify kube-verify test fmt-check vet lint unit interop duckdb bench bench-load fuzz soak demo clean
 
 all: build
 
@@ -39,10 +39,10 @@ kube-verify:
 	cd contrib/kubernetes && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) test -count=1 ./...
 
 # test: formatting, vet and staticcheck, every test with the race
-# detector, the simulator checked by a real third-party client (needs node
-# and npm), the systemd units (skipped without systemd-analyze) and the
-# Kubernetes manifests.
-test: fmt-check lint unit interop systemd-verify kube-verify
+# detector, the simulator checked by a real third-party client and the
+# Parquet segments by DuckDB (both need node and npm), the systemd units
+# (skipped without systemd-analyze) and the Kubernetes manifests.
+test: fmt-check lint unit interop duckdb systemd-verify kube-verify
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -63,6 +63,12 @@ unit:
 # interop: bilibili-live-ws (pinned, from the npm registry) against the sim.
 interop:
 	internal/livesim/interop/run.sh
+
+# duckdb: DuckDB (npm @duckdb/node-api, pinned) reads the Parquet
+# segments of export --partition day and counts what stats counts.
+duckdb:
+	cd cmd/danmakud/testdata/duckdb && npm ci --no-audit --no-fund --loglevel=error
+	DANMAKUD_DUCKDB=1 $(GO) test -count=1 -run '^TestDuckDBReadsSegments$$' ./cmd/danmakud
 
 # bench: each benchmark BENCH_COUNT times; benchstat prints the median and
 # its spread. Raw results stay in bench.txt.

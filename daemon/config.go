@@ -10,6 +10,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 )
 
 // Config is one collection run. Zero values mean the defaults given,
@@ -73,6 +74,10 @@ type Config struct {
 	FinalFlushTimeout time.Duration
 	// Raw also archives every command body as received (raw_messages).
 	Raw bool
+	// Kinds, when not empty, are the only kinds of event stored (as
+	// storage.ParseKinds returns them; check normalises them): the others
+	// are counted in unstored_events (storage.WriterOptions.Kinds).
+	Kinds []string
 	// MemoryLimit is the memory the run may use, in bytes: the Go
 	// runtime's soft limit (unless GOMEMLIMIT is set) and the base of
 	// every in-memory backlog bound (a backlog beyond them waits in the
@@ -183,5 +188,17 @@ func (c *Config) check() error {
 			return usageErr(fmt.Errorf("daemon: source address: %w", err))
 		}
 	}
+	if len(c.Kinds) > 0 {
+		kinds, err := storage.ParseKinds(c.Kinds)
+		if err != nil {
+			return usageErr(fmt.Errorf("daemon: Kinds: %w", err))
+		}
+		c.Kinds = kinds
+	}
 	return nil
+}
+
+// runInfo is what each of the run's files records about it (runs).
+func (c *Config) runInfo() storage.RunInfo {
+	return storage.RunInfo{Version: c.Version, Args: c.Args, Shard: c.Shard.String()}
 }

@@ -88,7 +88,7 @@ func (d *Daemon) Run(ctx context.Context, hard context.Context) (*Result, error)
 		return nil, err
 	}
 	defer stopServer()
-	runID, err := db.StartRun(ctx, d.cfg.Version, d.cfg.Args)
+	runID, err := db.StartRun(ctx, d.cfg.runInfo())
 	if err != nil {
 		return nil, failureErr(err)
 	}

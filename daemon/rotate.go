@@ -48,7 +48,7 @@ func (r *rotator) startFile(db *storage.DB, runID int64, period time.Time) *file
 		pending = cfg.Tuning.PendingMax
 	}
 	w := storage.NewWriter(db, storage.WriterOptions{RunID: runID, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger,
-		Observer: r.d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true,
+		Observer: r.d.mx, PendingMax: pending, BatchMax: max(pending/2, 1), Journaled: true, Kinds: cfg.Kinds,
 		Committed: func(c storage.Checkpoint) { // the frames before c are stored: their segments can go
 			if cfg.Tuning.KeepJournal {
 				return
@@ -160,7 +160,7 @@ func (r *rotator) rotate(p time.Time) error {
 	if err != nil {
 		return err
 	}
-	runID, err := db.StartRun(context.Background(), cfg.Version, cfg.Args)
+	runID, err := db.StartRun(context.Background(), cfg.runInfo())
 	if err != nil {
 		db.Close()
 		return failureErr(err)

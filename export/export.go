@@ -60,12 +60,19 @@ func FormatNamed(name string) Format {
 }
 
 // Options say what Run exports and where. The zero value of every field
-// but DB and Format is a usable default.
+// but DBs and Format is a usable default.
 type Options struct {
-	// DB is the database file, opened read-only.
-	DB string
+	// DBs are the database files, opened read-only and read as one
+	// dataset (storage.OpenSet: no two may be copies of one database, or
+	// one merged into another): each table's rows are written file after
+	// file, in this order; XML merges the files' timelines.
+	DBs []string
 	// Format is the output format (one of Formats).
 	Format Format
+	// Partition, with Parquet, is "day": Out/<table>/day=YYYY-MM-DD/
+	// part-<file>-<n>.parquet, one directory per Bilibili day (UTC+8) of
+	// the receive time (see writePartitioned). "" = one file per table.
+	Partition string
 	// Tables are the event tables to export (values of
 	// storage.EventTables); nil means all. They are written in export
 	// order whatever their order here.
@@ -121,6 +128,15 @@ func (o *Options) Validate() error {
 	if o.Format == nil {
 		return errors.New("export: no Format")
 	}
+	switch o.Partition {
+	case "":
+	case PartitionDay:
+		if o.Format != Parquet {
+			return fmt.Errorf("partitioning by %s writes Parquet only, not %s", o.Partition, o.Format.Name())
+		}
+	default:
+		return fmt.Errorf("bad partitioning %q: the one there is is %q", o.Partition, PartitionDay)
+	}
 	for _, r := range o.Filter.Rooms {
 		if r <= 0 {
 			return fmt.Errorf("bad room id %d: room ids are positive integers", r)
@@ -154,9 +170,9 @@ func (o *Options) tables() []*storage.EventTable {
 	return out
 }
 
-// Run exports: it validates the options, opens DB read-only, refuses a
-// file whose schema is older than this build's (storage.CheckExportable),
-// and writes. It blocks until done. When ctx ends it stops within a row,
+// Run exports: it validates the options, opens DBs read-only as one
+// dataset, refuses a file whose schema is older than this build's
+// (storage.CheckExportable), and writes. It blocks until done. When ctx ends it stops within a row,
 // removes the unfinished file (finished ones are kept) and returns an
 // error wrapping ctx.Err(). Other errors name the database file or the
 // output file and the cause. Result counts what was written, also on an
@@ -165,22 +181,27 @@ func (o Options) Run(ctx context.Context) (Result, error) {
 	if err := o.Validate(); err != nil {
 		return Result{}, err
 	}
-	db, err := storage.OpenReadOnly(o.DB)
+	if len(o.DBs) == 0 {
+		return Result{}, errors.New("export: no database file (DBs)")
+	}
+	set, err := storage.OpenSet(ctx, o.DBs)
 	if err != nil {
 		return Result{}, err
 	}
-	defer db.Close()
-	if err := db.CheckExportable(ctx); err != nil {
-		return Result{}, db.Explain(err)
+	defer set.Close()
+	if err := set.CheckExportable(ctx); err != nil {
+		return Result{}, err
 	}
-	j := &job{o: &o, db: db, tables: o.tables()}
+	j := &job{o: &o, set: set, tables: o.tables()}
 	err = o.Format.write(ctx, j)
 	res := Result{Rows: j.rows, Files: j.files}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return res, fmt.Errorf("export: interrupted: %w", ctx.Err())
+	case err != nil && len(set.DBs) == 1:
+		return res, set.DBs[0].Explain(err)
 	case err != nil:
-		return res, db.Explain(err)
+		return res, err
 	}
 	return res, nil
 }
@@ -188,7 +209,7 @@ func (o Options) Run(ctx context.Context) (Result, error) {
 // job is one Run's state, shared by the format writers.
 type job struct {
 	o      *Options
-	db     *storage.DB
+	set    *storage.Set
 	tables []*storage.EventTable
 	what   string // what is being written, for Progress
 	rows   int64
@@ -203,10 +224,11 @@ func (j *job) row() {
 	}
 }
 
-// scan calls fn for each of et's selected rows (storage.ScanEvents),
-// stopping with ctx's error at the first row after ctx ends.
+// scan calls fn for each of et's selected rows (storage.ScanEvents)
+// in every file, stopping with ctx's error at the first row after ctx
+// ends.
 func (j *job) scan(ctx context.Context, et *storage.EventTable, fn func(row []any) error) error {
-	return j.db.ScanEvents(ctx, et.Table, j.o.Filter, func(row []any) error {
+	return j.set.ScanEvents(ctx, et.Table, j.o.Filter, func(row []any) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func TestRunPerTable(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	var seen []string
 	var last int64
-	res, err := Options{DB: path, Format: CSV, Out: dir, Tables: tablesNamed("gifts", "danmaku"),
+	res, err := Options{DBs: []string{path}, Format: CSV, Out: dir, Tables: tablesNamed("gifts", "danmaku"),
 		Progress: func(what string, rows int64) {
 			if rows != last+1 {
 				t.Errorf("progress %d after %d", rows, last)
@@ -90,7 +90,7 @@ func TestRunPerTable(t *testing.T) {
 func TestRunJSONLToWriter(t *testing.T) {
 	path := fixture(t, 4)
 	var buf bytes.Buffer
-	res, err := Options{DB: path, Format: JSONL, Stdout: &buf,
+	res, err := Options{DBs: []string{path}, Format: JSONL, Stdout: &buf,
 		Filter: storage.ExportFilter{SinceMs: t0 + 1000, UntilMs: t0 + 3000}}.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestRunCancelled(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res, err := Options{DB: path, Format: Parquet, Out: dir, Tables: tablesNamed("danmaku", "gifts"),
+	res, err := Options{DBs: []string{path}, Format: Parquet, Out: dir, Tables: tablesNamed("danmaku", "gifts"),
 		Progress: func(what string, rows int64) {
 			if what == "gifts" {
 				cancel()
@@ -149,7 +149,7 @@ func TestValidate(t *testing.T) {
 	if o := (Options{Format: XML, Tables: tablesNamed("counters", "guards")}); o.Validate() != nil {
 		t.Errorf("XML with guards: %v", o.Validate())
 	}
-	if _, err := (Options{DB: filepath.Join(t.TempDir(), "none.db"), Format: CSV}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "none.db") {
+	if _, err := (Options{DBs: []string{filepath.Join(t.TempDir(), "none.db")}, Format: CSV}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "none.db") {
 		t.Errorf("missing database: %v", err)
 	}
 }

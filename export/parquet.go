@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/danmakud/danmakud/storage"
 	"github.com/parquet-go/parquet-go"
@@ -22,6 +23,9 @@ func (parquetFormat) Doc() string {
 }
 
 func (parquetFormat) write(ctx context.Context, j *job) error {
+	if j.o.Partition == PartitionDay {
+		return writePartitioned(ctx, j)
+	}
 	return j.eachTable(ctx, ".parquet", writeParquet)
 }
 
@@ -48,83 +52,144 @@ func (g orderedGroup) Fields() []parquet.Field {
 	return out
 }
 
-// parquetSchema is the table's columns as export reads them (et.Columns)
-// as a flat Parquet schema: INT64
-// for INTEGER, UTF-8 BYTE_ARRAY for TEXT (made valid UTF-8: readers
-// reject anything else), BYTE_ARRAY for BLOB, optional
-// where the column may be NULL, zstd-compressed.
-func parquetSchema(et *storage.EventTable) *parquet.Schema {
+// parquetLeaf is one column of a Parquet file: a column of the table
+// as export reads it, or (stamp) the TIMESTAMP beside a time column.
+type parquetLeaf struct {
+	col   *storage.Column
+	src   int // its value's index in a ScanEvents row
+	stamp bool
+}
+
+// parquetLayout lists et's columns as export reads them (et.Columns),
+// each time column (name ending in _ms: unix milliseconds) followed by
+// its TIMESTAMP when stamps is set.
+func parquetLayout(et *storage.EventTable, stamps bool) []parquetLeaf {
+	var out []parquetLeaf
+	for i := range et.Columns {
+		c := &et.Columns[i]
+		out = append(out, parquetLeaf{col: c, src: i})
+		if stamps && strings.HasSuffix(c.Name, "_ms") {
+			out = append(out, parquetLeaf{col: c, src: i, stamp: true})
+		}
+	}
+	return out
+}
+
+// stampName is the name of the TIMESTAMP column beside time column name:
+// recv_ms → recv_at.
+func stampName(name string) string { return strings.TrimSuffix(name, "_ms") + "_at" }
+
+// parquetSchema is a layout as a flat Parquet schema: INT64 for INTEGER,
+// UTF-8 BYTE_ARRAY for TEXT (made valid UTF-8: readers reject anything
+// else), BYTE_ARRAY for BLOB, optional where the column may be NULL; a
+// stamp is an optional TIMESTAMP (UTC, milliseconds), NULL where the
+// time is 0 or NULL (not known); zstd-compressed.
+func parquetSchema(name string, layout []parquetLeaf) *parquet.Schema {
 	g := orderedGroup{Group: parquet.Group{}, order: map[string]int{}}
-	for i, c := range et.Columns {
+	for i, l := range layout {
 		var n parquet.Node
-		switch c.Type {
-		case "INTEGER":
+		col := l.col.Name
+		switch {
+		case l.stamp:
+			n, col = parquet.Optional(parquet.Timestamp(parquet.Millisecond)), stampName(col)
+		case l.col.Type == "INTEGER":
 			n = parquet.Int(64)
-		case "TEXT":
+		case l.col.Type == "TEXT":
 			n = parquet.String()
 		default:
 			n = parquet.Leaf(parquet.ByteArrayType)
 		}
-		if c.Null {
+		if l.col.Null && !l.stamp {
 			n = parquet.Optional(n)
 		}
-		g.Group[c.Name] = parquet.Compressed(n, &parquet.Zstd)
-		g.order[c.Name] = i
+		g.Group[col] = parquet.Compressed(n, &parquet.Zstd)
+		g.order[col] = i
 	}
-	return parquet.NewSchema(et.Name, g)
+	return parquet.NewSchema(name, g)
 }
 
-// writeParquet writes one table as a Parquet file, streaming: rows go
-// to the writer in batches and a row group is cut every
-// parquetRowGroup rows.
-func writeParquet(ctx context.Context, j *job, et *storage.EventTable, w io.Writer) error {
-	pw := parquet.NewWriter(w, parquetSchema(et), parquet.MaxRowsPerRowGroup(parquetRowGroup),
-		parquet.CreatedBy("danmakud", j.o.Version, ""))
-	cols := et.Columns
-	batch := make([]parquet.Row, 0, parquetBatch)
-	// Values are built into one backing slice per batch row, reused.
-	backing := make([][]parquet.Value, parquetBatch)
-	for i := range backing {
-		backing[i] = make([]parquet.Value, len(cols))
+// parquetSink writes rows of one table into one Parquet file,
+// streaming: rows go to the writer in batches, and a row group is cut
+// every parquetRowGroup rows (the writer holds one in memory).
+type parquetSink struct {
+	pw      *parquet.GenericWriter[any]
+	layout  []parquetLeaf
+	batch   []parquet.Row
+	backing [][]parquet.Value // one reused slice of values per batch row
+}
+
+func newParquetSink(w io.Writer, j *job, et *storage.EventTable, stamps bool) *parquetSink {
+	layout := parquetLayout(et, stamps)
+	s := &parquetSink{
+		pw: parquet.NewGenericWriter[any](w, parquetSchema(et.Name, layout), parquet.MaxRowsPerRowGroup(parquetRowGroup),
+			parquet.CreatedBy("danmakud", j.o.Version, "")),
+		layout: layout, batch: make([]parquet.Row, 0, parquetBatch), backing: make([][]parquet.Value, parquetBatch),
 	}
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, err := pw.WriteRows(batch); err != nil {
+	for i := range s.backing {
+		s.backing[i] = make([]parquet.Value, len(layout))
+	}
+	return s
+}
+
+// add writes one row (as ScanEvents gives it).
+func (s *parquetSink) add(row []any) error {
+	vals := s.backing[len(s.batch)][:0]
+	for i, l := range s.layout {
+		pv, err := parquetValue(&l, i, row[l.src])
+		if err != nil {
 			return err
 		}
-		batch = batch[:0]
+		vals = append(vals, pv)
+	}
+	s.batch = append(s.batch, vals)
+	if len(s.batch) == parquetBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *parquetSink) flush() error {
+	if len(s.batch) == 0 {
 		return nil
 	}
+	if _, err := s.pw.WriteRows(s.batch); err != nil {
+		return err
+	}
+	s.batch = s.batch[:0]
+	return nil
+}
+
+// close writes what is buffered and the file's footer.
+func (s *parquetSink) close() error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	return s.pw.Close()
+}
+
+// writeParquet writes one table as a Parquet file.
+func writeParquet(ctx context.Context, j *job, et *storage.EventTable, w io.Writer) error {
+	s := newParquetSink(w, j, et, false)
 	err := j.scan(ctx, et, func(row []any) error {
-		vals := backing[len(batch)][:0]
-		for i, v := range row {
-			pv, err := parquetValue(&cols[i], i, v)
-			if err != nil {
-				return err
-			}
-			vals = append(vals, pv)
-		}
-		batch = append(batch, vals)
 		j.row()
-		if len(batch) == parquetBatch {
-			return flush()
-		}
-		return nil
+		return s.add(row)
 	})
 	if err != nil {
 		return err
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	return pw.Close()
+	return s.close()
 }
 
-// parquetValue is one column value (as ScanEvents gives it) for column
-// index i, with its definition level.
-func parquetValue(c *storage.Column, i int, v any) (parquet.Value, error) {
+// parquetValue is one value (as ScanEvents gives it) of leaf l, the
+// column of index i, with its definition level.
+func parquetValue(l *parquetLeaf, i int, v any) (parquet.Value, error) {
+	c := l.col
+	if l.stamp {
+		if ms, ok := v.(int64); ok && ms != 0 {
+			return parquet.Int64Value(ms).Level(0, 1, i), nil
+		}
+		return parquet.NullValue().Level(0, 0, i), nil
+	}
 	def := 0
 	if c.Null {
 		def = 1

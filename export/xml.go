@@ -93,7 +93,7 @@ func (xmlFormat) write(ctx context.Context, j *job) error {
 	}
 	x := &xmlWriter{ctx: ctx, j: j, dir: dir, names: map[string]bool{}}
 	j.what = "xml"
-	err = j.db.ScanTimeline(ctx, j.o.Filter, k, x.item)
+	err = j.set.ScanTimeline(ctx, j.o.Filter, k, x.item)
 	if err == nil {
 		err = x.close()
 	}
@@ -148,7 +148,7 @@ func (x *xmlWriter) item(it *storage.TimelineItem) error {
 		if err := x.close(); err != nil {
 			return err
 		}
-		room, err := x.j.db.Room(x.ctx, it.RoomID)
+		room, err := x.j.set.Room(x.ctx, it.RoomID)
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func fixture(t testing.TB, path string, rooms, hours, events int) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	run, err := db.StartRun(context.Background(), "test", "")
+	run, err := db.StartRun(context.Background(), storage.RunInfo{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,15 @@ func WriteStats(w io.Writer, path string, s *storage.Summary) {
 		fmt.Fprintf(w, "coverage: estimated share of the room's danmaku stored (history check); n/a below %d judged history danmaku (from then on known to ±%.2f), its 95%% interval from the first; share: connected time over wanted time (from the first round that listed the room to its last connection's end)\n",
 			storage.MinCoverageSamples, storage.CoverageMargin)
 	}
+	if len(s.NotStored) > 0 {
+		fmt.Fprint(w, "received and not stored (collect --kinds; counted, not in the tables):")
+		for _, k := range export.KindNames() {
+			if n := s.NotStored[k]; n > 0 {
+				fmt.Fprintf(w, " %s×%d", k, n)
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	if len(s.Unknown) > 0 {
 		fmt.Fprintf(w, "commands without a typed table (kept in unknown_commands with a sample):")
 		for i, u := range s.Unknown {

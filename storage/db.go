@@ -290,15 +290,25 @@ func (d *DB) migrate() error {
 // disk). Their ended_ms stays NULL: when they stopped is unknown.
 const NoEndRecorded = "no end recorded (killed, crashed, or the disk was full)"
 
+// RunInfo is what a run records about itself (StartRun).
+type RunInfo struct {
+	Version string // the build (runs.version)
+	Args    string // the command line, as the user gave it (runs.args)
+	// Shard is "K/N" for `collect --shard K/N` (the caller checks the
+	// form); "" when the run is not one shard of several.
+	Shard string
+}
+
 // StartRun records a run and returns its id. It first marks every earlier
-// run without an exit_status as NoEndRecorded: the caller holds the file's
-// lock (Open), so no such run is still going.
-func (d *DB) StartRun(ctx context.Context, version, args string) (int64, error) {
-	if _, err := d.SQL.ExecContext(ctx, "UPDATE runs SET exit_status = ? WHERE exit_status IS NULL", NoEndRecorded); err != nil {
+// run of this file without an exit_status as NoEndRecorded: the caller
+// holds the file's lock (Open), so no such run is still going (runs
+// merged from other files are left as their files said).
+func (d *DB) StartRun(ctx context.Context, info RunInfo) (int64, error) {
+	if _, err := d.SQL.ExecContext(ctx, "UPDATE runs SET exit_status = ? WHERE exit_status IS NULL AND source_db IS NULL", NoEndRecorded); err != nil {
 		return 0, fmt.Errorf("storage: %s: start run: %w", d.path, err)
 	}
-	res, err := d.SQL.ExecContext(ctx, "INSERT INTO runs (started_ms, version, args) VALUES (?, ?, ?)",
-		time.Now().UnixMilli(), version, args)
+	res, err := d.SQL.ExecContext(ctx, "INSERT INTO runs (started_ms, version, args, shard) VALUES (?, ?, ?, ?)",
+		time.Now().UnixMilli(), info.Version, info.Args, info.Shard)
 	if err != nil {
 		return 0, fmt.Errorf("storage: %s: start run: %w", d.path, err)
 	}

@@ -700,12 +700,12 @@ func TestStartRunMarksUnendedRuns(t *testing.T) {
 	}
 	defer d.Close()
 	ctx := context.Background()
-	ok, _ := d.StartRun(ctx, "v", "a")
+	ok, _ := d.StartRun(ctx, RunInfo{Version: "v", Args: "a"})
 	if err := d.EndRun(ctx, ok, "ok"); err != nil {
 		t.Fatal(err)
 	}
-	killed, _ := d.StartRun(ctx, "v", "b")
-	next, err := d.StartRun(ctx, "v", "c")
+	killed, _ := d.StartRun(ctx, RunInfo{Version: "v", Args: "b"})
+	next, err := d.StartRun(ctx, RunInfo{Version: "v", Args: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -256,7 +256,15 @@ func TestMigrateV3ToV4(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v3.db")
 	newV3File(t, path, v3Rows)
-	isV3 := map[string]bool{"commands": false, "counter_names": false, "medals": false, "journal_position": false}
+	isV3 := map[string]bool{"commands": false, "counter_names": false, "medals": false, "journal_position": false,
+		"database_id": false, "merged_inputs": false, "merge_progress": false, "unstored_events": false}
+	// Columns v4 added to a v3 table are left out of the comparison.
+	v3Cols := func(tab *Table) string {
+		if tab.Name == "runs" {
+			return "id, started_ms, ended_ms, version, args, exit_status"
+		}
+		return strings.Join(tab.ColumnNames(), ", ")
+	}
 	v3, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +274,7 @@ func TestMigrateV3ToV4(t *testing.T) {
 		if ok, listed := isV3[tab.Name]; listed && !ok {
 			return ""
 		}
-		return "SELECT " + strings.Join(tab.ColumnNames(), ", ") + " FROM " + tab.Name + " ORDER BY rowid"
+		return "SELECT " + v3Cols(tab) + " FROM " + tab.Name + " ORDER BY rowid"
 	})
 	v3.Close()
 	ro, err := OpenReadOnly(path)
@@ -293,6 +301,9 @@ func TestMigrateV3ToV4(t *testing.T) {
 		if ok, listed := isV3[tab.Name]; listed && !ok {
 			return ""
 		}
+		if tab.Name == "runs" {
+			return "SELECT " + v3Cols(tab) + " FROM runs ORDER BY rowid"
+		}
 		return tab.Select()
 	})
 	// What a reader's query sees: the views show the tables as they were.
@@ -300,7 +311,7 @@ func TestMigrateV3ToV4(t *testing.T) {
 		if ok, listed := isV3[tab.Name]; listed && !ok {
 			return ""
 		}
-		return "SELECT " + strings.Join(tab.ColumnNames(), ", ") + " FROM " + tab.Name
+		return "SELECT " + v3Cols(tab) + " FROM " + tab.Name
 	})
 	for name, rows := range before {
 		if len(rows) == 0 {

@@ -90,7 +90,7 @@ func (l *lookup) value(v any) (parts []any, key string, err error) {
 // lookupTable is the registry's table of a lookup: its code, then its
 // values. The writer adds a row the first time it stores a value.
 func lookupTable(l *lookup, rowDoc string) *Table {
-	return &Table{Name: l.Table, RowDoc: rowDoc, Columns: append([]Column{colNI(l.ID, "")}, l.Cols...)}
+	return &Table{Name: l.Table, RowDoc: rowDoc, Columns: append([]Column{colNI(l.ID, "")}, l.Cols...), merge: mergeSpec{how: mergeLookup}}
 }
 
 // Table describes one table of the current schema: the single place
@@ -150,6 +150,9 @@ type Table struct {
 	// export says how the rows appear in export; set exactly on the
 	// tables with Kinds (see checkExport).
 	export *exportSpec
+	// merge says how Merge combines the table's rows from another file;
+	// every table has one (checkMerge).
+	merge mergeSpec
 }
 
 // Insert is the table's INSERT statement: every column but those the
@@ -289,6 +292,9 @@ func init() {
 	}
 	for i, t := range registry {
 		if err := checkKey(t); err != nil {
+			panic(err)
+		}
+		if err := checkMerge(t); err != nil {
 			panic(err)
 		}
 		t.idx = i

@@ -287,7 +287,43 @@ CREATE TABLE red_pockets (
 	// (trigger_ns, msg_type). The rows keep their rowids (export order).
 	// migrationChecks[4] first makes sure every interactions key splits;
 	// each view is the registry's (Table.viewSQL).
+	// Also the bookkeeping of many files: the file's own id, the runs of
+	// other files merged in (and their shard), what merge took from each
+	// input, and the events collect --kinds received and did not store.
 	`
+ALTER TABLE runs ADD COLUMN shard TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN source_db TEXT;
+ALTER TABLE runs ADD COLUMN source_run INTEGER;
+
+CREATE TABLE database_id (
+  db_id      TEXT NOT NULL PRIMARY KEY,
+  created_ms INTEGER NOT NULL
+);
+INSERT INTO database_id (db_id, created_ms) VALUES (lower(hex(randomblob(16))), CAST(unixepoch('subsec') * 1000 AS INTEGER));
+
+CREATE TABLE merged_inputs (
+  input_id    TEXT NOT NULL PRIMARY KEY,
+  path        TEXT NOT NULL,
+  via         TEXT,
+  started_ms  INTEGER NOT NULL,
+  finished_ms INTEGER
+);
+
+CREATE TABLE merge_progress (
+  input_id TEXT NOT NULL,
+  tbl      TEXT NOT NULL,
+  through  INTEGER NOT NULL,
+  PRIMARY KEY (input_id, tbl)
+);
+
+CREATE TABLE unstored_events (
+  run_id  INTEGER NOT NULL,
+  room_id INTEGER NOT NULL,
+  kind    TEXT NOT NULL,
+  count   INTEGER NOT NULL,
+  PRIMARY KEY (run_id, room_id, kind)
+);
+
 CREATE TABLE journal_position (
   journal_id   INTEGER PRIMARY KEY,
   seg          INTEGER NOT NULL,

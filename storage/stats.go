@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,6 +201,9 @@ type Summary struct {
 	Connections             []RoomConnections `json:"connections"` // by room_id
 	Unknown                 []UnknownCmd      `json:"unknown_commands"`
 	Malformed               int64             `json:"malformed"`
+	// NotStored is, per kind, the events collect received and did not
+	// store (collect --kinds; unstored_events); absent when none.
+	NotStored map[string]int64 `json:"not_stored,omitempty"`
 }
 
 // UnknownCmd is a command stored without a typed table.
@@ -231,71 +235,221 @@ func coverage(seen, arrived int64, connectedShare float64) (*float64, *[2]float6
 // version (stats opens them read-only, unmigrated): what an older file
 // lacks counts as absent or zero.
 func (d *DB) Summarize(ctx context.Context) (*Summary, error) {
-	return d.summarize(ctx, time.Now().UnixMilli())
+	return SummarizeFiles(ctx, []*DB{d})
+}
+
+// SummarizeFiles computes the stats summary of several files read as one
+// dataset (OpenSet checks that they may be): rows, runs, unknown commands
+// and per-room counts are summed, and each room's coverage is computed
+// from its judged and arrived history danmaku and its connected and
+// wanted time summed over the files. The files must not hold the same
+// events (shards, rotated files; a copy or a file merged into another is
+// refused by OpenSet): stored events are counted in each. One file gives
+// exactly what Summarize gives.
+func SummarizeFiles(ctx context.Context, dbs []*DB) (*Summary, error) {
+	return summarizeFiles(ctx, dbs, time.Now().UnixMilli())
 }
 
 func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
-	s := &Summary{Rows: map[string]int64{}, Rooms: map[string]RoomStats{}, Coverage: map[string]*float64{},
-		CoverageInterval: map[string]*[2]float64{}}
+	return summarizeFiles(ctx, []*DB{d}, now)
+}
+
+func summarizeFiles(ctx context.Context, dbs []*DB, now int64) (*Summary, error) {
+	t := newTally()
+	for _, d := range dbs {
+		if err := d.tally(ctx, now, t); err != nil {
+			return nil, d.Explain(err)
+		}
+	}
+	return t.summary(), nil
+}
+
+// tally is the sums that a summary is made from, over one file or
+// several.
+type tally struct {
+	s       *Summary
+	kinds   map[string]map[string]int64
+	rooms   map[int64]bool // rooms with connections
+	listed  map[int64]bool // rooms in the rooms tables
+	conns   map[int64]*roomTally
+	unknown map[string]int64
+}
+
+// roomTally is one room's connection sums (RoomConnections before its
+// shares are computed).
+type roomTally struct {
+	c               RoomConnections
+	connMs, wantMs  int64
+	firstMs, lastMs int64
+}
+
+func newTally() *tally {
+	return &tally{s: &Summary{Rows: map[string]int64{}, Rooms: map[string]RoomStats{}, Coverage: map[string]*float64{},
+		CoverageInterval: map[string]*[2]float64{}},
+		kinds: map[string]map[string]int64{}, rooms: map[int64]bool{}, listed: map[int64]bool{}, conns: map[int64]*roomTally{}, unknown: map[string]int64{}}
+}
+
+// tally adds the file's counts to t; now stands for the end of what has
+// not ended.
+func (d *DB) tally(ctx context.Context, now int64, t *tally) error {
+	s := t.s
 	q := func(query string, dst ...any) error {
 		return d.SQL.QueryRowContext(ctx, query).Scan(dst...)
 	}
-	have := map[string]bool{} // "table" and "table.column" (tables and views)
-	trows, err := d.SQL.QueryContext(ctx, "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type IN ('table', 'view')")
+	have, err := d.schemaColumns(ctx)
+	if err != nil {
+		return err
+	}
+	var recv []string
+	for _, tab := range registry {
+		if !have[tab.Name] {
+			continue // a file from an older schema
+		}
+		if tab.Stats {
+			var n int64
+			if err := q("SELECT count(*) FROM "+tab.Name, &n); err != nil {
+				return fmt.Errorf("storage: count %s: %w", tab.Name, err)
+			}
+			s.Rows[tab.Name] += n
+		}
+		if len(tab.Kinds) > 0 && have[tab.Name+".recv_ms"] {
+			recv = append(recv, "SELECT min(recv_ms) m, max(recv_ms) x FROM "+tab.Name)
+		}
+	}
+	var runs int64
+	if err := q("SELECT count(*) FROM runs", &runs); err != nil {
+		return err
+	}
+	s.Runs += runs
+	var first, last sql.NullInt64
+	if err := q("SELECT min(m), max(x) FROM ("+strings.Join(recv, " UNION ALL ")+")", &first, &last); err != nil {
+		return err
+	}
+	if first.Valid && (s.FirstMs == 0 || first.Int64 < s.FirstMs) {
+		s.FirstMs = first.Int64
+	}
+	if last.Valid && last.Int64 > s.LastMs {
+		s.LastMs = last.Int64
+	}
+	kinds, err := d.RoomKinds(ctx)
+	if err != nil {
+		return err
+	}
+	for room, k := range kinds {
+		if t.kinds[room] == nil {
+			t.kinds[room] = map[string]int64{}
+		}
+		for kind, n := range k {
+			t.kinds[room][kind] += n
+		}
+	}
+	if err := d.roomConnections(ctx, now, have, t); err != nil {
+		return err
+	}
+	return d.tallyOthers(ctx, have, t)
+}
+
+// tallyOthers adds the rooms listed, the unknown commands and the
+// events not stored.
+func (d *DB) tallyOthers(ctx context.Context, have map[string]bool, t *tally) error {
+	rrows, err := d.SQL.QueryContext(ctx, "SELECT room_id FROM rooms")
+	if err != nil {
+		return err
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var id int64
+		if err := rrows.Scan(&id); err != nil {
+			return err
+		}
+		t.listed[id] = true
+	}
+	if err := rrows.Err(); err != nil {
+		return err
+	}
+	urows, err := d.SQL.QueryContext(ctx, "SELECT cmd, count FROM unknown_commands")
+	if err != nil {
+		return err
+	}
+	defer urows.Close()
+	for urows.Next() {
+		var u UnknownCmd
+		if err := urows.Scan(&u.Cmd, &u.Count); err != nil {
+			return err
+		}
+		t.unknown[u.Cmd] += u.Count
+	}
+	if err := urows.Err(); err != nil {
+		return err
+	}
+	if !have[tUnstored.Name] {
+		return nil
+	}
+	rows, err := d.SQL.QueryContext(ctx, "SELECT kind, sum(count) FROM unstored_events GROUP BY kind")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind string
+		var n int64
+		if err := rows.Scan(&kind, &n); err != nil {
+			return err
+		}
+		if t.s.NotStored == nil {
+			t.s.NotStored = map[string]int64{}
+		}
+		t.s.NotStored[kind] += n
+	}
+	return rows.Err()
+}
+
+// schemaColumns names the file's tables and views, and their columns as
+// "table.column".
+func (d *DB) schemaColumns(ctx context.Context) (map[string]bool, error) {
+	have := map[string]bool{}
+	rows, err := d.SQL.QueryContext(ctx, "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type IN ('table', 'view')")
 	if err != nil {
 		return nil, err
 	}
-	for trows.Next() {
+	defer rows.Close()
+	for rows.Next() {
 		var tab, col string
-		if err := trows.Scan(&tab, &col); err != nil {
-			trows.Close()
+		if err := rows.Scan(&tab, &col); err != nil {
 			return nil, err
 		}
 		have[tab], have[tab+"."+col] = true, true
 	}
-	trows.Close()
-	if err := trows.Err(); err != nil {
-		return nil, err
-	}
-	var recv []string
-	for _, t := range registry {
-		if !have[t.Name] {
-			continue // a file from an older schema
-		}
-		if t.Stats {
-			var n int64
-			if err := q("SELECT count(*) FROM "+t.Name, &n); err != nil {
-				return nil, fmt.Errorf("storage: count %s: %w", t.Name, err)
-			}
-			s.Rows[t.Name] = n
-		}
-		if len(t.Kinds) > 0 && have[t.Name+".recv_ms"] {
-			recv = append(recv, "SELECT min(recv_ms) m, max(recv_ms) x FROM "+t.Name)
-		}
-	}
+	return have, rows.Err()
+}
+
+// summary computes the shares and estimates from the sums.
+func (t *tally) summary() *Summary {
+	s := t.s
+	// A room and a command are one row however many files know them
+	// (as in a merge of the files).
+	s.Rows[tRooms.Name], s.Rows[tUnknown.Name] = int64(len(t.listed)), int64(len(t.unknown))
 	s.Malformed = s.Rows["malformed"]
-	if err := q("SELECT count(*) FROM runs", &s.Runs); err != nil {
-		return nil, err
+	s.RoomsSeen = int64(len(t.rooms))
+	ids := make([]int64, 0, len(t.conns))
+	for id := range t.conns {
+		ids = append(ids, id)
 	}
-	var first, last sql.NullInt64
-	if err := q("SELECT min(m), max(x) FROM ("+strings.Join(recv, " UNION ALL ")+")", &first, &last); err != nil {
-		return nil, err
-	}
-	s.FirstMs, s.LastMs = first.Int64, last.Int64
-	kinds, err := d.RoomKinds(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := q("SELECT count(DISTINCT room_id) FROM connections", &s.RoomsSeen); err != nil {
-		return nil, err
-	}
-	if s.Connections, err = d.roomConnections(ctx, now, have); err != nil {
-		return nil, err
-	}
+	slices.Sort(ids)
 	var seen, arrived int64
 	var connected, wanted float64
-	for i := range s.Connections {
-		c := &s.Connections[i]
+	for _, id := range ids {
+		r := t.conns[id]
+		c := r.c
+		c.Reconnects = c.Connections - 1
+		c.Connected = float64(r.connMs) / 1000
+		c.Span = float64(r.lastMs-r.firstMs) / 1000
+		c.Wanted = float64(r.wantMs) / 1000
+		if c.Wanted > 0 {
+			c.ConnectedShare = min(1, c.Connected/c.Wanted)
+		}
+		c.Coverage, c.CoverageInterval = coverage(c.HistSeen, c.HistArrived, c.ConnectedShare)
+		s.Connections = append(s.Connections, c)
 		s.Reconnects += c.Reconnects
 		room := strconv.FormatInt(c.RoomID, 10)
 		s.Coverage[room], s.CoverageInterval[room] = c.Coverage, c.CoverageInterval
@@ -309,34 +463,41 @@ func (d *DB) summarize(ctx context.Context, now int64) (*Summary, error) {
 		share = min(1, connected/wanted)
 	}
 	s.OverallCoverage, s.OverallCoverageInterval = coverage(seen, arrived, share)
-	for room, k := range kinds {
+	for room, k := range t.kinds {
 		s.Rooms[room] = RoomStats{Kinds: k, Coverage: s.Coverage[room]}
 	}
-	urows, err := d.SQL.QueryContext(ctx, "SELECT cmd, count FROM unknown_commands ORDER BY count DESC, cmd")
-	if err != nil {
-		return nil, err
+	for cmd, n := range t.unknown {
+		s.Unknown = append(s.Unknown, UnknownCmd{Cmd: cmd, Count: n})
 	}
-	defer urows.Close()
-	for urows.Next() {
-		var u UnknownCmd
-		if err := urows.Scan(&u.Cmd, &u.Count); err != nil {
-			return nil, err
+	slices.SortFunc(s.Unknown, func(a, b UnknownCmd) int {
+		if a.Count != b.Count {
+			if a.Count > b.Count {
+				return -1
+			}
+			return 1
 		}
-		s.Unknown = append(s.Unknown, u)
-	}
-	return s, urows.Err()
+		return strings.Compare(a.Cmd, b.Cmd)
+	})
+	return s
 }
 
-// roomConnections sums connections per room; now stands for the end of
-// what has not ended (see RoomConnections).
-func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]bool) ([]RoomConnections, error) {
+// roomConnections adds the file's connections per room to t; now stands
+// for the end of what has not ended (see RoomConnections).
+func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]bool, t *tally) error {
 	col := func(name string) string {
 		if have["connections."+name] {
 			return "coalesce(sum(c." + name + "), 0)"
 		}
 		return "0" // schema < 3
 	}
-	wanted := map[int64]int64{}
+	room := func(id int64) *roomTally {
+		r := t.conns[id]
+		if r == nil {
+			r = &roomTally{c: RoomConnections{RoomID: id}, firstMs: math.MaxInt64, lastMs: math.MinInt64}
+			t.conns[id] = r
+		}
+		return r
+	}
 	// Wanted, per run: from the first discovery round that listed the
 	// room (or its first connection) to its last connection's end (or
 	// the run's end, or now).
@@ -347,19 +508,19 @@ func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]boo
    ON s.room_id = c.room_id AND s.run_id = c.run_id
  GROUP BY c.room_id`, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for wrows.Next() {
-		var room, ms int64
-		if err := wrows.Scan(&room, &ms); err != nil {
+		var id, ms int64
+		if err := wrows.Scan(&id, &ms); err != nil {
 			wrows.Close()
-			return nil, err
+			return err
 		}
-		wanted[room] = ms
+		room(id).wantMs += ms
 	}
 	wrows.Close()
 	if err := wrows.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := d.SQL.QueryContext(ctx, `SELECT c.room_id, count(*),
   coalesce(sum(CASE WHEN c.authed_ms IS NULL THEN 0 ELSE max(0, coalesce(c.ended_ms, r.ended_ms, ?1) - c.authed_ms) END), 0),
@@ -368,26 +529,27 @@ func (d *DB) roomConnections(ctx context.Context, now int64, have map[string]boo
   `+col("hist_seen")+`, `+col("hist_arrived")+`, `+col("anonymous")+`, `+col("sampled")+`, `+col("acks")+`
  FROM connections c LEFT JOIN runs r ON r.id = c.run_id GROUP BY c.room_id ORDER BY c.room_id`, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []RoomConnections
 	for rows.Next() {
-		var c RoomConnections
-		var connMs, firstMs, lastMs int64
-		if err := rows.Scan(&c.RoomID, &c.Connections, &connMs, &firstMs, &lastMs, &c.Starved, &c.Stalled, &c.BadFrames,
-			&c.HistSeen, &c.HistArrived, &c.Anonymous, &c.Sampled, &c.Acks); err != nil {
-			return nil, err
+		var id, n, connMs, firstMs, lastMs, starved, stalled, bad, seen, arrived, anon, sampled, acks int64
+		if err := rows.Scan(&id, &n, &connMs, &firstMs, &lastMs, &starved, &stalled, &bad, &seen, &arrived, &anon, &sampled, &acks); err != nil {
+			return err
 		}
-		c.Reconnects = c.Connections - 1
-		c.Connected = float64(connMs) / 1000
-		c.Span = float64(lastMs-firstMs) / 1000
-		c.Wanted = float64(wanted[c.RoomID]) / 1000
-		if c.Wanted > 0 {
-			c.ConnectedShare = min(1, c.Connected/c.Wanted)
-		}
-		c.Coverage, c.CoverageInterval = coverage(c.HistSeen, c.HistArrived, c.ConnectedShare)
-		out = append(out, c)
+		t.rooms[id] = true
+		r := room(id)
+		r.c.Connections += n
+		r.connMs += connMs
+		r.firstMs, r.lastMs = min(r.firstMs, firstMs), max(r.lastMs, lastMs)
+		r.c.Starved += starved
+		r.c.Stalled += stalled
+		r.c.BadFrames += bad
+		r.c.HistSeen += seen
+		r.c.HistArrived += arrived
+		r.c.Anonymous += anon
+		r.c.Sampled += sampled
+		r.c.Acks += acks
 	}
-	return out, rows.Err()
+	return rows.Err()
 }

@@ -3,8 +3,11 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,7 +242,7 @@ func TestCoverageEstimateDoesNotLean(t *testing.T) {
 // writes, and their sum is the writer's rows inserted.
 func TestSummaryTotalsMatchWriter(t *testing.T) {
 	db := openInternal(t)
-	if _, err := db.StartRun(context.Background(), "t", ""); err != nil {
+	if _, err := db.StartRun(context.Background(), RunInfo{Version: "t", Args: ""}); err != nil {
 		t.Fatal(err)
 	}
 	b := func(k protocol.Kind, cmd string) protocol.Base {
@@ -320,5 +323,69 @@ func TestConnIdentityColumns(t *testing.T) {
 	db.SQL.QueryRow("SELECT uid, anonymous FROM connections WHERE seq = 2").Scan(&uid, &anon)
 	if uid != 0 || anon != 1 {
 		t.Errorf("seq 2: uid %d anonymous %d", uid, anon)
+	}
+}
+
+// TestWriterKinds: with Kinds, only the listed kinds are stored; every
+// other event is counted per run, room and kind in unstored_events (the
+// counts add up over flushes and stats shows them); bookkeeping and
+// commands without a typed table are stored whatever Kinds says.
+func TestWriterKinds(t *testing.T) {
+	kinds, err := ParseKinds([]string{"gifts", " danmaku", "gift"})
+	if err != nil || len(kinds) != 2 || kinds[0] != "danmaku" || kinds[1] != "gift" {
+		t.Fatalf("ParseKinds: %v, %v", kinds, err)
+	}
+	if _, err := ParseKinds([]string{"danmaku", "chat"}); err == nil || !strings.Contains(err.Error(), `"chat"`) {
+		t.Errorf("ParseKinds of an unknown kind: %v", err)
+	}
+	db := openInternal(t)
+	b := func(k protocol.Kind, cmd string, room int64) protocol.Base {
+		return protocol.Base{Kind: k, Cmd: cmd, RoomID: room, TsMs: 5000}
+	}
+	batch := func(n int) []Record {
+		var recs []Record
+		for i := range n {
+			recs = append(recs,
+				Event{E: &protocol.Danmaku{Base: b(protocol.KindDanmaku, "DANMU_MSG", 3), IDStr: fmt.Sprint(n, "-", i)}, RecvMs: 6000},
+				Event{E: &protocol.Counter{Base: b(protocol.KindCounter, "WATCHED_CHANGE", 3), Name: "watched"}, RecvMs: 6000},
+				Event{E: &protocol.Counter{Base: b(protocol.KindCounter, "WATCHED_CHANGE", 4), Name: "watched"}, RecvMs: 6000},
+				Event{E: &protocol.Interact{Base: b(protocol.KindInteract, "LIKE_INFO_V3_CLICK", 4), MsgType: 6}, RecvMs: 6000})
+		}
+		return append(recs, Conn{Seq: 1, RoomID: 3, StartedMs: 1},
+			Event{E: &protocol.SuperChatDelete{Base: b(protocol.KindSuperChatDelete, "SUPER_CHAT_MESSAGE_DELETE", 3), IDs: []int64{1}}, RecvMs: 6000},
+			Event{E: &protocol.Other{Base: b(protocol.KindOther, "NEW_THING", 3)}, RecvMs: 6000})
+	}
+	for _, n := range []int{3, 2} { // two runs of the writer: the counts add up
+		w := NewWriter(db, WriterOptions{RunID: 1, FlushInterval: time.Hour, Kinds: []string{"danmaku"}})
+		ch := make(chan Record, 32)
+		for _, r := range batch(n) {
+			ch <- r
+		}
+		close(ch)
+		if err := w.Run(context.Background(), ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := db.Summarize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"counter": 10, "interact": 5, "super_chat": 2}
+	if !reflect.DeepEqual(s.NotStored, want) {
+		t.Errorf("not stored %v, want %v", s.NotStored, want)
+	}
+	if s.Rows["danmaku"] != 5 || s.Rows["counters"] != 0 || s.Rows["interactions"] != 0 || s.Rows["room_events"] != 0 ||
+		s.Rows["connections"] != 1 || s.Rows["unknown_commands"] != 1 {
+		t.Errorf("rows %v", s.Rows)
+	}
+	var n int64
+	db.SQL.QueryRow("SELECT count FROM unstored_events WHERE run_id = 1 AND room_id = 4 AND kind = 'counter'").Scan(&n)
+	if n != 5 {
+		t.Errorf("room 4's counters not stored: %d, want 5", n)
+	}
+	plain := openInternal(t)
+	writeInternal(t, plain, 1, batch(1)...)
+	if s, _ := plain.Summarize(context.Background()); s.NotStored != nil {
+		t.Errorf("without Kinds something was not stored: %v", s.NotStored)
 	}
 }

@@ -164,7 +164,7 @@ func TestHardStopReportsLoss(t *testing.T) {
 // collect runs.
 func TestSummarizeWithOpenConnections(t *testing.T) {
 	db, _ := open(t)
-	if _, err := db.StartRun(context.Background(), "test", ""); err != nil {
+	if _, err := db.StartRun(context.Background(), storage.RunInfo{Version: "test", Args: ""}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UnixMilli()

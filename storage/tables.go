@@ -11,8 +11,9 @@ import (
 // migrations leave them (TestRegistryMatchesSchema), their meaning,
 // what feeds it, its one row function (record → column values) and how
 // a record is written. Order = data dictionary order = flush order.
-var registry = []*Table{tRuns, tJournal, tRooms, tSnapshots, tConnections, tDanmaku, tGifts, tSuperChats, tGuards, tRedPockets,
-	tInteractions, tCounters, tRoomEvents, tCombos, tUnknown, tMalformed, tRaw, tCommands, tCounterNames, tMedals}
+var registry = []*Table{tRuns, tJournal, tDatabaseID, tMergedInputs, tMergeProgress, tRooms, tSnapshots, tConnections, tUnstored,
+	tDanmaku, tGifts, tSuperChats, tGuards, tRedPockets, tInteractions, tCounters, tRoomEvents, tCombos, tUnknown, tMalformed, tRaw,
+	tCommands, tCounterNames, tMedals}
 
 // The lookups: values that repeat row after row, stored once and coded.
 var (
@@ -25,8 +26,12 @@ var (
 var tRuns = &Table{
 	Name: "runs", RowDoc: "collect run",
 	Columns: []Column{colNI("id", ""), colI("started_ms", ""), colNI("ended_ms", ""), colT("version", ""), colT("args", ""),
-		colNT("exit_status", "`ok`, `write failed`, `final flush failed`, `interrupted: …`; `no end recorded …` when a run ended without writing it (set by the next run)")},
-	skip: []string{"id", "ended_ms", "exit_status"},
+		colNT("exit_status", "`ok`, `write failed`, `final flush failed`, `interrupted: …`; `no end recorded …` when a run ended without writing it (set by the next run)"),
+		colT("shard", "`K/N` (`collect --shard`); '' when not sharded"),
+		colNT("source_db", "NULL: collected into this file; else merged from another: the `db_id` of the file it was collected into"),
+		colNI("source_run", "for a merged run, its `id` in that file")},
+	skip:  []string{"id", "ended_ms", "exit_status", "source_db", "source_run"},
+	merge: mergeSpec{how: mergeCustom, doc: "each input run once, with a new `id` and where it came from (`source_db`, `source_run`); its end is taken again by a later merge"},
 	// Written by DB.StartRun and DB.EndRun, not by the writer.
 }
 
@@ -35,6 +40,7 @@ var tJournal = &Table{
 	Columns: []Column{colNI("journal_id", "the journal's id (in its segment files)"), colI("seg", "segment number"),
 		colI("off", "offset in the segment: every frame before it is stored"), colI("committed_ms", "")},
 	// Written by the writer's flush with the rows (Decoded), not routed.
+	merge: mergeSpec{how: mergeNot, doc: "the frame journal of the file it was collected into, not this file's"},
 }
 
 var tRooms = &Table{
@@ -42,6 +48,8 @@ var tRooms = &Table{
 	Columns: []Column{colNI("room_id", ""), colI("short_id", ""), colI("anchor_uid", ""), colT("anchor_name", ""), colT("title", ""),
 		colI("area_id", ""), colT("area_name", ""), colI("parent_area_id", ""), colT("parent_area_name", ""),
 		colI("first_seen_ms", ""), colI("last_seen_ms", "")},
+	merge: mergeSpec{how: mergeLatest, key: []string{"room_id"},
+		doc: "a value known (not empty or 0) in the row seen last wins, `first_seen_ms` is the earliest, `last_seen_ms` the latest"},
 	row: func(_ int64, rec Record) []any {
 		r, ok := rec.(RoomMeta)
 		if !ok {
@@ -81,6 +89,7 @@ var tSnapshots = &Table{
 	Columns: []Column{colI("run_id", ""), colI("round", ""), colI("at_ms", ""), colI("room_id", ""),
 		colI("rank", "1-based; 0 = kept by hysteresis or `--room`"), colI("online", "the list's popularity figure"),
 		colI("watched", ""), colI("desired", ""), colI("fixed", "`--room`"), colI("absent_rounds", "")},
+	merge: mergeSpec{how: mergeLatest, key: []string{"run_id", "round", "room_id"}},
 	row: func(runID int64, rec Record) []any {
 		r, ok := rec.(Snapshot)
 		if !ok {
@@ -112,6 +121,7 @@ var tConnections = &Table{
 		colI("hist_seen", "room-history danmaku the coverage check judged during this connection"),
 		colI("hist_arrived", "of those, how many arrived on this connection"),
 		colI("acks", "op-24 message acks sent")},
+	merge: mergeSpec{how: mergeLatest, key: []string{"run_id", "seq"}},
 	row: func(runID int64, rec Record) []any {
 		r, ok := rec.(Conn)
 		if !ok {
@@ -147,6 +157,7 @@ var tDanmaku = &Table{
 	Kinds:   []protocol.Kind{protocol.KindDanmaku},
 	KeyCols: []string{"room_id", "dedup"},
 	Key:     "`dedup` is the 64-bit FNV-1a hash of the message's key: its `id_str`; for old messages without one, `x:<ts_ms>:<mid_hash>:<rnd>:<crc32(text)>` (kept in `dedup_key`)",
+	merge:   mergeSpec{how: mergeOnce},
 	export:  &exportSpec{seq: 1, how: map[string]fieldHow{"is_admin": asBool, "is_mirror": asBool}},
 	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
 		readAsExpr(colNT("dedup_key", "the key when it is not `id_str` (old messages), else NULL"),
@@ -174,6 +185,7 @@ var tGifts = &Table{
 	Kinds:   []protocol.Kind{protocol.KindGift},
 	KeyCols: []string{"room_id", "dedup"},
 	Key:     "`dedup` is the 64-bit FNV-1a hash of the gift's key: its `tid` (shared by SEND_GIFT and SEND_GIFT_V2); without one, `x:<uid>:<gift_id>:<ts_ms>:<num>` (kept in `dedup_key`)",
+	merge:   mergeSpec{how: mergeOnce},
 	export:  &exportSpec{seq: 2, how: map[string]fieldHow{"bag_gift": asBool}},
 	Columns: []Column{colI("room_id", ""), hidden(colI("dedup", "FNV-1a 64 of the key, see the unique keys")),
 		readAsExpr(colNT("dedup_key", "the key when it is not `tid`, else NULL"),
@@ -204,6 +216,7 @@ var tSuperChats = &Table{
 	Name: "super_chats", Store: "super_chats_rows", RowDoc: "super chat", Stats: true, Dedup: true, RoomKind: "super_chat",
 	Kinds:   []protocol.Kind{protocol.KindSuperChat, protocol.KindSuperChatDelete},
 	KeyCols: []string{"room_id", "sc_id"},
+	merge:   mergeSpec{how: mergeOnce},
 	export:  &exportSpec{seq: 3, rename: map[string]string{"sc_id": "id"}},
 	also:    map[protocol.Kind]*Table{protocol.KindSuperChatDelete: tRoomEvents},
 	Columns: []Column{colI("room_id", ""), colI("sc_id", ""), colI("ts_ms", "start"), colI("recv_ms", ""), colI("uid", ""),
@@ -246,6 +259,7 @@ var tGuards = &Table{
 	Key: "`<uid>:<guard_level>:<start_time>` of the purchase's GUARD_BUY, or `p:<payflow_id>` for a purchase seen " +
 		"only as toasts (`t:<uid>:<guard_level>:<start_time>` for a toast without one); the messages of one purchase are linked by `payflow_id`, or (GUARD_BUY has none) by uid, level and a start time " +
 		"within 10 seconds",
+	merge:  mergeSpec{how: mergeOnce},
 	export: &exportSpec{seq: 4},
 	Columns: []Column{colI("room_id", ""), colT("purchase_key", ""), colI("ts_ms", "the purchase's start_time, from the first message seen"), colI("recv_ms", "the first message's"),
 		colI("uid", ""), colT("uname", ""), colI("guard_level", "1 governor, 2 admiral, 3 captain"), colI("num", ""),
@@ -270,6 +284,7 @@ var tRedPockets = &Table{
 	Name: "red_pockets", Store: "red_pockets_rows", RowDoc: "popularity red pocket (one per lot, however often re-broadcast)", Stats: true, Dedup: true,
 	Kinds:   []protocol.Kind{kindRedPocket},
 	KeyCols: []string{"room_id", "lot_id"},
+	merge:   mergeSpec{how: mergeOnce},
 	export:  &exportSpec{seq: 9},
 	Columns: []Column{colI("room_id", ""), colI("lot_id", ""), colI("ts_ms", ""), colI("recv_ms", "the first broadcast's"),
 		colI("uid", "the sender"), colT("uname", ""), colI("price", "total price, gold coins"), colI("start_ms", ""), colI("end_ms", ""),
@@ -295,6 +310,7 @@ var tInteractions = &Table{
 	Kinds:   []protocol.Kind{protocol.KindInteract},
 	KeyCols: []string{"room_id", "trigger_ns", "msg_type"},
 	Key:     "the message's trigger time in ns (unique per room) and type; the view shows them as `dedup_key` = `<trigger_ns>:<msg_type>`",
+	merge:   mergeSpec{how: mergeOnce},
 	export:  &exportSpec{seq: 5},
 	nullKey: func(e protocol.Event) bool { return e.(*protocol.Interact).TriggerTimeNs == 0 },
 	Columns: []Column{colI("room_id", ""),
@@ -317,6 +333,7 @@ var tCounters = &Table{
 	Columns: []Column{colI("room_id", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colL("name_id", lCounterNames, counterNamesDoc()), colI("value", "")},
 	// The table does not store cmd: export derives it from the name.
+	merge:  mergeSpec{how: mergeOnce},
 	export: &exportSpec{seq: 6, cmdBy: "name", cmdOf: counterCmds()},
 	row: func(_ int64, rec Record) []any {
 		e, recv, ok := eventOf[*protocol.Counter](rec)
@@ -366,6 +383,7 @@ var tRoomEvents = &Table{
 	Columns: []Column{colI("room_id", ""), colI("ts_ms", ""), colI("recv_ms", ""),
 		colL("cmd_id", lCommands, "LIVE, PREPARING, ROOM_CHANGE, CUT_OFF, WARNING, ROOM_SILENT_ON/OFF, ROOM_BLOCK_MSG, RECALL_DANMU_MSG, LOG_IN_NOTICE, SUPER_CHAT_MESSAGE_DELETE, …"),
 		colT("status", "`live`, `preparing`, `rotation`"), colT("title", ""), colT("message", ""), colT("raw", "the whole JSON")},
+	merge:  mergeSpec{how: mergeOnce},
 	export: &exportSpec{seq: 7, how: map[string]fieldHow{"raw": asRawJSON, "status": omitEmpty, "title": omitEmpty, "message": omitEmpty}},
 	// A super chat delete (routed to super_chats) adds a row here too,
 	// its ids as raw.
@@ -388,6 +406,7 @@ var tCombos = &Table{
 	Name: "combos", RowDoc: "COMBO_SEND", Stats: true, Kinds: []protocol.Kind{protocol.KindCombo},
 	Columns: []Column{colI("room_id", ""), colI("recv_ms", ""), colI("uid", ""), colT("uname", ""), colI("gift_id", ""), colT("gift_name", ""),
 		colI("combo_num", ""), colI("combo_total_coin", ""), colT("batch_combo_id", "")},
+	merge:  mergeSpec{how: mergeOnce},
 	export: &exportSpec{seq: 8, fixedCmd: "COMBO_SEND"},
 	row: func(_ int64, rec Record) []any {
 		e, recv, ok := eventOf[*protocol.Combo](rec)
@@ -403,6 +422,9 @@ var tUnknown = &Table{
 	Columns: []Column{colNT("cmd", ""), colI("count", ""), colI("first_seen_ms", ""), colI("last_seen_ms", ""),
 		colT("sample", "the first one's JSON")},
 	export: &exportSpec{skip: "a tally per command (count, first and last seen, one sample), not events"},
+	merge: mergeSpec{how: mergeOnce, key: []string{"cmd"},
+		set: "count = count + excluded.count, first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)",
+		doc: "counts added, the first sample kept"},
 	row: func(_ int64, rec Record) []any {
 		e, recv, ok := eventOf[*protocol.Other](rec)
 		if !ok {
@@ -424,6 +446,7 @@ var tUnknown = &Table{
 var tMalformed = &Table{
 	Name: "malformed", RowDoc: "undecodable input", Stats: true,
 	Columns: []Column{colI("room_id", ""), colI("recv_ms", ""), colT("reason", ""), colNB("body", "")},
+	merge:   mergeSpec{how: mergeOnce},
 	row: func(_ int64, rec Record) []any {
 		r, ok := rec.(Malformed)
 		if !ok {
@@ -437,6 +460,7 @@ var tRaw = &Table{
 	Name: "raw_messages", RowDoc: "command body, only with `--raw`", Stats: true,
 	Columns: []Column{colI("room_id", ""), colI("recv_ms", ""), colT("cmd", ""),
 		colT("body", "the JSON exactly as received, for re-deriving any table later")},
+	merge: mergeSpec{how: mergeOnce},
 	row: func(_ int64, rec Record) []any {
 		r, ok := rec.(Raw)
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,14 @@ type WriterOptions struct {
 	// Checkpoint (Decoded), with the latest one, from the flush
 	// goroutine (the journal releases what is consumed).
 	Committed func(Checkpoint)
+	// Kinds, when not empty, are the only kinds of event stored (the
+	// names ParseKinds accepts, as it returns them; other names match
+	// nothing). An event of another kind is not stored: it is counted
+	// per run, room and kind in unstored_events, in the transaction that
+	// would have stored it. Connections, snapshots, rooms, commands
+	// without a typed table, raw bodies (--raw) and undecodable input are
+	// stored whatever Kinds says.
+	Kinds []string
 }
 
 // DefaultPendingMax is WriterOptions.PendingMax's default: the records
@@ -60,6 +69,9 @@ type Writer struct {
 	// codes are the lookup codes known committed (lookup → value key → code),
 	// kept across flushes; only the running flush touches them.
 	codes map[*lookup]map[string]int64
+	// unstored are the event tables whose rows opts.Kinds leaves out,
+	// with their kind's name; nil = none.
+	unstored map[*Table]string
 }
 
 // NewWriter returns a writer for db.
@@ -76,6 +88,14 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	w := &Writer{db: db, opts: opts, log: opts.Logger, obs: opts.Observer, prepared: map[string]*sql.Stmt{}, codes: map[*lookup]map[string]int64{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
+	}
+	if len(opts.Kinds) > 0 {
+		w.unstored = map[*Table]string{}
+		for _, et := range eventTables {
+			if !slices.Contains(opts.Kinds, string(et.Kind)) {
+				w.unstored[et.Table] = string(et.Kind)
+			}
+		}
 	}
 	if w.obs == nil {
 		w.obs = nopWriterObserver{}
@@ -99,6 +119,43 @@ func (d *DB) JournalPosition(ctx context.Context, id uint64) (Checkpoint, bool, 
 		return cp, false, fmt.Errorf("storage: %s: journal position: %w", d.path, err)
 	}
 	return cp, true, nil
+}
+
+// unstoredKey is what unstored_events counts by, besides the run.
+type unstoredKey struct {
+	room int64
+	kind string
+}
+
+// qUnstored adds to the count of events a run did not store.
+const qUnstored = `INSERT INTO unstored_events (run_id, room_id, kind, count) VALUES (?, ?, ?, ?)
+ ON CONFLICT (run_id, room_id, kind) DO UPDATE SET count = count + excluded.count`
+
+// ParseKinds checks the kinds to store (WriterOptions.Kinds; collect
+// --kinds): each a kind as export names it (danmaku, gift, super_chat,
+// …) or its table's name; it returns them as kinds, each once, in
+// export order. The error names the first unknown one and lists the
+// kinds.
+func ParseKinds(names []string) ([]string, error) {
+	want := map[*EventTable]bool{}
+	for _, n := range names {
+		et := EventTableFor(strings.TrimSpace(n))
+		if et == nil {
+			var all []string
+			for _, et := range eventTables {
+				all = append(all, string(et.Kind))
+			}
+			return nil, fmt.Errorf("unknown kind %q: want one of %s (or a table name)", n, strings.Join(all, ", "))
+		}
+		want[et] = true
+	}
+	var out []string
+	for _, et := range eventTables {
+		if want[et] {
+			out = append(out, string(et.Kind))
+		}
+	}
+	return out, nil
 }
 
 // routed is a record with its table (nil: it stores nothing) and its
@@ -172,10 +229,15 @@ func (w *Writer) flush(ctx context.Context, batch []Record, at *Checkpoint) (err
 	st.codes = w.codes
 	defer st.close()
 	var dups int64
+	unstored := map[unstoredKey]int64{}
 	for _, rt := range sorted {
 		t := rt.t
 		if t == nil {
 			break // the rest store nothing either
+		}
+		if kind, ok := w.unstored[t]; ok {
+			unstored[unstoredKey{rt.room, kind}]++
+			continue
 		}
 		before := st.inserted
 		if err := st.put(t, w.opts.RunID, rt.r); err != nil {
@@ -183,6 +245,11 @@ func (w *Writer) flush(ctx context.Context, batch []Record, at *Checkpoint) (err
 		}
 		if t.Dedup && st.inserted == before {
 			dups++
+		}
+	}
+	for k, n := range unstored {
+		if _, err := st.exec(qUnstored, w.opts.RunID, k.room, k.kind, n); err != nil {
+			return fmt.Errorf("storage: unstored_events: %w", err)
 		}
 	}
 	if at != nil {

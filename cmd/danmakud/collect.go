@@ -11,11 +11,13 @@ import (
 
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
+	"github.com/danmakud/danmakud/export"
 	"github.com/danmakud/danmakud/internal/profiling"
 	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 )
@@ -94,6 +96,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	f.Float64Var(&o.cfg.HTTPRate, "http-rate", 2, "HTTP requests per second to Bilibili, all endpoints together")
 	f.DurationVar(&o.cfg.FinalFlushTimeout, "final-flush-timeout", time.Minute, "how long the final flush may take on shutdown")
 	f.BoolVar(&o.cfg.Raw, "raw", false, "also archive every command body as received (table raw_messages; ~2 KB per message)")
+	f.StringSliceVar(&o.cfg.Kinds, "kinds", nil, "store only these kinds of event (comma-separated: "+strings.Join(export.KindNames(), ",")+"); the others are counted per room and kind (stats shows them) but not stored (default all)")
 	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile here when collect is told to stop (before the workers stop)")
 	_ = f.MarkHidden("memprofile")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
@@ -185,6 +188,9 @@ func (o *collectOptions) validate() error {
 			return fmt.Errorf("--source-addr: %w", err)
 		}
 		c.SourceAddr = a
+	}
+	if _, err := storage.ParseKinds(c.Kinds); err != nil {
+		return fmt.Errorf("--kinds: %w", err)
 	}
 	return nil
 }

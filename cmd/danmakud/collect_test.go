@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/storage"
 )
 
@@ -57,5 +59,37 @@ func TestCollectBadInput(t *testing.T) {
 	code, _, errs = runCLI(t, "", "collect", "--db", filepath.Join(dir, "c.db"), "--top", "-1")
 	if code != exitUsage {
 		t.Errorf("--top -1: exit %d, %q", code, errs)
+	}
+}
+
+// TestCollectKinds: a run with Kinds danmaku (collect --kinds) stores
+// danmaku and nothing else of the events, counts the rest, and stats
+// shows what was not stored; an unknown kind is a usage error naming
+// the flag.
+func TestCollectKinds(t *testing.T) {
+	sim, err := livesim.New(livesim.Options{Rooms: 2, Rate: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	db := filepath.Join(t.TempDir(), "k.db")
+	cfg := testrun.Config(sim.URL(), db)
+	cfg.Duration = 3 * time.Second
+	cfg.Kinds = []string{"danmaku"}
+	testrun.Collect(t, cfg)
+	s := statsJSON(t, db)
+	if s.Rows["danmaku"] == 0 || s.Rows["connections"] == 0 || s.Rows["gifts"] != 0 || s.Rows["interactions"] != 0 || s.Rows["counters"] != 0 {
+		t.Errorf("rows %v", s.Rows)
+	}
+	if s.NotStored["interact"] == 0 || s.NotStored["counter"] == 0 || s.NotStored["danmaku"] != 0 {
+		t.Errorf("not stored %v", s.NotStored)
+	}
+	_, text, _ := runCLI(t, "", "stats", "--db", db)
+	if !strings.Contains(text, "received and not stored (collect --kinds") {
+		t.Errorf("stats does not say what was not stored:\n%s", text)
+	}
+	code, _, errs := runCLI(t, "", "collect", "--db", filepath.Join(t.TempDir(), "x.db"), "--api-base", sim.URL(), "--kinds", "danmaku,chat")
+	if code != exitUsage || !strings.Contains(errs, `--kinds: unknown kind "chat"`) {
+		t.Errorf("unknown kind: exit %d: %s", code, errs)
 	}
 }

@@ -64,7 +64,7 @@ replaced) unless --append.`,
 			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), isTerminal(os.Stderr)); err != nil {
 				return err
 			}
-			s, err := summarize(context.Background(), dbPath)
+			s, _, err := summarize(context.Background(), []string{dbPath})
 			if err != nil {
 				return err
 			}

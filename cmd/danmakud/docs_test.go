@@ -41,8 +41,8 @@ func section(t *testing.T, path, doc, name string) (before, body, after string) 
 	return doc[:i+len(begin)], doc[i+len(begin) : j], doc[j:]
 }
 
-// TestDocsDataDictionary keeps docs/data.md's data dictionary and unique
-// keys exactly what the storage registry declares (and so what the schema
+// TestDocsDataDictionary keeps docs/data.md's data dictionary, unique
+// keys and merge rules exactly what the storage registry declares (and so what the schema
 // is: storage's own test holds the registry to PRAGMA table_info).
 // `go test ./cmd/danmakud -run TestDocsDataDictionary -update` rewrites
 // them.
@@ -55,7 +55,7 @@ func TestDocsDataDictionary(t *testing.T) {
 	for _, s := range []struct {
 		name string
 		want string
-	}{{"data-dictionary", storage.DataDictionary()}, {"unique-keys", storage.UniqueKeys()}} {
+	}{{"data-dictionary", storage.DataDictionary()}, {"unique-keys", storage.UniqueKeys()}, {"merge-rules", storage.MergeRules()}} {
 		before, body, after := section(t, dataDocPath, doc, s.name)
 		if body == s.want {
 			continue

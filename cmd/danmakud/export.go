@@ -18,14 +18,15 @@ import (
 
 // exportOptions are the export command's flags.
 type exportOptions struct {
-	db     string
-	format string
-	rooms  []int64
-	kinds  []string
-	since  string
-	until  string
-	out    string
-	quiet  bool
+	dbs       []string
+	format    string
+	partition string
+	rooms     []int64
+	kinds     []string
+	since     string
+	until     string
+	out       string
+	quiet     bool
 	// progressEvery prints a progress line every this many rows when
 	// stderr is not a terminal (0 = never); on a terminal one line is
 	// redrawn about 5 times a second.
@@ -38,7 +39,7 @@ type exportOptions struct {
 func newExportCmd() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --db FILE --format " + formatNames("|") + " [--room ID]... [--kind K]... [--since T] [--until T] [-o FILE|DIR]",
+		Use:   "export --db FILE... --format " + formatNames("|") + " [--partition day] [--room ID]... [--kind K]... [--since T] [--until T] [-o FILE|DIR]",
 		Short: "Write stored events as JSON lines, CSV, BililiveRecorder danmaku XML or Parquet",
 		Long:  exportLong(),
 		Example: `  # everything as JSON lines
@@ -49,7 +50,10 @@ func newExportCmd() *cobra.Command {
   # danmaku XML per live session, for DanmakuFactory
   danmakud export --db danmakud.db --format xml --room 21452505 -o xml/
   # Parquet for pandas / DuckDB
-  danmakud export --db danmakud.db --format parquet -o parquet/`,
+  danmakud export --db danmakud.db --format parquet -o parquet/
+  # a month of shard files as Parquet segments per day, one table for DuckDB:
+  #   read_parquet('segments/danmaku/**/*.parquet', hive_partitioning=true)
+  danmakud export --db 'data/*.db' --format parquet --partition day -o segments/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -62,8 +66,9 @@ func newExportCmd() *cobra.Command {
 	}
 	files, dirs := formatsByOutput()
 	f := cmd.Flags()
-	f.StringVar(&o.db, "db", "danmakud.db", "SQLite database file")
+	f.StringArrayVar(&o.dbs, "db", []string{"danmakud.db"}, dbFlagHelp)
 	f.StringVar(&o.format, "format", "", orList(formatNames(", "))+" (required)")
+	f.StringVar(&o.partition, "partition", "", "with parquet: 'day' writes DIR/<table>/day=YYYY-MM-DD/part-*.parquet (Hive layout; the Bilibili day, UTC+8, of the receive time)")
 	f.Int64SliceVar(&o.rooms, "room", nil, "only this real room id (repeatable)")
 	f.StringSliceVar(&o.kinds, "kind", nil, "only this kind or table (repeatable)")
 	f.StringVar(&o.since, "since", "", "only events received at or after this time (RFC 3339, '2006-01-02 15:04:05' in UTC+8, or unix ms)")
@@ -131,9 +136,15 @@ func orList(s string) string {
 // options turns the flags into export.Options; every error is a usage
 // error.
 func (o *exportOptions) options() (export.Options, error) {
-	opts := export.Options{DB: o.db, Out: o.out, Stdout: o.stdout, Version: version}
+	opts := export.Options{Out: o.out, Stdout: o.stdout, Version: version, Partition: o.partition}
 	if opts.Format = export.FormatNamed(o.format); opts.Format == nil {
 		return opts, fmt.Errorf("--format must be one of %s, not %q", formatNames(", "), o.format)
+	}
+	switch {
+	case o.partition != "" && o.partition != export.PartitionDay:
+		return opts, fmt.Errorf("--partition must be %q, not %q", export.PartitionDay, o.partition)
+	case o.partition != "" && opts.Format != export.Parquet:
+		return opts, fmt.Errorf("--partition %s writes Parquet: it needs --format parquet, not %s", o.partition, o.format)
 	}
 	opts.Filter.Rooms = o.rooms
 	var err error
@@ -166,6 +177,9 @@ func (o *exportOptions) run(ctx context.Context) error {
 	opts, err := o.options()
 	if err != nil {
 		return &exitError{exitUsage, err}
+	}
+	if opts.DBs, err = storage.ExpandPaths(o.dbs); err != nil {
+		return &exitError{exitFailure, fmt.Errorf("--db: %w", err)}
 	}
 	prog := progress.New("export", o.stderr, o.tty, o.quiet, o.progressEvery)
 	opts.Progress = prog.Update

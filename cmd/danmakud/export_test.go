@@ -581,7 +581,7 @@ func BenchmarkExport(b *testing.B) {
 				out += "." + f.Name()
 			}
 			for b.Loop() {
-				if _, err := (export.Options{DB: path, Format: f, Out: out, Stdout: io.Discard}).Run(context.Background()); err != nil {
+				if _, err := (export.Options{DBs: []string{path}, Format: f, Out: out, Stdout: io.Discard}).Run(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}

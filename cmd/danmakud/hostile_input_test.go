@@ -64,7 +64,7 @@ func TestCollectHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2000; i++ { // ~100 pages of runs
-		if _, err := d.StartRun(context.Background(), "test", strings.Repeat("x", 200)); err != nil {
+		if _, err := d.StartRun(context.Background(), storage.RunInfo{Version: "test", Args: strings.Repeat("x", 200)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -57,6 +57,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newSimLoadCmd())
 	root.AddCommand(newCollectCmd())
 	root.AddCommand(newStatsCmd())
+	root.AddCommand(newMergeCmd())
 	root.AddCommand(newLoginCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newReparseCmd())

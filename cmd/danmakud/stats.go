@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/storage"
@@ -10,17 +12,18 @@ import (
 )
 
 func newStatsCmd() *cobra.Command {
-	var dbPath string
+	var dbPaths []string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use: "stats [--db FILE] [--json]",
+		Use: "stats [--db FILE]... [--json]",
 		Example: `  danmakud stats --db danmakud.db
+  danmakud stats --db 'data/shard-*.db'                            # several files as one dataset
   danmakud stats --db danmakud.db --json | jq '.coverage'          # estimated coverage per room (null: too few samples)
   danmakud stats --db danmakud.db --json | jq '.rooms["21452505"]'  # one room's stored events per kind`,
 		Short: "Summarize a database: rows per kind, rooms, time span, coverage, reconnects, unknown commands",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := summarize(cmd.Context(), dbPath)
+			s, paths, err := summarize(cmd.Context(), dbPaths)
 			if err != nil {
 				return err
 			}
@@ -30,25 +33,47 @@ func newStatsCmd() *cobra.Command {
 				enc.SetEscapeHTML(false)
 				return enc.Encode(s)
 			}
-			report.WriteStats(cmd.OutOrStdout(), dbPath, s)
+			report.WriteStats(cmd.OutOrStdout(), filesLabel(paths), s)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dbPath, "db", "danmakud.db", "SQLite database file")
+	cmd.Flags().StringArrayVar(&dbPaths, "db", []string{"danmakud.db"}, dbFlagHelp)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (includes rooms: per room, per kind, distinct stored events)")
 	return cmd
 }
 
-// summarize reads the summary of the database at path (read-only).
-func summarize(ctx context.Context, path string) (*storage.Summary, error) {
-	db, err := storage.OpenReadOnly(path)
+// dbFlagHelp is the help of --db where it takes several files.
+const dbFlagHelp = "SQLite database file, or a glob ('data/*.db'); repeatable: the files are read as one dataset"
+
+// summarize reads the summary of the database files or globs in values
+// (read-only) as one dataset, and returns the files it read.
+func summarize(ctx context.Context, values []string) (*storage.Summary, []string, error) {
+	paths, err := storage.ExpandPaths(values)
 	if err != nil {
-		return nil, &exitError{exitFailure, err}
+		return nil, nil, &exitError{exitFailure, fmt.Errorf("--db: %w", err)}
 	}
-	defer db.Close()
-	s, err := db.Summarize(ctx)
+	set, err := storage.OpenSet(ctx, paths)
 	if err != nil {
-		return nil, &exitError{exitFailure, db.Explain(err)}
+		return nil, nil, &exitError{exitFailure, err}
 	}
-	return s, nil
+	defer set.Close()
+	s, err := set.Summarize(ctx)
+	if err != nil {
+		return nil, nil, &exitError{exitFailure, err}
+	}
+	return s, paths, nil
+}
+
+// filesLabel names the files a summary read: the file, or how many and
+// which.
+func filesLabel(paths []string) string {
+	if len(paths) == 1 {
+		return paths[0]
+	}
+	shown := paths
+	more := ""
+	if len(paths) > 4 {
+		shown, more = paths[:3], fmt.Sprintf(", … %d more", len(paths)-3)
+	}
+	return fmt.Sprintf("%d files (%s%s)", len(paths), strings.Join(shown, ", "), more)
 }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/danmakud/danmakud/internal/progress"
+	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/storage"
+	"github.com/spf13/cobra"
+)
+
+// mergeOptions are the merge command's flags.
+type mergeOptions struct {
+	out           string
+	lockWait      time.Duration
+	quiet         bool
+	progressEvery int64 // as export's
+	stderr        io.Writer
+	tty           bool
+}
+
+func newMergeCmd() *cobra.Command {
+	var o mergeOptions
+	cmd := &cobra.Command{
+		Use:   "merge --db OUT IN...",
+		Short: "Merge database files (shards, rotated files) into one, without duplicates",
+		Long: `Merge adds the rows of each input database to OUT (created if missing):
+events by their unique keys (an event already in OUT is kept as it is), the
+tables without one (counters, room events, combos, …) once per input row,
+every input's runs with new ids and where they came from (runs.source_db,
+runs.source_run, runs.shard), with their connections and discovery rounds,
+so that stats and coverage stay right on the merged file.
+
+Merging a file again adds nothing it added before, and a merge cut short
+(a signal, kill -9, a full disk) leaves OUT valid: run it again and it adds
+exactly what is missing. Each transaction commits a chunk of rows together
+with how far its input has been read (merge_progress, merged_inputs).
+
+Inputs are only read. Each must be a danmakud database of this build's
+schema version: another program's file, an older or newer danmakud file
+(open it once with collect or reparse of this build first), OUT itself,
+or a file OUT already holds through another merged file is refused before
+anything is written (exit 2); an input a collect is writing is refused
+(exit 4). An argument with * ? [ is a glob.`,
+		Example: `  danmakud merge --db all.db shard-0.db shard-1.db shard-2.db shard-3.db
+  danmakud merge --db 2026-11.db 'data/danmakud-202611*.db'   # a month of daily files`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.stderr = cmd.ErrOrStderr()
+			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
+			ctx, _, stop := shutdown.Contexts(cmd.Context())
+			defer stop()
+			return o.run(ctx, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "db", "", "the database to merge into (created if missing; required)")
+	f.DurationVar(&o.lockWait, "lock-wait", 0, "if a collect holds OUT, wait this long for it to finish (0 = exit 4 at once)")
+	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors and warnings")
+	f.Int64Var(&o.progressEvery, "progress-every", 1_000_000, "when stderr is not a terminal, print a progress line every N rows read (0 = never)")
+	_ = cmd.MarkFlagRequired("db")
+	return cmd
+}
+
+func (o *mergeOptions) run(ctx context.Context, args []string) error {
+	ins, err := storage.ExpandPaths(args)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	prog := progress.New("merge", o.stderr, o.tty, o.quiet, o.progressEvery)
+	var base int64 // rows read from the inputs before this one
+	var cur string
+	var last int64
+	res, err := storage.Merge(ctx, o.out, ins, storage.MergeOptions{LockWait: o.lockWait,
+		Progress: func(input, table string, rows int64) {
+			if input != cur {
+				base, cur = base+last, input
+			}
+			last = rows
+			prog.Update(table, base+rows)
+		}})
+	prog.Finish(false) // the summary follows
+	for _, in := range res.Inputs {
+		for _, w := range in.Warnings {
+			fmt.Fprintln(o.stderr, "merge: warning:", w)
+		}
+	}
+	if err != nil {
+		return mergeError(ctx, err)
+	}
+	if !o.quiet {
+		o.print(res)
+	}
+	return nil
+}
+
+// mergeError maps a merge's error to an exit code.
+func mergeError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return &exitError{exitFailure, fmt.Errorf("merge interrupted: what is committed stays; run the same merge again to finish it")}
+	case errors.Is(err, storage.ErrLocked):
+		return &exitError{exitLocked, err}
+	case errors.Is(err, storage.ErrNotOurs), errors.Is(err, storage.ErrOtherSchema), errors.Is(err, storage.ErrNewerSchema),
+		errors.Is(err, storage.ErrOverlap), errors.Is(err, storage.ErrReadOnly):
+		return &exitError{exitUsage, err}
+	}
+	return &exitError{exitFailure, err}
+}
+
+// print says what the merge did: per input the rows read and added per
+// table, then the totals and the speed.
+func (o *mergeOptions) print(res storage.MergeResult) {
+	for _, in := range res.Inputs {
+		var added int64
+		for _, n := range in.Added {
+			added += n
+		}
+		fmt.Fprintf(o.stderr, "merge: %s: %d rows read, %d added\n", in.Path, in.Read, added)
+		for _, t := range storage.Tables() {
+			if n := in.Added[t.Name]; n > 0 {
+				fmt.Fprintf(o.stderr, "  %s: +%d\n", t.Name, n)
+			}
+		}
+	}
+	rate := 0.0
+	if s := res.Took.Seconds(); s > 0 {
+		rate = float64(res.Read) / s
+	}
+	fmt.Fprintf(o.stderr, "merge: %d file(s) into %s in %s: %d rows read (%.0f rows/s), %d added\n",
+		len(res.Inputs), o.out, res.Took.Round(time.Millisecond), res.Read, rate, res.Added)
+}
