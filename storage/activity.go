@@ -185,3 +185,42 @@ func (d *DB) scan(ctx context.Context, row func(*sql.Rows) error, query string, 
 	}
 	return rows.Err()
 }
+
+// Activity is every file's Activity added up (the files of a Set hold
+// distinct events: OpenSet refuses copies and files merged twice).
+// Errors name the file.
+func (s *Set) Activity(ctx context.Context) (*Activity, error) {
+	var all *Activity
+	for _, d := range s.DBs {
+		a, err := d.Activity(ctx)
+		if err != nil {
+			return nil, d.Explain(err)
+		}
+		if all == nil {
+			all = a
+			continue
+		}
+		all.add(a)
+	}
+	return all, nil
+}
+
+// add adds o into a; a room's metadata is the later file's.
+func (a *Activity) add(o *Activity) {
+	for t, m := range o.PerMinute {
+		if a.PerMinute[t] == nil {
+			a.PerMinute[t] = map[int64]int64{}
+		}
+		for minute, n := range m {
+			a.PerMinute[t][minute] += n
+		}
+	}
+	a.Spans = append(a.Spans, o.Spans...)
+	a.Runs = append(a.Runs, o.Runs...)
+	for room, m := range o.Money {
+		a.Money[room] = a.Money[room].Add(m)
+	}
+	for room, ri := range o.Rooms {
+		a.Rooms[room] = ri
+	}
+}

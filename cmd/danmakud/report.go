@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/danmakud/danmakud/report"
+	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
 
@@ -24,9 +26,13 @@ Several files (e.g. one per day) are added up.`,
 		Example: `  danmakud report --db danmakud.db -o report.html
   danmakud report --db data/*.db -o week.html     # several files as one`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			files := append(append([]string(nil), dbs...), args...)
-			if len(files) == 0 {
-				files = []string{"danmakud.db"}
+			values := append(append([]string(nil), dbs...), args...)
+			if len(values) == 0 {
+				values = []string{"danmakud.db"}
+			}
+			files, err := storage.ExpandPaths(values)
+			if err != nil {
+				return &exitError{exitFailure, fmt.Errorf("--db: %w", err)}
 			}
 			if out == "" {
 				return &exitError{exitUsage, errors.New("-o: an output file is needed")}
@@ -37,7 +43,7 @@ Several files (e.g. one per day) are added up.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&dbs, "db", nil, "a database file (repeatable; further files may follow as arguments; default danmakud.db)")
+	cmd.Flags().StringArrayVar(&dbs, "db", nil, dbFlagHelp+" (further files may follow as arguments; default danmakud.db)")
 	cmd.Flags().StringVarP(&out, "output", "o", "report.html", "the HTML file to write")
 	return cmd
 }

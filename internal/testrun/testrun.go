@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/daemon"
+	"github.com/danmakud/danmakud/internal/testkit"
 )
 
 // Config is a daemon configuration for tests against the simulator
@@ -32,4 +33,34 @@ func Collect(t testing.TB, cfg daemon.Config) *daemon.Result {
 		t.Fatalf("collect: %v", err)
 	}
 	return res
+}
+
+// CollectUntil runs one collection with cfg until done reports true
+// (polled, see testkit.Until) or within has passed, then stops it as
+// SIGINT would and waits for its end. It fails the test when done never
+// held or the run failed.
+func CollectUntil(t testing.TB, cfg daemon.Config, within time.Duration, done func() bool) *daemon.Result {
+	t.Helper()
+	d, err := daemon.New(cfg)
+	if err != nil {
+		t.Fatalf("daemon.New: %v", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	type ran struct {
+		res *daemon.Result
+		err error
+	}
+	end := make(chan ran, 1)
+	go func() { res, err := d.Run(ctx, nil); end <- ran{res, err} }()
+	held := testkit.Until(within, done)
+	stop()
+	r := <-end
+	if r.err != nil {
+		t.Fatalf("collect: %v", r.err)
+	}
+	if !held {
+		t.Fatalf("collect: what the test waits for did not happen within %v", within)
+	}
+	return r.res
 }
