@@ -336,6 +336,14 @@ func (c *conn) auth(msg []byte) int {
 	}
 	c.resend = a.SupportAck && s.opts.ResendUnacked
 	s.stats.AuthOK.Add(1)
+	// The account's room budget is settled before the reply: a client
+	// that dials its next room on the reply finds this one counted.
+	r := s.byID[roomID]
+	room := r != nil && r.id == roomID // a short id authenticates but its "room" never has messages
+	over := false
+	if room && !c.anon {
+		over = s.joinRoom(uid, r.id)
+	}
 	c.control(authReply)
 	if c.anon {
 		if c.protover == 2 {
@@ -344,12 +352,7 @@ func (c *conn) auth(msg []byte) int {
 			c.control(s.loginNotice[1])
 		}
 	}
-	// A short id authenticates but its "room" never has messages.
-	if r := s.byID[roomID]; r != nil && r.id == roomID {
-		over := false
-		if !c.anon {
-			over = s.joinRoom(uid, r.id)
-		}
+	if room {
 		c.sampled = (c.anon || over) && s.opts.AnonKeep < 1 && !r.official
 		c.room = r
 		r.mu.Lock()
