@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
@@ -53,18 +52,8 @@ func TestCoverageCentresOnTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.MetricsListener = ln
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type ran struct {
-		res *daemon.Result
-		err error
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan ran, 1)
-	go func() { res, err := d.Run(ctx, nil); done <- ran{res, err} }()
+	run := testrun.Start(t, cfg)
+	d := run.D
 
 	// The truth is taken over the time every room was connected: what
 	// the simulator generated before collect had started is neither in
@@ -94,12 +83,11 @@ func TestCoverageCentresOnTruth(t *testing.T) {
 		t.Fatalf("after 2 minutes only %d rooms have an estimate; want %d", estimated(), enough)
 	}
 	sim.StopTraffic()
-	stop()
-	r := <-done
-	if r.err != nil {
-		t.Fatalf("collect: %v", r.err)
+	res, err := run.Stop()
+	if err != nil {
+		t.Fatalf("collect: %v", err)
 	}
-	res, now, after := r.res, time.Now(), sim.Truth()
+	now, after := time.Now(), sim.Truth()
 	st := summarize(t, db)
 
 	// verdict is a room's estimate, its interval and the history share

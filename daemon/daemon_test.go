@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
@@ -152,23 +150,11 @@ func TestStopFinalFlush(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sig.db")
 	cfg := testrun.Config(sim.URL(), db)
 	cfg.FlushInterval = time.Hour // only the final flush can write events
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { _, err := d.Run(ctx, nil); done <- err }()
+	run := testrun.Start(t, cfg)
+	d := run.D
 	testkit.Poll(t, 20*time.Second, "traffic reaching the collector", func() bool { return d.Totals().Events >= 30 })
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("collect after the stop: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("collect did not stop")
+	if _, err := run.Stop(); err != nil {
+		t.Fatalf("collect after the stop: %v", err)
 	}
 	s := testkit.Summary(t, db)
 	if s.Rows["danmaku"] == 0 || s.Rows["connections"] == 0 {

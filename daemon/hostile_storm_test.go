@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"net"
 	"path/filepath"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
+	"github.com/danmakud/danmakud/internal/testrun"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
 )
@@ -44,16 +44,9 @@ func TestCollectAPIStorm(t *testing.T) {
 		FinalFlushTimeout: 30 * time.Second, Tuning: daemon.Tuning{Spread: 200 * time.Millisecond,
 			BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, HealthyAfter: 500 * time.Millisecond,
 			BreakerPause: 300 * time.Millisecond}}
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	var runErr error
-	ended := make(chan struct{})
 	start := time.Now()
-	go func() { _, runErr = d.Run(ctx, nil); close(ended) }()
-	defer func() { stop(); <-ended }()
+	run := testrun.Start(t, cfg)
+	d := run.D
 	const list = "getListByAreaID"
 
 	testkit.Poll(t, 20*time.Second, "every room connected before the storm", func() bool { return d.Totals().RoomsConnected == 5 })
@@ -79,10 +72,8 @@ func TestCollectAPIStorm(t *testing.T) {
 		return d.Totals().RoomsConnected == 5 && faults.Count(list, testkit.Forwarded) >= through+2
 	})
 	stopAt := time.Now()
-	stop()
-	<-ended
-	if runErr != nil {
-		t.Fatalf("collect: %v", runErr)
+	if _, err := run.Stop(); err != nil {
+		t.Fatalf("collect: %v", err)
 	}
 
 	// collect's limiter: 4/s, burst 8 → at most 12 in any second.

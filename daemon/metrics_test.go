@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
@@ -53,14 +51,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	cfg.MetricsListener = ln
 	addr := ln.Addr().String()
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { _, err := d.Run(ctx, nil); done <- err }()
+	run := testrun.Start(t, cfg)
 
 	if !testkit.Until(10*time.Second, func() bool { c, _ := healthz(t, addr); return c == http.StatusOK }) {
 		c, body := healthz(t, addr)
@@ -145,8 +136,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 
-	stop()
-	if err := <-done; err != nil {
+	if _, err := run.Stop(); err != nil {
 		t.Fatalf("collect: %v", err)
 	}
 	st := testkit.Summary(t, db)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
@@ -36,14 +35,8 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 	cfg := testrun.Config(sim.URL(), db)
 	cfg.Top, cfg.HTTPRate, cfg.Watchdog, cfg.Heartbeat = rooms, 1000, -1, 5*time.Second
 	cfg.FlushInterval = time.Second
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { _, err := d.Run(ctx, nil); done <- err }()
+	run := testrun.Start(t, cfg)
+	d := run.D
 	testkit.Poll(t, 60*time.Second, "every room connected", func() bool { return d.Totals().RoomsConnected == int64(rooms) })
 
 	// The stall: an exclusive write transaction held by another
@@ -65,7 +58,8 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 	stalled := time.NewTimer(stall)
 	select {
 	case <-stalled.C:
-	case err := <-done:
+	case <-run.Ended():
+		err := run.Err()
 		t.Fatalf("the run ended while the writer was stalled: %v", err)
 	}
 	during := d.Totals()
@@ -76,8 +70,7 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 		tt := d.Totals()
 		return sim.Idle() && tt.Events > during.Events && tt.Rows >= tt.Events-tt.Dups
 	})
-	stop()
-	if err := <-done; err != nil {
+	if _, err := run.Stop(); err != nil {
 		t.Fatalf("collect: %v", err)
 	}
 	st := sim.Stats()

@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
@@ -46,14 +44,7 @@ func TestStatusPageAndPprof(t *testing.T) {
 	}
 	cfg.MetricsListener = ln
 	base := "http://" + ln.Addr().String()
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { _, err := d.Run(ctx, nil); done <- err }()
+	run := testrun.Start(t, cfg)
 
 	var st struct {
 		Run    map[string]any   `json:"run"`
@@ -86,8 +77,7 @@ func TestStatusPageAndPprof(t *testing.T) {
 	if code, idx := fetch(t, base+"/debug/pprof/"); code != 200 || !strings.Contains(idx, "goroutine") {
 		t.Errorf("/debug/pprof/: %d", code)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if _, err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }

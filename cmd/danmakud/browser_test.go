@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/internal/browsertest"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
@@ -118,14 +117,7 @@ func TestStatusPageAndReportInBrowser(t *testing.T) {
 		cfg.Heartbeat = 30 * time.Second
 	}
 	addr := ln.Addr().String()
-	d, err := daemon.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { _, err := d.Run(runCtx, nil); done <- err }()
+	run := testrun.Start(t, cfg)
 
 	testkit.Poll(t, 30*time.Second, "every room connected", func() bool { return getStatus(t, addr).total("connected") == float64(rooms) })
 	testkit.Poll(t, traffic+30*time.Second, "the simulator's traffic delivered", sim.Idle)
@@ -165,8 +157,7 @@ func TestStatusPageAndReportInBrowser(t *testing.T) {
 		browsertest.Navigate(t, ctx, "http://"+addr+"/?refresh=0")
 		browsertest.Screenshot(t, ctx, filepath.Join(screenshotDir(), "status-page.png"), 1400, 900)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if _, err := run.Stop(); err != nil {
 		t.Fatalf("collect: %v", err)
 	}
 	checkReport(t, ctx, db)
