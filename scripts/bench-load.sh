@@ -43,8 +43,9 @@
 #
 # usage: [RUNS=1] [OUT=bin/bench-load] [BIN=bin/danmakud] [TRAFFIC=90s]
 #        [DURATION=130s] [ROOMS=n] scripts/bench-load.sh [CASE...]
-# cases: 200 1k 10k 10k-busy 30k peer-200 peer-1k (default: the first
-# four). 30k runs 180 s of traffic (its tokens alone take 100 s at 300
+# cases: 200 1k 5k 10k 10k-busy 30k peer-200 peer-1k (default: 200 1k
+# 10k 10k-busy). 5k is the memory bound's case: 5,000 rooms with
+# --memory-limit 200MiB, whose peak RSS must stay under it. 30k runs 180 s of traffic (its tokens alone take 100 s at 300
 # requests/s: every room is then connected for at least a minute) and
 # needs 60,000 descriptors (raised as root). The 10k cases run collect
 # with --memory-limit 400MiB and 30k with 1200MiB (MEMLIMIT= overrides;
@@ -194,7 +195,7 @@ one() { # case run-number
   local name=$1 n busy=0
   local traffic=$traffic duration=$duration mem=
   case $name in
-    200) n=200 ;; 1k) n=1000 ;; 10k) n=10000; mem=400MiB ;; 10k-busy) n=10000; busy=2; mem=400MiB ;;
+    200) n=200 ;; 1k) n=1000 ;; 5k) n=5000; mem=200MiB ;; 10k) n=10000; mem=400MiB ;; 10k-busy) n=10000; busy=2; mem=400MiB ;;
     30k) n=30000; mem=1200MiB; traffic=${TRAFFIC:-180s}; duration=${DURATION:-220s} ;;
     peer-200) peer 200; return ;; peer-1k) peer 1000; return ;;
     *) echo "unknown case $name" >&2; return 2 ;;
