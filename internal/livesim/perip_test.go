@@ -202,3 +202,32 @@ func danmakuIn(t *testing.T, w *wsConn, what string) {
 		}
 	}
 }
+
+// TestDeliveredSince: what a room delivered of the events generated
+// after a snapshot — all of them for a room watched throughout, though
+// it delivered more before; nothing for a room nobody watched.
+func TestDeliveredSince(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 2, Rate: 300, Tick: 20 * time.Millisecond})
+	rooms := s.RoomIDs()
+	c := newClient(t, s)
+	w := authed(t, s, c, c.bootstrap(), rooms[0], 3)
+	danmakuIn(t, w, "the connection")
+	g := s.Generated()
+	danmakuIn(t, w, "the connection after the snapshot")
+	s.StopTraffic()
+	waitFor(t, "the traffic's end", 10*time.Second, s.Idle)
+	since, gen, truth := s.DeliveredSince(g), s.Generated(), s.Truth()
+	id0, id1 := strconv.FormatInt(rooms[0], 10), strconv.FormatInt(rooms[1], 10)
+	for _, kind := range livesim.TruthKinds {
+		if made := gen[id0][kind] - g[id0][kind]; since[id0][kind] != made {
+			t.Errorf("room %s %s: %d delivered of the %d generated after the snapshot, want all", id0, kind, since[id0][kind], made)
+		}
+	}
+	if before := truth.Rooms[id0]["danmaku"] - since[id0]["danmaku"]; before <= 0 || before > g[id0]["danmaku"] {
+		t.Errorf("room %s: %d danmaku delivered in all, %d of them after the snapshot: want some before it, at most the %d generated then",
+			id0, truth.Rooms[id0]["danmaku"], since[id0]["danmaku"], g[id0]["danmaku"])
+	}
+	if since[id1] != nil || gen[id1]["danmaku"] == 0 {
+		t.Errorf("room %s, not watched: %v delivered since the snapshot of %v generated", id1, since[id1], gen[id1])
+	}
+}

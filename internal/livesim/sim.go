@@ -607,6 +607,26 @@ func (s *Sim) Generated() map[string]map[string]int64 {
 	return g
 }
 
+// DeliveredSince returns, per room id and kind, how many of the events
+// generated after g — an earlier Generated — have been delivered (to an
+// IP not among Options.ReferenceIPs, as in Truth); rooms with none are
+// left out. Unlike a difference of two Truth snapshots, it counts no
+// event generated before g that was still on its way then.
+func (s *Sim) DeliveredSince(g map[string]map[string]int64) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for _, r := range s.rooms {
+		id := strconv.FormatInt(r.id, 10)
+		var from [nTruth]int64
+		for k, name := range TruthKinds {
+			from[k] = g[id][name]
+		}
+		if m := kindMap(r.truth.since(from)); m != nil {
+			out[id] = m
+		}
+	}
+	return out
+}
+
 // kindMap names the counts by TruthKinds; nil when all are zero.
 func kindMap(counts [nTruth]int64) map[string]int64 {
 	var total int64
