@@ -161,6 +161,56 @@ func dirBytes(t *testing.T, dir string) string {
 // installed by `make duckdb` (npm ci).
 const duckdbDir = "testdata/duckdb"
 
+// duckdbReady says whether the DuckDB packages are installed. Without
+// them it fails the test when DANMAKUD_DUCKDB=1 (make test, which
+// installs them) and returns false otherwise.
+func duckdbReady(t *testing.T) bool {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(duckdbDir, "node_modules", "@duckdb", "node-api")); err != nil {
+		if os.Getenv("DANMAKUD_DUCKDB") == "1" {
+			t.Fatalf("DuckDB packages not installed (cd cmd/danmakud/%s && npm ci): %v", duckdbDir, err)
+		}
+		return false
+	}
+	return true
+}
+
+// duckdbResult is what check.mjs prints: the room counts it compared,
+// the day directories, the danmaku rows.
+type duckdbResult struct {
+	Compared int      `json:"compared"`
+	Days     []string `json:"days"`
+	Rows     int64    `json:"rows"`
+}
+
+// duckdbCount has DuckDB (check.mjs) read the Parquet segments under seg
+// and compare its counts per room and kind with stats (`stats --json`
+// of the same data); kinds is how many kinds it compares per room.
+func duckdbCount(t *testing.T, seg, stats string) (res duckdbResult, kinds int) {
+	t.Helper()
+	statsFile := filepath.Join(t.TempDir(), "stats.json")
+	if err := os.WriteFile(statsFile, []byte(stats), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var list []string
+	for _, et := range storage.EventTables() {
+		if et.RoomKind != "" {
+			list = append(list, string(et.Kind)+"="+et.Name)
+		}
+	}
+	cmd := exec.Command("node", "check.mjs", seg, statsFile, strings.Join(list, ","))
+	cmd.Dir = duckdbDir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("check.mjs: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("check.mjs printed %q: %v", stdout.String(), err)
+	}
+	return res, len(list)
+}
+
 // TestDuckDBReadsSegments: DuckDB (npm @duckdb/node-api, a reader
 // nobody here wrote) reads the Parquet segments of two shard files as
 // one table per kind, and counts the same events per room and kind as
@@ -168,10 +218,7 @@ const duckdbDir = "testdata/duckdb"
 // their UTC+8 day, and the TIMESTAMP columns are the times. Skipped when
 // the packages are not installed, unless DANMAKUD_DUCKDB=1 (make test).
 func TestDuckDBReadsSegments(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(duckdbDir, "node_modules", "@duckdb", "node-api")); err != nil {
-		if os.Getenv("DANMAKUD_DUCKDB") == "1" {
-			t.Fatalf("DuckDB packages not installed (cd cmd/danmakud/%s && npm ci): %v", duckdbDir, err)
-		}
+	if !duckdbReady(t) {
 		t.Skip("DuckDB packages not installed: make duckdb")
 	}
 	dir := t.TempDir()
@@ -184,35 +231,13 @@ func TestDuckDBReadsSegments(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("stats: exit %d: %s", code, errs)
 	}
-	statsFile := filepath.Join(dir, "stats.json")
-	os.WriteFile(statsFile, []byte(stats), 0o644)
-	var kinds []string
-	for _, et := range storage.EventTables() {
-		if et.RoomKind != "" {
-			kinds = append(kinds, string(et.Kind)+"="+et.Name)
-		}
-	}
-	cmd := exec.Command("node", "check.mjs", seg, statsFile, strings.Join(kinds, ","))
-	cmd.Dir = duckdbDir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("check.mjs: %v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	var res struct {
-		Compared int      `json:"compared"`
-		Days     []string `json:"days"`
-		Rows     int64    `json:"rows"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("check.mjs printed %q: %v", stdout.String(), err)
-	}
+	res, kinds := duckdbCount(t, seg, stats)
 	var s storage.Summary
 	json.Unmarshal([]byte(stats), &s)
 	day := func(d int) string {
 		return time.UnixMilli(exportT0 + int64(d)*86_400_000).In(export.Zone).Format(time.DateOnly)
 	}
-	if res.Compared != 3*len(kinds) || res.Rows != s.Rows["danmaku"] || strings.Join(res.Days, " ") != strings.Join([]string{day(0), day(1), day(2), day(3)}, " ") {
-		t.Errorf("DuckDB compared %d room counts (want %d), read %d danmaku (stats: %d), days %v", res.Compared, 3*len(kinds), res.Rows, s.Rows["danmaku"], res.Days)
+	if res.Compared != 3*kinds || res.Rows != s.Rows["danmaku"] || strings.Join(res.Days, " ") != strings.Join([]string{day(0), day(1), day(2), day(3)}, " ") {
+		t.Errorf("DuckDB compared %d room counts (want %d), read %d danmaku (stats: %d), days %v", res.Compared, 3*kinds, res.Rows, s.Rows["danmaku"], res.Days)
 	}
 }

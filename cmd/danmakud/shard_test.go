@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -14,16 +15,22 @@ import (
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/roomsource"
+	"github.com/danmakud/danmakud/storage"
 )
 
-// TestShardsKill9 runs the test of shards: see shardRun. The files and the
-// truth it returns are what a check of merged files starts from.
-func TestShardsKill9(t *testing.T) {
+// TestShardsEndToEnd is the acceptance test of sharding: four shards
+// under per-IP limits, one killed -9 and restarted, beside a reference run
+// without limits (shardRun); their four files merged, twice, and the
+// merge compared with the reference table by table, with stats of the
+// four files, and, through DuckDB, with its Parquet segments
+// (checkMerged). Rotation across file boundaries is daemon's
+// TestRotation.
+func TestShardsEndToEnd(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	shardRun(t)
+	checkMerged(t, shardRun(t))
 }
 
 // shardSize is the test's size: rooms, messages/s, accounts per shard,
@@ -36,58 +43,85 @@ type shardSize struct {
 }
 
 // shards is how many shards the test runs; shard killedShard is killed.
+// roomsPerAccount is every process's --rooms-per-account.
 const (
-	shards      = 4
-	killedShard = 1
+	shards          = 4
+	killedShard     = 1
+	roomsPerAccount = 5
 )
 
 // shardAddr is shard k's source address (any 127.0.0.0/8 address is
-// local on Linux): 127.0.0.2 … 127.0.0.5.
+// local on Linux): 127.0.0.2 … 127.0.0.5; refAddr is the reference
+// run's, which the simulator holds to no limit (ReferenceIPs).
 func shardAddr(k int) string { return "127.0.0." + strconv.Itoa(2+k) }
+
+const refAddr = "127.0.0.6"
+
+// shardResult is what shardRun leaves for the checks of the merge.
+type shardResult struct {
+	bin, dir string
+	files    []string // shard k's database
+	ref      string   // the reference run's database
+	truth    livesim.Truth
+	owner    map[string]int // room id → the shard that owns it
+	// cutMs: every room of every process was connected (and joined) by
+	// then; killMs: just before the kill; backMs: the killed shard's
+	// rooms were joined again by then (wall clock, unix ms, as recv_ms).
+	cutMs, killMs, backMs int64
+	// missed is, per truth kind, what the killed shard's rooms generated
+	// after the cut and it never stored: its gap plus what the kernel held
+	// at the kill.
+	missed map[string]int64
+}
 
 // shardRun runs four shards of collect (the built binary), each from its
 // own source address with two simulated accounts of its own and its own
 // database, against a simulator that limits every source IP: danmaku
 // connections (--ip-conn-limit, fewer than the rooms) and HTTP requests
-// (a budget below the room count). Once every room is connected, shard 1
-// is killed (SIGKILL), its connections seen closed, the rooms' traffic
-// goes on for a while, and it is started again. Then:
+// (a budget below the room count). Beside them runs a reference: one
+// collect of every room, unsharded, with accounts enough to watch every
+// room in full, from an address the simulator exempts from its limits
+// and leaves out of its truth (ReferenceIPs); it is never killed. Once
+// every room is connected, shard 1 is killed (SIGKILL), its connections
+// seen closed, the rooms' traffic goes on for a while, and it is started
+// again. Then:
 //   - every room was watched by exactly one shard, the one ShardOf names;
-//   - no source IP went over a limit (peak connections, no connection
+//   - no shard's IP went over a limit (peak connections, no connection
 //     cut for the limit, no 412) and every request and connection came
-//     from the shards' own addresses;
+//     from the shards' own addresses or the reference's;
 //   - the other shards lost nothing: every event their rooms generated
 //     after all were connected was delivered, each room on one
 //     connection, and what they stored equals what was delivered;
 //   - the killed shard lost only its gap: its rooms missed events
 //     generated while it was down, it stored no event twice (journal
-//     replay and new run together) and at most what was delivered.
+//     replay and new run together) and at most what was delivered;
+//   - the reference watched every room on one logged-in connection and
+//     stored every event generated after all were connected.
 //
-// It returns the four database files (by shard) and the simulator's final
-// truth (every room delivered, generated, and per source IP). With
-// DANMAKUD_SOAK=1: 200 rooms at 3,000 messages/s.
-func shardRun(t *testing.T) (files []string, truth livesim.Truth) {
+// With DANMAKUD_SOAK=1: 200 rooms at 3,000 messages/s.
+func shardRun(t *testing.T) *shardResult {
 	bin := builtBinary(t)
 	size := shardSize{rooms: 24, rate: 300, accounts: 2, refresh: "2s"}
 	if testkit.Soak() {
 		size = shardSize{rooms: 200, rate: 3000, accounts: 12, refresh: "10s"}
 	}
-	const roomsPerAccount = 5
+	refAccounts := size.rooms/roomsPerAccount + 1
 	// Each IP may hold half as many connections again as a shard's mean
 	// share: fewer than the rooms, more than any shard's (checked below).
 	limit := size.rooms * 3 / (2 * shards)
 	sim, err := livesim.New(livesim.Options{Rooms: size.rooms, Rate: size.rate, Seed: 13, Tick: 50 * time.Millisecond,
-		AnonKeep: 0.1, Accounts: shards * size.accounts, AccountRooms: roomsPerAccount,
-		IPConnLimit: limit, HTTPRate: 5, HTTPBurst: 10, BanFor: time.Minute}) // shards send ≤ 3/s, 6 at once
+		AnonKeep: 0.1, Accounts: shards*size.accounts + refAccounts, AccountRooms: roomsPerAccount,
+		IPConnLimit: limit, HTTPRate: 5, HTTPBurst: 10, BanFor: time.Minute, // shards send ≤ 3/s (newProc), 6 at once
+		ReferenceIPs: []string{refAddr}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	owner := map[string]int{} // room id → shard
+	r := &shardResult{bin: bin, dir: t.TempDir(), owner: map[string]int{}}
 	share := make([]int, shards)
 	for _, id := range sim.RoomIDs() {
 		k := roomsource.ShardOf(id, shards)
-		owner[strconv.FormatInt(id, 10)] = k
+		r.owner[strconv.FormatInt(id, 10)] = k
 		share[k]++
 	}
 	for k, n := range share {
@@ -95,46 +129,58 @@ func shardRun(t *testing.T) (files []string, truth livesim.Truth) {
 			t.Fatalf("shard %d owns %d rooms: more than its accounts watch in full, or not below the limit of %d: change the seed", k, n, limit)
 		}
 	}
-	cookies := testkit.SimCookieFiles(t, sim, shards*size.accounts)
-	dir := t.TempDir()
+	cookies := testkit.SimCookieFiles(t, sim, shards*size.accounts+refAccounts)
+	common := []string{"--api-base", sim.URL(), "--top", strconv.Itoa(size.rooms), "--rooms-per-account", strconv.Itoa(roomsPerAccount),
+		"--refresh", size.refresh}
+	newProc := func(k int, addr string, accounts []string) *shardProc {
+		// A shard sends at most 3 requests a second, within its address's
+		// budget; the reference, held to none, connects every room about
+		// as fast as a shard its share.
+		name, rate := fmt.Sprintf("shard-%d.db", k), "3"
+		if k < 0 {
+			name, rate = "reference.db", "20"
+		}
+		p := &shardProc{k: k, addr: addr, bin: bin, db: filepath.Join(r.dir, name), metrics: freeAddr(t),
+			args: append(slices.Clone(common), "--http-rate", rate)}
+		for _, c := range accounts {
+			p.args = append(p.args, "--cookie-file", c)
+		}
+		return p
+	}
+	ref := newProc(-1, refAddr, cookies[shards*size.accounts:])
 	procs := make([]*shardProc, shards)
 	for k := range procs {
-		procs[k] = &shardProc{k: k, bin: bin, db: filepath.Join(dir, fmt.Sprintf("shard-%d.db", k)), metrics: freeAddr(t),
-			args: []string{"--api-base", sim.URL(), "--top", strconv.Itoa(size.rooms), "--rooms-per-account", strconv.Itoa(roomsPerAccount),
-				"--refresh", size.refresh}}
-		for _, c := range cookies[k*size.accounts : (k+1)*size.accounts] {
-			procs[k].args = append(procs[k].args, "--cookie-file", c)
-		}
-		procs[k].start(t)
+		procs[k] = newProc(k, shardAddr(k), cookies[k*size.accounts:(k+1)*size.accounts])
+	}
+	all := append([]*shardProc{ref}, procs...)
+	for _, p := range all {
+		p.start(t)
 	}
 	defer func() {
-		for _, p := range procs {
+		for _, p := range all {
 			_ = p.kill()
 		}
 	}()
-	open := func(k int) int64 { return sim.IPStats()[shardAddr(k)].Open }
-	all := func() bool {
+	open := func(addr string) int64 { return sim.IPStats()[addr].Open }
+	connected := func() bool {
 		for k := range procs {
-			if open(k) != int64(share[k]) {
+			if open(shardAddr(k)) != int64(share[k]) {
 				return false
 			}
 		}
-		return true
+		return open(refAddr) == int64(size.rooms)
 	}
-	testkit.Poll(t, 90*time.Second, "every room connected", all)
-	// Auth counts a connection just before it joins its room: once a few
-	// more frames have gone out, every room has its listener.
-	frames := sim.Stats().FramesWritten
-	testkit.Poll(t, 30*time.Second, "frames written after the last connect", func() bool { return sim.Stats().FramesWritten > frames+int64(2*size.rooms) })
-	if !all() {
+	testkit.Poll(t, 90*time.Second, "every room connected, by its shard and by the reference", connected)
+	joined(t, sim, size.rooms)
+	if !connected() {
 		t.Fatal("a connection ended before the kill")
 	}
-	// Delivered first, then generated: whatever was delivered by then was
-	// generated by then.
+	// Every event generated after g0 was generated after the cut.
+	r.cutMs = time.Now().UnixMilli()
 	d0, g0 := sim.Truth().Rooms, sim.Generated()
 	sum := func(m map[string]map[string]int64, k int) (n int64) {
 		for id, kinds := range m {
-			if owner[id] == k {
+			if r.owner[id] == k {
 				n += kinds["danmaku"]
 			}
 		}
@@ -144,10 +190,11 @@ func shardRun(t *testing.T) (files []string, truth livesim.Truth) {
 	testkit.Poll(t, 30*time.Second, "danmaku delivered to the shard to kill", func() bool {
 		return sum(sim.Truth().Rooms, killedShard) >= sum(d0, killedShard)+20
 	})
+	r.killMs = time.Now().UnixMilli()
 	if err := killed.kill(); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Poll(t, 30*time.Second, "its connections closed", func() bool { return open(killedShard) == 0 })
+	testkit.Poll(t, 30*time.Second, "its connections closed", func() bool { return open(shardAddr(killedShard)) == 0 })
 	// Down for about two seconds of its rooms' danmaku (a restart is not
 	// instant, and the simulator's HTTP budget for its address, which the
 	// last run may have spent, refills meanwhile, as Bilibili's would).
@@ -156,44 +203,88 @@ func shardRun(t *testing.T) (files []string, truth livesim.Truth) {
 		return sum(sim.Generated(), killedShard) >= gapFrom+int64(size.rate/4)
 	})
 	killed.start(t)
-	if !testkit.Until(90*time.Second, func() bool { return open(killedShard) == int64(share[killedShard]) }) {
+	if !testkit.Until(90*time.Second, func() bool { return open(shardAddr(killedShard)) == int64(share[killedShard]) }) {
 		ip := sim.IPStats()[shardAddr(killedShard)]
 		_ = killed.kill()
 		t.Fatalf("its rooms did not connect again within 90s: %+v; %s", ip, killed.stderr.String())
 	}
+	joined(t, sim, size.rooms)
+	r.backMs = time.Now().UnixMilli()
 	again := sum(sim.Truth().Rooms, killedShard)
 	testkit.Poll(t, 30*time.Second, "danmaku delivered to it again", func() bool { return sum(sim.Truth().Rooms, killedShard) >= again+20 })
 	sim.StopTraffic()
 	testkit.Poll(t, 60*time.Second, "the traffic's end", sim.Idle)
-	truth = sim.Truth()
+	r.truth = sim.Truth()
 	// The shards that ran throughout have decoded what was delivered to
 	// them before they are stopped (the killed one lost what the kernel
 	// held at the kill: it is stopped once idle, and the drain at the stop
-	// reads what is in flight).
+	// reads what is in flight); the reference at least what every room
+	// generated after the cut.
 	for k, p := range procs {
-		if k == killedShard {
-			continue
+		if k != killedShard {
+			p.decoded(t, sum(r.truth.Rooms, k))
 		}
-		testkit.Poll(t, 60*time.Second, fmt.Sprintf("shard %d to decode every danmaku delivered", k), func() bool {
-			m, err := testkit.FetchMetrics(p.metrics)
-			return err == nil && testkit.MetricValue(m, "danmakud_events_total", "kind", "danmaku") >= float64(sum(truth.Rooms, k))
-		})
 	}
-	for _, p := range procs {
+	var after int64
+	for id := range r.owner {
+		after += r.truth.Generated[id]["danmaku"] - g0[id]["danmaku"]
+	}
+	ref.decoded(t, after)
+	for _, p := range all {
 		p.stop(t)
 	}
 	for _, p := range procs {
-		files = append(files, p.db)
+		r.files = append(r.files, p.db)
 	}
-	checkShards(t, files, truth, owner, d0, g0, limit)
-	return files, truth
+	r.ref = ref.db
+	r.missed = checkShards(t, r.files, r.truth, r.owner, sim.DeliveredSince(g0), g0, limit)
+	checkReference(t, r.ref, r.truth, g0, r.owner)
+	return r
 }
 
-// checkShards checks the shards' files and the simulator's truth: see
-// shardRun.
-func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[string]int, d0, g0 map[string]map[string]int64, limit int) {
+// joined waits until every room has its listeners: auth counts a
+// connection just before it joins its room, so once a few more frames
+// have gone out than there are rooms, every room has them.
+func joined(t *testing.T, sim *livesim.Sim, rooms int) {
+	t.Helper()
+	frames := sim.Stats().FramesWritten
+	testkit.Poll(t, 30*time.Second, "frames written after the last connect", func() bool { return sim.Stats().FramesWritten > frames+int64(2*rooms) })
+}
+
+// checkReference checks the reference run's file: every room watched on
+// one logged-in connection that got everything (not a sample), and every
+// event generated after the cut (g0) stored.
+func checkReference(t *testing.T, db string, truth livesim.Truth, g0 map[string]map[string]int64, owner map[string]int) {
+	t.Helper()
+	st := testkit.Summary(t, db)
+	conns := map[string]storage.RoomConnections{}
+	for _, c := range st.Connections {
+		conns[strconv.FormatInt(c.RoomID, 10)] = c
+	}
+	for id := range owner {
+		if c := conns[id]; c.Connections != 1 || c.Anonymous != 0 || c.Sampled != 0 {
+			t.Errorf("the reference's room %s: %d connections (%d anonymous, %d sampled), want 1 logged in, not a sample", id, c.Connections, c.Anonymous, c.Sampled)
+		}
+		for _, kind := range livesim.TruthKinds {
+			if made, stored := truth.Generated[id][kind]-g0[id][kind], st.Rooms[id].Kinds[kind]; stored < made {
+				t.Errorf("the reference's room %s %s: stored %d, fewer than the %d generated after every room was connected", id, kind, stored, made)
+			}
+		}
+	}
+	if len(conns) != len(owner) {
+		t.Errorf("the reference watched %d rooms, want the %d", len(conns), len(owner))
+	}
+}
+
+// checkShards checks the shards' files and the simulator's truth (see
+// shardRun): since is what was delivered of the events generated after
+// the cut, g0 what was generated by then. It returns, per truth kind,
+// what the killed shard's rooms generated after the cut and it never
+// stored.
+func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[string]int, since, g0 map[string]map[string]int64, limit int) (missed map[string]int64) {
 	t.Helper()
 	watched := map[string]int{}
+	missed = map[string]int64{}
 	var lost, gap int64
 	for k, db := range files {
 		st := testkit.Summary(t, db)
@@ -219,12 +310,12 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 			}
 			for _, kind := range livesim.TruthKinds {
 				stored, delivered := st.Rooms[id].Kinds[kind], truth.Rooms[id][kind]
-				after := delivered - d0[id][kind]
+				after := since[id][kind]
 				made := truth.Generated[id][kind] - g0[id][kind]
 				switch {
 				case k != killedShard && stored != delivered:
 					t.Errorf("room %s %s (shard %d): stored %d, delivered %d", id, kind, k, stored, delivered)
-				case k != killedShard && after < made:
+				case k != killedShard && after != made:
 					t.Errorf("room %s %s (shard %d): %d generated after every room was connected, %d delivered", id, kind, k, made, after)
 				case k == killedShard && stored > delivered:
 					t.Errorf("room %s %s of the killed shard: stored %d, more than the %d delivered", id, kind, stored, delivered)
@@ -232,6 +323,7 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 				if k == killedShard {
 					lost += delivered - stored
 					gap += made - after
+					missed[kind] += delivered - stored + made - after
 				}
 			}
 		}
@@ -251,6 +343,10 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 			}
 		}
 		switch {
+		case ip == refAddr: // held to no limit
+			t.Logf("%s (the reference): %d connections (peak %d), %d HTTP requests (%d listing)",
+				ip, st.Connections, st.PeakConnections, st.HTTPRequests, st.Paths["/room/v1/Area/getListByAreaID"])
+			continue
 		case k < 0:
 			t.Errorf("the simulator saw %s (%+v): not a shard's address", ip, st)
 		case st.PeakConnections > int64(limit) || st.OverLimit > 0 || st.HTTP412 > 0:
@@ -259,27 +355,40 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 		t.Logf("%s: %d connections (peak %d, limit %d), %d HTTP requests (%d listing), %d answered 412",
 			ip, st.Connections, st.PeakConnections, limit, st.HTTPRequests, st.Paths["/room/v1/Area/getListByAreaID"], st.HTTP412)
 	}
-	if len(truth.IPs) != shards {
-		t.Errorf("the simulator saw %d source addresses, want the %d shards'", len(truth.IPs), shards)
+	if _, ok := truth.IPs[refAddr]; !ok || len(truth.IPs) != shards+1 {
+		t.Errorf("the simulator saw %d source addresses, want the %d shards' and the reference's", len(truth.IPs), shards)
 	}
+	return missed
 }
 
-// shardProc is one shard's collect process.
+// shardProc is one shard's collect process, or the reference's (k < 0:
+// not sharded).
 type shardProc struct {
-	k                int
-	bin, db, metrics string
-	args             []string
-	cmd              *exec.Cmd
-	stderr           bytes.Buffer
-	waited           bool
+	k                      int
+	addr, bin, db, metrics string
+	args                   []string
+	cmd                    *exec.Cmd
+	stderr                 bytes.Buffer
+	waited                 bool
 }
 
-// start starts the shard (again): the same flags every time.
+// name is the process as messages name it.
+func (p *shardProc) name() string {
+	if p.k < 0 {
+		return "the reference"
+	}
+	return fmt.Sprintf("shard %d", p.k)
+}
+
+// start starts the process (again): the same flags every time.
 func (p *shardProc) start(t *testing.T) {
 	t.Helper()
-	args := append([]string{"collect", "--db", p.db, "--shard", fmt.Sprintf("%d/%d", p.k, shards), "--source-addr", shardAddr(p.k),
-		"--http-rate", "3", "--flush-interval", "300ms", "--heartbeat", "1s", "--watchdog", "0",
+	args := append([]string{"collect", "--db", p.db, "--source-addr", p.addr,
+		"--flush-interval", "300ms", "--heartbeat", "1s", "--watchdog", "0",
 		"--lock-wait", "10s", "--quiet", "--metrics-addr", p.metrics}, p.args...)
+	if p.k >= 0 {
+		args = append(args, "--shard", fmt.Sprintf("%d/%d", p.k, shards))
+	}
 	p.cmd = exec.Command(p.bin, args...)
 	p.stderr.Reset()
 	p.cmd.Stderr = &p.stderr
@@ -289,8 +398,8 @@ func (p *shardProc) start(t *testing.T) {
 	}
 }
 
-// kill ends the shard with SIGKILL (nothing when it has ended) and
-// reports a shard that had ended before.
+// kill ends the process with SIGKILL (nothing when it has ended) and
+// reports one that had ended before.
 func (p *shardProc) kill() error {
 	if p.cmd == nil || p.waited {
 		return nil
@@ -300,12 +409,12 @@ func (p *shardProc) kill() error {
 	p.waited = true
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		return fmt.Errorf("shard %d ended with %v before the kill: %s", p.k, err, p.stderr.String())
+		return fmt.Errorf("%s ended with %v before the kill: %s", p.name(), err, p.stderr.String())
 	}
 	return nil
 }
 
-// stop ends the shard with SIGTERM and wants exit status 0.
+// stop ends the process with SIGTERM and wants exit status 0.
 func (p *shardProc) stop(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -314,6 +423,15 @@ func (p *shardProc) stop(t *testing.T) {
 	err := p.cmd.Wait()
 	p.waited = true
 	if err != nil {
-		t.Fatalf("shard %d: %v: %s", p.k, err, p.stderr.String())
+		t.Fatalf("%s: %v: %s", p.name(), err, p.stderr.String())
 	}
+}
+
+// decoded waits until the process has decoded at least n danmaku.
+func (p *shardProc) decoded(t *testing.T, n int64) {
+	t.Helper()
+	testkit.Poll(t, 60*time.Second, fmt.Sprintf("%s to decode %d danmaku", p.name(), n), func() bool {
+		m, err := testkit.FetchMetrics(p.metrics)
+		return err == nil && testkit.MetricValue(m, "danmakud_events_total", "kind", "danmaku") >= float64(n)
+	})
 }

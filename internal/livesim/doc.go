@@ -11,8 +11,9 @@
 // the auth, is a violation (cut; repeated, -352); commands that carry
 // msg_id/p_is_ack are acknowledged with op 24 (counted, optionally
 // re-sent when not). The ground truth (Sim.Truth) counts, per room and
-// kind, distinct events delivered intact at least once and events
-// generated; dM/gethistory reports the last generated danmaku.
+// kind, distinct events delivered intact at least once (to any client but
+// a test's reference run, Options.ReferenceIPs) and events generated;
+// dM/gethistory reports the last generated danmaku.
 //
 // Files: sim.go (Options, New, the ground truth), http.go (the APIs, WBI
 // and buvid3 checks, the request budget, violation bans), accounts.go

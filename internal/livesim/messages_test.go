@@ -117,3 +117,26 @@ func TestMidHash(t *testing.T) {
 		t.Errorf("hex8 = %s", got)
 	}
 }
+
+// TestTruthSince: since counts the delivered events from a sequence
+// number on, across 64-bit words, per kind.
+func TestTruthSince(t *testing.T) {
+	var ts truthSet
+	var refs []truthRef
+	for range 200 {
+		refs = append(refs, ts.newRef(tDanmaku))
+	}
+	ts.newRef(tGift)
+	var picked []truthRef
+	for _, r := range refs {
+		if r.seq%3 == 0 { // 0, 3, …, 198: 67 events
+			picked = append(picked, r)
+		}
+	}
+	ts.deliver(picked)
+	for _, c := range []struct{ from, want int64 }{{0, 67}, {1, 66}, {63, 46}, {64, 45}, {65, 45}, {128, 24}, {198, 1}, {199, 0}, {500, 0}} {
+		if got := ts.since([nTruth]int64{tDanmaku: c.from}); got[tDanmaku] != c.want || got[tGift] != 0 {
+			t.Errorf("since(%d): %v, want %d danmaku and no gift", c.from, got, c.want)
+		}
+	}
+}

@@ -23,6 +23,10 @@ type client struct {
 
 	conns, open, peak, overLimit atomic.Int64 // danmaku connections
 	http, http412                atomic.Int64
+
+	// reference: the IP is one of Options.ReferenceIPs (no limits; what
+	// it is sent is not delivered in Truth).
+	reference bool
 }
 
 // IPStats are one source IP's counters: what a test checks per shard.
@@ -65,7 +69,7 @@ func (s *Sim) clientFor(host string) *client {
 		return v.(*client)
 	}
 	v, _ := s.clients.LoadOrStore(host, &client{lim: rate.NewLimiter(rate.Limit(s.opts.HTTPRate), s.opts.HTTPBurst),
-		paths: map[string]int64{}})
+		paths: map[string]int64{}, reference: s.reference[host]})
 	return v.(*client)
 }
 
@@ -78,7 +82,8 @@ func (c *client) request(path string) {
 }
 
 // opened counts a new danmaku connection and reports whether it is over
-// limit (0: no limit), i.e. is to be cut after its auth reply.
+// limit (0: no limit; a reference IP has none), i.e. is to be cut after
+// its auth reply.
 func (c *client) opened(limit int) (over bool) {
 	c.conns.Add(1)
 	n := c.open.Add(1)
@@ -88,7 +93,7 @@ func (c *client) opened(limit int) (over bool) {
 			break
 		}
 	}
-	return limit > 0 && n > int64(limit)
+	return limit > 0 && n > int64(limit) && !c.reference
 }
 
 // closed counts the end of a danmaku connection.
@@ -115,8 +120,12 @@ func (s *Sim) violation(host string) {
 	}
 }
 
-// banned352 reports whether the client is serving a violation ban.
+// banned352 reports whether the client is serving a violation ban (a
+// reference IP never is).
 func (c *client) banned352() bool {
+	if c.reference {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return time.Now().Before(c.until352)
@@ -125,8 +134,11 @@ func (c *client) banned352() bool {
 // refuse spends one request of the client's budget (Options.HTTPRate,
 // HTTPBurst: every IP has its own) and reports whether the request is
 // refused: over budget, or within the BanFor ban that going over it
-// started.
+// started. A reference IP has no budget.
 func (c *client) refuse(banFor time.Duration) bool {
+	if c.reference {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()

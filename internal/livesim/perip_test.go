@@ -2,9 +2,12 @@ package livesim_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +123,111 @@ func TestHTTPBudgetPerIP(t *testing.T) {
 	}
 	if back.IPs["127.0.0.3"].HTTP412 != 1 || back.IPs["127.0.0.4"].HTTPRequests != 1 {
 		t.Errorf("the truth file's ips: %s", raw)
+	}
+}
+
+// TestReferenceIPs: a reference IP is held to no per-IP limit — more
+// danmaku connections than IPConnLimit stay up, requests beyond the HTTP
+// budget are answered — and what it is sent is not delivered in the
+// truth; beside it, another IP is limited and its deliveries counted as
+// ever. An entry that is not an IP address is refused.
+func TestReferenceIPs(t *testing.T) {
+	if _, err := livesim.New(livesim.Options{ReferenceIPs: []string{"localhost"}}); err == nil || !strings.Contains(err.Error(), `"localhost"`) {
+		t.Errorf("ReferenceIPs localhost: %v, want an error naming it", err)
+	}
+	s := newSim(t, livesim.Options{Rooms: 3, Rate: 300, Tick: 20 * time.Millisecond, IPConnLimit: 1, HTTPRate: 0.01, HTTPBurst: 8,
+		ReferenceIPs: []string{"127.0.0.6"}})
+	rooms := s.RoomIDs()
+	ref := clientFrom(t, s, "127.0.0.6")
+	buvid := ref.bootstrap()
+	for i := range 10 { // with the 2 of the bootstrap and 3 tokens: 15 requests, a budget of 8
+		if code := ref.get("/room/v1/Area/getListByAreaID?areaId=0&page=1", nil); code != http.StatusOK {
+			t.Fatalf("the reference IP's listing %d: HTTP %d", i+1, code)
+		}
+	}
+	for _, room := range rooms {
+		w := authFrom(t, s, ref, "127.0.0.6", buvid, room)
+		danmakuIn(t, w, fmt.Sprintf("the reference IP's connection to room %d", room))
+	}
+	if st := s.IPStats()["127.0.0.6"]; st.Open != 3 || st.PeakConnections != 3 || st.OverLimit != 0 || st.HTTPRequests != 15 || st.HTTP412 != 0 {
+		t.Errorf("127.0.0.6: %+v, want 3 connections open of a limit of 1, none cut, 15 requests, no 412", st)
+	}
+	truth := s.Truth()
+	for _, room := range rooms {
+		id := strconv.FormatInt(room, 10)
+		if truth.Rooms[id] != nil || truth.Generated[id]["danmaku"] == 0 {
+			t.Errorf("room %s, watched by the reference IP only: delivered %v, generated %v; want nothing delivered of what was generated",
+				id, truth.Rooms[id], truth.Generated[id])
+		}
+	}
+	other := clientFrom(t, s, "127.0.0.7")
+	obuvid := other.bootstrap()
+	danmakuIn(t, authFrom(t, s, other, "127.0.0.7", obuvid, rooms[0]), "another IP's connection")
+	over := authFrom(t, s, other, "127.0.0.7", obuvid, rooms[1])
+	if _, err := over.next(5 * time.Second); !isTCPClose(err) {
+		t.Fatalf("another IP's second connection, over its limit of 1: %v, want a TCP close after the auth reply", err)
+	}
+	for i := range 10 {
+		if code := other.get("/room/v1/Area/getListByAreaID?areaId=0&page=1", nil); code == http.StatusPreconditionFailed {
+			break
+		} else if i == 9 {
+			t.Fatalf("another IP: 14 requests on a budget of 8 all answered (last HTTP %d)", code)
+		}
+	}
+	id0 := strconv.FormatInt(rooms[0], 10)
+	waitFor(t, "the other IP's danmaku delivered in the truth", 10*time.Second, func() bool { return s.Truth().Rooms[id0]["danmaku"] > 0 })
+	truth = s.Truth()
+	for _, room := range rooms[1:] {
+		if id := strconv.FormatInt(room, 10); truth.Rooms[id] != nil {
+			t.Errorf("room %s, watched by the reference IP only: delivered %v", id, truth.Rooms[id])
+		}
+	}
+	if st := s.IPStats()["127.0.0.7"]; st.OverLimit != 1 || st.HTTP412 != 1 {
+		t.Errorf("127.0.0.7: %+v, want 1 connection cut for the limit and 1 request answered 412", st)
+	}
+}
+
+// danmakuIn reads w until a message carries a danmaku.
+func danmakuIn(t *testing.T, w *wsConn, what string) {
+	t.Helper()
+	for {
+		msg, err := w.next(10 * time.Second)
+		if err != nil {
+			t.Fatalf("%s: no danmaku: %v", what, err)
+		}
+		for _, e := range w.events(msg) {
+			if e.Common().Kind == protocol.KindDanmaku {
+				return
+			}
+		}
+	}
+}
+
+// TestDeliveredSince: what a room delivered of the events generated
+// after a snapshot — all of them for a room watched throughout, though
+// it delivered more before; nothing for a room nobody watched.
+func TestDeliveredSince(t *testing.T) {
+	s := newSim(t, livesim.Options{Rooms: 2, Rate: 300, Tick: 20 * time.Millisecond})
+	rooms := s.RoomIDs()
+	c := newClient(t, s)
+	w := authed(t, s, c, c.bootstrap(), rooms[0], 3)
+	danmakuIn(t, w, "the connection")
+	g := s.Generated()
+	danmakuIn(t, w, "the connection after the snapshot")
+	s.StopTraffic()
+	waitFor(t, "the traffic's end", 10*time.Second, s.Idle)
+	since, gen, truth := s.DeliveredSince(g), s.Generated(), s.Truth()
+	id0, id1 := strconv.FormatInt(rooms[0], 10), strconv.FormatInt(rooms[1], 10)
+	for _, kind := range livesim.TruthKinds {
+		if made := gen[id0][kind] - g[id0][kind]; since[id0][kind] != made {
+			t.Errorf("room %s %s: %d delivered of the %d generated after the snapshot, want all", id0, kind, since[id0][kind], made)
+		}
+	}
+	if before := truth.Rooms[id0]["danmaku"] - since[id0]["danmaku"]; before <= 0 || before > g[id0]["danmaku"] {
+		t.Errorf("room %s: %d danmaku delivered in all, %d of them after the snapshot: want some before it, at most the %d generated then",
+			id0, truth.Rooms[id0]["danmaku"], since[id0]["danmaku"], g[id0]["danmaku"])
+	}
+	if since[id1] != nil || gen[id1]["danmaku"] == 0 {
+		t.Errorf("room %s, not watched: %v delivered since the snapshot of %v generated", id1, since[id1], gen[id1])
 	}
 }

@@ -14,6 +14,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sort"
 	"strconv"
@@ -77,6 +78,15 @@ type Options struct {
 	// one source IP may have open at once; a connection beyond it is cut
 	// right after its auth reply (Sim.IPStats counts it). 0 = no cap.
 	IPConnLimit int
+	// ReferenceIPs are the source IPs of a test's reference run: a client
+	// that watches beside the clients under test and changes nothing they
+	// see. No per-IP limit applies to these IPs (IPConnLimit, the HTTP
+	// budget, the -352 ban that identity violations start; the faults
+	// do, as to every client), and a frame written to them does not make
+	// its events delivered in Truth, which stays what the other clients
+	// were sent. IPStats counts them as any IP. Written as IPStats keys
+	// them ("127.0.0.6"); New refuses one that is not an IP address.
+	ReferenceIPs []string
 	// LiveFor and OfflineFor are the mean durations of a room's live and
 	// offline spells; 0 = rooms never change state (all start live).
 	LiveFor, OfflineFor time.Duration
@@ -272,6 +282,9 @@ type Sim struct {
 	ledgers  []*connLedger // Options.Ledger: one per connection accepted
 
 	stats Stats
+
+	// reference holds Options.ReferenceIPs (read only after New).
+	reference map[string]bool
 }
 
 // Stats are running totals, read with Sim.Stats.
@@ -335,6 +348,13 @@ type wbiKeys struct {
 // listener is up; traffic starts at once.
 func New(opts Options) (*Sim, error) {
 	opts.setDefaults()
+	reference := map[string]bool{}
+	for _, ip := range opts.ReferenceIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return nil, fmt.Errorf("livesim: ReferenceIPs: %q is not an IP address", ip)
+		}
+		reference[ip] = true
+	}
 	listenHost, _, _ := net.SplitHostPort(opts.Listen)
 	tlsConf, certPEM, err := selfSigned(listenHost)
 	if err != nil {
@@ -363,7 +383,7 @@ func New(opts Options) (*Sim, error) {
 		return nil, fmt.Errorf("livesim: listen tls: %w", err)
 	}
 	s := &Sim{opts: opts, ln: ln, tcp: tcp, tls: tls.NewListener(tlsLn, tlsConf), cert: certPEM, start: time.Now(),
-		byID: map[int64]*room{}, acctRooms: map[int64]map[int64]*acctRoom{}}
+		byID: map[int64]*room{}, acctRooms: map[int64]map[int64]*acctRoom{}, reference: reference}
 	s.msgID.Store(26964930181741056)
 	if opts.TrafficFor > 0 {
 		s.trafficEnd.Store(s.start.Add(opts.TrafficFor).UnixNano())
@@ -543,11 +563,11 @@ func (s *Sim) Close() error {
 
 // Truth is the ground truth. Rooms: per room, per kind, the number of
 // distinct events delivered intact at least once to an authenticated
-// connection (rooms with nothing delivered are left out; present rooms
-// list all five kinds). Generated: per room, per kind, the events the
-// room generated, whoever received them (rooms with nothing generated are
-// left out). Violations: Sim.Violations. IPs: Sim.IPStats, per source
-// IP.
+// connection from an IP not among Options.ReferenceIPs (rooms with
+// nothing delivered are left out; present rooms list all five kinds).
+// Generated: per room, per kind, the events the room generated, whoever
+// received them (rooms with nothing generated are left out). Violations:
+// Sim.Violations. IPs: Sim.IPStats, per source IP.
 //
 // As JSON (MarshalJSON) a room's generated counts nest under its entry:
 // {"rooms": {"<id>": {"danmaku": N, …, "generated": {"danmaku": N, …}}},
@@ -585,6 +605,26 @@ func (s *Sim) Generated() map[string]map[string]int64 {
 		}
 	}
 	return g
+}
+
+// DeliveredSince returns, per room id and kind, how many of the events
+// generated after g — an earlier Generated — have been delivered (to an
+// IP not among Options.ReferenceIPs, as in Truth); rooms with none are
+// left out. Unlike a difference of two Truth snapshots, it counts no
+// event generated before g that was still on its way then.
+func (s *Sim) DeliveredSince(g map[string]map[string]int64) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for _, r := range s.rooms {
+		id := strconv.FormatInt(r.id, 10)
+		var from [nTruth]int64
+		for k, name := range TruthKinds {
+			from[k] = g[id][name]
+		}
+		if m := kindMap(r.truth.since(from)); m != nil {
+			out[id] = m
+		}
+	}
+	return out
 }
 
 // kindMap names the counts by TruthKinds; nil when all are zero.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -73,6 +74,26 @@ func (t *truthSet) counts() [nTruth]int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.n
+}
+
+// since is, per kind, how many of the events from sequence number
+// from[kind] on were delivered.
+func (t *truthSet) since(from [nTruth]int64) [nTruth]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var n [nTruth]int64
+	for k, words := range t.bits {
+		for w, word := range words {
+			if lo := int64(w) * 64; lo < from[k] {
+				if from[k] >= lo+64 {
+					continue
+				}
+				word &^= 1<<uint(from[k]-lo) - 1 // the events before from[k]
+			}
+			n[k] += int64(bits.OnesCount64(word))
+		}
+	}
+	return n
 }
 
 // generated is how many events of each kind the room generated.

@@ -512,7 +512,8 @@ func (c *conn) writeLoop() {
 }
 
 // writeFrame writes one frame — or, by the faults, drops or corrupts it —
-// and marks its events delivered when an intact frame was written.
+// and marks its events delivered when an intact frame was written to a
+// client that is not a reference IP.
 func (c *conn) writeFrame(f *frame) error {
 	o := &c.s.opts
 	if c.stalled.Load() || (c.throttled && c.rng.Float64() >= o.ThrottleKeep) {
@@ -531,7 +532,9 @@ func (c *conn) writeFrame(f *frame) error {
 	}
 	c.s.stats.FramesWritten.Add(1)
 	c.s.stats.MsgsWritten.Add(int64(f.msgs))
-	f.markDelivered()
+	if !c.cl.reference {
+		f.markDelivered()
+	}
 	return nil
 }
 
