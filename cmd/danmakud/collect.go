@@ -13,6 +13,7 @@ import (
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/export"
 	"github.com/danmakud/danmakud/internal/profiling"
+	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/danmakud/danmakud/report"
@@ -258,19 +259,19 @@ func (o *collectOptions) run(ctx, hard context.Context, args string) error {
 }
 
 // runDaemon runs one collection with a progress line on stderr when
-// progress is set, prints the summary at the end and maps errors to exit
-// codes. collect and demo share it.
-func runDaemon(ctx, hard context.Context, cfg daemon.Config, stderr io.Writer, progress bool) error {
+// showProgress is set, prints the summary at the end and maps errors to
+// exit codes. collect and demo share it.
+func runDaemon(ctx, hard context.Context, cfg daemon.Config, stderr io.Writer, showProgress bool) error {
 	d, err := daemon.New(cfg)
 	if err != nil {
 		return daemonExit(err)
 	}
-	progressCtx, stopProgress := context.WithCancel(ctx)
-	progressDone := make(chan struct{})
-	go progressLoop(progressCtx, progressDone, stderr, progress, d)
+	stopProgress := func() {}
+	if showProgress {
+		stopProgress = progress.StartLine(ctx, stderr, time.Second, report.CollectProgress(time.Now(), d.Totals))
+	}
 	res, err := d.Run(ctx, hard)
 	stopProgress()
-	<-progressDone
 	if res != nil {
 		report.WriteCollect(stderr, res.DB, res)
 	}
@@ -292,30 +293,4 @@ func daemonExit(err error) error {
 		code = exitInterrupted
 	}
 	return &exitError{code, err}
-}
-
-// progressLoop prints one progress line a second on a terminal.
-func progressLoop(ctx context.Context, done chan<- struct{}, stderr io.Writer, progress bool, d *daemon.Daemon) {
-	defer close(done)
-	if !progress {
-		return
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	start := time.Now()
-	var lastEv int64
-	last := start
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(stderr)
-			return
-		case now := <-t.C:
-			m := d.Totals()
-			rate := float64(m.Events-lastEv) / now.Sub(last).Seconds()
-			lastEv, last = m.Events, now
-			fmt.Fprintf(stderr, "\r%s  rooms connected %d  %.0f msg/s  rows written %d  reconnects %d  ",
-				time.Since(start).Round(time.Second), m.RoomsConnected, rate, m.Rows, m.Reconnects)
-		}
-	}
 }

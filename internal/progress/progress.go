@@ -1,6 +1,8 @@
-// Package progress shows how far a row-by-row job (export, reparse) has
-// got: on a terminal one line redrawn at most five times a second, in a
-// log a line every so many rows, and a total line at the end.
+// Package progress shows how far a job has got. A Meter follows a
+// row-by-row job (export, reparse, merge): on a terminal one line redrawn
+// at most five times a second, in a log a line every so many rows, and a
+// total line at the end. StartLine redraws the status line of a job that
+// runs until told to stop (collect) at a fixed interval.
 package progress
 
 import (
