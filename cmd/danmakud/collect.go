@@ -12,6 +12,7 @@ import (
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/export"
+	"github.com/danmakud/danmakud/internal/bytesize"
 	"github.com/danmakud/danmakud/internal/profiling"
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
@@ -19,7 +20,6 @@ import (
 	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
-	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 )
 
@@ -104,33 +104,12 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, the status page / and /api/status on this address (e.g. 127.0.0.1:9464; default off)")
 	f.BoolVar(&o.cfg.Pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-addr (heap, CPU, goroutines of the running process)")
-	f.Var(sizeFlag{&o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
+	f.Var(bytesize.Flag{P: &o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
 	f.BoolVar(&o.cfg.Tuning.KeepJournal, "journal-keep", false, "keep every journal segment, also those stored (tests, forensics)")
 	_ = f.MarkHidden("journal-keep")
-	f.Var(sizeFlag{&o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
+	f.Var(bytesize.Flag{P: &o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
 	return cmd
 }
-
-// sizeFlag is a byte-count flag: 400MiB, 2GiB, 1.5GB, 1048576.
-type sizeFlag struct{ v *int64 }
-
-func (f sizeFlag) String() string {
-	if f.v == nil || *f.v == 0 {
-		return ""
-	}
-	return humanize.IBytes(uint64(*f.v))
-}
-
-func (f sizeFlag) Set(s string) error {
-	n, err := humanize.ParseBytes(s)
-	if err != nil || n == 0 || n > 1<<62 {
-		return fmt.Errorf("want a size such as 400MiB or 2GiB")
-	}
-	*f.v = int64(n)
-	return nil
-}
-
-func (sizeFlag) Type() string { return "size" }
 
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
