@@ -10,6 +10,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -73,17 +74,8 @@ func (o *mergeOptions) run(ctx context.Context, args []string) error {
 		return &exitError{exitUsage, err}
 	}
 	prog := progress.New("merge", o.stderr, o.tty, o.quiet, o.progressEvery)
-	var base int64 // rows read from the inputs before this one
-	var cur string
-	var last int64
 	res, err := storage.Merge(ctx, o.out, ins, storage.MergeOptions{LockWait: o.lockWait,
-		Progress: func(input, table string, rows int64) {
-			if input != cur {
-				base, cur = base+last, input
-			}
-			last = rows
-			prog.Update(table, base+rows)
-		}})
+		Progress: func(_, table string, rows int64) { prog.Update(table, rows) }})
 	prog.Finish(false) // the summary follows
 	for _, in := range res.Inputs {
 		for _, w := range in.Warnings {
@@ -94,7 +86,7 @@ func (o *mergeOptions) run(ctx context.Context, args []string) error {
 		return mergeError(ctx, err)
 	}
 	if !o.quiet {
-		o.print(res)
+		report.WriteMerge(o.stderr, o.out, res)
 	}
 	return nil
 }
@@ -111,27 +103,4 @@ func mergeError(ctx context.Context, err error) error {
 		return &exitError{exitUsage, err}
 	}
 	return &exitError{exitFailure, err}
-}
-
-// print says what the merge did: per input the rows read and added per
-// table, then the totals and the speed.
-func (o *mergeOptions) print(res storage.MergeResult) {
-	for _, in := range res.Inputs {
-		var added int64
-		for _, n := range in.Added {
-			added += n
-		}
-		fmt.Fprintf(o.stderr, "merge: %s: %d rows read, %d added\n", in.Path, in.Read, added)
-		for _, t := range storage.Tables() {
-			if n := in.Added[t.Name]; n > 0 {
-				fmt.Fprintf(o.stderr, "  %s: +%d\n", t.Name, n)
-			}
-		}
-	}
-	rate := 0.0
-	if s := res.Took.Seconds(); s > 0 {
-		rate = float64(res.Read) / s
-	}
-	fmt.Fprintf(o.stderr, "merge: %d file(s) into %s in %s: %d rows read (%.0f rows/s), %d added\n",
-		len(res.Inputs), o.out, res.Took.Round(time.Millisecond), res.Read, rate, res.Added)
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -58,7 +58,7 @@ collect runs, and a collect started meanwhile refuses.`,
 				return err
 			}
 			if !o.quiet {
-				o.print(r)
+				report.WriteReparse(o.stderr, r)
 			}
 			return nil
 		},
@@ -67,16 +67,6 @@ collect runs, and a collect started meanwhile refuses.`,
 	cmd.Flags().BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	cmd.Flags().Int64Var(&o.progressEvery, "progress-every", 1_000_000, "when stderr is not a terminal, print a progress line every N archived bodies (0 = never)")
 	return cmd
-}
-
-func (o *reparseOptions) print(r storage.ReparseResult) {
-	fmt.Fprintf(o.stderr, "reparse: %d archived bodies → %d events in %s: %d rows added, %d duplicates ignored, %d skipped (time series already present), %d undecodable\n",
-		r.Bodies, r.Events, r.Duration.Round(time.Millisecond), r.Rows, r.Dups, r.Skipped, r.Bad)
-	for _, t := range storage.Tables() {
-		if n := r.PerTable[t.Name]; n > 0 {
-			fmt.Fprintf(o.stderr, "  %s: +%d\n", t.Name, n)
-		}
-	}
 }
 
 // run opens the database for writing (with the lock) and reparses it.
