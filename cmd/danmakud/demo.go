@@ -68,7 +68,7 @@ replaced) unless --append.`,
 			if err != nil {
 				return err
 			}
-			report.WriteStats(out, dbPath, s)
+			report.WriteStats(out, []string{dbPath}, s)
 			fmt.Fprintf(out, `
 A first query to try (danmaku per minute per room over the run, busiest first):
 
