@@ -68,7 +68,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
-			o.progress = isTerminal(os.Stderr) && !o.quiet
+			o.progress = progress.IsTerminal(o.stderr) && !o.quiet
 			ctx, hard, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx, hard, strings.Join(os.Args[1:], " "))
@@ -109,11 +109,6 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("journal-keep")
 	f.Var(bytesize.Flag{P: &o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
 	return cmd
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (o *collectOptions) validate() error {

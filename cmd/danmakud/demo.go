@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/internal/demo"
+	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/report"
 	"github.com/spf13/cobra"
@@ -61,7 +61,7 @@ replaced) unless --append.`,
 				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (%d rooms each); collecting for %s into %s …\n",
 					rooms, d.Sim.URL(), len(d.Config.Accounts), collector.DefaultRoomsPerAccount, dur, dbPath)
 			}
-			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), isTerminal(os.Stderr)); err != nil {
+			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), progress.IsTerminal(cmd.ErrOrStderr())); err != nil {
 				return err
 			}
 			s, _, err := summarize(context.Background(), []string{dbPath})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/danmakud/danmakud/internal/progress"
@@ -22,7 +21,6 @@ type mergeOptions struct {
 	quiet         bool
 	progressEvery int64 // as export's
 	stderr        io.Writer
-	tty           bool
 }
 
 func newMergeCmd() *cobra.Command {
@@ -53,7 +51,6 @@ anything is written (exit 2); an input a collect is writing is refused
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
-			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx, args)
@@ -73,7 +70,7 @@ func (o *mergeOptions) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	prog := progress.New("merge", o.stderr, o.tty, o.quiet, o.progressEvery)
+	prog := progress.New("merge", o.stderr, progress.IsTerminal(o.stderr), o.quiet, o.progressEvery)
 	res, err := storage.Merge(ctx, o.out, ins, storage.MergeOptions{LockWait: o.lockWait,
 		Progress: func(_, table string, rows int64) { prog.Update(table, rows) }})
 	prog.Finish(false) // the summary follows

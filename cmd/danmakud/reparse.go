@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
@@ -20,7 +19,6 @@ type reparseOptions struct {
 	quiet         bool
 	progressEvery int64 // as export's
 	stderr        io.Writer
-	tty           bool // stderr is a terminal
 }
 
 func newReparseCmd() *cobra.Command {
@@ -50,7 +48,6 @@ collect runs, and a collect started meanwhile refuses.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
-			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			r, err := o.run(ctx)
@@ -79,7 +76,7 @@ func (o *reparseOptions) run(ctx context.Context) (storage.ReparseResult, error)
 		return storage.ReparseResult{}, &exitError{exitFailure, err}
 	}
 	defer db.Close()
-	prog := progress.New("reparse", o.stderr, o.tty, o.quiet, o.progressEvery)
+	prog := progress.New("reparse", o.stderr, progress.IsTerminal(o.stderr), o.quiet, o.progressEvery)
 	res, err := db.Reparse(ctx, storage.ReparseOptions{Progress: func(n int64) { prog.Update("raw_messages", n) }})
 	prog.Finish(false) // the summary follows
 	switch {

@@ -8,6 +8,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -80,4 +81,16 @@ func (m *Meter) Finish(ok bool) {
 		now := time.Now()
 		fmt.Fprintf(m.w, "%s: %d rows in %s (%.0f rows/s)\n", m.name, m.n, now.Sub(m.start).Round(time.Millisecond), m.rate(now))
 	}
+}
+
+// IsTerminal reports whether w is a terminal, where a Meter or StartLine
+// redraws one line in place: an *os.File on a character device. Anything
+// else (a file, a pipe, a buffer) is a log, which gets whole lines.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
