@@ -87,13 +87,7 @@ writes the events it holds, row by row, in constant memory.
 Formats:
 `)
 	for _, f := range export.Formats {
-		for i, l := range textwrap.Lines(f.Doc(), 68) {
-			if i == 0 {
-				fmt.Fprintf(&b, "  %-8s %s\n", f.Name(), l)
-			} else {
-				b.WriteString("           " + l + "\n")
-			}
-		}
+		b.WriteString(textwrap.Hanging(fmt.Sprintf("  %-8s ", f.Name()), f.Doc(), 68))
 	}
 	files, dirs := formatsByOutput()
 	b.WriteString("\n")
@@ -106,7 +100,7 @@ Formats:
 		"-o names the output file of " + files + " ('-', standard output, by default) or the directory of " + dirs +
 			" ('.' by default; created if needed).",
 	} {
-		b.WriteString(strings.Join(textwrap.Lines(p, 79), "\n") + "\n")
+		b.WriteString(textwrap.Hanging("", p, 79))
 	}
 	b.WriteString("\nFiles are written under a temporary name and renamed when complete.")
 	return b.String()
