@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/internal/demo"
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
@@ -55,12 +54,7 @@ replaced) unless --append.`,
 				return &exitError{exitFailure, err}
 			}
 			defer d.Close()
-			if anonymous {
-				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", rooms, d.Sim.URL(), dur, dbPath)
-			} else {
-				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (%d rooms each); collecting for %s into %s …\n",
-					rooms, d.Sim.URL(), len(d.Config.Accounts), collector.DefaultRoomsPerAccount, dur, dbPath)
-			}
+			d.WriteIntro(out)
 			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), progress.IsTerminal(cmd.ErrOrStderr())); err != nil {
 				return err
 			}
@@ -69,15 +63,7 @@ replaced) unless --append.`,
 				return err
 			}
 			report.WriteStats(out, []string{dbPath}, s)
-			fmt.Fprintf(out, `
-A first query to try (danmaku per minute per room over the run, busiest first):
-
-  sqlite3 %s "SELECT room_id, count(*) AS danmaku,
-                round(count(*) * 60000.0 / ((SELECT max(ended_ms) - min(started_ms) FROM runs)), 1) AS per_min
-              FROM danmaku GROUP BY room_id ORDER BY danmaku DESC LIMIT 5"
-
-or, without sqlite3:  danmakud stats --db %s --json
-`, dbPath, dbPath)
+			d.WriteQuery(out)
 			return nil
 		},
 	}
