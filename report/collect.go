@@ -43,6 +43,17 @@ func WriteCollect(w io.Writer, db string, res *daemon.Result) {
 	}
 }
 
+// WriteAnonymous writes what a collection without a login says before
+// it starts (its end says it again, WriteCollect): that what it stores
+// is a sample, and how to log in; cookiePath is the cookie file collect
+// reads by default (roomsource.DefaultCookiePath).
+func WriteAnonymous(w io.Writer, cookiePath string) {
+	fmt.Fprintf(w, `collecting ANONYMOUSLY: Bilibili sends a guest connection about one message in ten
+in most rooms, and masks user names and uids. What is stored is a sample, not the room's stream.
+Log in for the full stream: danmakud login (then collect uses %s), or --cookie-file FILE.
+`, cookiePath)
+}
+
 // CollectProgress returns the status line of a running collection (what
 // collect redraws on a terminal, internal/progress.StartLine): the time
 // since start, the rooms connected, the events a second since the

@@ -63,3 +63,12 @@ func TestCollectProgress(t *testing.T) {
 		t.Errorf("second line %q, want %q", got, want)
 	}
 }
+
+func TestWriteAnonymous(t *testing.T) {
+	var b strings.Builder
+	WriteAnonymous(&b, "/home/u/.config/danmakud/cookies.txt")
+	if out := b.String(); !strings.HasPrefix(out, "collecting ANONYMOUSLY: ") || strings.Count(out, "\n") != 3 ||
+		!strings.Contains(out, "danmakud login (then collect uses /home/u/.config/danmakud/cookies.txt), or --cookie-file FILE.\n") {
+		t.Errorf("notice:\n%s", out)
+	}
+}

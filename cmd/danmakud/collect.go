@@ -170,11 +170,6 @@ func (o *collectOptions) validate() error {
 	return nil
 }
 
-// anonymousNotice is what an anonymous run says at start and at the end.
-const anonymousNotice = `collecting ANONYMOUSLY: Bilibili sends a guest connection about one message in ten
-in most rooms, and masks user names and uids. What is stored is a sample, not the room's stream.
-Log in for the full stream: danmakud login (then collect uses ` + "%s" + `), or --cookie-file FILE.`
-
 // logger is the run's log: text or JSON lines on stderr, errors only with
 // --quiet.
 func (o *collectOptions) logger() *slog.Logger {
@@ -227,7 +222,7 @@ func (o *collectOptions) run(ctx, hard context.Context, args string) error {
 		return &exitError{exitUsage, err}
 	}
 	if len(cfg.Accounts) == 0 && !o.quiet {
-		fmt.Fprintf(o.stderr, anonymousNotice+"\n", roomsource.DefaultCookiePath())
+		report.WriteAnonymous(o.stderr, roomsource.DefaultCookiePath())
 	}
 	return runDaemon(ctx, hard, cfg, o.stderr, o.progress)
 }
