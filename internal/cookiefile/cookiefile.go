@@ -4,9 +4,11 @@
 // flag, expiry in unix seconds, name, value), "#HttpOnly_" before the
 // domain of an HttpOnly cookie, other lines starting with '#' comments.
 //
-// It knows the format only; which cookies a file must hold, and which
-// names and values are acceptable beyond what the format can carry, is
-// the caller's (roomsource for logins, livesim for its test accounts).
+// It knows the format only, and whether a path holds something a cookie
+// file may replace (CheckReplace); which cookies a file must hold, and
+// which names and values are acceptable beyond what the format can
+// carry, is the caller's (roomsource for logins, livesim for its test
+// accounts).
 package cookiefile
 
 import (
