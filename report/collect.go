@@ -43,6 +43,35 @@ func WriteCollect(w io.Writer, db string, res *daemon.Result) {
 	}
 }
 
+// WriteAnonymous writes what a collection without a login says before
+// it starts (its end says it again, WriteCollect): that what it stores
+// is a sample, and how to log in; cookiePath is the cookie file collect
+// reads by default (roomsource.DefaultCookiePath).
+func WriteAnonymous(w io.Writer, cookiePath string) {
+	fmt.Fprintf(w, `collecting ANONYMOUSLY: Bilibili sends a guest connection about one message in ten
+in most rooms, and masks user names and uids. What is stored is a sample, not the room's stream.
+Log in for the full stream: danmakud login (then collect uses %s), or --cookie-file FILE.
+`, cookiePath)
+}
+
+// CollectProgress returns the status line of a running collection (what
+// collect redraws on a terminal, internal/progress.StartLine): the time
+// since start, the rooms connected, the events a second since the
+// previous line (since start for the first), the rows written and the
+// reconnects, from totals read at each call. The function keeps the
+// previous call's count: call it from one goroutine.
+func CollectProgress(start time.Time, totals func() daemon.Totals) func(now time.Time) string {
+	var lastEv int64
+	last := start
+	return func(now time.Time) string {
+		m := totals()
+		rate := float64(m.Events-lastEv) / now.Sub(last).Seconds()
+		lastEv, last = m.Events, now
+		return fmt.Sprintf("%s  rooms connected %d  %.0f msg/s  rows written %d  reconnects %d  ",
+			now.Sub(start).Round(time.Second), m.RoomsConnected, rate, m.Rows, m.Reconnects)
+	}
+}
+
 // writeCoverage writes the coverage lines of the summary: the estimated
 // share of each room's danmaku that was stored, and the rooms below
 // lowCoverage.

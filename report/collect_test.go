@@ -48,3 +48,27 @@ func TestWriteCollect(t *testing.T) {
 		t.Errorf("a run that lost nothing reads as if it did:\n%s", out)
 	}
 }
+
+// TestCollectProgress: the line's rate is the events since the previous
+// line over the time since it.
+func TestCollectProgress(t *testing.T) {
+	start := time.Unix(1000, 0)
+	tot := daemon.Totals{RoomsConnected: 3, Events: 50, Rows: 40, Reconnects: 1}
+	line := CollectProgress(start, func() daemon.Totals { return tot })
+	if got, want := line(start.Add(time.Second)), "1s  rooms connected 3  50 msg/s  rows written 40  reconnects 1  "; got != want {
+		t.Errorf("first line %q, want %q", got, want)
+	}
+	tot.Events, tot.Rows = 250, 200
+	if got, want := line(start.Add(3*time.Second)), "3s  rooms connected 3  100 msg/s  rows written 200  reconnects 1  "; got != want {
+		t.Errorf("second line %q, want %q", got, want)
+	}
+}
+
+func TestWriteAnonymous(t *testing.T) {
+	var b strings.Builder
+	WriteAnonymous(&b, "/home/u/.config/danmakud/cookies.txt")
+	if out := b.String(); !strings.HasPrefix(out, "collecting ANONYMOUSLY: ") || strings.Count(out, "\n") != 3 ||
+		!strings.Contains(out, "danmakud login (then collect uses /home/u/.config/danmakud/cookies.txt), or --cookie-file FILE.\n") {
+		t.Errorf("notice:\n%s", out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -40,11 +41,26 @@ func interval(iv *[2]float64) string {
 
 func seconds(s float64) string { return (time.Duration(s) * time.Second).String() }
 
-// WriteStats writes s, the summary of the database at path, for people:
-// tables aligned, times in UTC and UTC+8, coverage per room and overall
-// (`danmakud stats`; its --json prints every field instead).
-func WriteStats(w io.Writer, path string, s *storage.Summary) {
-	fmt.Fprintf(w, "%s: %d run(s)\n", path, s.Runs)
+// filesLabel names the files a summary read: the file, or how many and
+// which (the first three of more than four).
+func filesLabel(paths []string) string {
+	if len(paths) == 1 {
+		return paths[0]
+	}
+	shown := paths
+	more := ""
+	if len(paths) > 4 {
+		shown, more = paths[:3], fmt.Sprintf(", … %d more", len(paths)-3)
+	}
+	return fmt.Sprintf("%d files (%s%s)", len(paths), strings.Join(shown, ", "), more)
+}
+
+// WriteStats writes s, the summary of the database files at paths read
+// as one, for people: the files (filesLabel), tables aligned, times in
+// UTC and UTC+8, coverage per room and overall (`danmakud stats`; its
+// --json prints every field instead).
+func WriteStats(w io.Writer, paths []string, s *storage.Summary) {
+	fmt.Fprintf(w, "%s: %d run(s)\n", filesLabel(paths), s.Runs)
 	if s.FirstMs > 0 {
 		fmt.Fprintf(w, "events received from %s\n                 to %s (%s)\n", stamp(s.FirstMs), stamp(s.LastMs),
 			(time.Duration(s.LastMs-s.FirstMs) * time.Millisecond).Round(time.Second))

@@ -27,7 +27,7 @@ func TestWriteStats(t *testing.T) {
 				CoverageInterval: &iv, Stalled: 1},
 		}}
 	var b bytes.Buffer
-	WriteStats(&b, "x.db", s)
+	WriteStats(&b, []string{"x.db"}, s)
 	out := b.String()
 	for _, want := range []string{"2025-09-16 05:20:00 UTC (2025-09-16 13:20:00 UTC+8)", "(1h0m0s)", "93.3%", "80.0% overall (95% interval 75.0–85.0%)", "red_pockets", "n/a", "n/a below 97 judged"} {
 		if !strings.Contains(out, want) {
@@ -53,5 +53,23 @@ func TestWriteStats(t *testing.T) {
 	}
 	if !strings.Contains(row, "1234") || !strings.Contains(row, "100.0%") || !strings.Contains(row, "93.3%    90.1–96.0%") {
 		t.Errorf("room row %q", row)
+	}
+}
+
+// TestFilesLabel: one file by its name, up to four listed, more
+// shortened to the first three and how many else.
+func TestFilesLabel(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{"a.db"}, "a.db"},
+		{[]string{"a.db", "b.db"}, "2 files (a.db, b.db)"},
+		{[]string{"a", "b", "c", "d"}, "4 files (a, b, c, d)"},
+		{[]string{"a", "b", "c", "d", "e", "f"}, "6 files (a, b, c, … 3 more)"},
+	} {
+		if got := filesLabel(tc.paths); got != tc.want {
+			t.Errorf("filesLabel(%q) = %q, want %q", tc.paths, got, tc.want)
+		}
 	}
 }

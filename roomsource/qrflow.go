@@ -7,18 +7,21 @@ import (
 	"time"
 )
 
-// Errors of a QR login (QRLogin), to branch on with errors.Is.
+// Errors of a QR login (QRLogin), to branch on with errors.Is. Their
+// texts, and those of QRUnexpectedError and QRStepError, are written for
+// the person logging in (`danmakud login` prints them as they are): they
+// begin with "login:" and say what to do next.
 var (
 	// ErrQRExpired: the code expired before it was confirmed; start over.
-	ErrQRExpired = errors.New("roomsource: QR login: the code expired")
+	ErrQRExpired = errors.New("login: the QR code expired; run danmakud login again")
 	// ErrQRTimedOut: QRLoginOptions.Timeout passed before the login was
-	// confirmed and checked.
-	ErrQRTimedOut = errors.New("roomsource: QR login: not confirmed in time")
+	// confirmed and checked. QRLogin's error wraps it with the timeout.
+	ErrQRTimedOut = errors.New("login: not confirmed")
 	// ErrQRInterrupted: the caller's context ended the login.
-	ErrQRInterrupted = errors.New("roomsource: QR login: interrupted")
+	ErrQRInterrupted = errors.New("login: interrupted")
 	// ErrQRNoCookies: the login was confirmed but the answer carried no
 	// cookies.
-	ErrQRNoCookies = errors.New("roomsource: QR login: confirmed, but no cookies came back")
+	ErrQRNoCookies = errors.New("login: confirmed, but the answer set no cookies")
 )
 
 // QRUnexpectedError is a poll answer with a state QRLogin does not know
@@ -29,7 +32,7 @@ type QRUnexpectedError struct {
 }
 
 func (e *QRUnexpectedError) Error() string {
-	return fmt.Sprintf("roomsource: QR login: unexpected answer %d (%s)", e.Code, e.Message)
+	return fmt.Sprintf("login: unexpected answer %d (%s)", e.Code, e.Message)
 }
 
 // QRStep names the step of a QR login that a QRStepError comes from.
@@ -45,11 +48,19 @@ const (
 type QRStepError struct {
 	Step QRStep
 	Err  error
+	// File is the cookie file (QRLoginOptions.CookieFile); after
+	// QRStepVerify it holds the cookies nav refused.
+	File string
 }
 
 func (e *QRStepError) Error() string {
-	what := [...]string{"get a code", "save the cookies", "check the login"}[e.Step]
-	return "roomsource: QR login: cannot " + what + ": " + e.Err.Error()
+	switch e.Step {
+	case QRStepGenerate:
+		return "login: cannot get a QR code: " + e.Err.Error()
+	case QRStepVerify:
+		return "login: cookies saved to " + e.File + ", but nav does not accept them: " + e.Err.Error()
+	}
+	return "login: " + e.Err.Error() // QRStepSave: the cause, from writing or reading back File
 }
 
 func (e *QRStepError) Unwrap() error { return e.Err }
@@ -99,7 +110,7 @@ func (c *Client) QRLogin(ctx context.Context, opts QRLoginOptions) (mid int64, e
 	defer cancel()
 	qr, err := c.QRGenerate(ctx)
 	if err != nil {
-		return 0, &QRStepError{QRStepGenerate, err}
+		return 0, &QRStepError{Step: QRStepGenerate, Err: err, File: opts.CookieFile}
 	}
 	if opts.OnCode != nil {
 		opts.OnCode(qr)
@@ -120,7 +131,7 @@ func (c *Client) qrWait(ctx context.Context, key string, opts QRLoginOptions) (Q
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return QRStatus{}, ErrQRTimedOut
+				return QRStatus{}, fmt.Errorf("%w within %v; run danmakud login again", ErrQRTimedOut, opts.Timeout)
 			}
 			return QRStatus{}, ErrQRInterrupted
 		case <-t.C:
@@ -155,11 +166,11 @@ func (c *Client) qrSave(ctx context.Context, st QRStatus, path string) (int64, e
 		return 0, ErrQRNoCookies
 	}
 	if err := WriteCookieFile(path, st.Cookies); err != nil {
-		return 0, &QRStepError{QRStepSave, err}
+		return 0, &QRStepError{Step: QRStepSave, Err: err, File: path}
 	}
 	acct, err := LoadCookieFile(path)
 	if err != nil {
-		return 0, &QRStepError{QRStepSave, err}
+		return 0, &QRStepError{Step: QRStepSave, Err: err, File: path}
 	}
 	cfg := c.cfg
 	cfg.Accounts, cfg.SESSDATA = []*Account{acct}, ""
@@ -169,7 +180,7 @@ func (c *Client) qrSave(ctx context.Context, st QRStatus, path string) (int64, e
 	}
 	mid, err := check.Login(ctx, 0)
 	if err != nil {
-		return 0, &QRStepError{QRStepVerify, err}
+		return 0, &QRStepError{Step: QRStepVerify, Err: err, File: path}
 	}
 	return mid, nil
 }

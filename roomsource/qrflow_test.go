@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,20 +65,22 @@ func TestQRLoginErrors(t *testing.T) {
 		script []func(http.ResponseWriter)
 		login  bool // nav knows the session
 		check  func(error) bool
-		file   bool // the cookie file is written
+		file   bool   // the cookie file is written
+		text   string // the error's text begins so (PATH: the cookie file)
 	}{
 		{"expired", []func(http.ResponseWriter){qrAnswer(roomsource.QRExpired, "二维码已失效")}, true,
-			func(err error) bool { return errors.Is(err, roomsource.ErrQRExpired) }, false},
+			func(err error) bool { return errors.Is(err, roomsource.ErrQRExpired) }, false,
+			"login: the QR code expired; run danmakud login again"},
 		{"unexpected", []func(http.ResponseWriter){qrAnswer(86000, "odd")}, true,
 			func(err error) bool {
 				var e *roomsource.QRUnexpectedError
 				return errors.As(err, &e) && e.Code == 86000 && e.Message == "odd"
-			}, false},
+			}, false, "login: unexpected answer 86000 (odd)"},
 		{"nav refuses", []func(http.ResponseWriter){qrSuccess}, false,
 			func(err error) bool {
 				var e *roomsource.QRStepError
 				return errors.As(err, &e) && e.Step == roomsource.QRStepVerify && errors.Is(err, roomsource.ErrNotLoggedIn)
-			}, true},
+			}, true, "login: cookies saved to PATH, but nav does not accept them: "},
 	}
 	for _, tc := range cases {
 		f := newFakeBili(t)
@@ -94,6 +97,9 @@ func TestQRLoginErrors(t *testing.T) {
 		}
 		if err != nil {
 			noSecret(t, tc.name, err.Error())
+			if want := strings.ReplaceAll(tc.text, "PATH", path); !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%s: error %q, want it to begin %q", tc.name, err, want)
+			}
 		}
 		if _, serr := os.Stat(path); (serr == nil) != tc.file {
 			t.Errorf("%s: cookie file written = %v, want %v", tc.name, serr == nil, tc.file)
@@ -108,7 +114,8 @@ func TestQRLoginEnds(t *testing.T) {
 	var r qrRun
 	o := r.opts(filepath.Join(t.TempDir(), "cookies.txt"))
 	o.Timeout = 50 * time.Millisecond
-	if _, err := c.QRLogin(t.Context(), o); !errors.Is(err, roomsource.ErrQRTimedOut) {
+	if _, err := c.QRLogin(t.Context(), o); !errors.Is(err, roomsource.ErrQRTimedOut) ||
+		err.Error() != "login: not confirmed within 50ms; run danmakud login again" {
 		t.Errorf("timeout: %v", err)
 	}
 	// The caller's context ends it: interrupted.
@@ -116,7 +123,7 @@ func TestQRLoginEnds(t *testing.T) {
 	o = r.opts(filepath.Join(t.TempDir(), "cookies.txt"))
 	o.Poll = time.Hour
 	o.OnCode = func(roomsource.QRCode) { cancel() }
-	if _, err := c.QRLogin(ctx, o); !errors.Is(err, roomsource.ErrQRInterrupted) {
+	if _, err := c.QRLogin(ctx, o); !errors.Is(err, roomsource.ErrQRInterrupted) || err.Error() != "login: interrupted" {
 		t.Errorf("cancelled: %v", err)
 	}
 	// No code to be had.
@@ -124,7 +131,8 @@ func TestQRLoginEnds(t *testing.T) {
 	dead.Close()
 	c = newClient(t, dead.URL, roomsource.Config{})
 	var step *roomsource.QRStepError
-	if _, err := c.QRLogin(t.Context(), r.opts(filepath.Join(t.TempDir(), "c.txt"))); !errors.As(err, &step) || step.Step != roomsource.QRStepGenerate {
+	if _, err := c.QRLogin(t.Context(), r.opts(filepath.Join(t.TempDir(), "c.txt"))); !errors.As(err, &step) || step.Step != roomsource.QRStepGenerate ||
+		!strings.HasPrefix(err.Error(), "login: cannot get a QR code: ") {
 		t.Errorf("no server: %v", err)
 	}
 }

@@ -19,8 +19,9 @@ type MergeOptions struct {
 	// the input's progress.
 	ChunkRows int
 	// Progress, when set, is called after every committed chunk with the
-	// input, the table and the input rows read so far from that input. It
-	// runs on Merge's goroutine.
+	// input and the table the chunk came from, and the input rows read so
+	// far by this Merge, all inputs together (a running total, as
+	// MergeResult.Read ends). It runs on Merge's goroutine.
 	Progress func(input, table string, rows int64)
 }
 
@@ -124,6 +125,7 @@ func Merge(ctx context.Context, out string, inputs []string, opts MergeOptions) 
 		r, err := m.input(in)
 		res.Inputs = append(res.Inputs, r)
 		res.Read += r.Read
+		m.read = res.Read
 		for _, n := range r.Added {
 			res.Added += n
 		}
@@ -184,6 +186,7 @@ type merger struct {
 	out  string
 	conn *sql.Conn
 	opts MergeOptions
+	read int64 // input rows read from the inputs before the current one
 }
 
 // mergedSet reads what out holds.

@@ -119,7 +119,7 @@ func (m *merger) table(in *mergeInput, t *Table, r *MergedInput) error {
 			r.Added[t.Name] += added
 		}
 		if m.opts.Progress != nil {
-			m.opts.Progress(in.path, t.Name, r.Read)
+			m.opts.Progress(in.path, t.Name, m.read+r.Read)
 		}
 	}
 	if counted {

@@ -12,13 +12,14 @@ import (
 	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/daemon"
 	"github.com/danmakud/danmakud/export"
+	"github.com/danmakud/danmakud/internal/bytesize"
 	"github.com/danmakud/danmakud/internal/profiling"
+	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/internal/sourceaddr"
 	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/roomsource"
 	"github.com/danmakud/danmakud/storage"
-	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 )
 
@@ -67,7 +68,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
-			o.progress = isTerminal(os.Stderr) && !o.quiet
+			o.progress = progress.IsTerminal(o.stderr) && !o.quiet
 			ctx, hard, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx, hard, strings.Join(os.Args[1:], " "))
@@ -103,37 +104,11 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, the status page / and /api/status on this address (e.g. 127.0.0.1:9464; default off)")
 	f.BoolVar(&o.cfg.Pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-addr (heap, CPU, goroutines of the running process)")
-	f.Var(sizeFlag{&o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
+	f.Var(bytesize.Flag{P: &o.cfg.MemoryLimit}, "memory-limit", "memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit and the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
 	f.BoolVar(&o.cfg.Tuning.KeepJournal, "journal-keep", false, "keep every journal segment, also those stored (tests, forensics)")
 	_ = f.MarkHidden("journal-keep")
-	f.Var(sizeFlag{&o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
+	f.Var(bytesize.Flag{P: &o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
 	return cmd
-}
-
-// sizeFlag is a byte-count flag: 400MiB, 2GiB, 1.5GB, 1048576.
-type sizeFlag struct{ v *int64 }
-
-func (f sizeFlag) String() string {
-	if f.v == nil || *f.v == 0 {
-		return ""
-	}
-	return humanize.IBytes(uint64(*f.v))
-}
-
-func (f sizeFlag) Set(s string) error {
-	n, err := humanize.ParseBytes(s)
-	if err != nil || n == 0 || n > 1<<62 {
-		return fmt.Errorf("want a size such as 400MiB or 2GiB")
-	}
-	*f.v = int64(n)
-	return nil
-}
-
-func (sizeFlag) Type() string { return "size" }
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (o *collectOptions) validate() error {
@@ -195,11 +170,6 @@ func (o *collectOptions) validate() error {
 	return nil
 }
 
-// anonymousNotice is what an anonymous run says at start and at the end.
-const anonymousNotice = `collecting ANONYMOUSLY: Bilibili sends a guest connection about one message in ten
-in most rooms, and masks user names and uids. What is stored is a sample, not the room's stream.
-Log in for the full stream: danmakud login (then collect uses ` + "%s" + `), or --cookie-file FILE.`
-
 // logger is the run's log: text or JSON lines on stderr, errors only with
 // --quiet.
 func (o *collectOptions) logger() *slog.Logger {
@@ -252,25 +222,25 @@ func (o *collectOptions) run(ctx, hard context.Context, args string) error {
 		return &exitError{exitUsage, err}
 	}
 	if len(cfg.Accounts) == 0 && !o.quiet {
-		fmt.Fprintf(o.stderr, anonymousNotice+"\n", roomsource.DefaultCookiePath())
+		report.WriteAnonymous(o.stderr, roomsource.DefaultCookiePath())
 	}
 	return runDaemon(ctx, hard, cfg, o.stderr, o.progress)
 }
 
 // runDaemon runs one collection with a progress line on stderr when
-// progress is set, prints the summary at the end and maps errors to exit
-// codes. collect and demo share it.
-func runDaemon(ctx, hard context.Context, cfg daemon.Config, stderr io.Writer, progress bool) error {
+// showProgress is set, prints the summary at the end and maps errors to
+// exit codes. collect and demo share it.
+func runDaemon(ctx, hard context.Context, cfg daemon.Config, stderr io.Writer, showProgress bool) error {
 	d, err := daemon.New(cfg)
 	if err != nil {
 		return daemonExit(err)
 	}
-	progressCtx, stopProgress := context.WithCancel(ctx)
-	progressDone := make(chan struct{})
-	go progressLoop(progressCtx, progressDone, stderr, progress, d)
+	stopProgress := func() {}
+	if showProgress {
+		stopProgress = progress.StartLine(ctx, stderr, time.Second, report.CollectProgress(time.Now(), d.Totals))
+	}
 	res, err := d.Run(ctx, hard)
 	stopProgress()
-	<-progressDone
 	if res != nil {
 		report.WriteCollect(stderr, res.DB, res)
 	}
@@ -292,30 +262,4 @@ func daemonExit(err error) error {
 		code = exitInterrupted
 	}
 	return &exitError{code, err}
-}
-
-// progressLoop prints one progress line a second on a terminal.
-func progressLoop(ctx context.Context, done chan<- struct{}, stderr io.Writer, progress bool, d *daemon.Daemon) {
-	defer close(done)
-	if !progress {
-		return
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	start := time.Now()
-	var lastEv int64
-	last := start
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(stderr)
-			return
-		case now := <-t.C:
-			m := d.Totals()
-			rate := float64(m.Events-lastEv) / now.Sub(last).Seconds()
-			lastEv, last = m.Events, now
-			fmt.Fprintf(stderr, "\r%s  rooms connected %d  %.0f msg/s  rows written %d  reconnects %d  ",
-				time.Since(start).Round(time.Second), m.RoomsConnected, rate, m.Rows, m.Reconnects)
-		}
-	}
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/danmakud/danmakud/collector"
 	"github.com/danmakud/danmakud/internal/demo"
+	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
 	"github.com/danmakud/danmakud/report"
 	"github.com/spf13/cobra"
@@ -55,29 +54,16 @@ replaced) unless --append.`,
 				return &exitError{exitFailure, err}
 			}
 			defer d.Close()
-			if anonymous {
-				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", rooms, d.Sim.URL(), dur, dbPath)
-			} else {
-				fmt.Fprintf(out, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (%d rooms each); collecting for %s into %s …\n",
-					rooms, d.Sim.URL(), len(d.Config.Accounts), collector.DefaultRoomsPerAccount, dur, dbPath)
-			}
-			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), isTerminal(os.Stderr)); err != nil {
+			d.WriteIntro(out)
+			if err := runDaemon(ctx, hard, d.Config, cmd.ErrOrStderr(), progress.IsTerminal(cmd.ErrOrStderr())); err != nil {
 				return err
 			}
 			s, _, err := summarize(context.Background(), []string{dbPath})
 			if err != nil {
 				return err
 			}
-			report.WriteStats(out, dbPath, s)
-			fmt.Fprintf(out, `
-A first query to try (danmaku per minute per room over the run, busiest first):
-
-  sqlite3 %s "SELECT room_id, count(*) AS danmaku,
-                round(count(*) * 60000.0 / ((SELECT max(ended_ms) - min(started_ms) FROM runs)), 1) AS per_min
-              FROM danmaku GROUP BY room_id ORDER BY danmaku DESC LIMIT 5"
-
-or, without sqlite3:  danmakud stats --db %s --json
-`, dbPath, dbPath)
+			report.WriteStats(out, []string{dbPath}, s)
+			d.WriteQuery(out)
 			return nil
 		},
 	}

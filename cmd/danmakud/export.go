@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/danmakud/danmakud/export"
@@ -33,7 +32,6 @@ type exportOptions struct {
 	progressEvery int64
 
 	stdout, stderr io.Writer
-	tty            bool // stderr is a terminal
 }
 
 func newExportCmd() *cobra.Command {
@@ -57,7 +55,6 @@ func newExportCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			// A signal stops the export; the unfinished file is removed.
 			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
@@ -90,13 +87,7 @@ writes the events it holds, row by row, in constant memory.
 Formats:
 `)
 	for _, f := range export.Formats {
-		for i, l := range textwrap.Lines(f.Doc(), 68) {
-			if i == 0 {
-				fmt.Fprintf(&b, "  %-8s %s\n", f.Name(), l)
-			} else {
-				b.WriteString("           " + l + "\n")
-			}
-		}
+		b.WriteString(textwrap.Hanging(fmt.Sprintf("  %-8s ", f.Name()), f.Doc(), 68))
 	}
 	files, dirs := formatsByOutput()
 	b.WriteString("\n")
@@ -109,7 +100,7 @@ Formats:
 		"-o names the output file of " + files + " ('-', standard output, by default) or the directory of " + dirs +
 			" ('.' by default; created if needed).",
 	} {
-		b.WriteString(strings.Join(textwrap.Lines(p, 79), "\n") + "\n")
+		b.WriteString(textwrap.Hanging("", p, 79))
 	}
 	b.WriteString("\nFiles are written under a temporary name and renamed when complete.")
 	return b.String()
@@ -181,7 +172,7 @@ func (o *exportOptions) run(ctx context.Context) error {
 	if opts.DBs, err = storage.ExpandPaths(o.dbs); err != nil {
 		return &exitError{exitFailure, fmt.Errorf("--db: %w", err)}
 	}
-	prog := progress.New("export", o.stderr, o.tty, o.quiet, o.progressEvery)
+	prog := progress.New("export", o.stderr, progress.IsTerminal(o.stderr), o.quiet, o.progressEvery)
 	opts.Progress = prog.Update
 	_, err = opts.Run(ctx)
 	prog.Finish(err == nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/danmakud/danmakud/internal/cookiefile"
@@ -69,8 +68,11 @@ func (o *loginOptions) run(ctx context.Context) error {
 	if o.timeout <= 0 || o.poll <= 0 {
 		return &exitError{exitUsage, fmt.Errorf("--timeout and --poll must be > 0")}
 	}
-	if err := o.checkTarget(); err != nil {
-		return &exitError{exitUsage, err}
+	// A mistyped path must not destroy some other file.
+	if err := cookiefile.CheckReplace(o.cookieFile, o.force); errors.Is(err, cookiefile.ErrNotCookieFile) {
+		return &exitError{exitUsage, fmt.Errorf("--cookie-file %w; not overwriting it (use --force)", err)}
+	} else if err != nil {
+		return &exitError{exitUsage, fmt.Errorf("--cookie-file %w", err)}
 	}
 	api, err := roomsource.New(roomsource.Config{APIBase: o.apiBase, Rate: 2, Burst: 4})
 	if err != nil {
@@ -80,7 +82,7 @@ func (o *loginOptions) run(ctx context.Context) error {
 		OnCode: o.showCode, OnState: o.showState,
 		OnPollError: func(err error) { fmt.Fprintf(o.stderr, "login: poll failed (will retry): %v\n", err) }})
 	if err != nil {
-		return &exitError{exitFailure, o.explain(err)}
+		return &exitError{exitFailure, err} // roomsource's QR login errors are written for the user
 	}
 	fmt.Fprintf(o.stdout, "Logged in as uid %d. Cookies saved to %s (mode 0600); collect uses them", mid, o.cookieFile)
 	if o.cookieFile == roomsource.DefaultCookiePath() {
@@ -109,55 +111,4 @@ func (o *loginOptions) showState(code int) {
 	case roomsource.QRScanned:
 		fmt.Fprintln(o.stderr, "login: scanned; confirm the login on the phone …")
 	}
-}
-
-// explain turns a QR login error into login's message.
-func (o *loginOptions) explain(err error) error {
-	var step *roomsource.QRStepError
-	var odd *roomsource.QRUnexpectedError
-	switch {
-	case errors.Is(err, roomsource.ErrQRTimedOut):
-		return fmt.Errorf("login: not confirmed within %v; run danmakud login again", o.timeout)
-	case errors.Is(err, roomsource.ErrQRInterrupted):
-		return fmt.Errorf("login: interrupted")
-	case errors.Is(err, roomsource.ErrQRExpired):
-		return fmt.Errorf("login: the QR code expired; run danmakud login again")
-	case errors.Is(err, roomsource.ErrQRNoCookies):
-		return fmt.Errorf("login: confirmed, but the answer set no cookies")
-	case errors.As(err, &odd):
-		return fmt.Errorf("login: unexpected answer %d (%s)", odd.Code, odd.Message)
-	case !errors.As(err, &step):
-		return err
-	case step.Step == roomsource.QRStepGenerate:
-		return fmt.Errorf("login: cannot get a QR code: %w", step.Err)
-	case step.Step == roomsource.QRStepVerify:
-		return fmt.Errorf("login: cookies saved to %s, but nav does not accept them: %w", o.cookieFile, step.Err)
-	}
-	return fmt.Errorf("login: %w", step.Err)
-}
-
-// checkTarget refuses to overwrite a file that is not a cookie file (a
-// mistyped path must not destroy something else) unless --force.
-func (o *loginOptions) checkTarget() error {
-	fi, err := os.Stat(o.cookieFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("--cookie-file %s: %w", o.cookieFile, err)
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("--cookie-file %s is a directory", o.cookieFile)
-	}
-	if o.force {
-		return nil
-	}
-	ok, err := cookiefile.HasHeader(o.cookieFile)
-	if err != nil {
-		return fmt.Errorf("--cookie-file %s: %w", o.cookieFile, err)
-	}
-	if !ok {
-		return fmt.Errorf("--cookie-file %s exists and is not a cookie file; not overwriting it (use --force)", o.cookieFile)
-	}
-	return nil
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -21,7 +21,6 @@ type mergeOptions struct {
 	quiet         bool
 	progressEvery int64 // as export's
 	stderr        io.Writer
-	tty           bool
 }
 
 func newMergeCmd() *cobra.Command {
@@ -52,7 +51,6 @@ anything is written (exit 2); an input a collect is writing is refused
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
-			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			return o.run(ctx, args)
@@ -72,18 +70,9 @@ func (o *mergeOptions) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	prog := progress.New("merge", o.stderr, o.tty, o.quiet, o.progressEvery)
-	var base int64 // rows read from the inputs before this one
-	var cur string
-	var last int64
+	prog := progress.New("merge", o.stderr, progress.IsTerminal(o.stderr), o.quiet, o.progressEvery)
 	res, err := storage.Merge(ctx, o.out, ins, storage.MergeOptions{LockWait: o.lockWait,
-		Progress: func(input, table string, rows int64) {
-			if input != cur {
-				base, cur = base+last, input
-			}
-			last = rows
-			prog.Update(table, base+rows)
-		}})
+		Progress: func(_, table string, rows int64) { prog.Update(table, rows) }})
 	prog.Finish(false) // the summary follows
 	for _, in := range res.Inputs {
 		for _, w := range in.Warnings {
@@ -94,7 +83,7 @@ func (o *mergeOptions) run(ctx context.Context, args []string) error {
 		return mergeError(ctx, err)
 	}
 	if !o.quiet {
-		o.print(res)
+		report.WriteMerge(o.stderr, o.out, res)
 	}
 	return nil
 }
@@ -111,27 +100,4 @@ func mergeError(ctx context.Context, err error) error {
 		return &exitError{exitUsage, err}
 	}
 	return &exitError{exitFailure, err}
-}
-
-// print says what the merge did: per input the rows read and added per
-// table, then the totals and the speed.
-func (o *mergeOptions) print(res storage.MergeResult) {
-	for _, in := range res.Inputs {
-		var added int64
-		for _, n := range in.Added {
-			added += n
-		}
-		fmt.Fprintf(o.stderr, "merge: %s: %d rows read, %d added\n", in.Path, in.Read, added)
-		for _, t := range storage.Tables() {
-			if n := in.Added[t.Name]; n > 0 {
-				fmt.Fprintf(o.stderr, "  %s: +%d\n", t.Name, n)
-			}
-		}
-	}
-	rate := 0.0
-	if s := res.Took.Seconds(); s > 0 {
-		rate = float64(res.Read) / s
-	}
-	fmt.Fprintf(o.stderr, "merge: %d file(s) into %s in %s: %d rows read (%.0f rows/s), %d added\n",
-		len(res.Inputs), o.out, res.Took.Round(time.Millisecond), res.Read, rate, res.Added)
 }

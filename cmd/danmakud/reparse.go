@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"time"
 
 	"github.com/danmakud/danmakud/internal/progress"
 	"github.com/danmakud/danmakud/internal/shutdown"
+	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/storage"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +19,6 @@ type reparseOptions struct {
 	quiet         bool
 	progressEvery int64 // as export's
 	stderr        io.Writer
-	tty           bool // stderr is a terminal
 }
 
 func newReparseCmd() *cobra.Command {
@@ -50,7 +48,6 @@ collect runs, and a collect started meanwhile refuses.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stderr = cmd.ErrOrStderr()
-			o.tty = isTerminal(os.Stderr) && o.stderr == os.Stderr
 			ctx, _, stop := shutdown.Contexts(cmd.Context())
 			defer stop()
 			r, err := o.run(ctx)
@@ -58,7 +55,7 @@ collect runs, and a collect started meanwhile refuses.`,
 				return err
 			}
 			if !o.quiet {
-				o.print(r)
+				report.WriteReparse(o.stderr, r)
 			}
 			return nil
 		},
@@ -67,16 +64,6 @@ collect runs, and a collect started meanwhile refuses.`,
 	cmd.Flags().BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	cmd.Flags().Int64Var(&o.progressEvery, "progress-every", 1_000_000, "when stderr is not a terminal, print a progress line every N archived bodies (0 = never)")
 	return cmd
-}
-
-func (o *reparseOptions) print(r storage.ReparseResult) {
-	fmt.Fprintf(o.stderr, "reparse: %d archived bodies → %d events in %s: %d rows added, %d duplicates ignored, %d skipped (time series already present), %d undecodable\n",
-		r.Bodies, r.Events, r.Duration.Round(time.Millisecond), r.Rows, r.Dups, r.Skipped, r.Bad)
-	for _, t := range storage.Tables() {
-		if n := r.PerTable[t.Name]; n > 0 {
-			fmt.Fprintf(o.stderr, "  %s: +%d\n", t.Name, n)
-		}
-	}
 }
 
 // run opens the database for writing (with the lock) and reparses it.
@@ -89,7 +76,7 @@ func (o *reparseOptions) run(ctx context.Context) (storage.ReparseResult, error)
 		return storage.ReparseResult{}, &exitError{exitFailure, err}
 	}
 	defer db.Close()
-	prog := progress.New("reparse", o.stderr, o.tty, o.quiet, o.progressEvery)
+	prog := progress.New("reparse", o.stderr, progress.IsTerminal(o.stderr), o.quiet, o.progressEvery)
 	res, err := db.Reparse(ctx, storage.ReparseOptions{Progress: func(n int64) { prog.Update("raw_messages", n) }})
 	prog.Finish(false) // the summary follows
 	switch {

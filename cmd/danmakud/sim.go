@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/danmakud/danmakud/internal/atomicfile"
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/profiling"
 	"github.com/spf13/cobra"
@@ -120,41 +119,12 @@ func (o *simOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		return &exitError{exitFailure, err}
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), s.URL())
-	if o.certFile != "" {
-		if err := atomicfile.WriteFile(o.certFile, s.CertPEM(), 0o644); err != nil {
-			s.Close()
-			return &exitError{exitFailure, err}
-		}
+	if err := s.Publish(o.addrFile, o.certFile); err != nil {
+		s.Close()
+		return &exitError{exitFailure, err}
 	}
-	if o.addrFile != "" { // last: its appearance means the simulator is ready
-		if err := atomicfile.WriteFile(o.addrFile, []byte(s.URL()+"\n"), 0o644); err != nil {
-			s.Close()
-			return &exitError{exitFailure, err}
-		}
-	}
-	var tick <-chan time.Time
-	if o.stats > 0 {
-		t := time.NewTicker(o.stats)
-		defer t.Stop()
-		tick = t.C
-	}
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-tick:
-			st := s.Stats()
-			fmt.Fprintf(cmd.ErrOrStderr(), "sim: conns=%d generated=%d frames=%d msgs=%d dropped=%d corrupt=%d http=%d 412=%d acks=%d violations=%d\n",
-				st.ConnsOpen, st.Generated, st.FramesWritten, st.MsgsWritten, st.FramesDropped, st.FramesCorrupt, st.HTTPRequests, st.HTTP412, st.Acks, st.Violations)
-		}
-	}
-	err = s.Close()
-	if o.truth != "" {
-		if werr := s.WriteTruth(o.truth); werr != nil && err == nil {
-			err = werr
-		}
-	}
-	if err != nil {
+	s.ReportStats(ctx, cmd.ErrOrStderr(), o.stats) // until a signal
+	if err := s.Stop(o.truth); err != nil {
 		return &exitError{exitFailure, err}
 	}
 	return nil

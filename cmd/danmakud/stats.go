@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/danmakud/danmakud/report"
 	"github.com/danmakud/danmakud/storage"
@@ -33,7 +32,7 @@ func newStatsCmd() *cobra.Command {
 				enc.SetEscapeHTML(false)
 				return enc.Encode(s)
 			}
-			report.WriteStats(cmd.OutOrStdout(), filesLabel(paths), s)
+			report.WriteStats(cmd.OutOrStdout(), paths, s)
 			return nil
 		},
 	}
@@ -62,18 +61,4 @@ func summarize(ctx context.Context, values []string) (*storage.Summary, []string
 		return nil, nil, &exitError{exitFailure, err}
 	}
 	return s, paths, nil
-}
-
-// filesLabel names the files a summary read: the file, or how many and
-// which.
-func filesLabel(paths []string) string {
-	if len(paths) == 1 {
-		return paths[0]
-	}
-	shown := paths
-	more := ""
-	if len(paths) > 4 {
-		shown, more = paths[:3], fmt.Sprintf(", … %d more", len(paths)-3)
-	}
-	return fmt.Sprintf("%d files (%s%s)", len(paths), strings.Join(shown, ", "), more)
 }

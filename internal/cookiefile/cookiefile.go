@@ -4,14 +4,17 @@
 // flag, expiry in unix seconds, name, value), "#HttpOnly_" before the
 // domain of an HttpOnly cookie, other lines starting with '#' comments.
 //
-// It knows the format only; which cookies a file must hold, and which
-// names and values are acceptable beyond what the format can carry, is
-// the caller's (roomsource for logins, livesim for its test accounts).
+// It knows the format only, and whether a path holds something a cookie
+// file may replace (CheckReplace); which cookies a file must hold, and
+// which names and values are acceptable beyond what the format can
+// carry, is the caller's (roomsource for logins, livesim for its test
+// accounts).
 package cookiefile
 
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -115,6 +118,41 @@ func HasHeader(path string) (bool, error) {
 	defer f.Close()
 	first, _ := bufio.NewReader(f).ReadString('\n')
 	return strings.HasPrefix(first, Header) || strings.HasPrefix(first, oldHeader), nil
+}
+
+// ErrNotCookieFile is wrapped by CheckReplace's error for a file that is
+// there and is not a cookie file.
+var ErrNotCookieFile = errors.New("exists and is not a cookie file")
+
+// CheckReplace reports whether a cookie file may be written at path,
+// replacing what is there, so that a mistyped path never destroys
+// another file. It is nil when nothing is there, or a file with a
+// cookies.txt header (HasHeader), or with anyFile (the user said so) any
+// file; an error wrapping ErrNotCookieFile for another file; another
+// error for a directory or a path that cannot be examined. Each error's
+// text begins with path. It only looks: nothing is written.
+func CheckReplace(path string, anyFile bool) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	if anyFile {
+		return nil
+	}
+	ok, err := HasHeader(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s %w", path, ErrNotCookieFile)
+	}
+	return nil
 }
 
 // Line is one cookie line as read, fields trimmed of spaces.

@@ -1,6 +1,7 @@
 package cookiefile
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -135,5 +136,36 @@ func TestHasHeader(t *testing.T) {
 	}
 	if _, err := HasHeader(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
 		t.Errorf("missing file: %v, want a not-exist error", err)
+	}
+}
+
+// TestCheckReplace: nothing there or a cookie file may be replaced;
+// another file only when any file may be, a directory never.
+func TestCheckReplace(t *testing.T) {
+	dir := t.TempDir()
+	cookies, notes := filepath.Join(dir, "cookies.txt"), filepath.Join(dir, "notes.txt")
+	if err := Write(cookies, nil, []*http.Cookie{{Name: "SESSDATA", Value: "x", Domain: ".bilibili.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notes, []byte("my thesis draft\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "missing.txt"), cookies} {
+		for _, anyFile := range []bool{false, true} {
+			if err := CheckReplace(p, anyFile); err != nil {
+				t.Errorf("CheckReplace(%s, %v) = %v, want nil", p, anyFile, err)
+			}
+		}
+	}
+	if err := CheckReplace(notes, false); !errors.Is(err, ErrNotCookieFile) || err.Error() != notes+" exists and is not a cookie file" {
+		t.Errorf("another file: %v", err)
+	}
+	if err := CheckReplace(notes, true); err != nil {
+		t.Errorf("another file, any file allowed: %v", err)
+	}
+	for _, anyFile := range []bool{false, true} {
+		if err := CheckReplace(dir, anyFile); err == nil || err.Error() != dir+" is a directory" {
+			t.Errorf("a directory (any file %v): %v", anyFile, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package demo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -35,6 +36,7 @@ type Demo struct {
 	// Config runs the demo's collection (daemon.New); its Accounts are
 	// the simulated logins.
 	Config daemon.Config
+	opts   Options
 }
 
 // Start starts the simulator: o.Rooms rooms at 300 messages a second in
@@ -55,7 +57,7 @@ func Start(o Options) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Demo{Sim: sim, Config: daemon.Config{DB: o.DB, Top: o.Rooms, Duration: o.Duration,
+	d := &Demo{Sim: sim, opts: o, Config: daemon.Config{DB: o.DB, Top: o.Rooms, Duration: o.Duration,
 		FlushInterval: 2 * time.Second, Refresh: time.Minute, APIBase: sim.URL(), HTTPRate: 10,
 		Watchdog: 3 * time.Second, Args: "demo", Version: o.Version, Logger: o.Logger,
 		Tuning: daemon.Tuning{Spread: 2 * time.Second}}}
@@ -68,6 +70,35 @@ func Start(o Options) (*Demo, error) {
 		d.Config.Accounts = append(d.Config.Accounts, a)
 	}
 	return d, nil
+}
+
+// WriteIntro writes what the demo is about to do (`danmakud demo`'s
+// first line): the simulator's rooms and address, the simulated logins
+// or an anonymous run and what to expect of it, how long and into which
+// file.
+func (d *Demo) WriteIntro(w io.Writer) {
+	o := d.opts
+	if o.Anonymous {
+		fmt.Fprintf(w, "demo: simulator with %d rooms at %s; collecting ANONYMOUSLY for %s into %s (expect about one message in ten) …\n", o.Rooms, d.Sim.URL(), o.Duration, o.DB)
+		return
+	}
+	fmt.Fprintf(w, "demo: simulator with %d rooms at %s; logged in with %d simulated accounts (%d rooms each); collecting for %s into %s …\n",
+		o.Rooms, d.Sim.URL(), len(d.Config.Accounts), collector.DefaultRoomsPerAccount, o.Duration, o.DB)
+}
+
+// WriteQuery writes what to try once the demo has collected: a first
+// query of its database with sqlite3, and the stats command for those
+// without it.
+func (d *Demo) WriteQuery(w io.Writer) {
+	fmt.Fprintf(w, `
+A first query to try (danmaku per minute per room over the run, busiest first):
+
+  sqlite3 %s "SELECT room_id, count(*) AS danmaku,
+                round(count(*) * 60000.0 / ((SELECT max(ended_ms) - min(started_ms) FROM runs)), 1) AS per_min
+              FROM danmaku GROUP BY room_id ORDER BY danmaku DESC LIMIT 5"
+
+or, without sqlite3:  danmakud stats --db %s --json
+`, d.opts.DB, d.opts.DB)
 }
 
 // Close stops the simulator.

@@ -71,3 +71,33 @@ func TestStart(t *testing.T) {
 		t.Error("no rooms accepted")
 	}
 }
+
+// TestWriteIntroAndQuery: the first line says how the demo collects (the
+// logins, or the anonymous sample) and where; the query names the file.
+func TestWriteIntroAndQuery(t *testing.T) {
+	for _, c := range []struct {
+		anonymous bool
+		want      string
+	}{
+		{false, "; logged in with 3 simulated accounts (5 rooms each); collecting for 2s into x.db …\n"},
+		{true, "; collecting ANONYMOUSLY for 2s into x.db (expect about one message in ten) …\n"},
+	} {
+		d, err := Start(Options{DB: "x.db", Rooms: 11, Duration: 2 * time.Second, Anonymous: c.anonymous})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		d.WriteIntro(&b)
+		if prefix := "demo: simulator with 11 rooms at " + d.Sim.URL(); !strings.HasPrefix(b.String(), prefix) || !strings.HasSuffix(b.String(), c.want) {
+			t.Errorf("intro %q, want %q … %q", b.String(), prefix, c.want)
+		}
+		b.Reset()
+		d.WriteQuery(&b)
+		if !strings.Contains(b.String(), "sqlite3 x.db \"SELECT room_id") || !strings.Contains(b.String(), "danmakud stats --db x.db --json") {
+			t.Errorf("query:\n%s", b.String())
+		}
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}

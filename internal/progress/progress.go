@@ -1,11 +1,14 @@
-// Package progress shows how far a row-by-row job (export, reparse) has
-// got: on a terminal one line redrawn at most five times a second, in a
-// log a line every so many rows, and a total line at the end.
+// Package progress shows how far a job has got. A Meter follows a
+// row-by-row job (export, reparse, merge): on a terminal one line redrawn
+// at most five times a second, in a log a line every so many rows, and a
+// total line at the end. StartLine redraws the status line of a job that
+// runs until told to stop (collect) at a fixed interval.
 package progress
 
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -78,4 +81,16 @@ func (m *Meter) Finish(ok bool) {
 		now := time.Now()
 		fmt.Fprintf(m.w, "%s: %d rows in %s (%.0f rows/s)\n", m.name, m.n, now.Sub(m.start).Round(time.Millisecond), m.rate(now))
 	}
+}
+
+// IsTerminal reports whether w is a terminal, where a Meter or StartLine
+// redraws one line in place: an *os.File on a character device. Anything
+// else (a file, a pipe, a buffer) is a log, which gets whole lines.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

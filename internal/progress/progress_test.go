@@ -2,6 +2,9 @@ package progress
 
 import (
 	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -46,5 +49,25 @@ func TestOff(t *testing.T) {
 	}
 	if b.Len() != 0 {
 		t.Errorf("a quiet meter printed %q", b.String())
+	}
+}
+
+// TestIsTerminal: a buffer, a file and a pipe are logs, not terminals.
+func TestIsTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for name, out := range map[string]io.Writer{"buffer": &bytes.Buffer{}, "file": f, "pipe": w} {
+		if IsTerminal(out) {
+			t.Errorf("%s taken for a terminal", name)
+		}
 	}
 }

@@ -22,3 +22,22 @@ func Lines(s string, width int) []string {
 	}
 	return append(lines, line)
 }
+
+// Hanging wraps s (Lines) so that each line, with its indent, is at
+// most len(first)+width runes: the first line starts with first, the
+// others with as many spaces as first has runes. Every line ends with a
+// newline. Hanging("  jsonl    ", doc, 68) is an entry of a list of
+// terms; Hanging("", p, 79) a plain paragraph.
+func Hanging(first, s string, width int) string {
+	var b strings.Builder
+	indent := strings.Repeat(" ", len([]rune(first)))
+	for i, l := range Lines(s, width) {
+		if i == 0 {
+			b.WriteString(first)
+		} else {
+			b.WriteString(indent)
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}

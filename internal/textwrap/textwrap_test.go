@@ -23,3 +23,15 @@ func TestLines(t *testing.T) {
 		}
 	}
 }
+
+func TestHanging(t *testing.T) {
+	if got, want := Hanging("  csv   ", "one row per event with a header", 12), "  csv   one row per\n        event with a\n        header\n"; got != want {
+		t.Errorf("Hanging = %q, want %q", got, want)
+	}
+	if got, want := Hanging("", "a bb ccc", 4), "a bb\nccc\n"; got != want {
+		t.Errorf("no indent: %q, want %q", got, want)
+	}
+	if got, want := Hanging("• ", "", 10), "• \n"; got != want {
+		t.Errorf("nothing to wrap: %q, want %q", got, want)
+	}
+}
