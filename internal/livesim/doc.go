@@ -21,5 +21,10 @@
 // (auth, identity rules, heartbeats, acks, faults, the WebSocket and raw
 // TCP transports), traffic.go (rooms, Zipf rates, per-room batching,
 // sampling and encoding), gen.go and messages.go (commands in their real
-// shapes), cert.go (the TLS port's certificate).
+// shapes), brotli.go (the frames' brotli encoder), jsonw.go (JSON
+// writing for the commands), titles.go (room titles), perip.go (per
+// source IP limits and counters), ledger.go (what each connection was
+// sent, for tests), cert.go (the TLS port's certificate), publish.go
+// (what `danmakud sim` writes for its clients: address and certificate
+// files, stats lines, the truth file).
 package livesim
