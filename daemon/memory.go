@@ -8,9 +8,11 @@ import (
 	"syscall"
 )
 
-// The memory a run may use is one figure, Config.MemoryLimit: the Go
-// runtime's soft limit (GOMEMLIMIT) is set to it, and every backlog the
-// process holds in memory is a share of it. What cannot be held waits
+// The memory a run may use is one figure, Config.MemoryLimit, meant as
+// the process's resident memory: the Go runtime's soft limit (GOMEMLIMIT)
+// is set to it less a reserve for what the runtime does not count (the
+// program's resident code, SQLite's own allocations), and every backlog
+// the process holds in memory is a share of it. What cannot be held waits
 // in the frame journal on disk, not on the heap.
 const (
 	// defaultMemoryShare: with no MemoryLimit, a quarter of the machine's
@@ -29,11 +31,17 @@ const (
 	writerShare    = 16
 	writerMaxBytes = 64 << 20
 	recordBytes    = 2 << 10
+	// outsideShare: the part of the limit kept for memory outside the Go
+	// runtime's count, at least outsideMin. At 5,000 rooms under 200 MiB
+	// with the runtime given all of it, the peak RSS was 218 MiB.
+	outsideShare = 10
+	outsideMin   = 16 << 20
 )
 
 // memoryBudget is the limit and the backlog bounds derived from it.
 type memoryBudget struct {
-	limit          int64 // bytes; the runtime's soft limit
+	limit          int64 // bytes; the run's resident memory
+	runtime        int64 // bytes; the Go runtime's soft limit (limit less the reserve)
 	journalPending int64 // bytes (journal.Options.PendingMax)
 	writerRecords  int   // records (storage.WriterOptions.PendingMax)
 }
@@ -47,6 +55,7 @@ func memoryBudgetFor(limit int64) memoryBudget {
 	limit = max(limit, minMemoryLimit)
 	return memoryBudget{
 		limit:          limit,
+		runtime:        limit - max(limit/outsideShare, outsideMin),
 		journalPending: min(limit/journalPendingShare, journalPendingMax),
 		writerRecords:  int(min(limit/writerShare, writerMaxBytes) / recordBytes),
 	}
@@ -56,7 +65,7 @@ func memoryBudgetFor(limit int64) memoryBudget {
 // environment already set one (the operator's word wins).
 func (b memoryBudget) apply() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(b.limit)
+		debug.SetMemoryLimit(b.runtime)
 	}
 }
 
