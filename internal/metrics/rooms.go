@@ -37,7 +37,7 @@ func (r *roomMetrics) register(f factory) {
 		"Wanted rooms known to receive a sample (anonymous, over every account's budget, or logged in but persistently low).",
 		func() float64 { return float64(r.sampledCount()) })
 	r.roomConnected = f.gaugeVec("danmakud_room_connected", "1 while the room has an authenticated connection, else 0; removed when the room leaves the desired set.", "room_id")
-	r.roomCoverage = f.gaugeVec("danmakud_room_coverage_ratio", "Estimated share (0-1) of the room's danmaku that was stored, from its danmaku history; present once the estimate is given (storage.MinCoverageSamples judged); removed when the room leaves the desired set.", "room_id")
+	r.roomCoverage = f.gaugeVec("danmakud_room_coverage_ratio", "Estimated share (0-1) of the room's danmaku that was stored, from its danmaku history; present once the room has an estimate (enough history danmaku judged); removed when the room leaves the desired set.", "room_id")
 
 	r.events = f.counterVec("danmakud_events_total", "Events decoded and handed to the writer, by kind (danmaku, gift, …).", "kind")
 	r.frames = f.counter("danmakud_frames_total", "WebSocket messages received.")
