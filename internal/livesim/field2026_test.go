@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -123,9 +124,9 @@ func (r *reader) stop() []rawCmd {
 func runTraffic(t *testing.T, s *livesim.Sim, n int64) {
 	t.Helper()
 	g0 := s.Stats().Generated
-	waitFor(t, "traffic", 30*time.Second, func() bool { return s.Stats().Generated >= g0+n })
+	testkit.Poll(t, 30*time.Second, "traffic", func() bool { return s.Stats().Generated >= g0+n })
 	s.StopTraffic()
-	waitFor(t, "traffic to stop and queues to drain", 30*time.Second, s.Idle)
+	testkit.Poll(t, 30*time.Second, "traffic to stop and queues to drain", s.Idle)
 }
 
 // login gives c the cookies of the simulator's account i.

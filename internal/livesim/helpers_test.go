@@ -208,18 +208,6 @@ func authed(t *testing.T, s *livesim.Sim, c *client, buvid string, room int64, p
 	return w
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // isTCPClose reports whether err is the peer closing the TCP connection
 // without a WebSocket close frame.
 func isTCPClose(err error) bool {

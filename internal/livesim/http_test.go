@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/wbi"
 )
 
@@ -153,7 +154,7 @@ func TestRotateKeys(t *testing.T) {
 	c := newClient(t, s)
 	c.bootstrap()
 	old := c.mixin
-	waitFor(t, "key rotation", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "key rotation", func() bool {
 		fresh := newClient(t, s)
 		fresh.bootstrap()
 		return fresh.mixin != old
@@ -237,7 +238,7 @@ func TestListsFollowLiveState(t *testing.T) {
 		Tick: 20 * time.Millisecond, HTTPRate: 100000, HTTPBurst: 100000})
 	c := newClient(t, s)
 	sets := map[string]bool{}
-	waitFor(t, "the live set to change", 10*time.Second, func() bool {
+	testkit.Poll(t, 10*time.Second, "the live set to change", func() bool {
 		var res struct {
 			Code int        `json:"code"`
 			Data []listItem `json:"data"`
@@ -272,7 +273,7 @@ func TestHistory(t *testing.T) {
 			} `json:"room"`
 		} `json:"data"`
 	}
-	waitFor(t, "10 danmaku in history", 10*time.Second, func() bool {
+	testkit.Poll(t, 10*time.Second, "10 danmaku in history", func() bool {
 		c.get(fmt.Sprintf("/xlive/web-room/v1/dM/gethistory?roomid=%d&room_type=0", s.RoomIDs()[0]), &res)
 		return len(res.Data.Room) == 10
 	})

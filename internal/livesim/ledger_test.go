@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 )
 
@@ -47,7 +48,7 @@ func TestLedger(t *testing.T) {
 	var mine livesim.ConnLedger
 	// A message's entry is added once its write has returned, which may
 	// be after the client read it.
-	waitFor(t, "the ledger to list what was read", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "the ledger to list what was read", func() bool {
 		for _, l := range s.Ledger() {
 			if l.Remote == local {
 				mine = l

@@ -13,6 +13,7 @@ import (
 
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/sourceaddr"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/gorilla/websocket"
 )
@@ -73,7 +74,7 @@ func TestIPConnLimit(t *testing.T) {
 	}
 	first.ws.Close()
 	over.ws.Close()
-	waitFor(t, "the closed connections to free their places", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "the closed connections to free their places", func() bool {
 		return s.IPStats()["127.0.0.1"].Open == 1
 	})
 	again := authFrom(t, s, a, "127.0.0.1", buvid, rooms[2])
@@ -175,7 +176,7 @@ func TestReferenceIPs(t *testing.T) {
 		}
 	}
 	id0 := strconv.FormatInt(rooms[0], 10)
-	waitFor(t, "the other IP's danmaku delivered in the truth", 10*time.Second, func() bool { return s.Truth().Rooms[id0]["danmaku"] > 0 })
+	testkit.Poll(t, 10*time.Second, "the other IP's danmaku delivered in the truth", func() bool { return s.Truth().Rooms[id0]["danmaku"] > 0 })
 	truth = s.Truth()
 	for _, room := range rooms[1:] {
 		if id := strconv.FormatInt(room, 10); truth.Rooms[id] != nil {
@@ -215,7 +216,7 @@ func TestDeliveredSince(t *testing.T) {
 	g := s.Generated()
 	danmakuIn(t, w, "the connection after the snapshot")
 	s.StopTraffic()
-	waitFor(t, "the traffic's end", 10*time.Second, s.Idle)
+	testkit.Poll(t, 10*time.Second, "the traffic's end", s.Idle)
 	since, gen, truth := s.DeliveredSince(g), s.Generated(), s.Truth()
 	id0, id1 := strconv.FormatInt(rooms[0], 10), strconv.FormatInt(rooms[1], 10)
 	for _, kind := range livesim.TruthKinds {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/livesim"
+	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/gorilla/websocket"
 )
@@ -260,7 +261,7 @@ func TestDropEveryIsGraceful(t *testing.T) {
 			frames++
 		}
 	}
-	waitFor(t, "drop accounted", 5*time.Second, func() bool { return s.Stats().Drops == 1 })
+	testkit.Poll(t, 5*time.Second, "drop accounted", func() bool { return s.Stats().Drops == 1 })
 	// Every frame the simulator counted as written reached the client.
 	if st := s.Stats(); int64(frames) != st.FramesWritten+1 { // +1: LOG_IN_NOTICE is not counted
 		t.Errorf("client read %d op-5 frames, simulator wrote %d (+1 notice)", frames, st.FramesWritten)
@@ -271,7 +272,7 @@ func TestStallEvery(t *testing.T) {
 	s := newSim(t, livesim.Options{Rooms: 1, Rate: 200, Tick: 10 * time.Millisecond, StallEvery: 100 * time.Millisecond})
 	c := newClient(t, s)
 	w := authed(t, s, c, c.bootstrap(), s.RoomIDs()[0], 3)
-	waitFor(t, "a stall", 10*time.Second, func() bool { return s.Stats().Stalls == 1 })
+	testkit.Poll(t, 10*time.Second, "a stall", func() bool { return s.Stats().Stalls == 1 })
 	// Drain what was sent before the stall, then nothing more comes and
 	// heartbeats are not answered.
 	w.heartbeat("")
@@ -349,7 +350,7 @@ func TestTruthMatchesWhatAClientSaw(t *testing.T) {
 	for _, r := range s.RoomIDs() {
 		conns = append(conns, authed(t, s, c, buvid, r, 3))
 	}
-	waitFor(t, "traffic to stop and queues to drain", 20*time.Second, s.Idle)
+	testkit.Poll(t, 20*time.Second, "traffic to stop and queues to drain", s.Idle)
 	got := livesim.Truth{Rooms: map[string]map[string]int64{}}
 	for i, w := range conns {
 		w.heartbeat("") // its reply comes after every frame written before
