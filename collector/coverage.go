@@ -41,10 +41,16 @@ const (
 	// held up longer (a busy machine, a full writer queue) gives no verdict.
 	syncTimeout = 15 * time.Second
 	// seenMax bounds the danmaku keys a room remembers; seenMemory how
-	// long it keeps them. Items older than what is remembered are not
-	// judged.
+	// long it keeps them (pruned at each check). Items older than what is
+	// remembered are not judged. A history item judged at a check was
+	// either pending since the previous one (generated within watchSettle
+	// of it) or new to the history, so generated after about the previous
+	// check: what must be remembered at a check reaches back the history's
+	// lag and clock skew, not the interval between checks (--watchdog);
+	// two minutes leaves a wide margin. Memory: 16 bytes a danmaku of that
+	// window and of the interval until the next prune.
 	seenMax    = 4096
-	seenMemory = 5 * time.Minute
+	seenMemory = 2 * time.Minute
 	// judgedMemory: judged history keys are forgotten after this.
 	judgedMemory = 15 * time.Minute
 	// StarveMin is how many history items a connection must have judged
@@ -130,11 +136,19 @@ func (s *seenSet) evictLocked() {
 	s.n--
 }
 
-// prune forgets keys received before the given unix ms.
+// prune forgets keys received before the given unix ms, and gives back
+// a ring that a burst grew and that is now mostly empty.
 func (s *seenSet) prune(before int64) {
 	s.mu.Lock()
 	for s.n > 0 && s.q[s.head].at < before {
 		s.evictLocked()
+	}
+	if len(s.q) > 64 && s.n < len(s.q)/4 {
+		q := make([]seenEntry, max(2*s.n, 16))
+		for i := 0; i < s.n; i++ {
+			q[i] = s.q[(s.head+i)%len(s.q)]
+		}
+		s.q, s.head = q, 0
 	}
 	s.mu.Unlock()
 }

@@ -123,6 +123,16 @@ func TestSeenSetBounded(t *testing.T) {
 	if s.n > seenMax || len(s.q) > seenMax {
 		t.Errorf("%d keys kept in a ring of %d", s.n, len(s.q))
 	}
+	// A burst grows the ring; once pruned to a few keys it is given back,
+	// and what is kept stays in arrival order.
+	s.prune(1000 + seenMax + 90)
+	if s.n != 10 || len(s.q) > 32 || !s.has(k(seenMax+90)) || s.has(k(seenMax+89)) {
+		t.Errorf("after the burst: %d keys in a ring of %d", s.n, len(s.q))
+	}
+	s.add(k(1), 1_000_000)
+	if s.prune(999_999); s.n != 1 || !s.has(k(1)) {
+		t.Errorf("after a prune to one key: %d keys", s.n)
+	}
 	if checkKey(1, "ab") == checkKey(1, "ba") || checkKey(1, "x") == checkKey(2, "x") {
 		t.Error("checkKey confuses different check values")
 	}
