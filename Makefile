@@ -88,7 +88,7 @@ bench:
 # and npm), their medians written into BENCHMARKS.md. Results accumulate in
 # bin/bench-load/results.jsonl; delete it to start afresh.
 LOAD_RUNS  ?= 3
-LOAD_CASES ?= 200 peer-200 1k 10k 10k-busy 30k
+LOAD_CASES ?= 200 peer-200 1k 5k 10k 10k-busy 30k
 bench-load: build
 	RUNS=$(LOAD_RUNS) scripts/bench-load.sh $(LOAD_CASES)
 	scripts/bench-load-report.sh
