@@ -136,6 +136,8 @@ func (d *Daemon) collect(ctx, hardParent context.Context, st *started, db *stora
 	}()
 	go d.watchJournal(runCtx, j, out)
 	start := time.Now()
+	stopped := d.watchStop(runCtx, cfg.FinalFlushTimeout+stopGrace)
+	defer stopped()
 	d.watch(runCtx, out.hard, st, col, logins)
 	// Every reader has stopped: the journal holds all they read. The
 	// decoder drains it and the writer stores it, within the final flush

@@ -122,11 +122,16 @@ func (f dbFiles) path(p time.Time) string {
 	return b.String()
 }
 
-// journal is the frame journal's directory: one for all of a pattern's
-// files (the fields' letters in place of the fields).
-func (f dbFiles) journal() string {
-	return JournalDir(strings.NewReplacer("%%", "%", "%", "").Replace(f.pattern))
+// stem names what belongs to all of a pattern's files (the fields'
+// letters in place of the fields): the database's path when it does
+// not rotate.
+func (f dbFiles) stem() string {
+	return strings.NewReplacer("%%", "%", "%", "").Replace(f.pattern)
 }
+
+// journal is the frame journal's directory: one for all of a pattern's
+// files.
+func (f dbFiles) journal() string { return JournalDir(f.stem()) }
 
 // existing lists the files of the pattern on disk (globbing each field).
 func (f dbFiles) existing() ([]string, error) {
