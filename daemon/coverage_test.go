@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"math"
 	"net"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
-	"github.com/danmakud/danmakud/storage"
 )
 
 // TestCoverageCentresOnTruth: a 200-room anonymous run (each connection
@@ -88,7 +86,7 @@ func TestCoverageCentresOnTruth(t *testing.T) {
 		t.Fatalf("collect: %v", err)
 	}
 	now, after := time.Now(), sim.Truth()
-	st := summarize(t, db)
+	st := testkit.Summary(t, db)
 
 	// verdict is a room's estimate, its interval and the history share
 	// it comes from (the estimate over the connected share).
@@ -160,19 +158,4 @@ func TestCoverageCentresOnTruth(t *testing.T) {
 		t.Fatalf("stats: room %d has a coverage estimate but no connections", room)
 		return verdict{}
 	})
-}
-
-// summarize is `stats` of the database at path.
-func summarize(t *testing.T, path string) *storage.Summary {
-	t.Helper()
-	ro, err := storage.OpenReadOnly(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	s, err := ro.Summarize(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
