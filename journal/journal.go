@@ -113,7 +113,7 @@ type Journal struct {
 	stalled   bool
 	stallCh   chan struct{} // closed when the writer is found stalled
 	closed    bool
-	disk      int64         // bytes of segments not yet released (the current one included)
+	disk      atomic.Int64  // bytes of segments not yet released (the current one included); atomic so that OnDisk takes no lock
 	segs      []uint64      // segment numbers on disk, ascending (the current one last)
 	written   Pos           // everything before is in the kernel
 	advanced  chan struct{} // closed (and replaced) when written moves
@@ -205,7 +205,7 @@ func (j *Journal) scan() error {
 		}
 		j.id = h.journalID
 		j.segs = append(j.segs, seg)
-		j.disk += size
+		j.disk.Add(size)
 	}
 	slices.Sort(j.segs)
 	return nil
@@ -251,7 +251,7 @@ func (j *Journal) startSegment(seg uint64) error {
 	j.f, j.seg, j.off = f, seg, segHeaderLen
 	j.mu.Lock()
 	j.segs = append(j.segs, seg)
-	j.disk += segHeaderLen
+	j.disk.Add(segHeaderLen)
 	j.mu.Unlock()
 	return nil
 }
@@ -268,7 +268,7 @@ func (j *Journal) Append(r *Record) error {
 		j.mu.Unlock()
 		j.opts.Observer.JournalDropped(1, n, "closed")
 		return ErrClosed
-	case j.disk+int64(len(j.pending))+n > j.opts.MaxBytes:
+	case j.disk.Load()+int64(len(j.pending))+n > j.opts.MaxBytes:
 		j.dropLocked(n, "full")
 		j.mu.Unlock()
 		return ErrFull
@@ -306,7 +306,7 @@ func (j *Journal) dropLocked(n int64, reason string) {
 	if j.dropping != reason {
 		j.dropping = reason
 		j.opts.Logger.Error("journal: DROPPING FRAMES: "+reason+"; what is dropped is counted (danmakud_journal_dropped_total)",
-			"dir", j.opts.Dir, "on_disk_bytes", j.disk, "max_bytes", j.opts.MaxBytes, "pending_bytes", len(j.pending),
+			"dir", j.opts.Dir, "on_disk_bytes", j.disk.Load(), "max_bytes", j.opts.MaxBytes, "pending_bytes", len(j.pending),
 			"pending_max", j.opts.PendingMax)
 	}
 }

@@ -112,9 +112,7 @@ func (j *Journal) writeRecords(buf []byte) error {
 			return fmt.Errorf("%s: %w", j.f.Name(), err)
 		}
 		j.off += int64(n)
-		j.mu.Lock()
-		j.disk += int64(n)
-		j.mu.Unlock()
+		j.disk.Add(int64(n))
 		buf = buf[n:]
 	}
 	return nil
@@ -191,9 +189,7 @@ func (j *Journal) Failing() (since time.Time, err error) {
 
 // OnDisk is the bytes of segments not yet released.
 func (j *Journal) OnDisk() int64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.disk
+	return j.disk.Load()
 }
 
 // Release deletes the segments wholly before p (consumed and committed).
@@ -225,9 +221,7 @@ func (j *Journal) Release(p Pos) error {
 			continue
 		}
 		if fi != nil {
-			j.mu.Lock()
-			j.disk -= fi.Size()
-			j.mu.Unlock()
+			j.disk.Add(-fi.Size())
 		}
 	}
 	return firstErr

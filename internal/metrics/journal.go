@@ -48,6 +48,7 @@ func (m *Metrics) JournalDropped(records int, _ int64, reason string) {
 
 // SetJournalBacklog installs the function danmakud_journal_backlog_bytes
 // reads at each scrape.
+// fn must not block or take a lock (see factory.gaugeFunc).
 func (m *Metrics) SetJournalBacklog(fn func() int64) {
 	if m != nil && fn != nil {
 		m.journal.backlogFn.Store(&fn)

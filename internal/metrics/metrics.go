@@ -62,6 +62,12 @@ func (f factory) gauge(name, help string) prometheus.Gauge {
 	return g
 }
 
+// gaugeFunc registers a gauge read by calling fn at each scrape. fn must
+// not block and must take no lock that anyone holds while calling into a
+// collector: Gather calls fn while other collectors hold their vectors'
+// locks, and a vector's WithLabelValues waits for those (a room's
+// connect, holding its lock, and a scrape reading a count under the same
+// lock once hung every connection of a 5,000-room run). Read an atomic.
 func (f factory) gaugeFunc(name, help string, fn func() float64) {
 	f.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,5 +177,74 @@ func TestHealthz(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(b), `danmakud_build_info{`) {
 		t.Errorf("/metrics: %d\n%.500s", res.StatusCode, b)
+	}
+}
+
+// TestScrapeWhileRoomsConnect: scrapes go on while thousands of rooms
+// connect (each connect makes a new series) and change their sampled
+// state. Once, a scrape waited for the lock a connecting room held while
+// that room waited for the scrape to let go of the per-room vector: every
+// connection and every later scrape hung.
+func TestScrapeWhileRoomsConnect(t *testing.T) {
+	const rooms = 5000
+	m := New("test")
+	want := make([]int64, rooms)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10 { // each round's connects make new series
+			m.SetDesired(nil)
+			m.SetDesired(want)
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for i := w; i < rooms; i += 4 {
+						room := want[i]
+						m.RoomConnected(room, true)
+						m.SetRoomSampled(room, room%2 == 0)
+					}
+				})
+			}
+			wg.Wait()
+		}
+	}()
+	scrapes := make(chan error)
+	go func() {
+		for {
+			select {
+			case <-done:
+				close(scrapes)
+				return
+			default:
+			}
+			_, err := m.reg.Gather()
+			scrapes <- err
+		}
+	}()
+	deadline := time.After(time.Minute)
+	n := 0
+	for {
+		select {
+		case err, ok := <-scrapes:
+			if !ok {
+				if n := testutil.CollectAndCount(m.rooms.roomConnected); n != rooms {
+					t.Errorf("%d room_connected series, want %d", n, rooms)
+				}
+				if got := m.Totals().RoomsSampled; got != rooms/2 {
+					t.Errorf("%d rooms sampled, want %d", got, rooms/2)
+				}
+				t.Logf("%d scrapes while %d rooms connected", n, rooms)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		case <-deadline:
+			t.Fatalf("rooms connecting and scrapes still going after a minute (%d scrapes): a lock cycle", n)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 // (collector.LoginObserver).
 type roomMetrics struct {
 	desired, connected, waiting, overBudget prometheus.Gauge
+	sampledN                                prometheus.Gauge // len(sampled), set under mu
 	roomConnected, roomCoverage             *prometheus.GaugeVec
 
 	events                                   *prometheus.CounterVec
@@ -33,9 +34,8 @@ func (r *roomMetrics) register(f factory) {
 	r.connected = f.gauge("danmakud_rooms_connected", "Rooms with an authenticated connection now.")
 	r.waiting = f.gauge("danmakud_rooms_waiting", "Rooms waiting for an account slot (--logged-in-only).")
 	r.overBudget = f.gauge("danmakud_rooms_over_fd_budget", "Wanted rooms not watched because they do not fit the open-file limit (RLIMIT_NOFILE): raise it.")
-	f.gaugeFunc("danmakud_rooms_sampled",
-		"Wanted rooms known to receive a sample (anonymous, over every account's budget, or logged in but persistently low).",
-		func() float64 { return float64(r.sampledCount()) })
+	r.sampledN = f.gauge("danmakud_rooms_sampled",
+		"Wanted rooms known to receive a sample (anonymous, over every account's budget, or logged in but persistently low).")
 	r.roomConnected = f.gaugeVec("danmakud_room_connected", "1 while the room has an authenticated connection, else 0; removed when the room leaves the desired set.", "room_id")
 	r.roomCoverage = f.gaugeVec("danmakud_room_coverage_ratio", "Estimated share (0-1) of the room's danmaku that was stored, from its danmaku history; present once the room has an estimate (enough history danmaku judged); removed when the room leaves the desired set.", "room_id")
 
@@ -130,6 +130,7 @@ func (m *Metrics) SetDesired(rooms []int64) {
 			delete(r.sampled, id)
 		}
 	}
+	r.sampledN.Set(float64(len(r.sampled)))
 	r.want = next
 	r.desired.Set(float64(len(next)))
 }
@@ -184,6 +185,7 @@ func (m *Metrics) SetRoomSampled(room int64, sampled bool) {
 	case !sampled:
 		delete(r.sampled, room)
 	}
+	r.sampledN.Set(float64(len(r.sampled)))
 }
 
 // RoomWaiting moves danmakud_rooms_waiting by delta (+1 when a room

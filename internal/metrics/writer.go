@@ -72,6 +72,7 @@ func (w *writerMetrics) flushState() (failing int, flushed, since time.Time, sta
 
 // SetQueueDepth installs the function danmakud_writer_queue_depth reads
 // at each scrape (e.g. the length of the writer's input channel).
+// fn must not block or take a lock (see factory.gaugeFunc).
 func (m *Metrics) SetQueueDepth(fn func() int) {
 	if m != nil && fn != nil {
 		m.writer.queueFn.Store(&fn)
