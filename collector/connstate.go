@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	"sync/atomic"
 	"time"
 
@@ -39,42 +40,46 @@ type acker interface {
 
 // msgIDs remembers the msg_ids a room received recently (docs/protocol.md
 // §10.3: the server may re-send a command it thinks was not acked; a
-// p_msg_type 1 command whose id was seen is dropped). Bounded by
-// msgIDMemory and msgIDMax. Used by the decoder only.
+// p_msg_type 1 command whose id was seen is dropped). It keeps 64-bit
+// hashes of the ids in two generations: an id is remembered for at least
+// msgIDMemory/2 and at most msgIDMemory (less in a room that receives
+// more than msgIDMax/2 of them in msgIDMemory/2): about 20 bytes an id.
+// A false match needs two ids of the same room and minutes to collide
+// (about one in 10^14 at msgIDMax). Used by the decoder only.
 type msgIDs struct {
-	m map[string]int64 // id → first seen, unix ms
+	cur, prev map[uint64]struct{}
+	since     int64 // when cur started, unix ms
 }
 
 const (
-	msgIDMemory = 10 * time.Minute
+	// msgIDMemory: the simulator re-sends after 5 s, the captures show no
+	// re-send later than seconds; two minutes is ample.
+	msgIDMemory = 2 * time.Minute
 	msgIDMax    = 8192
 )
 
-// seenBefore records id at now and reports whether it was already there.
+// msgIDSeed makes the hashes of this process's msgIDs.
+var msgIDSeed = maphash.MakeSeed()
+
+// seenBefore records id at now (unix ms) and reports whether it was
+// already there.
 func (r *msgIDs) seenBefore(id string, now int64) bool {
-	if r.m == nil {
-		r.m = map[string]int64{}
-	}
-	if _, ok := r.m[id]; ok {
+	h := maphash.String(msgIDSeed, id)
+	if _, ok := r.cur[h]; ok {
 		return true
 	}
-	if len(r.m) >= msgIDMax {
-		old := now - msgIDMemory.Milliseconds()
-		for k, t := range r.m {
-			if t < old {
-				delete(r.m, k)
-			}
-		}
-		if len(r.m) >= msgIDMax { // a flood of fresh ids: forget half
-			n := 0
-			for k := range r.m {
-				delete(r.m, k)
-				if n++; n >= msgIDMax/2 {
-					break
-				}
-			}
+	if _, ok := r.prev[h]; ok {
+		return true
+	}
+	if r.cur == nil || now-r.since >= msgIDMemory.Milliseconds()/2 || len(r.cur) >= msgIDMax/2 {
+		// cur's ids came before since+msgIDMemory/2: past msgIDMemory
+		// from since, all are at least msgIDMemory/2 old.
+		stale := now-r.since >= msgIDMemory.Milliseconds()
+		r.prev, r.cur, r.since = r.cur, make(map[uint64]struct{}, min(len(r.cur), 64)), now
+		if stale {
+			r.prev = nil
 		}
 	}
-	r.m[id] = now
+	r.cur[h] = struct{}{}
 	return false
 }

@@ -129,12 +129,15 @@ const (
 var writeBuffers = &sync.Pool{}
 
 // messages holds the buffers messages are read into; a buffer is taken
-// when a message starts and returned when onMessage returns.
-var messages = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+// when a message starts and returned when onMessage returns (which, in
+// the collector, waits for the journal's write: at thousands of rooms
+// hundreds of buffers are out at once). A new one holds a typical frame
+// (about 1 KB compressed) and grows for a larger one.
+var messages = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
 
 // maxPooledMessage: a buffer grown past this by a large message is not
 // kept.
-const maxPooledMessage = 256 << 10
+const maxPooledMessage = 16 << 10
 
 // Session is one authenticated connection. Run it once; it owns the
 // WebSocket and closes it when Run returns. Ack, Acks and Sync are safe
