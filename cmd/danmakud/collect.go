@@ -104,7 +104,7 @@ from its own danmaku history and reported at the end and by danmakud stats.`,
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, the status page / and /api/status on this address (e.g. 127.0.0.1:9464; default off)")
 	f.BoolVar(&o.cfg.Pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-addr (heap, CPU, goroutines of the running process)")
-	f.Var(bytesize.Flag{P: &o.cfg.MemoryLimit}, "memory-limit", "resident memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit sits a tenth below it, and it is the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
+	f.Var(bytesize.Flag{P: &o.cfg.MemoryLimit}, "memory-limit", "resident memory the run may use (e.g. 400MiB, 2GiB): the Go runtime's soft limit sits 16 MiB and a twentieth below it, and it is the base of every in-memory backlog; more waits in the journal on disk (default a quarter of the machine's memory)")
 	f.BoolVar(&o.cfg.Tuning.KeepJournal, "journal-keep", false, "keep every journal segment, also those stored (tests, forensics)")
 	_ = f.MarkHidden("journal-keep")
 	f.Var(bytesize.Flag{P: &o.cfg.JournalMax}, "journal-max", "bound on the frame journal beside the database (frames read, not yet stored); past it frames are dropped, counted and logged (default 32GiB)")
