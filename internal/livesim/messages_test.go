@@ -118,6 +118,23 @@ func TestMidHash(t *testing.T) {
 	}
 }
 
+// TestTruthFirst: first is the first delivered event's sequence number
+// per kind, past empty 64-bit words; the number generated when none was.
+func TestTruthFirst(t *testing.T) {
+	var ts truthSet
+	var refs []truthRef
+	for range 200 {
+		refs = append(refs, ts.newRef(tDanmaku))
+	}
+	ts.newRef(tGift)
+	ts.newRef(tGift)
+	ts.deliver([]truthRef{refs[199], refs[130], refs[131]})
+	f := ts.first()
+	if f[tDanmaku] != 130 || f[tGift] != 2 || f[tGuard] != 0 {
+		t.Errorf("first: %v, want 130 danmaku, 2 gifts (none delivered), 0 guards (none generated)", f)
+	}
+}
+
 // TestTruthSince: since counts the delivered events from a sequence
 // number on, across 64-bit words, per kind.
 func TestTruthSince(t *testing.T) {

@@ -228,6 +228,13 @@ func TestDeliveredSince(t *testing.T) {
 		t.Errorf("room %s: %d danmaku delivered in all, %d of them after the snapshot: want some before it, at most the %d generated then",
 			id0, truth.Rooms[id0]["danmaku"], since[id0]["danmaku"], g[id0]["danmaku"])
 	}
+	first := s.FirstDelivered()
+	if f := first[id0]["danmaku"]; f > g[id0]["danmaku"]-truth.Rooms[id0]["danmaku"]+since[id0]["danmaku"] {
+		t.Errorf("room %s: first danmaku delivered %d, after the %d generated less those delivered before the snapshot", id0, f, g[id0]["danmaku"])
+	}
+	if f := first[id1]["danmaku"]; f != gen[id1]["danmaku"] {
+		t.Errorf("room %s, not watched: first danmaku delivered %d, want the %d generated (none)", id1, f, gen[id1]["danmaku"])
+	}
 	if since[id1] != nil || gen[id1]["danmaku"] == 0 {
 		t.Errorf("room %s, not watched: %v delivered since the snapshot of %v generated", id1, since[id1], gen[id1])
 	}

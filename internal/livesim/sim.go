@@ -627,6 +627,27 @@ func (s *Sim) DeliveredSince(g map[string]map[string]int64) map[string]map[strin
 	return out
 }
 
+// FirstDelivered returns, per room id and kind, the sequence number of
+// the first event delivered (to an IP not among Options.ReferenceIPs):
+// the events before it were generated before any connection could get
+// them. A kind with none delivered gives the number generated; rooms
+// with nothing generated are left out. With DeliveredSince it says what
+// a connection missed after it joined, however the events were queued.
+func (s *Sim) FirstDelivered() map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for _, r := range s.rooms {
+		if kindMap(r.truth.generated()) == nil {
+			continue
+		}
+		m := map[string]int64{}
+		for k, seq := range r.truth.first() {
+			m[TruthKinds[k]] = seq
+		}
+		out[strconv.FormatInt(r.id, 10)] = m
+	}
+	return out
+}
+
 // kindMap names the counts by TruthKinds; nil when all are zero.
 func kindMap(counts [nTruth]int64) map[string]int64 {
 	var total int64

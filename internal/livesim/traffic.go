@@ -96,6 +96,24 @@ func (t *truthSet) since(from [nTruth]int64) [nTruth]int64 {
 	return n
 }
 
+// first is, per kind, the sequence number of the first event delivered
+// (the number generated when none was).
+func (t *truthSet) first() [nTruth]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var f [nTruth]int64
+	for k, words := range t.bits {
+		f[k] = int64(t.next[k])
+		for w, word := range words {
+			if word != 0 {
+				f[k] = int64(w*64 + bits.TrailingZeros64(word))
+				break
+			}
+		}
+	}
+	return f
+}
+
 // generated is how many events of each kind the room generated.
 func (t *truthSet) generated() [nTruth]int64 {
 	t.mu.Lock()
