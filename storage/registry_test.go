@@ -265,3 +265,37 @@ func TestRowFunctions(t *testing.T) {
 		t.Errorf("super chat delete: %v, %v", tSuperChats.Row(0, del), tRoomEvents.Row(0, del))
 	}
 }
+
+// TestRouteKeepsArrivalOrder: a batch sorted for the flush keeps arrival
+// order within a room and table, also for a super chat delete, whose
+// room event goes among the room events (it once went first, with the
+// super chats, and two processes with other batch boundaries stored a
+// room's events in different orders); its update follows the batch's
+// super chats.
+func TestRouteKeepsArrivalOrder(t *testing.T) {
+	b := func(k protocol.Kind, cmd string) protocol.Base {
+		return protocol.Base{Kind: k, Cmd: cmd, RoomID: 7}
+	}
+	room := func(recv int64) Record {
+		return Event{E: &protocol.Room{Base: b(protocol.KindRoom, "WARNING")}, RecvMs: recv}
+	}
+	batch := []Record{
+		room(1),
+		Event{E: &protocol.SuperChatDelete{Base: b(protocol.KindSuperChatDelete, "SUPER_CHAT_MESSAGE_DELETE"), IDs: []int64{1}}, RecvMs: 2},
+		room(3),
+		Event{E: &protocol.SuperChat{Base: b(protocol.KindSuperChat, "SUPER_CHAT_MESSAGE"), ID: 1}, RecvMs: 4},
+	}
+	sorted, err := route(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rt := range sorted {
+		e := rt.r.(Event)
+		got = append(got, fmt.Sprintf("%s@%d", e.E.Common().Cmd, e.RecvMs))
+	}
+	want := "[SUPER_CHAT_MESSAGE@4 WARNING@1 SUPER_CHAT_MESSAGE_DELETE@2 WARNING@3]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("flush order %v, want %s", got, want)
+	}
+}

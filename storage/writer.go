@@ -169,7 +169,11 @@ type routed struct {
 
 // route finds every record's table and sorts the batch for locality:
 // one table (statement) at a time in registry order, rooms in order,
-// arrival order kept within a room; records that store nothing last.
+// arrival order kept within a room; records that store nothing last. A
+// record that also adds a row to a later table (Table.also: a super chat
+// delete's room event) goes at that table's place, so that its row keeps
+// arrival order there (rowid order is arrival order in every table) and
+// its change to its own table follows that table's rows of the batch.
 func route(batch []Record) ([]routed, error) {
 	out := make([]routed, len(batch))
 	for i, r := range batch {
@@ -180,6 +184,11 @@ func route(batch []Record) ([]routed, error) {
 		idx := len(registry)
 		if t != nil {
 			idx = t.idx
+			if e, ok := r.(Event); ok {
+				if at := t.also[e.E.Common().Kind]; at != nil {
+					idx = max(idx, at.idx)
+				}
+			}
 		}
 		out[i] = routed{r, t, idx, r.roomKey()}
 	}
