@@ -43,7 +43,8 @@ type conn struct {
 	s    *Sim
 	t    transport
 	ip   string
-	rng  *rand.Rand // writer goroutine only
+	rng  *rand.Rand // the writer goroutine's (frame faults)
+	rrng *rand.Rand // the reader goroutine's (auth, the fault schedule)
 	room *room      // set at auth when the room will get messages
 
 	cl *client // ip's state
@@ -109,6 +110,7 @@ func (s *Sim) startConn(t transport, remote string, tcp bool) {
 	c := &conn{
 		s: s, t: t, ip: host, cl: cl, overLimit: cl.opened(s.opts.IPConnLimit), ledger: s.newLedger(remote, tcp),
 		rng:   rand.New(rand.NewPCG(s.opts.Seed, uint64(time.Now().UnixNano()))),
+		rrng:  rand.New(rand.NewPCG(s.opts.Seed+1, uint64(time.Now().UnixNano()))),
 		out:   make(chan *frame, queueLen),
 		ctrl:  make(chan []byte, 16),
 		stopW: make(chan struct{}),
@@ -323,14 +325,14 @@ func (c *conn) auth(msg []byte) int {
 		c.cutAfter.Store(true)
 		c.control(authReply)
 		return authCut
-	case s.opts.AuthReject > 0 && c.rng.Float64() < s.opts.AuthReject:
+	case s.opts.AuthReject > 0 && c.rrng.Float64() < s.opts.AuthReject:
 		s.stats.AuthRejected.Add(1)
 		return authRejected
 	}
 	c.anon = uid == 0
 	c.uid = uid
 	c.protover = a.Protover
-	c.throttled = (s.opts.Throttle > 0 && c.rng.Float64() < s.opts.Throttle) || a.Buvid == ""
+	c.throttled = (s.opts.Throttle > 0 && c.rrng.Float64() < s.opts.Throttle) || a.Buvid == ""
 	if c.throttled {
 		s.stats.Throttled.Add(1)
 	}
@@ -428,12 +430,12 @@ func (c *conn) resendDue(now time.Time) []*frame {
 func (c *conn) scheduleFaults() {
 	o := &c.s.opts
 	if o.DropEvery > 0 {
-		d := expDur(c.rng, o.DropEvery)
+		d := expDur(c.rrng, o.DropEvery)
 		t := time.AfterFunc(d, c.drop)
 		go func() { <-c.done; t.Stop() }()
 	}
 	if o.StallEvery > 0 {
-		d := expDur(c.rng, o.StallEvery)
+		d := expDur(c.rrng, o.StallEvery)
 		t := time.AfterFunc(d, func() {
 			if c.stalled.CompareAndSwap(false, true) {
 				c.s.stats.Stalls.Add(1)
