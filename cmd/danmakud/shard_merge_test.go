@@ -430,7 +430,15 @@ func alignRows(r, m []eventRow, cut int64, gapOK func(recv int64) bool) (alignme
 		return slices.EqualFunc(a, b, func(x, y eventRow) bool { return x.id == y.id })
 	}
 	// The reference joined first: r2 = its head, then m2, then the gap.
-	for s := 0; s+len(m2) <= len(r2) && before(r2[:s]); s++ {
+	// The longest head that fits: where m2 is empty (a room the shard
+	// joined just before the cut and lost at the kill) the rows between
+	// the kill's slack and the cut fit either, and they were received
+	// before the shard could get them, so they are head, not gap.
+	heads := 0
+	for heads < len(r2) && before(r2[:heads+1]) {
+		heads++
+	}
+	for s := min(heads, len(r2)-len(m2)); s >= 0; s-- {
 		if same(r2[s:s+len(m2)], m2) && gap(r2[s+len(m2):]) {
 			return alignment{common: n + len(m2), headRef: s, gap: r2[s+len(m2):]}, nil
 		}
@@ -441,8 +449,40 @@ func alignRows(r, m []eventRow, cut int64, gapOK func(recv int64) bool) (alignme
 			return alignment{common: n + rest, headMerged: h, gap: r2[rest:]}, nil
 		}
 	}
-	return alignment{}, fmt.Errorf("the last %d rows agree; before them the reference has %d rows (%s) and the merge %d (%s)",
-		n, len(r2), rowSpan(r2, cut), len(m2), rowSpan(m2, cut))
+	return alignment{}, fmt.Errorf("the last %d rows agree; before them the reference has %d rows (%s) and the merge %d (%s); only in the reference: %s; only in the merge: %s",
+		n, len(r2), rowSpan(r2, cut), len(m2), rowSpan(m2, cut), rowList(onlyIn(r2, m2), cut), rowList(onlyIn(m2, r2), cut))
+}
+
+// onlyIn is the rows of a that b lacks, counting rows with equal
+// identities as many times as they occur.
+func onlyIn(a, b []eventRow) []eventRow {
+	have := map[string]int{}
+	for _, e := range b {
+		have[e.id]++
+	}
+	var out []eventRow
+	for _, e := range a {
+		if have[e.id] > 0 {
+			have[e.id]--
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// rowList describes up to three rows for an error: when each was
+// received, from the cut, and its identity.
+func rowList(rows []eventRow, cut int64) string {
+	if len(rows) == 0 {
+		return "none (the same rows in another order)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d rows", len(rows))
+	for _, e := range rows[:min(3, len(rows))] {
+		fmt.Fprintf(&b, "; cut%+d ms %.200s", e.recv-cut, e.id)
+	}
+	return b.String()
 }
 
 // rowSpan describes rows for an error: when the first and last were
@@ -536,6 +576,7 @@ func TestAlignRows(t *testing.T) {
 		{"a gap", "x1 a3 b10 g21 g25 c31 d40", "a3 b10 c31 d40", gapAt, &alignment{common: 4, headRef: 1, gap: rows("g21 g25")}},
 		{"a gap, the shard first", "a3 b10 g21 c31", "x1 a3 b10 c31", gapAt, &alignment{common: 3, headMerged: 1, gap: rows("g21")}},
 		{"a gap at the end of the common rows", "a3 b10 g21 g22", "a3 b10", gapAt, &alignment{common: 2, gap: rows("g21 g22")}},
+		{"a room the shard lost at once", "x1 y4 g21", "", func(recv int64) bool { return recv >= 3 && recv <= 30 }, &alignment{headRef: 2, gap: rows("g21")}},
 		{"a head after the cut", "x1 y6 a7 b8", "a7 b8", noGap, nil},
 		{"the shard's head after the cut", "a7 b8", "x1 y6 a7 b8", noGap, nil},
 		{"a row only in the merge", "a1 b6 c7", "a1 b6 z6 c7", noGap, nil},

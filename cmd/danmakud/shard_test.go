@@ -303,7 +303,7 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 	t.Helper()
 	watched := map[string]int{}
 	missed = map[string]int64{}
-	var lost, gap int64
+	var lost, gap, queued int64
 	for k, db := range files {
 		st := testkit.Summary(t, db)
 		for _, c := range st.Connections {
@@ -339,9 +339,11 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 					t.Errorf("room %s %s of the killed shard: stored %d, more than the %d delivered", id, kind, stored, delivered)
 				}
 				if k == killedShard {
+					never := truth.Generated[id][kind] - joined.from[id][kind] - joined.since[id][kind]
 					lost += delivered - stored
 					gap += made - after
-					missed[kind] += delivered - stored + truth.Generated[id][kind] - joined.from[id][kind] - joined.since[id][kind]
+					queued += never - (made - after)
+					missed[kind] += delivered - stored + never
 				}
 			}
 		}
@@ -352,7 +354,7 @@ func checkShards(t *testing.T, files []string, truth livesim.Truth, owner map[st
 	if gap <= 0 {
 		t.Errorf("the killed shard's rooms missed no event while it was down (%d)", gap)
 	}
-	t.Logf("the killed shard's rooms: %d events generated while it was down (the gap), %d delivered before the kill and not stored (in the kernel then)", gap, lost)
+	t.Logf("the killed shard's rooms: %d events generated while it was down (the gap), %d delivered before the kill and not stored (in the kernel then), %d generated before the cut and never delivered (still queued at the kill)", gap, lost, queued)
 	for ip, st := range truth.IPs {
 		k := -1
 		for s := 0; s < shards; s++ {

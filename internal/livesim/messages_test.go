@@ -118,16 +118,21 @@ func TestMidHash(t *testing.T) {
 	}
 }
 
+// newRefs generates n events of kind in ts.
+func newRefs(ts *truthSet, kind, n int) []truthRef {
+	refs := make([]truthRef, n)
+	for i := range refs {
+		refs[i] = ts.newRef(kind)
+	}
+	return refs
+}
+
 // TestTruthFirst: first is the first delivered event's sequence number
 // per kind, past empty 64-bit words; the number generated when none was.
 func TestTruthFirst(t *testing.T) {
 	var ts truthSet
-	var refs []truthRef
-	for range 200 {
-		refs = append(refs, ts.newRef(tDanmaku))
-	}
-	ts.newRef(tGift)
-	ts.newRef(tGift)
+	refs := newRefs(&ts, tDanmaku, 200)
+	newRefs(&ts, tGift, 2)
 	ts.deliver([]truthRef{refs[199], refs[130], refs[131]})
 	f := ts.first()
 	if f[tDanmaku] != 130 || f[tGift] != 2 || f[tGuard] != 0 {
@@ -139,11 +144,8 @@ func TestTruthFirst(t *testing.T) {
 // number on, across 64-bit words, per kind.
 func TestTruthSince(t *testing.T) {
 	var ts truthSet
-	var refs []truthRef
-	for range 200 {
-		refs = append(refs, ts.newRef(tDanmaku))
-	}
-	ts.newRef(tGift)
+	refs := newRefs(&ts, tDanmaku, 200)
+	newRefs(&ts, tGift, 1)
 	var picked []truthRef
 	for _, r := range refs {
 		if r.seq%3 == 0 { // 0, 3, …, 198: 67 events
