@@ -14,6 +14,9 @@
 #   kind; lost_by_kind per kind), db_bytes (file + -wal after collect exits), rows (Σ stats rows),
 #   sessions, starved, writer_waits, reconnects (from collect's summary),
 #   journal_dropped (frames the journal dropped, from the summary),
+#   journal_drop_reasons (from the log: behind, full, …; the log of a run
+#   that dropped frames or left a room unconnected is kept as
+#   OUT/<case>-<time>.col.err), rooms_connected (rooms with a connection),
 #   server_cuts (connections the server ended: with no faults configured,
 #   only a client that stopped reading is cut), max_conns_per_room
 #   (connections a room had: 1 when nothing was cut), memory_limit
@@ -228,16 +231,21 @@ one() { # case run-number
   local summary; summary=$(grep -h 'sessions' "$w/col.err" || true)
   num() { echo "$summary" | grep -oE "[0-9]+ $1" | head -1 | cut -d' ' -f1; }
   local dropped; dropped=$(grep -oE '[0-9]+ frames were DROPPED' "$w/col.err" | cut -d' ' -f1 || true)
-  local cuts perroom
-  read -r cuts perroom < <(sqlite "$w/load.db" "SELECT (SELECT count(*) FROM connections WHERE end_reason = 'server_closed'),
-    (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM connections WHERE authed_ms IS NOT NULL GROUP BY room_id))")
+  local reasons; reasons=$(grep -oE 'DROPPING FRAMES: [a-z ]+|cannot write a segment' "$w/col.err" | sed 's/DROPPING FRAMES: //' | sort -u | paste -sd, - || true)
+  local cuts perroom watched
+  read -r cuts perroom watched < <(sqlite "$w/load.db" "SELECT (SELECT count(*) FROM connections WHERE end_reason = 'server_closed'),
+    (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM connections WHERE authed_ms IS NOT NULL GROUP BY room_id)),
+    (SELECT count(DISTINCT room_id) FROM connections WHERE authed_ms IS NOT NULL)")
+  if [ "${dropped:-0}" -gt 0 ] || [ "${watched:-0}" -lt "$n" ]; then # keep the log of a run that lost or missed something
+    cp "$w/col.err" "$out/$name-$(date -u +%Y%m%dT%H%M%SZ).col.err"
+  fi
   jq -cn --arg case "$name" --argjson rooms "$n" --arg date "$(date -u +%FT%TZ)" \
     --arg load0 "$load0" --arg load1 "$load1" --argjson busy "$busy" \
     --argjson col_cpu "$(awk "BEGIN{print $cu + $cs}")" --argjson col_rss "$crss" \
     --argjson sim_cpu "$(awk "BEGIN{print $su + $ss}")" --argjson sim_rss "$srss" \
     --argjson steady "$steady" --argjson ramp "$ramp" --argjson sessions "$(num sessions)" --argjson db "$dbb" \
     --argjson starved "$(num recycled)" --argjson waits "$(num 'waits on')" --argjson reconnects "$(num reconnects)" \
-    --argjson dropped "${dropped:-0}" --argjson cuts "${cuts:-null}" --argjson perroom "${perroom:-null}" --arg mem "$mem" \
+    --argjson dropped "${dropped:-0}" --arg reasons "$reasons" --argjson watched "${watched:-null}" --argjson cuts "${cuts:-null}" --argjson perroom "${perroom:-null}" --arg mem "$mem" \
     --argjson kinds "$kinds" --argjson traffic "${traffic%s}" --slurpfile t "$w/truth.json" --slurpfile s "$w/stats.json" "$jqdefs"'
     [$t[0].rooms | to_entries[] | .key as $r | .value as $tv | $kinds[] as $k
      | {k: $k, d: ($tv[$k] // 0), s: ($s[0].rooms[$r][$k] // 0)}] as $p
@@ -250,7 +258,7 @@ one() { # case run-number
      lost_by_kind: ($p | group_by(.k) | map({(.[0].k): (map(.d - .s | if . > 0 then . else 0 end) | add)}) | add),
      db_bytes: $db, rows: ([$s[0].rows[]] | add),
      sessions: $sessions, starved: $starved, writer_waits: $waits, reconnects: $reconnects,
-     journal_dropped: $dropped, server_cuts: $cuts, max_conns_per_room: $perroom, memory_limit: $mem}
+     journal_dropped: $dropped, journal_drop_reasons: $reasons, rooms_connected: $watched, server_cuts: $cuts, max_conns_per_room: $perroom, memory_limit: $mem}
     | .us_per_event_steady = usPerEvent(.steady_core; .delivered; $ramp)' | tee -a "$out/results.jsonl"
   if [ -n "${KEEP:-}" ]; then echo "kept $w" >&2; else rm -rf "$w"; fi
 }
