@@ -3,7 +3,9 @@ package daemon_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +87,7 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 	got := testkit.Summary(t, db)
 	for _, c := range got.Connections {
 		if c.Connections != 1 {
-			t.Errorf("room %d: %d connections, want the one it kept throughout", c.RoomID, c.Connections)
+			t.Errorf("room %d: %d connections, want the one it kept throughout; they ended: %s", c.RoomID, c.Connections, endReasons(t, db, c.RoomID))
 		}
 	}
 	truth := sim.Truth()
@@ -96,4 +98,30 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 			}
 		}
 	}
+}
+
+// endReasons lists how a room's connections ended, with their times
+// (unix ms), for a failure message.
+func endReasons(t *testing.T, db string, room int64) string {
+	t.Helper()
+	h, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		return err.Error()
+	}
+	defer h.Close()
+	rows, err := h.Query("SELECT authed_ms, ended_ms, coalesce(end_reason, '') FROM connections WHERE room_id = ? ORDER BY seq", room)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var authed, ended sql.NullInt64
+		var reason string
+		if err := rows.Scan(&authed, &ended, &reason); err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("authed %d, ended %d: %q", authed.Int64, ended.Int64, reason))
+	}
+	return strings.Join(out, "; ")
 }
