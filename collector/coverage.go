@@ -118,12 +118,8 @@ func (s *seenSet) add(k uint64, now int64) {
 	if s.n == seenMax {
 		s.evictLocked()
 	}
-	if s.n == len(s.q) { // grow the ring, oldest first
-		q := make([]seenEntry, min(max(2*len(s.q), 16), seenMax))
-		for i := 0; i < s.n; i++ {
-			q[i] = s.q[(s.head+i)%len(s.q)]
-		}
-		s.q, s.head = q, 0
+	if s.n == len(s.q) {
+		s.resizeLocked(min(max(2*len(s.q), 16), seenMax))
 	}
 	s.q[(s.head+s.n)%len(s.q)] = seenEntry{k, now}
 	s.n++
@@ -144,13 +140,19 @@ func (s *seenSet) prune(before int64) {
 		s.evictLocked()
 	}
 	if len(s.q) > 64 && s.n < len(s.q)/4 {
-		q := make([]seenEntry, max(2*s.n, 16))
-		for i := 0; i < s.n; i++ {
-			q[i] = s.q[(s.head+i)%len(s.q)]
-		}
-		s.q, s.head = q, 0
+		s.resizeLocked(max(2*s.n, 16))
 	}
 	s.mu.Unlock()
+}
+
+// resizeLocked moves the ring's keys, oldest first, into a new one of
+// size (at least s.n). s.mu held.
+func (s *seenSet) resizeLocked(size int) {
+	q := make([]seenEntry, size)
+	for i := 0; i < s.n; i++ {
+		q[i] = s.q[(s.head+i)%len(s.q)]
+	}
+	s.q, s.head = q, 0
 }
 
 func (s *seenSet) has(k uint64) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/danmakud/danmakud/internal/livesim"
 	"github.com/danmakud/danmakud/internal/testkit"
 	"github.com/danmakud/danmakud/internal/testrun"
+	"github.com/danmakud/danmakud/storage"
 	_ "modernc.org/sqlite"
 )
 
@@ -104,12 +105,12 @@ func TestWriterStallReadersGoOn(t *testing.T) {
 // (unix ms), for a failure message.
 func endReasons(t *testing.T, db string, room int64) string {
 	t.Helper()
-	h, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	ro, err := storage.OpenReadOnly(db)
 	if err != nil {
 		return err.Error()
 	}
-	defer h.Close()
-	rows, err := h.Query("SELECT authed_ms, ended_ms, coalesce(end_reason, '') FROM connections WHERE room_id = ? ORDER BY seq", room)
+	defer ro.Close()
+	rows, err := ro.SQL.Query("SELECT authed_ms, ended_ms, coalesce(end_reason, '') FROM connections WHERE room_id = ? ORDER BY seq", room)
 	if err != nil {
 		return err.Error()
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,8 +21,7 @@ import (
 type graceConn struct {
 	net.Conn
 	grace time.Duration
-	mu    sync.Mutex
-	retry bool // the last read deadline was in the future when set
+	retry atomic.Bool // the last read deadline was in the future when set
 }
 
 // graceDial wraps dial's connections in graceConn.
@@ -41,11 +40,7 @@ func (c *graceConn) Read(p []byte) (int, error) {
 	if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return n, err
 	}
-	c.mu.Lock()
-	retry := c.retry
-	c.retry = false // once per deadline
-	c.mu.Unlock()
-	if !retry {
+	if !c.retry.Swap(false) { // once per deadline
 		return n, err
 	}
 	if derr := c.Conn.SetReadDeadline(time.Now().Add(c.grace)); derr != nil {
@@ -65,7 +60,5 @@ func (c *graceConn) SetDeadline(t time.Time) error {
 }
 
 func (c *graceConn) setGrace(t time.Time) {
-	c.mu.Lock()
-	c.retry = !t.IsZero() && t.After(time.Now())
-	c.mu.Unlock()
+	c.retry.Store(!t.IsZero() && t.After(time.Now()))
 }

@@ -434,9 +434,9 @@ func alignRows(r, m []eventRow, cut int64, gapOK func(recv int64) bool) (alignme
 	// joined just before the cut and lost at the kill) the rows between
 	// the kill's slack and the cut fit either, and they were received
 	// before the shard could get them, so they are head, not gap.
-	heads := 0
-	for heads < len(r2) && before(r2[:heads+1]) {
-		heads++
+	heads := slices.IndexFunc(r2, func(e eventRow) bool { return e.recv >= cut }) // rows before the cut
+	if heads < 0 {
+		heads = len(r2)
 	}
 	for s := min(heads, len(r2)-len(m2)); s >= 0; s-- {
 		if same(r2[s:s+len(m2)], m2) && gap(r2[s+len(m2):]) {
