@@ -127,6 +127,11 @@ type Journal struct {
 	writing atomic.Int64  // unix ns when the running write started; 0 = none
 
 	beforeWrite func() // tests: runs before each segment write (a slow disk)
+	// openFile opens segment files for the writer and the reader;
+	// os.OpenFile, or a test's (a process out of descriptors).
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
+
+	rotateErr error // the writer's last failed start of a segment; nil when the last one started (writer goroutine only)
 
 	f   *os.File // the current segment (writer goroutine only)
 	seg uint64
@@ -146,7 +151,7 @@ func Open(opts Options) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j := &Journal{opts: opts, stallCh: make(chan struct{}), advanced: make(chan struct{}), wake: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), cur: &batch{done: make(chan struct{})}}
+		quit: make(chan struct{}), done: make(chan struct{}), cur: &batch{done: make(chan struct{})}, openFile: os.OpenFile}
 	if err := j.scan(); err != nil {
 		return nil, err
 	}
@@ -236,7 +241,7 @@ func readSegHeader(path string) (segHeader, int64, error) {
 // seg. Writer goroutine (or Open) only.
 func (j *Journal) startSegment(seg uint64) error {
 	path := filepath.Join(j.opts.Dir, segName(seg))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := j.openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

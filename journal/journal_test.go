@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -347,4 +350,112 @@ func TestScan(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) == 0 {
 		t.Error("Scan removed segments")
 	}
+}
+
+// TestOutOfDescriptors: while the process cannot open a file (EMFILE),
+// the writer goes on into the current segment past SegmentSize and the
+// reader waits to open its segment, each saying so once; nothing is
+// dropped, and once descriptors are back segments start and are read
+// again, every record in order. (At 30,000 rooms a journal that could not
+// start its next segment dropped 1,238 frames.)
+func TestOutOfDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	var obs counter
+	var logs syncBuffer
+	j := open(t, dir, Options{SegmentSize: 1 << 10, Observer: &obs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	var short atomic.Bool
+	short.Store(true)
+	readerFailed := make(chan struct{}, 16)
+	j.openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if short.Load() {
+			if flag == os.O_RDONLY {
+				select {
+				case readerFailed <- struct{}{}:
+				default:
+				}
+			}
+			return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EMFILE}
+		}
+		return os.OpenFile(name, flag, perm)
+	}
+	const each = 300
+	for i := range each {
+		if err := j.Append(&Record{Kind: KindFrame, Room: 1, Data: frame(i)}); err != nil {
+			t.Fatalf("append %d while out of descriptors: %v", i, err)
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("%d segments while no file could be opened, want the first one only", len(segs))
+	}
+	if fi, err := os.Stat(segs[0]); err != nil || fi.Size() <= 1<<10 {
+		t.Fatalf("the current segment did not take the records past its size: %v %v", fi, err)
+	}
+
+	got := make(chan []Record, 1)
+	go func() {
+		r := j.NewReader(Pos{})
+		defer r.Close()
+		var recs []Record
+		for len(recs) < 2*each {
+			rec, _, err := r.Next(context.Background())
+			if err != nil {
+				t.Errorf("reader after %d records: %v", len(recs), err)
+				break
+			}
+			c := *rec
+			c.Data = append([]byte(nil), rec.Data...)
+			recs = append(recs, c)
+		}
+		got <- recs
+	}()
+	<-readerFailed // the reader met EMFILE at least twice: it retries
+	<-readerFailed
+	short.Store(false)
+	for i := each; i < 2*each; i++ {
+		if err := j.Append(&Record{Kind: KindFrame, Room: 1, Data: frame(i)}); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	recs := <-got
+	j.Close()
+	if len(recs) != 2*each {
+		t.Fatalf("read %d records, want %d", len(recs), 2*each)
+	}
+	for i, r := range recs {
+		if !bytes.Equal(r.Data, frame(i)) {
+			t.Fatalf("record %d: %q", i, r.Data)
+		}
+	}
+	if n := obs.dropped.Load(); n != 0 {
+		t.Errorf("%d records dropped (%v)", n, obs.reasons)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(dir, "*.seg")); len(segs) < 3 {
+		t.Errorf("%d segments after descriptors came back, want new ones started", len(segs))
+	}
+	out := logs.String()
+	for msg, want := range map[string]int{"cannot start the next segment": 1, "segments start again": 1,
+		"no descriptor to open the next segment": 1, "segments open again": 1} {
+		if n := strings.Count(out, msg); n != want {
+			t.Errorf("%q logged %d times, want %d:\n%s", msg, n, want, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the journal's goroutines to log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 )
 
 // Reader reads a journal's records in order. One Reader per journal; not
@@ -19,7 +21,14 @@ type Reader struct {
 	at  int64
 	run int64 // the open segment's run id
 	rec Record
+	// short: the process is out of descriptors (the next segment cannot
+	// be opened); said once, until a segment opens again.
+	short bool
 }
+
+// openRetry is how long Next waits before it tries again to open a
+// segment when the process has no descriptor to spare.
+const openRetry = 100 * time.Millisecond
 
 // NewReader reads from p (the zero Pos: from the first segment on disk).
 func (j *Journal) NewReader(p Pos) *Reader { return &Reader{j: j, pos: p} }
@@ -41,7 +50,9 @@ func (r *Reader) Close() error {
 // for one until ctx ends (ctx's error) or the journal is closed and
 // everything written has been read (io.EOF). The record's Data is valid
 // until the next call. A damaged record in a finished segment ends that
-// segment (logged); reading goes on with the next.
+// segment (logged); reading goes on with the next. When the process has
+// no descriptor left to open the next segment (EMFILE, ENFILE), Next
+// says so once and tries again every openRetry.
 func (r *Reader) Next(ctx context.Context) (*Record, Pos, error) {
 	for {
 		written, more := r.j.Written()
@@ -49,9 +60,27 @@ func (r *Reader) Next(ctx context.Context) (*Record, Pos, error) {
 			rec, err := r.read(written)
 			switch {
 			case err == nil:
+				if r.short {
+					r.j.opts.Logger.Info("journal: segments open again; reading on", "dir", r.j.opts.Dir)
+					r.short = false
+				}
 				return rec, r.pos, nil
 			case errors.Is(err, errSegmentEnd):
 				continue // moved on to the next segment
+			case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
+				if !r.short {
+					r.j.opts.Logger.Error("journal: no descriptor to open the next segment; trying again", "dir", r.j.opts.Dir,
+						"segment", segName(r.pos.Seg), "err", err)
+					r.short = true
+				}
+				t := time.NewTimer(openRetry)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil, r.pos, ctx.Err()
+				case <-t.C:
+				}
+				continue
 			case !errors.Is(err, errNotYet):
 				return nil, r.pos, err
 			}
@@ -132,7 +161,7 @@ func (r *Reader) open() error {
 		if s > r.pos.Seg {
 			r.pos = Pos{s, segHeaderLen}
 		}
-		f, err := os.Open(filepath.Join(r.j.opts.Dir, segName(s)))
+		f, err := r.j.openFile(filepath.Join(r.j.opts.Dir, segName(s)), os.O_RDONLY, 0)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
@@ -200,7 +229,7 @@ func (r *Reader) bytes(off int64, n int, limit int64) ([]byte, error) {
 // the call. A damaged record ends its segment, as for a Reader. It
 // returns fn's first error.
 func Scan(dir string, fn func(rec *Record) error) error {
-	j := &Journal{opts: Options{Dir: dir}, done: make(chan struct{})}
+	j := &Journal{opts: Options{Dir: dir}, done: make(chan struct{}), openFile: os.OpenFile}
 	j.opts.defaults()
 	if err := j.scan(); err != nil {
 		return err

@@ -83,9 +83,12 @@ func (j *Journal) writeOnce() bool {
 }
 
 // writeRecords writes encoded records to the current segment, starting a
-// new one before a record would pass SegmentSize. On a failed write the
-// segment is cut back to its last whole record (or, if that fails, a new
-// segment starts), so a reader never meets a torn record mid-journal.
+// new one before a record would pass SegmentSize. When the next segment
+// cannot be started (no descriptor left, say), the records go on into the
+// current one past SegmentSize rather than being dropped, and the next
+// write tries again. On a failed write the segment is cut back to its
+// last whole record (or, if that fails, a new segment starts), so a
+// reader never meets a torn record mid-journal.
 func (j *Journal) writeRecords(buf []byte) error {
 	for len(buf) > 0 {
 		n := 0 // bytes of the whole records that fit in this segment
@@ -98,10 +101,14 @@ func (j *Journal) writeRecords(buf []byte) error {
 			n += rl
 		}
 		if n == 0 {
-			if err := j.rotate(); err != nil {
+			err := j.rotate()
+			if err == nil {
+				continue
+			}
+			if j.f == nil {
 				return err
 			}
-			continue
+			n = len(buf)
 		}
 		if j.beforeWrite != nil {
 			j.beforeWrite()
@@ -118,10 +125,20 @@ func (j *Journal) writeRecords(buf []byte) error {
 	return nil
 }
 
-// rotate starts the next segment.
+// rotate starts the next segment, and says when that fails (once until
+// a start succeeds again).
 func (j *Journal) rotate() error {
 	if err := j.startSegment(j.seg + 1); err != nil {
+		if j.rotateErr == nil {
+			j.opts.Logger.Error("journal: cannot start the next segment; writing on in the current one past its size", "dir", j.opts.Dir,
+				"segment", segName(j.seg), "err", err)
+		}
+		j.rotateErr = err
 		return err
+	}
+	if j.rotateErr != nil {
+		j.opts.Logger.Info("journal: segments start again", "dir", j.opts.Dir)
+		j.rotateErr = nil
 	}
 	j.dir.Sync() // the new name, for a crash; best effort
 	return nil
