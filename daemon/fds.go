@@ -3,13 +3,23 @@ package daemon
 import (
 	"fmt"
 	"syscall"
+
+	"github.com/danmakud/danmakud/roomsource"
 )
 
-// Descriptors a run needs besides one socket per room: standard streams,
-// the database (file, -wal, -shm, the lock), the journal (its directory,
-// the segment written and the one read), HTTP connections to Bilibili,
-// the metrics listener and its scrapes, the resolver, and some slack.
-const fdsBesideRooms = 64
+// Descriptors a run needs besides one socket per room: fdsFixed for the
+// standard streams, the database (file, -wal, -shm, the lock, SQLite's
+// temporary files, the read-only connections of the status page), the
+// journal (its directory, the segment written and the one read), the
+// metrics listener and its scrapes, the resolver, the runtime's poller,
+// and slack; and the HTTP connections to Bilibili, which the client
+// bounds (roomsource.MaxHTTPConns). At 30,000 rooms a reserve of 64 with
+// the HTTP connections unbounded let coverage checks take the last
+// descriptors and the journal could not open its next segment.
+const (
+	fdsFixed       = 64
+	fdsBesideRooms = fdsFixed + roomsource.MaxHTTPConns
+)
 
 // fdBudget is what the descriptor limit allows.
 type fdBudget struct {

@@ -89,9 +89,9 @@ type Config struct {
 	// LoginRecheck is how old an account's last login check (nav) may be
 	// before DanmuInfoAs repeats it; default 30 min.
 	LoginRecheck time.Duration
-	// HTTPClient is the client every request goes through; default a
-	// plain one (cookies are managed here) whose connections leave from
-	// SourceAddr.
+	// HTTPClient is the client every request goes through; default one
+	// (cookies are managed here) whose connections leave from SourceAddr
+	// and number at most MaxHTTPConns at once.
 	HTTPClient *http.Client
 	// SourceAddr, when valid, is the local address every request is sent
 	// from (collect --source-addr; the caller checks it is this
@@ -162,6 +162,33 @@ func (c *Client) String() string {
 	return fmt.Sprintf("roomsource.Client{base:%q, accounts:%d}", c.base.api, len(c.accts))
 }
 
+// MaxHTTPConns is the most connections the default HTTP client holds open
+// at once: httpConnsPerHost to each of the four Bilibili hosts. A caller
+// that budgets descriptors counts it; requests past it wait for a
+// connection, which the rate limit makes rare.
+const MaxHTTPConns = 4 * httpConnsPerHost
+
+// httpConnsPerHost bounds the connections to one host, open and idle
+// alike: enough for the rate limit's requests at a far server's latency
+// (32 at 50 ms is 640 requests a second), and kept for reuse rather than
+// opened anew (the standard transport keeps 2 idle, so a burst of
+// coverage checks used to dial a fresh TLS connection for each).
+const httpConnsPerHost = 32
+
+// boundedTransport is the default client's transport: the standard one's
+// settings (proxy from the environment, timeouts), connections bounded per
+// host and leaving from src when it is valid.
+func boundedTransport(src netip.Addr) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxConnsPerHost = httpConnsPerHost
+	tr.MaxIdleConnsPerHost = httpConnsPerHost
+	tr.MaxIdleConns = MaxHTTPConns
+	if src.IsValid() {
+		tr.DialContext = sourceaddr.Dialer(src).DialContext
+	}
+	return tr
+}
+
 // New returns a Client. It makes no request yet.
 func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
@@ -218,12 +245,8 @@ func New(cfg Config) (*Client, error) {
 	case c.hc != nil && cfg.SourceAddr.IsValid():
 		return nil, errors.New("roomsource: set Config.HTTPClient or Config.SourceAddr, not both")
 	case c.hc != nil:
-	case cfg.SourceAddr.IsValid():
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DialContext = sourceaddr.Dialer(cfg.SourceAddr).DialContext
-		c.hc = &http.Client{Transport: tr}
 	default:
-		c.hc = &http.Client{}
+		c.hc = &http.Client{Transport: boundedTransport(cfg.SourceAddr)}
 	}
 	c.base.www, c.base.api, c.base.live, c.base.passport = wwwHost, apiHost, liveAPIHost, passportHost
 	if b := strings.TrimRight(cfg.APIBase, "/"); b != "" {
