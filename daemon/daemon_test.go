@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -86,10 +87,15 @@ func faultSoak(t *testing.T, dir string, heartbeat time.Duration) {
 		t.Errorf("truth has %d rooms", len(truth.Rooms))
 	}
 	for room, kinds := range truth.Rooms {
+		short := false
 		for k, n := range kinds {
 			if got.Rooms[room].Kinds[k] != n {
 				t.Errorf("room %s %s: stored %d, simulator delivered %d", room, k, got.Rooms[room].Kinds[k], n)
+				short = true
 			}
+		}
+		if id, err := strconv.ParseInt(room, 10, 64); short && err == nil {
+			t.Logf("room %s: its connections ended: %s", room, endReasons(t, db, id))
 		}
 	}
 	for room := range got.Rooms {

@@ -79,10 +79,7 @@ type SessionConfig struct {
 	HeartbeatInterval time.Duration
 	// ReadTimeout: no message for this long means a stalled connection;
 	// default 2 × HeartbeatInterval (a heartbeat reply is due every
-	// interval even in a silent room). With the default Dialer a read
-	// that reaches it looks once more, for a quarter of it, for data
-	// that arrived while the reader was not scheduled (graceConn): a
-	// silent connection is called stalled after 1.25 × ReadTimeout.
+	// interval even in a silent room).
 	ReadTimeout  time.Duration
 	AuthTimeout  time.Duration // default DefaultAuthTimeout
 	DrainTimeout time.Duration // default DefaultDrainTimeout
@@ -112,11 +109,9 @@ func (c *SessionConfig) defaults() {
 	if c.Dialer == nil {
 		c.Dialer = &websocket.Dialer{HandshakeTimeout: c.AuthTimeout, ReadBufferSize: connReadBuffer,
 			WriteBufferSize: connWriteBuffer, WriteBufferPool: writeBuffers}
-		dial := (&net.Dialer{}).DialContext
 		if c.LocalAddr.IsValid() {
-			dial = sourceaddr.Dialer(c.LocalAddr).DialContext
+			c.Dialer.NetDialContext = sourceaddr.Dialer(c.LocalAddr).DialContext
 		}
-		c.Dialer.NetDialContext = graceDial(dial, c.ReadTimeout/4)
 	}
 }
 
