@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/danmakud/danmakud/internal/backoff"
+	"github.com/danmakud/danmakud/internal/descriptors"
 	"github.com/danmakud/danmakud/roomsource"
 )
 
@@ -34,7 +35,7 @@ func (p *retryPolicy) next(err error, healthy bool) time.Duration {
 		return p.bo.Jitter(p.bo.Min()) // not the room's fault: no growth
 	case errors.Is(err, roomsource.ErrRateLimited), errors.Is(err, roomsource.ErrBreakerOpen):
 		return p.bo.Jitter(max(p.bo.Next(), p.rateLimit))
-	case errors.Is(err, roomsource.ErrRoomNotFound), outOfDescriptors(err):
+	case errors.Is(err, roomsource.ErrRoomNotFound), descriptors.Exhausted(err):
 		p.bo.Next()
 		return p.bo.Jitter(p.max)
 	case healthy:

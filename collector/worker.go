@@ -16,9 +16,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/descriptors"
 	"github.com/danmakud/danmakud/journal"
 	"github.com/danmakud/danmakud/protocol"
 	"github.com/danmakud/danmakud/roomsource"
@@ -567,13 +567,6 @@ func (w *worker) dial(ctx context.Context, host int, st *connState) (sess *proto
 	return sess, known, err
 }
 
-// outOfDescriptors reports whether err is the process or the system
-// running out of file descriptors (EMFILE, ENFILE): a budget problem, not
-// the room's, never retried in a loop.
-func outOfDescriptors(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
-}
-
 // reason is the connections.end_reason for err.
 func reason(ctx context.Context, err error) string {
 	switch {
@@ -593,7 +586,7 @@ func reason(ctx context.Context, err error) string {
 		return "rate_limited"
 	case errors.Is(err, roomsource.ErrRoomNotFound):
 		return "room_not_found"
-	case outOfDescriptors(err):
+	case descriptors.Exhausted(err): // a budget problem, not the room's
 		return "descriptors"
 	case err != nil:
 		return "error: " + err.Error()

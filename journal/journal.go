@@ -126,10 +126,8 @@ type Journal struct {
 	done    chan struct{} // the writer and the monitor have exited
 	writing atomic.Int64  // unix ns when the running write started; 0 = none
 
-	beforeWrite func() // tests: runs before each segment write (a slow disk)
-	// openFile opens segment files for the writer and the reader;
-	// os.OpenFile, or a test's (a process out of descriptors).
-	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
+	beforeWrite func()                                                          // tests: runs before each segment write (a slow disk)
+	openHook    func(name string, flag int, perm os.FileMode) (*os.File, error) // tests: opens segments instead of os.OpenFile (a process out of descriptors)
 
 	rotateErr error // the writer's last failed start of a segment; nil when the last one started (writer goroutine only)
 
@@ -151,7 +149,7 @@ func Open(opts Options) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j := &Journal{opts: opts, stallCh: make(chan struct{}), advanced: make(chan struct{}), wake: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), cur: &batch{done: make(chan struct{})}, openFile: os.OpenFile}
+		quit: make(chan struct{}), done: make(chan struct{}), cur: &batch{done: make(chan struct{})}}
 	if err := j.scan(); err != nil {
 		return nil, err
 	}
@@ -237,11 +235,19 @@ func readSegHeader(path string) (segHeader, int64, error) {
 	return h, fi.Size(), nil
 }
 
+// open opens a segment file for the writer or the reader.
+func (j *Journal) open(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if j.openHook != nil {
+		return j.openHook(name, flag, perm)
+	}
+	return os.OpenFile(name, flag, perm)
+}
+
 // startSegment closes the current segment (if any) and starts segment
 // seg. Writer goroutine (or Open) only.
 func (j *Journal) startSegment(seg uint64) error {
 	path := filepath.Join(j.opts.Dir, segName(seg))
-	f, err := j.openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := j.open(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

@@ -366,7 +366,7 @@ func TestOutOfDescriptors(t *testing.T) {
 	var short atomic.Bool
 	short.Store(true)
 	readerFailed := make(chan struct{}, 16)
-	j.openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+	j.openHook = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		if short.Load() {
 			if flag == os.O_RDONLY {
 				select {

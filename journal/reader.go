@@ -7,8 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/descriptors"
 )
 
 // Reader reads a journal's records in order. One Reader per journal; not
@@ -67,7 +68,7 @@ func (r *Reader) Next(ctx context.Context) (*Record, Pos, error) {
 				return rec, r.pos, nil
 			case errors.Is(err, errSegmentEnd):
 				continue // moved on to the next segment
-			case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
+			case descriptors.Exhausted(err):
 				if !r.short {
 					r.j.opts.Logger.Error("journal: no descriptor to open the next segment; trying again", "dir", r.j.opts.Dir,
 						"segment", segName(r.pos.Seg), "err", err)
@@ -161,7 +162,7 @@ func (r *Reader) open() error {
 		if s > r.pos.Seg {
 			r.pos = Pos{s, segHeaderLen}
 		}
-		f, err := r.j.openFile(filepath.Join(r.j.opts.Dir, segName(s)), os.O_RDONLY, 0)
+		f, err := r.j.open(filepath.Join(r.j.opts.Dir, segName(s)), os.O_RDONLY, 0)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
@@ -229,7 +230,7 @@ func (r *Reader) bytes(off int64, n int, limit int64) ([]byte, error) {
 // the call. A damaged record ends its segment, as for a Reader. It
 // returns fn's first error.
 func Scan(dir string, fn func(rec *Record) error) error {
-	j := &Journal{opts: Options{Dir: dir}, done: make(chan struct{}), openFile: os.OpenFile}
+	j := &Journal{opts: Options{Dir: dir}, done: make(chan struct{})}
 	j.opts.defaults()
 	if err := j.scan(); err != nil {
 		return err
